@@ -1,0 +1,44 @@
+"""atlas-tui: a keyboard-driven research TUI over your own documents.
+
+The public API (the Atlas query client):
+
+    from atlas_tui import create_query_client
+    client = create_query_client()
+    print(client.query("What is the trimodal methodology in Atlas?"))
+"""
+
+from atlas_tui.config import Settings, load_settings
+from atlas_tui.errors import AtlasError
+from atlas_tui.query import (
+    AtlasQuery,
+    Delta,
+    Done,
+    Event,
+    Failed,
+    QueryRun,
+    Retrieved,
+    Timings,
+    create_query_client,
+)
+from atlas_tui.types import Citation, Passage, Turn, Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AtlasError",
+    "AtlasQuery",
+    "Citation",
+    "Delta",
+    "Done",
+    "Event",
+    "Failed",
+    "Passage",
+    "QueryRun",
+    "Retrieved",
+    "Settings",
+    "Timings",
+    "Turn",
+    "Usage",
+    "create_query_client",
+    "load_settings",
+]

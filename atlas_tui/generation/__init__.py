@@ -1,0 +1,60 @@
+"""Answer generation: prompts, Claude via the Anthropic SDK, and the offline extractive answerer.
+
+Takes passages and a question and yields text deltas; knows nothing of LanceDB or the UI.
+
+Contract: an answerer's `stream(question, passages, history)` returns an `AnswerStream`: iterate it
+for `TextDelta`s then one `Completed`. Passage i (0-based) is document [i + 1]. Failures raise a
+`GenerationError` subclass whose `partial_text` holds the text streamed so far. `cancel()` may be
+called from any thread and makes the iteration stop promptly (raising `CancelledError_`), even while
+the server stalls; `close()` (or leaving a `with` block) releases the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from atlas_tui.config import Settings
+from atlas_tui.types import Citation, Passage, Turn, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+    citations: tuple[Citation, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    usage: Usage = field(default_factory=Usage)
+    stop_reason: str = "end_turn"
+
+
+GenerationEvent = TextDelta | Completed
+
+
+class AnswerStream(Protocol):
+    def __iter__(self) -> Iterator[GenerationEvent]: ...
+    def cancel(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Answerer(Protocol):
+    label: str  # shown in the status line: "Claude claude-sonnet-4-5" or "offline extractive"
+    extractive: bool
+
+    def stream(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()
+    ) -> AnswerStream: ...
+
+
+def make_answerer(settings: Settings) -> Answerer:
+    """Claude when a key is configured (or the provider is forced), else the extractive answerer."""
+    if settings.use_claude:
+        from atlas_tui.generation.anthropic import ClaudeAnswerer
+
+        return ClaudeAnswerer(settings)
+    from atlas_tui.generation.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer(settings)

@@ -1,0 +1,319 @@
+"""The Atlas query client: retrieve passages, then stream a cited answer.
+
+`AtlasQuery.events()` is the spine: it yields `Retrieved`, then `Delta`s, then `Done` or `Failed`.
+`query`, `query_streaming`, `retrieve_only` and `query_with_context` are thin loops over it, and the
+TUI's worker is another.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from atlas_tui.config import Settings, load_settings
+from atlas_tui.errors import AtlasError, CancelledError_, GenerationError
+from atlas_tui.generation import TextDelta
+from atlas_tui.types import Citation, Passage, Turn, Usage
+
+if TYPE_CHECKING:
+    from atlas_tui.generation import Answerer, AnswerStream
+    from atlas_tui.knowledge.base import IngestReport, KnowledgeBase
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    retrieval_ms: float = 0.0
+    first_token_ms: float | None = None  # from the call to the first delta
+    total_ms: float = 0.0
+    tokens_per_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    documents: tuple[Passage, ...]
+    retrieval_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    text: str
+    citations: tuple[Citation, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    answer: str
+    citations: tuple[Citation, ...]
+    usage: Usage
+    timings: Timings
+    answerer: str
+    extractive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    error: AtlasError
+    partial_text: str = ""
+
+    @property
+    def cancelled(self) -> bool:
+        return isinstance(self.error, CancelledError_)
+
+
+Event = Retrieved | Delta | Done | Failed
+DeltaCallback = Callable[[str, str], None]
+
+
+class QueryRun:
+    """One question's event stream. Iterate it; `cancel()` may be called from any thread."""
+
+    def __init__(self, events: Callable[[QueryRun], Iterator[Event]]) -> None:
+        self._cancelled = threading.Event()
+        self._answer: AnswerStream | None = None
+        self._lock = threading.Lock()
+        self._iterator = events(self)
+
+    def __iter__(self) -> Iterator[Event]:
+        return self._iterator
+
+    def __next__(self) -> Event:
+        return next(self._iterator)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def attach(self, answer: AnswerStream) -> None:
+        with self._lock:
+            self._answer = answer
+            if self._cancelled.is_set():
+                answer.cancel()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        with self._lock:
+            if self._answer is not None:
+                self._answer.cancel()
+
+    def close(self) -> None:
+        self.cancel()
+        self._iterator.close()
+
+
+def _retrieval_query(text: str, history: Sequence[Turn]) -> str:
+    """A follow-up is searched with the previous question as context."""
+    return f"{history[-1].question}\n{text}" if history else text
+
+
+class AtlasQuery:
+    """Retrieves from the local index and answers with Claude or the offline extractive answerer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        knowledge: KnowledgeBase | None = None,
+        answerer: Answerer | None = None,
+    ) -> None:
+        self.settings = settings
+        self._knowledge = knowledge
+        self._answerer = answerer
+        self._system_prompt: str | None = None
+
+    # --- the parts, made lazily so constructing a client is instant -----------------------------
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        if self._knowledge is None:
+            from atlas_tui.knowledge.base import KnowledgeBase
+
+            self._knowledge = KnowledgeBase(self.settings)
+        return self._knowledge
+
+    @property
+    def answerer(self) -> Answerer:
+        if self._answerer is None:
+            from atlas_tui.generation import make_answerer
+
+            self._answerer = make_answerer(self.settings)
+        return self._answerer
+
+    @property
+    def answerer_label(self) -> str:
+        return self.answerer.label
+
+    @property
+    def extractive(self) -> bool:
+        return self.answerer.extractive
+
+    def warm(self) -> None:
+        """Load the embedding model and open the index (slow: call off the UI thread)."""
+        self.knowledge.warm()
+
+    # --- retrieval ---------------------------------------------------------------------------------
+
+    def retrieve(
+        self,
+        text: str,
+        *,
+        filter: dict[str, Any] | None = None,
+        source: str | None = None,
+        max_results: int | None = None,
+        min_relevance_score: float | None = None,
+        use_hybrid_search: bool | None = None,
+        mode: str | None = None,
+    ) -> list[Passage]:
+        if mode is None and use_hybrid_search is not None:
+            mode = "hybrid" if use_hybrid_search else "vector"
+        return self.knowledge.search(
+            text,
+            mode=mode or self.settings.search_mode,
+            limit=max_results or self.settings.max_results,
+            source=source,
+            where=filter,
+            min_score=(
+                self.settings.min_relevance_score
+                if min_relevance_score is None
+                else min_relevance_score
+            ),
+        )
+
+    def retrieve_only(self, text: str, **knobs: Any) -> list[dict[str, Any]]:
+        return [_document_dict(p) for p in self.retrieve(text, **knobs)]
+
+    # --- the event stream --------------------------------------------------------------------------
+
+    def events(self, text: str, *, history: Sequence[Turn] = (), **knobs: Any) -> QueryRun:
+        return QueryRun(lambda run: self._events(run, text, tuple(history), knobs))
+
+    def _events(
+        self, run: QueryRun, text: str, history: tuple[Turn, ...], knobs: dict[str, Any]
+    ) -> Iterator[Event]:
+        started = time.perf_counter()
+        try:
+            passages = self.retrieve(_retrieval_query(text, history), **knobs)
+        except AtlasError as error:
+            yield Failed(error)
+            return
+        retrieval_ms = (time.perf_counter() - started) * 1000
+        yield Retrieved(tuple(passages), retrieval_ms)
+        if run.cancelled:
+            yield Failed(CancelledError_("Cancelled."))
+            return
+        parts: list[str] = []
+        citations: list[Citation] = []
+        first_token: float | None = None
+        usage = Usage()
+        try:
+            answer = self.answerer.stream(text, passages, history)
+            run.attach(answer)
+            try:
+                for event in answer:
+                    if run.cancelled:
+                        raise CancelledError_("Cancelled.")
+                    if isinstance(event, TextDelta):
+                        if first_token is None:
+                            first_token = time.perf_counter()
+                        parts.append(event.text)
+                        citations.extend(event.citations)
+                        yield Delta(event.text, event.citations)
+                    else:
+                        usage = event.usage
+            finally:
+                answer.close()
+        except GenerationError as error:
+            partial = "".join(parts)
+            error.partial_text = partial
+            yield Failed(error, partial)
+            return
+        except AtlasError as error:
+            yield Failed(error, "".join(parts))
+            return
+        finished = time.perf_counter()
+        answer_text = "".join(parts)
+        streaming_s = finished - (first_token or finished)
+        tokens = usage.output_tokens or max(1, len(answer_text) // 4)
+        yield Done(
+            answer=answer_text,
+            citations=tuple(citations),
+            usage=usage,
+            timings=Timings(
+                retrieval_ms=retrieval_ms,
+                first_token_ms=None if first_token is None else (first_token - started) * 1000,
+                total_ms=(finished - started) * 1000,
+                tokens_per_s=tokens / streaming_s if streaming_s > 0 else None,
+            ),
+            answerer=self.answerer.label,
+            extractive=self.answerer.extractive,
+        )
+
+    # --- the origin's conveniences -----------------------------------------------------------------
+
+    def query_streaming(self, text: str, callback: DeltaCallback, **knobs: Any) -> str:
+        """Stream the answer, calling `callback(delta, full_text)` per piece; return the answer."""
+        full = ""
+        for event in self.events(text, **knobs):
+            if isinstance(event, Delta):
+                full += event.text
+                callback(event.text, full)
+            elif isinstance(event, Failed):
+                raise event.error
+        return full
+
+    def query(self, text: str, **knobs: Any) -> str:
+        return self.query_streaming(text, lambda _delta, _full: None, **knobs)
+
+    def query_with_context(self, text: str, **knobs: Any) -> dict[str, Any]:
+        documents: list[dict[str, Any]] = []
+        response = ""
+        for event in self.events(text, **knobs):
+            if isinstance(event, Retrieved):
+                documents = [_document_dict(p) for p in event.documents]
+            elif isinstance(event, Delta):
+                response += event.text
+            elif isinstance(event, Failed):
+                raise event.error
+        return {"response": response, "context": {"documents": documents, "query": text}}
+
+    # --- the index, for the CLI and the TUI --------------------------------------------------------
+
+    def ingest(self, paths: Sequence[str], **options: Any) -> IngestReport:
+        return self.knowledge.ingest(paths, **options)
+
+    def stats(self) -> Any:
+        return self.knowledge.stats()
+
+    def document_text(self, passage: Passage) -> str:
+        """The whole extracted text of the passage's file, for a preview in context."""
+        return self.knowledge.document_text(passage)
+
+
+def _document_dict(passage: Passage) -> dict[str, Any]:
+    return {
+        "content": passage.text,
+        "metadata": passage.metadata(),
+        "relevance_score": passage.score,
+    }
+
+
+def create_query_client(
+    *,
+    system_prompt_file: str | None = None,
+    collection_name: str | None = None,
+    db_path: str | None = None,
+    model_name: str | None = None,
+    provider_name: str | None = None,
+    **overrides: Any,
+) -> AtlasQuery:
+    """The client, configured from defaults < config file < environment < these arguments."""
+    settings = load_settings(
+        system_prompt_file=system_prompt_file,
+        collection=collection_name,
+        db_path=db_path,
+        model=model_name,
+        provider=provider_name,
+        **overrides,
+    )
+    return AtlasQuery(settings)
