@@ -79,7 +79,9 @@ class Settings:
 
     @property
     def resolved_sessions_path(self) -> Path:
-        return Path(self.sessions_path) if self.sessions_path else user_data_dir() / "sessions.sqlite3"
+        return (
+            Path(self.sessions_path) if self.sessions_path else user_data_dir() / "sessions.sqlite3"
+        )
 
     @property
     def use_claude(self) -> bool:

@@ -36,7 +36,9 @@ class IndexError_(AtlasError):
 
 
 class IndexMissingError(IndexError_):
-    hint = "Build it with `atlas-tui ingest PATH` (or `atlas-tui ingest --demo` for the demo corpus)."
+    hint = (
+        "Build it with `atlas-tui ingest PATH` (or `atlas-tui ingest --demo` for the demo corpus)."
+    )
 
 
 class EmptyIndexError(IndexError_):

@@ -122,7 +122,7 @@ class AtlasQuery:
         self._answerer = answerer
         self._system_prompt: str | None = None
 
-    # --- the parts, made lazily so constructing a client is instant -----------------------------
+    # --- the parts, made lazily so constructing a client is instant
 
     @property
     def knowledge(self) -> KnowledgeBase:
@@ -152,7 +152,7 @@ class AtlasQuery:
         """Load the embedding model and open the index (slow: call off the UI thread)."""
         self.knowledge.warm()
 
-    # --- retrieval ---------------------------------------------------------------------------------
+    # --- retrieval
 
     def retrieve(
         self,
@@ -183,7 +183,7 @@ class AtlasQuery:
     def retrieve_only(self, text: str, **knobs: Any) -> list[dict[str, Any]]:
         return [_document_dict(p) for p in self.retrieve(text, **knobs)]
 
-    # --- the event stream --------------------------------------------------------------------------
+    # --- the event stream
 
     def events(self, text: str, *, history: Sequence[Turn] = (), **knobs: Any) -> QueryRun:
         return QueryRun(lambda run: self._events(run, text, tuple(history), knobs))
@@ -249,7 +249,7 @@ class AtlasQuery:
             extractive=self.answerer.extractive,
         )
 
-    # --- the origin's conveniences -----------------------------------------------------------------
+    # --- the origin's conveniences
 
     def query_streaming(self, text: str, callback: DeltaCallback, **knobs: Any) -> str:
         """Stream the answer, calling `callback(delta, full_text)` per piece; return the answer."""
@@ -277,7 +277,7 @@ class AtlasQuery:
                 raise event.error
         return {"response": response, "context": {"documents": documents, "query": text}}
 
-    # --- the index, for the CLI and the TUI --------------------------------------------------------
+    # --- the index, for the CLI and the TUI
 
     def ingest(self, paths: Sequence[str], **options: Any) -> IngestReport:
         return self.knowledge.ingest(paths, **options)

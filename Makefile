@@ -1,0 +1,48 @@
+# atlas-tui: the README names `make run` and `make test`; the rest are for developers.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export LANCEDB_LOG ?= error
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: install run demo test lint bench bench-quick eval clean
+
+install: $(STAMP)
+
+# torch first, pinned: that version is the CPU build; any other spec pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Opens the TUI; on first run the demo corpus is indexed (about a minute on 2 cores).
+run: install
+	@$(BIN)/atlas-tui stats >/dev/null 2>&1 || $(BIN)/atlas-tui ingest --demo
+	$(BIN)/atlas-tui
+
+demo: install
+	$(BIN)/atlas-tui ingest --demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+bench-quick: install
+	$(BIN)/python benchmarks/run_all.py --quick
+
+eval: install
+	$(BIN)/python benchmarks/eval_retrieval.py --corpus /usr/share/doc/python3.11/html/_sources \
+		--questions ../shared/eval/python-docs-dev-questions.jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,275 @@
+"""`atlas-tui`: the TUI (no subcommand) and the ingest / search / stats / ask subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from atlas_tui.config import SEARCH_MODES, Settings, demo_corpus_path, load_settings
+from atlas_tui.errors import AtlasError
+from atlas_tui.safety import terminal_safe
+
+if TYPE_CHECKING:
+    from atlas_tui.query import AtlasQuery, Event
+
+
+def _common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
+    # Subcommands accept the same options; SUPPRESS keeps one given before the subcommand.
+    default = argparse.SUPPRESS if sub else None
+    parser.add_argument("--db", default=default, help="index: a folder or an object-store URI")
+    parser.add_argument("--collection", default=default, help="table (atlas_knowledge_base)")
+    parser.add_argument("--embedding-model", default=default, help="model name or local path")
+    parser.add_argument("--config", default=default, help="TOML config file")
+
+
+def _retrieval(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode", choices=SEARCH_MODES, default=argparse.SUPPRESS, help="retrieval mode"
+    )
+    parser.add_argument("--source", help="only passages whose source path matches this glob")
+    parser.add_argument("--limit", type=int, help="number of passages")
+    parser.add_argument("--min-score", type=float, help="drop passages scoring below this")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atlas-tui",
+        description="Keyboard-driven research over your own documents, with cited answers.",
+    )
+    _common(parser, sub=False)
+    parser.add_argument("--mode", choices=SEARCH_MODES, help="retrieval mode (default hybrid)")
+    parser.add_argument(
+        "--resume", nargs="?", const="last", metavar="SESSION", help="open a research session"
+    )
+    parser.add_argument("--new", action="store_true", help="start a new research session")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ingest = sub.add_parser("ingest", help="index folders or files (incremental)")
+    _common(ingest)
+    ingest.add_argument("paths", nargs="*", help="folders or files to ingest")
+    ingest.add_argument("--demo", action="store_true", help="ingest the bundled demo corpus")
+    ingest.add_argument("--include", action="append", default=[], metavar="GLOB")
+    ingest.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    ingest.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    search = sub.add_parser("search", help="search the index without answering")
+    _common(search)
+    search.add_argument("query")
+    _retrieval(search)
+    search.add_argument("--json", action="store_true", help="print a JSON array")
+
+    stats = sub.add_parser("stats", help="what the index holds")
+    _common(stats)
+    stats.add_argument("--json", action="store_true")
+
+    ask = sub.add_parser("ask", help="answer a question with cited sources, streamed")
+    _common(ask)
+    ask.add_argument("question")
+    _retrieval(ask)
+    ask.add_argument("--json", action="store_true", help="one JSON object per event")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        config_file=Path(args.config) if args.config else None,
+        db_path=args.db,
+        collection=args.collection,
+        embedding_model=args.embedding_model,
+        search_mode=args.mode,
+    )
+
+
+def _client(settings: Settings) -> AtlasQuery:
+    from atlas_tui.query import AtlasQuery
+
+    return AtlasQuery(settings)
+
+
+def _knobs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "mode": None,  # already in the settings
+        "source": args.source,
+        "max_results": args.limit,
+        "min_relevance_score": args.min_score,
+    }
+
+
+# --- ingest
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from atlas_tui.progress import ingest_with_progress
+
+    paths = list(args.paths)
+    if args.demo:
+        paths.append(str(demo_corpus_path()))
+    if not paths:
+        print("atlas-tui ingest: name at least one folder or file (or --demo).", file=sys.stderr)
+        return 2
+    client = _client(_settings(args))
+    show = sys.stderr.isatty() and not args.json
+    report = ingest_with_progress(
+        client, paths, include=args.include, exclude=args.exclude, show=show
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
+# --- search
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    client = _client(_settings(args))
+    passages = client.retrieve(args.query, **_knobs(args))
+    if args.json:
+        rows = [{"rank": p.rank, "text": p.text, **p.metadata()} for p in passages]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not passages:
+        print("No passages matched.")
+        return 0
+    for p in passages:
+        where = f"{p.source}" + (f" p.{p.page}" if p.page else "")
+        heading = f"  {p.heading}" if p.heading else ""
+        print(terminal_safe(f"[{p.rank}] {p.score:.3f}  {where}{heading}"))
+        snippet = " ".join(p.text.split())
+        print(terminal_safe(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}"))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = _client(_settings(args)).stats()
+    data = stats.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        width = max(len(k) for k in data)
+        for key, value in data.items():
+            print(f"{key.replace('_', ' '):<{width}}  {value}")
+    return 0
+
+
+# --- ask
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    from atlas_tui.query import Delta, Done, Failed, Retrieved
+
+    if isinstance(event, Retrieved):
+        docs = [
+            {"number": i, "text": p.text, **p.metadata()} for i, p in enumerate(event.documents, 1)
+        ]
+        return {"event": "retrieved", "documents": docs, "retrieval_ms": event.retrieval_ms}
+    if isinstance(event, Delta):
+        return {
+            "event": "delta",
+            "text": event.text,
+            "citations": [asdict(c) for c in event.citations],
+        }
+    if isinstance(event, Done):
+        return {
+            "event": "done",
+            "answer": event.answer,
+            "citations": [asdict(c) for c in event.citations],
+            "usage": asdict(event.usage),
+            "timings": asdict(event.timings),
+            "answerer": event.answerer,
+            "extractive": event.extractive,
+        }
+    assert isinstance(event, Failed)
+    return {
+        "event": "failed",
+        "error": type(event.error).__name__,
+        "message": event.error.message,
+        "hint": event.error.hint,
+        "partial_text": event.partial_text,
+        "cancelled": event.cancelled,
+    }
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from atlas_tui.query import Delta, Done, Failed, Retrieved
+
+    client = _client(_settings(args))
+    run = client.events(args.question, **_knobs(args))
+    documents: tuple[Any, ...] = ()
+    status = 0
+    out = sys.stdout
+    try:
+        for event in run:
+            if args.json:
+                out.write(json.dumps(_event_json(event), ensure_ascii=False) + "\n")
+                out.flush()
+            if isinstance(event, Retrieved):
+                documents = event.documents
+            elif isinstance(event, Delta) and not args.json:
+                out.write(terminal_safe(event.text))
+                out.flush()
+            elif isinstance(event, Failed):
+                status = 1
+                if not args.json:
+                    out.write("\n")
+                    _print_error(event.error)
+            elif isinstance(event, Done) and not args.json:
+                out.write("\n")
+    except KeyboardInterrupt:
+        run.close()
+        out.write("\n[cancelled]\n")
+        status = 130
+    if not args.json and documents:
+        out.write("\nSources:\n")
+        for number, p in enumerate(documents, 1):
+            heading = f" > {p.heading}" if p.heading else ""
+            page = f" (p. {p.page})" if p.page else ""
+            out.write(
+                terminal_safe(f"  [{number}] {p.source}{page}{heading}  ({p.score:.3f})") + "\n"
+            )
+    return status
+
+
+# --- the TUI and main
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from atlas_tui.tui.app import run_app
+
+    run_app(_settings(args))
+    return 0
+
+
+def _print_error(error: AtlasError) -> None:
+    print(f"atlas-tui: {terminal_safe(error.describe())}", file=sys.stderr)
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "stats": cmd_stats, "ask": cmd_ask}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("LANCEDB_LOG", "error")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    handler = COMMANDS.get(args.command, cmd_tui)
+    try:
+        return handler(args)
+    except AtlasError as error:
+        _print_error(error)
+        return 1
+    except KeyboardInterrupt:
+        print("\natlas-tui: interrupted.", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
