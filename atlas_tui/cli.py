@@ -74,6 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     _retrieval(ask)
     ask.add_argument("--json", action="store_true", help="one JSON object per event")
+    ask.add_argument(
+        "--session", metavar="SESSION", help="continue a research session ('last' for the latest)"
+    )
+    ask.add_argument("--no-save", action="store_true", help="do not record a research session")
+
+    sessions = sub.add_parser("sessions", help="list research sessions")
+    _common(sessions)
+    sessions.add_argument("--search", metavar="TEXT", help="full-text search questions and answers")
+    sessions.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="export a research session as Markdown or JSON")
+    _common(export)
+    export.add_argument("session", help="session id (or a unique prefix, or 'last')")
+    export.add_argument("--format", choices=("md", "json"), default="md")
+    export.add_argument("-o", "--output", help="write to this file instead of stdout")
     return parser
 
 
@@ -106,7 +121,7 @@ def _knobs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from atlas_tui.progress import ingest_with_progress
+    from atlas_tui.progress import format_report, ingest_with_progress
 
     paths = list(args.paths)
     if args.demo:
@@ -122,7 +137,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        print(report.summary())
+        print(format_report(report))
     return 0 if report.ok else 1
 
 
@@ -201,13 +216,17 @@ def _event_json(event: Event) -> dict[str, Any]:
 def cmd_ask(args: argparse.Namespace) -> int:
     from atlas_tui.query import Delta, Done, Failed, Retrieved
 
-    client = _client(_settings(args))
-    run = client.events(args.question, **_knobs(args))
+    settings = _settings(args)
+    client = _client(settings)
+    store, recorder, history = _ask_session(settings, args)
+    run = client.events(args.question, history=history, **_knobs(args))
     documents: tuple[Any, ...] = ()
     status = 0
     out = sys.stdout
     try:
         for event in run:
+            if recorder is not None:
+                recorder.record(event)
             if args.json:
                 out.write(json.dumps(_event_json(event), ensure_ascii=False) + "\n")
                 out.flush()
@@ -227,6 +246,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
         run.close()
         out.write("\n[cancelled]\n")
         status = 130
+        if recorder is not None:
+            from atlas_tui.errors import CancelledError_
+            from atlas_tui.query import Failed as FailedEvent
+
+            recorder.record(FailedEvent(CancelledError_("Cancelled."), recorder.text))
+    finally:
+        if store is not None:
+            store.close()
     if not args.json and documents:
         out.write("\nSources:\n")
         for number, p in enumerate(documents, 1):
@@ -236,6 +263,83 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 terminal_safe(f"  [{number}] {p.source}{page}{heading}  ({p.score:.3f})") + "\n"
             )
     return status
+
+
+def _ask_session(settings: Settings, args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
+    """The store, a recorder for this question, and the earlier turns of a continued session."""
+    if args.no_save:
+        return None, None, []
+    from atlas_tui.recorder import TurnRecorder
+    from atlas_tui.sessions import SessionStore
+
+    store = SessionStore.from_settings(settings)
+    if args.session:
+        session_id = _resolve_session(store, args.session)
+        history = store.history(session_id, settings.history_turns)
+    else:
+        session_id, history = store.create_session(), []
+    return store, TurnRecorder(store, session_id, args.question), history
+
+
+def _resolve_session(store: Any, ref: str) -> str:
+    from atlas_tui.errors import SessionStoreError
+
+    if ref == "last":
+        found = store.last_session_id()
+        if found is None:
+            raise SessionStoreError("There are no research sessions yet.", hint="")
+        return str(found)
+    return str(store.resolve(ref))
+
+
+# --- sessions
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from atlas_tui.sessions import SessionStore
+
+    with SessionStore.from_settings(_settings(args)) as store:
+        if args.search:
+            rows = [asdict(hit) for hit in store.search(args.search)]
+            lines = [
+                f"{h['session_id']}  {_when(h['updated'])}  #{h['position']}  {h['question']}\n"
+                f"          {h['snippet']}"
+                for h in rows
+            ]
+        else:
+            rows = [asdict(summary) for summary in store.list_sessions()]
+            lines = [
+                f"{r['id']}  {_when(r['updated'])}  {r['turns']:>3} turns  {r['title']}"
+                for r in rows
+            ]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not rows:
+        print("No research sessions match." if args.search else "No research sessions yet.")
+    else:
+        print("\n".join(terminal_safe(line) for line in lines))
+    return 0
+
+
+def _when(timestamp: float) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from atlas_tui.export import export_json, export_markdown
+    from atlas_tui.sessions import SessionStore
+
+    with SessionStore.from_settings(_settings(args)) as store:
+        session = store.load_session(_resolve_session(store, args.session))
+    text = export_markdown(session) if args.format == "md" else export_json(session)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 # --- the TUI and main
@@ -252,7 +356,14 @@ def _print_error(error: AtlasError) -> None:
     print(f"atlas-tui: {terminal_safe(error.describe())}", file=sys.stderr)
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "stats": cmd_stats, "ask": cmd_ask}
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "stats": cmd_stats,
+    "ask": cmd_ask,
+    "sessions": cmd_sessions,
+    "export": cmd_export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

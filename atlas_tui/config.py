@@ -17,7 +17,7 @@ from atlas_tui.errors import ConfigError
 APP_NAME = "atlas-tui"
 DEFAULT_COLLECTION = "atlas_knowledge_base"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-DEFAULT_CLAUDE_MODEL = "claude-sonnet-4-5"
+DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
 SEARCH_MODES = ("hybrid", "vector", "keyword")
 
 

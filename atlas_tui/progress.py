@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from atlas_tui.safety import terminal_safe
+
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery
 
@@ -56,3 +58,26 @@ def ingest_with_progress(
                 )
 
         return client.ingest(list(paths), include=include, exclude=exclude, progress=update)
+
+
+def format_report(report: Any) -> str:
+    """The closing summary of an ingest, with every skipped file and why."""
+    lines = [
+        f"Indexed {report.files_indexed} files in {report.elapsed_s:.1f} s: "
+        f"{report.files_added} added, {report.files_updated} updated, "
+        f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
+        f"{report.chunks_written} chunks written, {report.chunks_embedded} embedded."
+    ]
+    if report.chunks_pending:
+        lines.append(
+            f"{report.chunks_pending} chunks still await embedding (keyword search finds them "
+            "already); run the same ingest again to finish."
+        )
+    if report.interrupted:
+        lines.append("Interrupted: finished files are kept; the next run resumes.")
+    if report.skipped:
+        lines.append(f"Skipped {len(report.skipped)}:")
+        lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
+    if not report.ok:
+        lines.append("Nothing could be ingested.")
+    return terminal_safe("\n".join(lines))
