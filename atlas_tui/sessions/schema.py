@@ -1,0 +1,113 @@
+"""The session database schema: its migrations, the checks made before a file is touched, and the
+FTS5 query syntax.
+
+The schema is versioned with `PRAGMA user_version` and upgraded by the steps in `MIGRATIONS`. A file
+written by a newer atlas-tui, a damaged file or a file that is not ours raises `SessionStoreError`
+and is never modified.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from atlas_tui.errors import SessionStoreError
+
+APPLICATION_ID = 0x41544C53  # "ATLS": marks the file as an atlas-tui session database
+
+# Each step upgrades the schema from version i to i + 1 (statements run in one transaction).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: sessions and turns
+        f"PRAGMA application_id = {APPLICATION_ID}",
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            updated REAL NOT NULL
+        )""",
+        """CREATE TABLE turns (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            question TEXT NOT NULL,
+            documents TEXT NOT NULL DEFAULT '[]',
+            answer TEXT NOT NULL DEFAULT '',
+            citations TEXT NOT NULL DEFAULT '[]',
+            answerer TEXT NOT NULL DEFAULT '',
+            timings TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'pending',
+            error TEXT,
+            owner_pid INTEGER,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            UNIQUE (session_id, position)
+        )""",
+        "CREATE INDEX turns_by_status ON turns(status)",
+    ),
+    (  # 2: full-text search over questions and answers, kept in sync by triggers
+        """CREATE VIRTUAL TABLE turns_fts USING fts5(
+            question, answer, content='turns', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER turns_fts_insert AFTER INSERT ON turns BEGIN
+            INSERT INTO turns_fts(rowid, question, answer)
+            VALUES (new.id, new.question, new.answer);
+        END""",
+        """CREATE TRIGGER turns_fts_delete AFTER DELETE ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, question, answer)
+            VALUES ('delete', old.id, old.question, old.answer);
+        END""",
+        """CREATE TRIGGER turns_fts_update AFTER UPDATE OF question, answer ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, question, answer)
+            VALUES ('delete', old.id, old.question, old.answer);
+            INSERT INTO turns_fts(rowid, question, answer)
+            VALUES (new.id, new.question, new.answer);
+        END""",
+        "INSERT INTO turns_fts(turns_fts) VALUES ('rebuild')",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def check_file(db: sqlite3.Connection, path: Path) -> int:
+    """Read-only checks: is this our database, one we understand, and intact? Its schema version."""
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+    except sqlite3.OperationalError as exc:  # locked, unreadable: not a verdict on the file
+        raise SessionStoreError(
+            f"Cannot read the session database {path}: {exc}",
+            hint="Another program may be holding it; try again.",
+        ) from exc
+    except sqlite3.DatabaseError as exc:
+        raise SessionStoreError(
+            f"The session database {path} is damaged or is not a database ({exc})."
+        ) from exc
+    if problems != ["ok"]:
+        raise SessionStoreError(
+            f"The session database {path} is damaged: {'; '.join(problems[:3])}."
+        )
+    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
+        raise SessionStoreError(
+            f"{path} is an SQLite database of another application, not atlas-tui sessions."
+        )
+    if version > SCHEMA_VERSION:
+        raise SessionStoreError(
+            f"The session database {path} was written by a newer atlas-tui "
+            f"(schema {version}; this version understands up to {SCHEMA_VERSION}).",
+            hint="Upgrade atlas-tui, or point ATLAS_SESSIONS_PATH at another file.",
+        )
+    return int(version)
+
+
+def fts_query(text: str) -> str:
+    """User text as a safe FTS5 query: every word must match, the last one as a prefix."""
+    words = re.findall(r"\w+", text)
+    if not words:
+        return ""
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)

@@ -1,0 +1,372 @@
+"""`SessionStore`: the research-session database, safe to share between threads.
+
+The question is stored when it is sent, the documents when they arrive and the answer while it
+streams, so a killed process loses at most the text since the last update. Turns left in flight by
+a process that is gone are marked interrupted when the store is next opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from atlas_tui.config import Settings
+from atlas_tui.errors import SessionStoreError
+from atlas_tui.sessions.records import (
+    FINAL,
+    SearchHit,
+    Session,
+    SessionSummary,
+    SessionTurn,
+    Status,
+    title_from_question,
+    turn_from_dict,
+)
+from atlas_tui.sessions.schema import MIGRATIONS, SCHEMA_VERSION, check_file, fts_query
+from atlas_tui.types import Citation, Passage, Turn
+
+INTERRUPTED_MESSAGE = "atlas-tui stopped before this answer finished; the partial answer is kept."
+_NOT_FOUND_HINT = "List the sessions with `atlas-tui sessions`."
+
+
+def _process_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":  # signal 0 is not a liveness probe elsewhere; assume the worst
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SessionStore:
+    """The research-session database. Safe to share between the UI thread and a worker thread."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._in_flight: set[int] = set()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise SessionStoreError(
+                f"Cannot open the session database {self.path}: {exc}",
+                hint="Check that the folder exists and is writable (or set ATLAS_SESSIONS_PATH).",
+            ) from exc
+        try:
+            version = check_file(self._db, self.path)
+            self._db.execute("PRAGMA busy_timeout = 5000")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")  # durable across a killed process
+            self._migrate(version)
+            self._recover_interrupted()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise SessionStoreError(f"Cannot use the session database {self.path}: {exc}") from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionStore:
+        """The store at `settings.resolved_sessions_path` (ATLAS_SESSIONS_PATH or the data dir)."""
+        return cls(settings.resolved_sessions_path)
+
+    # --- opening ---------------------------------------------------------------------------------
+
+    def _migrate(self, version: int) -> None:
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._transaction() as db:
+                for statement in MIGRATIONS[target - 1]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+
+    def _recover_interrupted(self) -> None:
+        """Turns left in flight by a process that is gone are marked interrupted."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, owner_pid FROM turns WHERE status IN ('pending', 'streaming')"
+            ).fetchall()
+            dead = [(turn_id,) for turn_id, pid in rows if not _process_alive(pid)]
+            db.executemany(
+                "UPDATE turns SET status = 'interrupted', error = ? WHERE id = ?",
+                [(INTERRUPTED_MESSAGE, turn_id) for (turn_id,) in dead],
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; SQLite errors become a SessionStoreError."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise SessionStoreError(f"Writing {self.path} failed: {exc}") from exc
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                cursor = self._db.execute(sql, params)
+                cursor.row_factory = sqlite3.Row
+                return cursor.fetchall()
+            except sqlite3.Error as exc:
+                raise SessionStoreError(f"Reading {self.path} failed: {exc}") from exc
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).rowcount
+            except sqlite3.Error as exc:
+                raise SessionStoreError(f"Writing {self.path} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database; this store's unfinished turns are marked interrupted."""
+        with self._lock:
+            for turn_id in list(self._in_flight):
+                self._mark_interrupted(turn_id)
+            self._db.close()
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- sessions --------------------------------------------------------------------------------
+
+    def create_session(self, title: str | None = None) -> str:
+        """A new, empty session; its title defaults to the first question."""
+        now = time.time()
+        clean = title_from_question(title or "")
+        for _ in range(8):
+            session_id = secrets.token_hex(4)
+            inserted = self._write(
+                "INSERT OR IGNORE INTO sessions (id, title, created, updated) VALUES (?, ?, ?, ?)",
+                (session_id, clean, now, now),
+            )
+            if inserted:
+                return session_id
+        raise SessionStoreError("Could not find a free session id.")
+
+    def resolve(self, ref: str) -> str:
+        """The id of the session named by `ref`: a full id or an unambiguous prefix of one."""
+        ref = ref.strip().lower()
+        if not ref:
+            raise SessionStoreError("No session given.", hint=_NOT_FOUND_HINT)
+        pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._query("SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\'", (pattern,))
+        ids = [row["id"] for row in rows]
+        if ref in ids:
+            return ref
+        if len(ids) == 1:
+            return str(ids[0])
+        if not ids:
+            raise SessionStoreError(f"There is no session {ref!r}.", hint=_NOT_FOUND_HINT)
+        raise SessionStoreError(
+            f"{ref!r} matches several sessions: {', '.join(sorted(ids))}.",
+            hint="Type more of the session id.",
+        )
+
+    def list_sessions(self, limit: int | None = None) -> list[SessionSummary]:
+        """Sessions, the most recently used first."""
+        rows = self._query(
+            """SELECT s.id, s.title, s.created, s.updated, count(t.id) AS turns
+               FROM sessions s LEFT JOIN turns t ON t.session_id = s.id
+               GROUP BY s.id ORDER BY s.updated DESC, s.rowid DESC LIMIT ?""",
+            (-1 if limit is None else limit,),
+        )
+        return [SessionSummary(**dict(row)) for row in rows]
+
+    def last_session_id(self) -> str | None:
+        sessions = self.list_sessions(limit=1)
+        return sessions[0].id if sessions else None
+
+    def load_session(self, ref: str) -> Session:
+        session_id = self.resolve(ref)
+        head = self._query(
+            "SELECT id, title, created, updated FROM sessions WHERE id = ?", (session_id,)
+        )
+        if not head:
+            raise SessionStoreError(f"There is no session {ref!r}.", hint=_NOT_FOUND_HINT)
+        rows = self._query(
+            "SELECT * FROM turns WHERE session_id = ? ORDER BY position", (session_id,)
+        )
+        return Session(**dict(head[0]), turns=tuple(self._turn(row) for row in rows))
+
+    def rename(self, ref: str, title: str) -> None:
+        clean = title_from_question(title)
+        if not clean:
+            raise SessionStoreError("A session title cannot be empty.", hint="Type a title.")
+        self._write("UPDATE sessions SET title = ? WHERE id = ?", (clean, self.resolve(ref)))
+
+    def delete(self, ref: str) -> None:
+        """Delete a session and all its turns."""
+        self._write("DELETE FROM sessions WHERE id = ?", (self.resolve(ref),))
+
+    def history(self, session_id: str, limit: int) -> list[Turn]:
+        """The last `limit` finished turns of a session, oldest first, for a follow-up question."""
+        if limit <= 0:
+            return []
+        rows = self._query(
+            """SELECT * FROM turns WHERE session_id = ? AND status = 'done'
+               ORDER BY position DESC LIMIT ?""",
+            (session_id, limit),
+        )
+        return [self._turn(row).as_turn() for row in reversed(rows)]
+
+    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+        """Turns whose question or answer contains every word of `text`, best match first."""
+        match = fts_query(text)
+        if not match:
+            return []
+        rows = self._query(
+            """SELECT t.session_id, s.title AS session_title, t.id AS turn_id, t.position,
+                      t.question, snippet(turns_fts, -1, '', '', '…', 12) AS snippet, t.updated
+               FROM turns_fts JOIN turns t ON t.id = turns_fts.rowid
+               JOIN sessions s ON s.id = t.session_id
+               WHERE turns_fts MATCH ? ORDER BY bm25(turns_fts), t.updated DESC LIMIT ?""",
+            (match, limit),
+        )
+        return [SearchHit(**dict(row)) for row in rows]
+
+    # --- turns -----------------------------------------------------------------------------------
+
+    def begin_turn(self, session_id: str, question: str) -> int:
+        """Store a question as it is sent; returns the turn id."""
+        now = time.time()
+        with self._transaction() as db:
+            found = db.execute("SELECT title FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if found is None:
+                raise SessionStoreError(f"There is no session {session_id!r}.")
+            position = db.execute(
+                "SELECT coalesce(max(position), 0) + 1 FROM turns WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()[0]
+            cursor = db.execute(
+                """INSERT INTO turns (session_id, position, question, status, owner_pid,
+                                      created, updated)
+                   VALUES (?, ?, ?, 'pending', ?, ?, ?)""",
+                (session_id, position, question, os.getpid(), now, now),
+            )
+            db.execute(
+                "UPDATE sessions SET updated = ?, title = ? WHERE id = ?",
+                (now, found[0] or title_from_question(question), session_id),
+            )
+        turn_id = int(cursor.lastrowid or 0)
+        self._in_flight.add(turn_id)
+        return turn_id
+
+    def set_documents(self, turn_id: int, passages: Sequence[Passage]) -> None:
+        """Store the retrieved documents of a turn, as they arrive."""
+        documents = json.dumps([asdict(p) for p in passages], ensure_ascii=False)
+        self._update_turn(turn_id, "documents = ?", (documents,))
+
+    def update_answer(self, turn_id: int, text: str) -> None:
+        """Store the answer so far (one small statement: call it about once a second)."""
+        self._update_turn(
+            turn_id,
+            "answer = ?, status = 'streaming'",
+            (text,),
+            only_in_flight=True,
+        )
+
+    def finish_turn(
+        self,
+        turn_id: int,
+        answer: str,
+        citations: Sequence[Citation] = (),
+        answerer: str = "",
+        timings: Mapping[str, Any] | None = None,
+        status: Status = "done",
+        error: str | None = None,
+    ) -> None:
+        """Store the final answer and how it ended: done, failed or cancelled."""
+        if status not in FINAL:
+            raise ValueError(
+                f"finish_turn needs a final status ({', '.join(FINAL)}), not {status!r}"
+            )
+        self._update_turn(
+            turn_id,
+            "answer = ?, citations = ?, answerer = ?, timings = ?, status = ?, error = ?",
+            (
+                answer,
+                json.dumps([asdict(c) for c in citations], ensure_ascii=False),
+                answerer,
+                json.dumps(dict(timings or {})),
+                status,
+                error,
+            ),
+        )
+        self._in_flight.discard(turn_id)
+
+    def _mark_interrupted(self, turn_id: int) -> None:
+        self._update_turn(
+            turn_id,
+            "status = 'interrupted', error = ?",
+            (INTERRUPTED_MESSAGE,),
+            only_in_flight=True,
+        )
+        self._in_flight.discard(turn_id)
+
+    def _update_turn(
+        self, turn_id: int, assignments: str, params: Sequence[Any], only_in_flight: bool = False
+    ) -> None:
+        now = time.time()
+        guard = " AND status IN ('pending', 'streaming')" if only_in_flight else ""
+        with self._transaction() as db:
+            changed = db.execute(
+                f"UPDATE turns SET {assignments}, updated = ? WHERE id = ?{guard}",
+                (*params, now, turn_id),
+            ).rowcount
+            db.execute(
+                "UPDATE sessions SET updated = ? "
+                "WHERE id = (SELECT session_id FROM turns WHERE id = ?)",
+                (now, turn_id),
+            )
+        if not changed and not only_in_flight:
+            raise SessionStoreError(f"There is no turn {turn_id} (was its session deleted?).")
+
+    def turn(self, turn_id: int) -> SessionTurn:
+        rows = self._query("SELECT * FROM turns WHERE id = ?", (turn_id,))
+        if not rows:
+            raise SessionStoreError(f"There is no turn {turn_id}.")
+        return self._turn(rows[0])
+
+    def _turn(self, row: sqlite3.Row) -> SessionTurn:
+        try:
+            return turn_from_dict(
+                {
+                    **dict(row),
+                    "documents": json.loads(row["documents"]),
+                    "citations": json.loads(row["citations"]),
+                    "timings": json.loads(row["timings"]),
+                }
+            )
+        except (ValueError, TypeError) as exc:
+            raise SessionStoreError(
+                f"Turn {row['id']} in {self.path} is damaged and cannot be read: {exc}"
+            ) from exc

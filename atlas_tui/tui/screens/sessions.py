@@ -1,0 +1,273 @@
+"""The sessions screen: list, search, open, rename and delete research sessions.
+
+`SessionsScreen(store)` dismisses with the id of the session to resume, or None. Titles, questions
+and answers are untrusted text: they are shown as plain `Text`, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Input, Label, Static
+
+from atlas_tui.errors import SessionStoreError
+from atlas_tui.sessions import SessionStore, SessionSummary
+
+UNTITLED = "Untitled session"
+
+
+def last_used(timestamp: float, now: datetime | None = None) -> str:
+    """When a session was last used, as a person says it: "5 min ago", "yesterday 14:03"."""
+    now = now or datetime.now()
+    then = datetime.fromtimestamp(timestamp)
+    seconds = (now - then).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    days = (now.date() - then.date()).days
+    if days == 0:
+        return f"today {then:%H:%M}"
+    if days == 1:
+        return f"yesterday {then:%H:%M}"
+    return f"{then:%Y-%m-%d}"
+
+
+class RenameSessionScreen(ModalScreen[str | None]):
+    """Asks for a new title; dismisses with it, or None when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Rename session", classes="dialog-title")
+            yield Input(value=self._title, select_on_focus=True, id="rename-input")
+            yield Label("Enter saves · Escape cancels", classes="dialog-help")
+
+    @on(Input.Submitted, "#rename-input")
+    def _save(self, event: Input.Submitted) -> None:
+        title = event.value.strip()
+        if title:
+            self.dismiss(title)
+        else:
+            self.notify("Type a title, or press Escape to keep the old one.", severity="warning")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDeleteScreen(ModalScreen[bool]):
+    """Asks before a session is deleted; dismisses with True to delete."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Delete"),
+        Binding("n,escape", "answer(False)", "Keep"),
+    ]
+
+    def __init__(self, title: str, turns: int) -> None:
+        super().__init__()
+        self._title = title
+        self._turns = turns
+
+    def compose(self) -> ComposeResult:
+        question = Text("Delete ")
+        question.append(self._title, style="bold")
+        question.append(f" and its {self._turns} turn{'' if self._turns == 1 else 's'}?")
+        with Vertical(classes="dialog"):
+            yield Label(question, id="delete-question")
+            yield Label("This cannot be undone.", classes="dialog-help")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Delete (y)", variant="error", id="delete-confirm")
+                yield Button("Keep (n)", id="delete-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#delete-cancel", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "delete-confirm")
+
+    def action_answer(self, delete: bool) -> None:
+        self.dismiss(delete)
+
+
+class SessionsScreen(Screen[str | None]):
+    """Research sessions, the most recent first, with full-text search of questions and answers."""
+
+    DEFAULT_CSS = """
+    SessionsScreen #sessions-search { margin: 0 0 1 0; }
+    SessionsScreen #sessions-table { height: 1fr; }
+    SessionsScreen #sessions-empty { color: $text-muted; padding: 1 2; }
+    RenameSessionScreen, ConfirmDeleteScreen { align: center middle; }
+    RenameSessionScreen .dialog, ConfirmDeleteScreen .dialog {
+        width: 70; height: auto; padding: 1 2; border: thick $primary; background: $surface;
+    }
+    .dialog-title { text-style: bold; margin-bottom: 1; }
+    .dialog-help { color: $text-muted; margin-top: 1; }
+    .dialog-buttons { height: auto; margin-top: 1; }
+    .dialog-buttons Button { margin-right: 2; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Back"),
+        Binding("enter", "open", "Open", show=True),
+        Binding("r", "rename", "Rename"),
+        Binding("d,delete", "delete", "Delete"),
+        Binding("slash", "focus_search", "Search"),
+    ]
+
+    def __init__(self, store: SessionStore) -> None:
+        super().__init__()
+        self.store = store
+        self._summaries: dict[str, SessionSummary] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="Search questions and answers…  (/)", id="sessions-search")
+        yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="sessions-empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Title", key="title")
+        table.add_column("Last used", key="updated")
+        table.add_column("Turns", key="turns")
+        table.add_column("Match", key="match")
+        self.reload()
+        table.focus()
+
+    # --- the list ---------------------------------------------------------------------------------
+
+    @property
+    def search_text(self) -> str:
+        return self.query_one("#sessions-search", Input).value.strip()
+
+    def reload(self, select: str | None = None) -> None:
+        """Fill the table from the store (filtered by the search box), keeping the selection."""
+        table = self.query_one(DataTable)
+        select = select or self.selected_id
+        try:
+            summaries = self.store.list_sessions()
+            hits = self.store.search(self.search_text) if self.search_text else []
+        except SessionStoreError as error:
+            self.notify(error.describe(), severity="error", title="Sessions", markup=False)
+            return
+        self._summaries = {s.id: s for s in summaries}
+        if self.search_text:
+            snippets: dict[str, str] = {}
+            for hit in hits:
+                snippets.setdefault(hit.session_id, hit.snippet)
+            rows = [(self._summaries[sid], snippet) for sid, snippet in snippets.items()]
+        else:
+            rows = [(summary, "") for summary in summaries]
+        table.clear()
+        words = re.findall(r"\w+", self.search_text)
+        for summary, snippet in rows:
+            match = Text(" ".join(snippet.split()), no_wrap=True, overflow="ellipsis")
+            match.highlight_words(words, style="bold reverse", case_sensitive=False)
+            table.add_row(
+                Text(summary.title or UNTITLED, no_wrap=True, overflow="ellipsis"),
+                last_used(summary.updated),
+                Text(str(summary.turns), justify="right"),
+                match,
+                key=summary.id,
+            )
+        if select in self._summaries and any(s.id == select for s, _ in rows):
+            table.move_cursor(row=table.get_row_index(select))
+        self._show_empty_note(bool(rows))
+
+    def _show_empty_note(self, any_rows: bool) -> None:
+        note = self.query_one("#sessions-empty", Static)
+        if any_rows:
+            note.update("")
+        elif self.search_text:
+            note.update(Text(f"No question or answer matches “{self.search_text}”."))
+        else:
+            note.update("No research sessions yet: ask a question to start one.")
+
+    @property
+    def selected_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    @on(Input.Changed, "#sessions-search")
+    def _search(self) -> None:
+        self.reload()
+
+    @on(Input.Submitted, "#sessions-search")
+    def _search_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    @on(DataTable.RowSelected)
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.dismiss(str(event.row_key.value))
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def action_focus_search(self) -> None:
+        self.query_one("#sessions-search", Input).focus()
+
+    def action_open(self) -> None:
+        if session_id := self.selected_id:
+            self.dismiss(session_id)
+
+    def action_close(self) -> None:
+        search = self.query_one("#sessions-search", Input)
+        if search.value:
+            search.value = ""  # the first Escape clears the search, the second leaves
+            self.query_one(DataTable).focus()
+        else:
+            self.dismiss(None)
+
+    def action_rename(self) -> None:
+        session_id = self.selected_id
+        if session_id is None:
+            return
+        summary = self._summaries[session_id]
+
+        def renamed(title: str | None) -> None:
+            if title is None:
+                return
+            try:
+                self.store.rename(session_id, title)
+            except SessionStoreError as error:
+                self.notify(error.describe(), severity="error", title="Rename", markup=False)
+            self.reload(select=session_id)
+
+        self.app.push_screen(RenameSessionScreen(summary.title), renamed)
+
+    def action_delete(self) -> None:
+        session_id = self.selected_id
+        if session_id is None:
+            return
+        summary = self._summaries[session_id]
+
+        def confirmed(delete: bool | None) -> None:
+            if not delete:
+                return
+            try:
+                self.store.delete(session_id)
+            except SessionStoreError as error:
+                self.notify(error.describe(), severity="error", title="Delete", markup=False)
+            self.reload()
+            self.notify(f"Deleted “{summary.title or UNTITLED}”.", title="Sessions", markup=False)
+
+        self.app.push_screen(
+            ConfirmDeleteScreen(summary.title or UNTITLED, summary.turns), confirmed
+        )

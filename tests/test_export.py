@@ -1,0 +1,179 @@
+"""Session exports: Markdown read back by a real parser, JSON read back whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.footnote import footnote_plugin
+
+from atlas_tui.errors import SessionStoreError
+from atlas_tui.export import export_json, export_markdown, session_from_json
+from atlas_tui.sessions import Session, SessionStore, SessionTurn
+from atlas_tui.types import Citation, Passage
+
+
+def passage(n: int, text: str, heading: str = "", source: str = "") -> Passage:
+    return Passage(
+        chunk_id=f"c{n}",
+        text=text,
+        source=source or f"notes/doc{n}.md",
+        root="/home/me/kb",
+        title=f"Doc {n}",
+        heading=heading,
+        score=0.8,
+        line_start=n,
+        line_end=n + 4,
+        page=7 if n == 3 else None,
+        rank=n,
+    )
+
+
+def sample_session() -> Session:
+    plain = SessionTurn(
+        id=1,
+        session_id="ab12cd34",
+        position=1,
+        question="Where does Atlas keep its vectors?",
+        documents=(
+            passage(1, "Atlas keeps vectors in LanceDB tables.", "Storage > Tables"),
+            passage(2, "Nothing relevant here."),
+            passage(3, "The index lives under the data dir.", "Setup", "docs/a `weird` name.md"),
+        ),
+        answer="Atlas keeps vectors in LanceDB [1]. The folder is configurable [3].",
+        citations=(Citation(1, "c1", "keeps vectors in LanceDB"), Citation(3, "c3", "")),
+        answerer="offline extractive",
+        timings={"total_ms": 1234.0},
+        status="done",
+    )
+    hostile = SessionTurn(
+        id=2,
+        session_id="ab12cd34",
+        position=2,
+        question="And *this*?\n# not a heading [^2-1]",
+        documents=(passage(1, "```\nfenced in the source\n```\n## a heading in a doc"),),
+        answer="Here is code:\n```python\nprint('never closed')\n[^2-1]: a forged note",
+        citations=(Citation(1, "c1", "```\nfenced in the source\n```\n## a heading in a doc"),),
+        status="interrupted",
+        error="stopped",
+    )
+    failed = SessionTurn(
+        id=3,
+        session_id="ab12cd34",
+        position=3,
+        question="A question that failed",
+        answer="",
+        status="failed",
+        error="Rate limited by the API",
+    )
+    return Session("ab12cd34", "Vectors & <storage>", 1.7e9, 1.7e9 + 60, (plain, hostile, failed))
+
+
+def parse(markdown: str) -> list[Token]:
+    return MarkdownIt("commonmark").use(footnote_plugin).parse(markdown)
+
+
+def plain(token: Token) -> str:
+    """What a reader sees of an inline token: escapes resolved, footnote references as [^label]."""
+    parts = []
+    for child in token.children or []:
+        if child.type == "footnote_ref":
+            parts.append(f"[^{child.meta['label']}]")
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif child.type in ("text", "text_special", "code_inline"):
+            parts.append(child.content)
+    return "".join(parts)
+
+
+def headings(tokens: list[Token], level: str) -> list[str]:
+    return [
+        plain(tokens[i + 1])
+        for i, token in enumerate(tokens)
+        if token.type == "heading_open" and token.tag == level
+    ]
+
+
+def footnotes(tokens: list[Token]) -> dict[str, str]:
+    """Each footnote's label and the text of everything inside it (paragraphs and fences)."""
+    notes: dict[str, str] = {}
+    label = None
+    for token in tokens:
+        if token.type == "footnote_open":
+            label = token.meta["label"]
+            notes[label] = ""
+        elif token.type == "footnote_close":
+            label = None
+        elif label is not None and token.type in ("inline", "fence"):
+            notes[label] += (plain(token) if token.type == "inline" else token.content) + "\n"
+    return notes
+
+
+def test_markdown_holds_every_question_answer_and_cited_source() -> None:
+    session = sample_session()
+    markdown = export_markdown(session)
+    tokens = parse(markdown)
+
+    assert headings(tokens, "h1") == ["Vectors & <storage>"]
+    questions = headings(tokens, "h2")
+    assert len(questions) == len(session.turns)
+    notes = footnotes(tokens)
+    for turn, heading in zip(session.turns, questions, strict=True):
+        assert " ".join(turn.question.split()) in heading
+        cited = {c.number for c in turn.citations}
+        for number in cited:
+            document = turn.documents[number - 1]
+            note = notes[f"{turn.position}-{number}"]
+            assert document.path in note
+            assert document.heading in note
+            texts = [c.cited_text for c in turn.citations if c.number == number and c.cited_text]
+            for text in texts or [document.text]:
+                assert text in note
+    assert set(notes) == {"1-1", "1-3", "2-1"}  # document 2 was retrieved but not cited
+    assert "page 7" in notes["1-3"]
+
+    paragraphs = [plain(t) for t in tokens if t.type == "inline"]
+    assert "Atlas keeps vectors in LanceDB [^1-1]. The folder is configurable [^1-3]." in paragraphs
+    assert any("Rate limited by the API" in p for p in paragraphs)
+    assert any("partial" in p for p in paragraphs)
+    assert "*(no answer)*" in markdown
+
+
+def test_hostile_text_cannot_break_out_of_its_turn() -> None:
+    markdown = export_markdown(sample_session())
+    tokens = parse(markdown)
+    fences = [t.content for t in tokens if t.type == "fence"]
+    assert "print('never closed')\n[^2-1]: a forged note\n" in fences  # closed before turn 3
+    assert headings(tokens, "h2")[2] == "3. A question that failed"
+    # the only footnote definitions are ours: the forged one stayed inside the answer's code
+    notes = footnotes(tokens)
+    assert set(notes) == {"1-1", "1-3", "2-1"}
+    assert "\n```\nfenced in the source\n```\n## a heading in a doc\n" in notes["2-1"]
+
+
+def test_a_stored_session_exports_its_interrupted_partial_answer(tmp_path: Path) -> None:
+    with SessionStore(tmp_path / "s.sqlite3") as store:
+        session_id = store.create_session()
+        turn_id = store.begin_turn(session_id, "Half answered?")
+        store.set_documents(turn_id, [passage(1, "Source text.")])
+        store.update_answer(turn_id, "So far [1]")
+    with SessionStore(tmp_path / "s.sqlite3") as store:
+        markdown = export_markdown(store.load_session(session_id))
+    notes = footnotes(parse(markdown))
+    assert "So far [^1-1]" in markdown and "Interrupted" in markdown
+    assert "Source text." in notes["1-1"] and "/home/me/kb/notes/doc1.md" in notes["1-1"]
+
+
+def test_json_reads_back_to_the_same_session() -> None:
+    session = sample_session()
+    assert session_from_json(export_json(session)) == session
+
+
+@pytest.mark.parametrize(
+    "text", ["", "[]", '{"format": "other"}', '{"format": "atlas-tui.session"}']
+)
+def test_json_that_is_not_an_export_is_a_clear_error(text: str) -> None:
+    with pytest.raises(SessionStoreError, match="not a session exported by atlas-tui"):
+        session_from_json(text)

@@ -1,0 +1,423 @@
+"""The research-session store: durability, migrations, refusal of bad files, search, history."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from atlas_tui.errors import SessionStoreError
+from atlas_tui.sessions import SCHEMA_VERSION, SessionStore
+from atlas_tui.types import Citation, Passage
+
+
+def passage(n: int, text: str = "Atlas stores vectors in LanceDB.") -> Passage:
+    return Passage(
+        chunk_id=f"c{n}",
+        text=text,
+        source=f"guide/part{n}.md",
+        root="/docs",
+        title=f"Part {n}",
+        heading=f"Guide > Part {n}",
+        score=0.5 + n / 100,
+        chunk_index=n,
+        start=10,
+        end=40,
+        line_start=3,
+        line_end=5,
+        page=n if n % 2 else None,
+        rank=n,
+    )
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "sessions.sqlite3"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    with SessionStore(db_path) as opened:
+        yield opened
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def done_turn(store: SessionStore, session_id: str, question: str, answer: str) -> int:
+    turn_id = store.begin_turn(session_id, question)
+    store.set_documents(turn_id, [passage(1), passage(2)])
+    store.finish_turn(turn_id, answer, [Citation(1, "c1", "vectors")], "offline extractive")
+    return turn_id
+
+
+# --- turns are kept as they happen ----------------------------------------------------------------
+
+
+def test_a_turn_is_restored_with_its_documents_citations_and_timings(store: SessionStore) -> None:
+    session_id = store.create_session()
+    turn_id = store.begin_turn(session_id, "Where are vectors stored?\nAnd why?")
+    assert store.load_session(session_id).turns[0].status == "pending"
+    documents = [passage(1), passage(2, "Other text")]
+    store.set_documents(turn_id, documents)
+    store.update_answer(turn_id, "In Lance")
+    assert store.turn(turn_id).status == "streaming"
+    citations = [Citation(1, "c1", "stores vectors"), Citation(2, "c2", "", valid=False)]
+    timings = {"retrieval_ms": 12.5, "first_token_ms": None, "total_ms": 900.0}
+    store.finish_turn(turn_id, "In LanceDB [1].", citations, "Claude x", timings, "done")
+
+    session = store.load_session(session_id)
+    assert session.title == "Where are vectors stored? And why?"
+    (turn,) = session.turns
+    assert (turn.position, turn.question) == (1, "Where are vectors stored?\nAnd why?")
+    assert turn.documents == tuple(documents)
+    assert turn.citations == tuple(citations)
+    assert (turn.answer, turn.answerer, turn.timings, turn.status) == (
+        "In LanceDB [1].",
+        "Claude x",
+        timings,
+        "done",
+    )
+
+
+def test_a_given_title_is_kept_and_failed_turns_keep_their_error(store: SessionStore) -> None:
+    session_id = store.create_session("My research")
+    turn_id = store.begin_turn(session_id, "First question")
+    store.update_answer(turn_id, "partial")
+    store.finish_turn(turn_id, "partial", status="failed", error="Rate limited")
+    session = store.load_session(session_id)
+    assert session.title == "My research"
+    assert (session.turns[0].status, session.turns[0].error) == ("failed", "Rate limited")
+    assert session.turns[0].answer == "partial"
+
+
+def test_an_unknown_session_or_turn_is_a_clear_error(store: SessionStore) -> None:
+    with pytest.raises(SessionStoreError, match="no session 'nope'"):
+        store.load_session("nope")
+    with pytest.raises(SessionStoreError, match="no session"):
+        store.begin_turn("nope", "q")
+    with pytest.raises(SessionStoreError, match="no turn 999"):
+        store.set_documents(999, [])
+
+
+def test_the_api_key_is_never_written(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-ant-never-store-this-0123456789"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
+    with SessionStore(db_path) as store:
+        done_turn(store, store.create_session(), "q", "a")
+    stored = b"".join(p.read_bytes() for p in db_path.parent.iterdir())
+    assert b"q" in stored and secret.encode() not in stored
+
+
+# --- durability and concurrency -------------------------------------------------------------------
+
+
+def test_a_second_connection_sees_each_committed_update_while_the_writer_streams(
+    db_path: Path,
+) -> None:
+    writer = SessionStore(db_path)
+    session_id = writer.create_session()
+    turn_id = writer.begin_turn(session_id, "Stream please")
+    written: queue.Queue[str | None] = queue.Queue()
+    read: queue.Queue[bool] = queue.Queue()
+
+    def stream() -> None:
+        text = ""
+        for i in range(20):
+            text += f"word{i} "
+            writer.update_answer(turn_id, text)
+            written.put(text)
+            read.get(timeout=10)
+        writer.finish_turn(turn_id, text, status="done")
+        written.put(None)
+
+    thread = threading.Thread(target=stream)
+    thread.start()
+    with SessionStore(db_path) as reader:
+        while (expected := written.get(timeout=10)) is not None:
+            turn = reader.load_session(session_id).turns[0]
+            assert (turn.answer, turn.status) == (expected, "streaming")
+            read.put(True)
+        thread.join()
+        assert reader.load_session(session_id).turns[0].status == "done"
+    writer.close()
+
+
+def test_another_process_reads_a_streaming_turn_without_interrupting_it(db_path: Path) -> None:
+    with SessionStore(db_path) as writer:
+        session_id = writer.create_session()
+        turn_id = writer.begin_turn(session_id, "Live question")
+        writer.update_answer(turn_id, "half an answer")
+        result = run_python(
+            f"""
+            from atlas_tui.sessions import SessionStore
+            turn = SessionStore({str(db_path)!r}).load_session({session_id!r}).turns[0]
+            print(turn.status, turn.answer, sep="|")
+            """
+        )
+        assert result.stdout.strip() == "streaming|half an answer", result.stderr
+        assert writer.turn(turn_id).status == "streaming"  # the live writer's turn is left alone
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_a_killed_writer_leaves_the_question_documents_and_partial_answer(db_path: Path) -> None:
+    result = run_python(
+        f"""
+        import os, signal
+        from atlas_tui.sessions import SessionStore
+        from atlas_tui.types import Passage
+        store = SessionStore({str(db_path)!r})
+        turn = store.begin_turn(store.create_session(), "What survives a crash?")
+        store.set_documents(turn, [Passage("c1", "text", "a.md", "/r", "A", "H", 0.9)])
+        store.update_answer(turn, "Everything up to")
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    assert result.returncode == -9, result.stderr
+    with SessionStore(db_path) as store:
+        (turn,) = store.load_session(store.last_session_id() or "").turns
+    assert (turn.question, turn.answer, turn.status) == (
+        "What survives a crash?",
+        "Everything up to",
+        "interrupted",
+    )
+    assert [d.source for d in turn.documents] == ["a.md"]
+    assert turn.error
+
+
+def test_closing_the_store_marks_its_unfinished_turn_interrupted(db_path: Path) -> None:
+    with SessionStore(db_path) as store:
+        session_id = store.create_session()
+        turn_id = store.begin_turn(session_id, "q")
+        store.update_answer(turn_id, "partial")
+        done_turn(store, session_id, "q2", "finished")
+    with SessionStore(db_path) as store:
+        first, second = store.load_session(session_id).turns
+    assert (first.status, first.answer) == ("interrupted", "partial")
+    assert second.status == "done"
+
+
+# --- the file: migrations and refusals ------------------------------------------------------------
+
+
+def test_a_version_1_database_is_upgraded_and_its_turns_become_searchable(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    db = sqlite3.connect(db_path)
+    db.executescript(
+        """
+        PRAGMA application_id = 1096043603;
+        CREATE TABLE sessions (id TEXT PRIMARY KEY, title TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL, updated REAL NOT NULL);
+        CREATE TABLE turns (id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL, question TEXT NOT NULL,
+            documents TEXT NOT NULL DEFAULT '[]', answer TEXT NOT NULL DEFAULT '',
+            citations TEXT NOT NULL DEFAULT '[]', answerer TEXT NOT NULL DEFAULT '',
+            timings TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL DEFAULT 'pending',
+            error TEXT, owner_pid INTEGER, created REAL NOT NULL, updated REAL NOT NULL,
+            UNIQUE (session_id, position));
+        CREATE INDEX turns_by_status ON turns(status);
+        INSERT INTO sessions VALUES ('0ld5e551', 'Old research', 1.0, 2.0);
+        INSERT INTO turns (session_id, position, question, answer, status, created, updated)
+            VALUES ('0ld5e551', 1, 'How do penguins swim?', 'With their flippers.', 'done', 1, 2);
+        PRAGMA user_version = 1;
+        """
+    )
+    db.close()
+    with SessionStore(db_path) as store:
+        assert [h.session_id for h in store.search("flippers")] == ["0ld5e551"]
+        assert store.load_session("0ld5e551").turns[0].question == "How do penguins swim?"
+    db = sqlite3.connect(db_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_a_database_from_a_newer_version_is_refused_and_left_unchanged(db_path: Path) -> None:
+    with SessionStore(db_path) as store:
+        done_turn(store, store.create_session(), "q", "a")
+    db = sqlite3.connect(db_path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    before = sha256(db_path)
+    with pytest.raises(SessionStoreError, match="newer atlas-tui") as caught:
+        SessionStore(db_path)
+    assert "Upgrade atlas-tui" in caught.value.describe()
+    assert sha256(db_path) == before
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(8192))
+
+
+def _filled(path: Path) -> bytearray:
+    with SessionStore(path) as store:
+        for i in range(30):
+            done_turn(store, store.create_session(), f"question {i}", "answer " * 400)
+    return bytearray(path.read_bytes())
+
+
+def _truncated(path: Path) -> None:
+    data = _filled(path)
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _scribbled(path: Path) -> None:  # header and schema intact, a page in the middle overwritten
+    data = _filled(path)
+    middle = len(data) // 4096 // 2 * 4096
+    data[middle : middle + 4096] = b"\xff" * 4096
+    path.write_bytes(data)
+
+
+def _foreign(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE invoices (id INTEGER)")
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_random_bytes, "damaged or is not a database"),
+        (_truncated, "damaged"),
+        (_scribbled, "damaged"),
+        (_foreign, "another application"),
+    ],
+)
+def test_a_damaged_or_foreign_file_is_refused_and_left_unchanged(
+    db_path: Path, damage, message: str
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    damage(db_path)
+    for leftover in db_path.parent.glob("*-*"):  # no WAL of the intact file may mask the damage
+        leftover.unlink()
+    before = sha256(db_path)
+    with pytest.raises(SessionStoreError, match=message) as caught:
+        SessionStore(db_path)
+    assert "left untouched" in caught.value.describe()
+    assert sha256(db_path) == before
+
+
+def test_an_unusable_location_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SessionStoreError, match="Cannot open the session database"):
+        SessionStore(tmp_path / "file" / "sessions.sqlite3")
+
+
+# --- finding, renaming, deleting, history ---------------------------------------------------------
+
+
+def test_search_matches_questions_and_answers_and_follows_every_change(store: SessionStore) -> None:
+    penguins = store.create_session()
+    done_turn(store, penguins, "How do penguins swim?", "They fly underwater.")
+    lance = store.create_session()
+    turn_id = store.begin_turn(lance, "What is Lance?")
+    store.update_answer(turn_id, "A columnar format")
+
+    assert {h.session_id for h in store.search("penguin")} == {penguins}  # stemmed
+    assert [h.session_id for h in store.search("colum")] == [lance]  # prefix while typing
+    hit = store.search("underwater")[0]
+    assert (hit.question, hit.position) == ("How do penguins swim?", 1)
+    assert "underwater" in hit.snippet
+
+    store.finish_turn(turn_id, "A file format for vectors", status="done")
+    assert store.search("columnar") == []
+    assert [h.session_id for h in store.search("vectors format")] == [lance]
+    store.delete(penguins)
+    assert store.search("underwater") == []
+
+
+@pytest.mark.parametrize("text", ['"', "AND(", "*", "NEAR(a b", "  ", "col:umn", "-x"])
+def test_search_accepts_any_text(store: SessionStore, text: str) -> None:
+    done_turn(store, store.create_session(), "a question", "an answer")
+    assert isinstance(store.search(text), list)
+
+
+def test_rename_delete_and_resolve_by_prefix(store: SessionStore) -> None:
+    first = store.create_session()
+    done_turn(store, first, "q", "a")
+    second = store.create_session()
+    store.rename(first[:5], "  Renamed\n research ")
+    assert store.load_session(first).title == "Renamed research"
+    with pytest.raises(SessionStoreError, match="cannot be empty"):
+        store.rename(first, "   ")
+    store.delete(first)
+    assert [s.id for s in store.list_sessions()] == [second]
+    with pytest.raises(SessionStoreError, match="no session") as caught:
+        store.load_session(first)
+    assert "atlas-tui sessions" in caught.value.describe()
+
+
+def test_an_ambiguous_prefix_names_the_candidates(store: SessionStore) -> None:
+    ids = [store.create_session() for _ in range(40)]  # some must share a first hex digit
+    first_digits = [i[0] for i in ids]
+    shared = next(d for d in first_digits if first_digits.count(d) > 1)
+    with pytest.raises(SessionStoreError, match="several sessions"):
+        store.resolve(shared)
+
+
+def test_sessions_are_listed_most_recent_first_with_turn_counts(store: SessionStore) -> None:
+    old = store.create_session()
+    new = store.create_session()
+    assert store.last_session_id() == new
+    done_turn(store, old, "q1", "a1")
+    done_turn(store, old, "q2", "a2")
+    summaries = store.list_sessions()
+    assert [(s.id, s.turns) for s in summaries] == [(old, 2), (new, 0)]
+    assert store.last_session_id() == old
+    assert summaries[0].title == "q1"
+
+
+def test_history_is_bounded_oldest_first_and_only_finished_turns(store: SessionStore) -> None:
+    session_id = store.create_session()
+    for i in range(5):
+        done_turn(store, session_id, f"q{i}", f"a{i}")
+    failed = store.begin_turn(session_id, "q-failed")
+    store.finish_turn(failed, "", status="failed", error="boom")
+    store.begin_turn(session_id, "q-now")
+
+    history = store.history(session_id, limit=3)
+    assert [(t.question, t.answer) for t in history] == [("q2", "a2"), ("q3", "a3"), ("q4", "a4")]
+    assert [p.chunk_id for p in history[0].passages] == ["c1", "c2"]
+    assert store.history(session_id, limit=0) == []
+
+
+def test_a_damaged_row_is_reported_not_guessed(store: SessionStore, db_path: Path) -> None:
+    session_id = store.create_session()
+    done_turn(store, session_id, "q", "a")
+    db = sqlite3.connect(db_path)
+    db.execute("UPDATE turns SET documents = '{not json'")
+    db.commit()
+    db.close()
+    with pytest.raises(SessionStoreError, match="damaged"):
+        store.load_session(session_id)
+    assert [s.id for s in store.list_sessions()] == [session_id]
+
+
+def test_the_store_lives_in_the_user_data_dir_unless_configured(tmp_path: Path) -> None:
+    from atlas_tui.config import load_settings
+
+    with SessionStore.from_settings(load_settings()) as store:
+        assert store.path == Path(os.environ["ATLAS_DATA_DIR"]) / "sessions.sqlite3"
+    with SessionStore.from_settings(load_settings(sessions_path=str(tmp_path / "s.db"))) as store:
+        assert store.path == tmp_path / "s.db"
+    assert (tmp_path / "s.db").is_file()
