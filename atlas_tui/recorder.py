@@ -1,14 +1,14 @@
 """Writes one question's events to the session store as they arrive.
 
 The question is stored when it is sent, the documents when they arrive, the answer while it streams
-(at most `interval` seconds apart), and how it ended. A killed process loses at most the last
-`interval` of text; the store marks such a turn interrupted when it is next opened.
+(a background flush every `interval` seconds, so a stalled stream's text is stored too), and how it
+ended. A killed process loses at most the last `interval` of text; the store marks such a turn
+interrupted when it is next opened.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import threading
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -20,21 +20,18 @@ if TYPE_CHECKING:
 
 class TurnRecorder:
     def __init__(
-        self,
-        store: SessionStore,
-        session_id: str,
-        question: str,
-        *,
-        interval: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
+        self, store: SessionStore, session_id: str, question: str, *, interval: float = 1.0
     ) -> None:
         self._store = store
-        self._interval = interval
-        self._clock = clock
         self._parts: list[str] = []
-        self._saved_at = clock()
-        self._unsaved = False
+        self._saved = 0  # how many parts are stored
+        self._lock = threading.Lock()
+        self._finished = threading.Event()
         self.turn_id = store.begin_turn(session_id, question)
+        self._flusher = threading.Thread(
+            target=self._flush_every, args=(interval,), name="atlas-turn-flush", daemon=True
+        )
+        self._flusher.start()
 
     @property
     def text(self) -> str:
@@ -45,10 +42,8 @@ class TurnRecorder:
             self._store.set_documents(self.turn_id, event.documents)
         elif isinstance(event, Delta):
             self._parts.append(event.text)
-            self._unsaved = True
-            if self._clock() - self._saved_at >= self._interval:
-                self.flush()
         elif isinstance(event, Done):
+            self._finish()
             self._store.finish_turn(
                 self.turn_id,
                 event.answer,
@@ -57,20 +52,28 @@ class TurnRecorder:
                 timings=asdict(event.timings),
                 status="done",
             )
-            self._unsaved = False
         elif isinstance(event, Failed):
+            self._finish()
             self._store.finish_turn(
                 self.turn_id,
                 event.partial_text or self.text,
-                answerer="",
                 status="cancelled" if event.cancelled else "failed",
                 error=event.error.message,
             )
-            self._unsaved = False
 
     def flush(self) -> None:
-        """Store the answer so far (also called on a timer while a stream stalls)."""
-        if self._unsaved:
-            self._store.update_answer(self.turn_id, self.text)
-            self._unsaved = False
-        self._saved_at = self._clock()
+        """Store the answer so far, if it grew since the last flush."""
+        with self._lock:
+            count = len(self._parts)
+            if count != self._saved and not self._finished.is_set():
+                self._store.update_answer(self.turn_id, "".join(self._parts[:count]))
+                self._saved = count
+
+    def _finish(self) -> None:
+        with self._lock:
+            self._finished.set()
+        self._flusher.join()
+
+    def _flush_every(self, interval: float) -> None:
+        while not self._finished.wait(interval):
+            self.flush()

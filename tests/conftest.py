@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.fake_anthropic import fake_anthropic  # noqa: F401 - a fixture for every test
+
 os.environ.setdefault("LANCEDB_LOG", "error")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -13,7 +15,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def _isolated_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+):
     """Every test gets its own data dir and config, and never sees a real key or endpoint."""
     home = tmp_path_factory.mktemp("atlas-home")
     monkeypatch.setenv("ATLAS_DATA_DIR", str(home / "data"))
@@ -31,3 +35,44 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
         "SKIP_API_KEY_CHECK",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+RESEARCH_CORPUS = {
+    "trimodal.md": (
+        "# Trimodal methodology\n\n"
+        "The trimodal methodology in Atlas combines three modes of work: bottom-up "
+        "implementation, top-down design and holistic integration.\n\n"
+        "## Bottom-up implementation\n\n"
+        "Bottom-up implementation builds and tests small concrete pieces first.\n"
+    ),
+    "lighthouse.md": (
+        "# Lighthouses\n\n"
+        "A lighthouse keeper trims the lamp wick every evening and logs the weather at dawn.\n"
+    ),
+    "notes/it's a café.md": (
+        "# Café notes\n\n"
+        "The espresso machine at the café needs descaling every month with citric acid.\n"
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def research_corpus(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("research-corpus")
+    for name, text in RESEARCH_CORPUS.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def research_index(tmp_path_factory: pytest.TempPathFactory, research_corpus) -> str:
+    """A small index built once per test run by the real ingest (real model, real LanceDB)."""
+    from atlas_tui.config import Settings
+    from atlas_tui.query import AtlasQuery
+
+    db = str(tmp_path_factory.mktemp("research-index") / "db")
+    report = AtlasQuery(Settings(db_path=db)).ingest([str(research_corpus)])
+    assert report.ok and not report.skipped
+    return db

@@ -1,0 +1,178 @@
+"""The public query client over a real index: extractive offline, and Claude via the fake server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from atlas_tui import Delta, Done, Failed, Retrieved, Turn, create_query_client
+from atlas_tui.config import Settings
+from atlas_tui.errors import (
+    AuthenticationError,
+    CancelledError_,
+    IndexMissingError,
+    StreamInterruptedError,
+)
+from atlas_tui.query import AtlasQuery
+from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply
+
+QUESTION = "What is the trimodal methodology in Atlas?"
+
+
+@pytest.fixture
+def offline(research_index: str) -> AtlasQuery:
+    return create_query_client(db_path=research_index)
+
+
+@pytest.fixture
+def claude(research_index: str, fake_anthropic: FakeAnthropic) -> AtlasQuery:
+    return AtlasQuery(
+        Settings(
+            db_path=research_index,
+            api_key="sk-test",
+            base_url=fake_anthropic.base_url,
+            max_retries=0,
+            request_timeout=10,
+        )
+    )
+
+
+def test_retrieve_only_returns_origin_shaped_documents(offline: AtlasQuery) -> None:
+    docs = offline.retrieve_only(QUESTION, max_results=2)
+    assert 1 <= len(docs) <= 2
+    best = docs[0]
+    assert set(best) == {"content", "metadata", "relevance_score"}
+    assert best["metadata"]["source"] == "trimodal.md"
+    assert {"source", "title", "heading"} <= set(best["metadata"])
+    scores = [d["relevance_score"] for d in docs]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_retrieval_knobs(offline: AtlasQuery) -> None:
+    only_cafe = offline.retrieve_only(QUESTION, source="notes/*")
+    assert only_cafe and {d["metadata"]["source"] for d in only_cafe} == {"notes/it's a café.md"}
+    assert offline.retrieve_only(QUESTION, min_relevance_score=1.01) == []
+    keyword = offline.retrieve_only("espresso descaling", use_hybrid_search=False)
+    assert keyword[0]["metadata"]["source"] == "notes/it's a café.md"
+
+
+def test_offline_query_streaming_calls_back_with_growing_text(offline: AtlasQuery) -> None:
+    calls: list[tuple[str, str]] = []
+    answer = offline.query_streaming(QUESTION, lambda delta, full: calls.append((delta, full)))
+    assert len(calls) >= 2
+    full = ""
+    for delta, seen in calls:
+        full += delta
+        assert seen == full
+    assert answer == full
+    assert "extractive" in answer.lower() and "[1]" in answer
+    assert "bottom-up implementation" in answer
+    assert offline.query(QUESTION) == answer
+
+
+def test_events_come_in_order_with_timings(offline: AtlasQuery) -> None:
+    events = list(offline.events(QUESTION))
+    assert isinstance(events[0], Retrieved) and events[0].documents
+    assert all(isinstance(e, Delta) for e in events[1:-1])
+    done = events[-1]
+    assert isinstance(done, Done) and done.extractive
+    assert done.answer == "".join(e.text for e in events[1:-1])
+    assert {c.number for c in done.citations} <= set(range(1, len(events[0].documents) + 1))
+    assert done.timings.retrieval_ms > 0 and done.timings.first_token_ms is not None
+
+
+def test_query_with_context(offline: AtlasQuery) -> None:
+    result = offline.query_with_context(QUESTION, max_results=3)
+    assert result["context"]["query"] == QUESTION
+    assert result["context"]["documents"][0]["metadata"]["source"] == "trimodal.md"
+    assert "[1]" in result["response"]
+
+
+def test_claude_answer_with_citations(claude: AtlasQuery, fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.script(
+        Reply(
+            blocks=(
+                Block(
+                    ["Atlas combines ", "three modes of work."], [Cite(0, "three modes of work")]
+                ),
+            )
+        )
+    )
+    events = list(claude.events(QUESTION))
+    retrieved, done = events[0], events[-1]
+    assert isinstance(retrieved, Retrieved) and isinstance(done, Done)
+    assert done.answer.startswith("Atlas combines three modes of work.")
+    assert "[1]" in done.answer
+    assert [(c.number, c.valid) for c in done.citations] == [(1, True)]
+    assert done.citations[0].chunk_id == retrieved.documents[0].chunk_id
+    body = fake_anthropic.last_body
+    blocks = [b for b in body["messages"][-1]["content"] if b["type"] == "search_result"]
+    assert len(blocks) == len(retrieved.documents)
+    assert all(b["citations"]["enabled"] for b in blocks)
+    assert not done.extractive and done.usage.output_tokens == 7
+
+
+def test_claude_rejected_key(claude: AtlasQuery, fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.script(Reply(status=401))
+    failed = list(claude.events(QUESTION))[-1]
+    assert isinstance(failed, Failed) and isinstance(failed.error, AuthenticationError)
+    fake_anthropic.script(Reply(status=401))
+    with pytest.raises(AuthenticationError):
+        claude.query(QUESTION)
+
+
+def test_dropped_stream_keeps_partial_text(
+    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.script(Reply.text("The first half ", "of an answer", fault="drop"))
+    failed = list(claude.events(QUESTION))[-1]
+    assert isinstance(failed, Failed) and isinstance(failed.error, StreamInterruptedError)
+    assert failed.partial_text == "The first half of an answer"
+
+
+def test_follow_up_sends_history(claude: AtlasQuery, fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.script(Reply.text("It is about lamps."))
+    earlier = Turn("Tell me about lighthouses", "Keepers trim the wick [1].")
+    list(claude.events("and how often?", history=[earlier]))
+    messages = fake_anthropic.last_body["messages"]
+    assert messages[0] == {"role": "user", "content": "Tell me about lighthouses"} or (
+        messages[0]["role"] == "user" and "lighthouses" in str(messages[0]["content"])
+    )
+    assert messages[1]["role"] == "assistant" and "trim the wick" in str(messages[1]["content"])
+
+
+def test_cancel_while_server_stalls_is_prompt(
+    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.script(Reply.text("Partial ", fault="stall"))
+    run = claude.events(QUESTION)
+    seen: list[object] = []
+    first_delta = threading.Event()
+
+    def consume() -> None:
+        for event in run:
+            seen.append(event)
+            if isinstance(event, Delta):
+                first_delta.set()
+
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    assert fake_anthropic.stalled.wait(10) and first_delta.wait(10)
+    started = time.monotonic()
+    run.cancel()
+    worker.join(5)
+    assert not worker.is_alive(), "cancel did not stop a stalled stream"
+    assert time.monotonic() - started < 5
+    last = seen[-1]
+    assert isinstance(last, Failed) and isinstance(last.error, CancelledError_)
+    assert last.partial_text == "Partial "
+
+
+def test_missing_index_is_a_clear_failure(tmp_path) -> None:
+    client = create_query_client(db_path=str(tmp_path / "nowhere"))
+    events = list(client.events(QUESTION))
+    assert len(events) == 1 and isinstance(events[0], Failed)
+    assert isinstance(events[0].error, IndexMissingError)
+    assert "atlas-tui ingest" in events[0].error.describe()
