@@ -26,6 +26,7 @@ import json
 import select
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # lower-cased names
     body: dict[str, Any]
+    received_at: float = field(default_factory=time.perf_counter)  # when the body was read
 
 
 class _Handler(BaseHTTPRequestHandler):
