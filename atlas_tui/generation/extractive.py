@@ -37,8 +37,11 @@ _STOPWORDS = frozenset(
         was we were what when where which who why will with would you your""",
     )
 )
-# A sentence ends at . ! or ? followed by a space, or at a line break (lists, headings, tables).
-_SENTENCE = re.compile(r"[^\n]+?(?:[.!?](?=\s)|$)", re.MULTILINE)
+# A sentence ends at . ! or ? followed by white space, or at the end of its block.
+_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s)|$)", re.DOTALL)
+# Lines that stand alone rather than continue a wrapped paragraph: list items, headings, tables,
+# quotes, reST directives and field lists.
+_STANDALONE = re.compile(r"^\s*(?:[-*+•]\s|\d+[.)]\s|#|\||>|\.\.\s|:\w)")
 _WORD = re.compile(r"[a-z0-9][a-z0-9_+#.-]*[a-z0-9+#]|[a-z0-9]")
 
 
@@ -62,14 +65,32 @@ class _Sentence:
     position: int
 
 
+def _blocks(text: str) -> Iterator[str]:
+    """Paragraphs (soft-wrapped lines kept together, verbatim); list items, headings and table
+    rows each a block of their own."""
+    for paragraph in re.split(r"\n\s*\n", text):
+        current: list[str] = []
+        for line in paragraph.splitlines():
+            if _STANDALONE.match(line) and current:
+                yield "\n".join(current)
+                current = []
+            current.append(line)
+        if current:
+            yield "\n".join(current)
+
+
 def _sentences(chosen: Sequence[NumberedPassage]) -> list[_Sentence]:
     found: list[_Sentence] = []
     for numbered in chosen:
-        for match in _SENTENCE.finditer(numbered.text):
-            text = match.group().strip()
-            if len(text.split()) < MIN_WORDS or text.startswith("```"):
+        for block in _blocks(numbered.text):
+            if block.startswith("```"):
                 continue
-            found.append(_Sentence(text, numbered, frozenset(_terms(text)), len(found)))
+            for match in _SENTENCE.finditer(block):
+                text = match.group().strip()
+                # Too short to answer anything, or a question rather than an answer.
+                if len(text.split()) < MIN_WORDS or text.endswith("?"):
+                    continue
+                found.append(_Sentence(text, numbered, frozenset(_terms(text)), len(found)))
     return found
 
 
@@ -97,7 +118,7 @@ def rank_sentences(question: str, chosen: Sequence[NumberedPassage]) -> list[_Se
 
 def _quote(sentence: str) -> str:
     """A Markdown block quote that keeps the sentence verbatim and cannot open a code block."""
-    return "> " + sentence.replace("\n", " ")
+    return "> " + " ".join(sentence.split())
 
 
 class ExtractiveAnswerer:

@@ -111,3 +111,20 @@ def test_with_a_key_the_answerer_is_claude() -> None:
 
     assert answerer.extractive is False
     assert answerer.label == "Claude claude-x"
+
+
+def test_hard_wrapped_prose_is_quoted_as_whole_sentences(make_passage) -> None:
+    wrapped = make_passage(
+        "Intro line.\n\nThe trimodal methodology in Atlas combines\n"
+        "bottom-up implementation, top-down design and\nholistic integration. Another sentence "
+        "follows here about nothing much.\n- a list item about the trimodal methodology works too",
+        score=0.9,
+    )
+    text, deltas = answer("What is the trimodal methodology?", [wrapped])
+    assert (
+        "> The trimodal methodology in Atlas combines bottom-up implementation, top-down design "
+        "and holistic integration. [1]" in text
+    )
+    quoted = [c.cited_text for d in deltas for c in d.citations]
+    assert all(q in wrapped.text for q in quoted)  # the citation stays verbatim
+    assert "> - a list item about the trimodal methodology works too [1]" in text
