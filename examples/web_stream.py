@@ -1,0 +1,217 @@
+"""A small web page that streams answers over server-sent events (standard library only).
+
+    python examples/web_stream.py [PORT] [--question TEXT]
+
+Listens on 127.0.0.1 only; PORT 0 (the default) picks a free port, and the address is printed.
+GET / serves the page; GET /ask?q=QUESTION streams the answer as server-sent events:
+
+    event: sources   data: [{"number": 1, "source": ..., "heading": ..., "score": ...}, ...]
+    (message)        data: {"text": "a piece of the answer"}
+    event: failed    data: {"message": "what went wrong", "partial_text": ...}   (only on failure)
+    event: done      data: {"answerer": ..., "extractive": ..., "citations": N}  (always last)
+
+Every payload is JSON, so newlines and quotes in the text cannot break the stream's framing, and
+the page inserts text with `textContent`, never as HTML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+from collections.abc import Iterator
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from _shared import DEFAULT_QUESTION, print_error
+
+from atlas_tui import (
+    AtlasError,
+    AtlasQuery,
+    Delta,
+    Done,
+    Event,
+    Failed,
+    Retrieved,
+    create_query_client,
+)
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>atlas-tui: streaming answers</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 50rem; margin: 2rem auto; }
+  form { display: flex; gap: .5rem; }
+  input { flex: 1; font: inherit; padding: .3rem .5rem; }
+  #answer { white-space: pre-wrap; border-left: 3px solid #888; padding-left: 1rem; }
+  #status { color: #666; }
+</style>
+</head>
+<body>
+<h1>Ask your knowledge base</h1>
+<form id="ask">
+  <input id="q" name="q" value="__QUESTION__" autofocus>
+  <button type="submit">Ask</button>
+</form>
+<p id="status"></p>
+<h2>Sources</h2>
+<ol id="sources"></ol>
+<h2>Answer</h2>
+<div id="answer"></div>
+<script>
+const $ = (id) => document.getElementById(id);
+let stream = null;
+$("ask").addEventListener("submit", (submitted) => {
+  submitted.preventDefault();
+  if (stream) stream.close();
+  $("answer").textContent = "";
+  $("sources").replaceChildren();
+  $("status").textContent = "Searching...";
+  stream = new EventSource("/ask?q=" + encodeURIComponent($("q").value));
+  stream.addEventListener("sources", (event) => {
+    for (const doc of JSON.parse(event.data)) {
+      const item = document.createElement("li");
+      item.textContent = doc.source + (doc.heading ? " > " + doc.heading : "");
+      $("sources").append(item);
+    }
+    $("status").textContent = "Answering...";
+  });
+  stream.onmessage = (event) => { $("answer").textContent += JSON.parse(event.data).text; };
+  stream.addEventListener("failed", (event) => {
+    $("status").textContent = "Failed: " + JSON.parse(event.data).message;
+  });
+  stream.addEventListener("done", (event) => {
+    stream.close();
+    const done = JSON.parse(event.data);
+    if (!done.failed) $("status").textContent = "Answered by " + done.answerer + ".";
+  });
+  stream.onerror = () => {  // without this, EventSource would reconnect and ask again
+    stream.close();
+    $("status").textContent = "The connection was lost.";
+  };
+});
+</script>
+</body>
+</html>
+"""
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    """One server-sent event; the JSON payload keeps it on a single `data:` line."""
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n".encode()
+
+
+def frames(event: Event) -> Iterator[bytes]:
+    """The server-sent events for one event of the query client."""
+    if isinstance(event, Retrieved):
+        sources = [
+            {"number": n, "source": p.source, "heading": p.heading, "score": round(p.score, 4)}
+            for n, p in enumerate(event.documents, start=1)
+        ]
+        yield sse(sources, "sources")
+    elif isinstance(event, Delta):
+        yield sse({"text": event.text})
+    elif isinstance(event, Done):
+        summary = {
+            "answerer": event.answerer,
+            "extractive": event.extractive,
+            "citations": len(event.citations),
+            "failed": False,
+        }
+        yield sse(summary, "done")
+    elif isinstance(event, Failed):
+        yield sse({"message": event.error.describe(), "partial_text": event.partial_text}, "failed")
+        yield sse({"failed": True, "cancelled": event.cancelled}, "done")
+
+
+class AnswerServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], client: AtlasQuery, question: str) -> None:
+        super().__init__(address, AnswerHandler)
+        self.client = client
+        self.page = PAGE.replace("__QUESTION__", html.escape(question, quote=True)).encode()
+
+
+class AnswerHandler(BaseHTTPRequestHandler):
+    server: AnswerServer
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/":
+            self._send_page()
+        elif url.path == "/ask":
+            question = parse_qs(url.query).get("q", [""])[0].strip()
+            if question:
+                self._stream_answer(question)
+            else:
+                self.send_error(HTTPStatus.BAD_REQUEST, "Ask with /ask?q=YOUR+QUESTION")
+        else:
+            self.send_error(HTTPStatus.NOT_FOUND)
+
+    def _send_page(self) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.server.page)))
+        self.end_headers()
+        self.wfile.write(self.server.page)
+
+    def _stream_answer(self, question: str) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        run = self.server.client.events(question)
+        try:
+            for event in run:
+                for frame in frames(event):
+                    self.wfile.write(frame)
+                    self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.log_message("the browser closed the stream; answer cancelled")
+        finally:
+            run.close()  # cancels the answer if it is still streaming
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Stream answers to a web page over SSE.")
+    parser.add_argument("port", nargs="?", type=int, default=0, help="port (0: any free one)")
+    parser.add_argument("--question", default=DEFAULT_QUESTION, help="the question shown first")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"port must be between 0 and 65535, not {args.port}")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    client = create_query_client()
+    try:
+        client.warm()  # load the model and open the index before the first request
+        label = client.answerer_label
+    except AtlasError as error:
+        print_error(error)
+        return 1
+    try:
+        server = AnswerServer(("127.0.0.1", args.port), client, args.question)
+    except OSError as error:
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {error.strerror}", file=sys.stderr)
+        return 1
+    with server:
+        print(f"Serving answers ({label}) at http://127.0.0.1:{server.server_port}/", flush=True)
+        print("Press Ctrl+C to stop.", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
