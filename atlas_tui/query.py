@@ -234,7 +234,8 @@ class AtlasQuery:
         finished = time.perf_counter()
         answer_text = "".join(parts)
         streaming_s = finished - (first_token or finished)
-        tokens = usage.output_tokens or max(1, len(answer_text) // 4)
+        # Only a model's own count makes a rate worth showing (the extractive answer is instant).
+        tokens = usage.output_tokens
         yield Done(
             answer=answer_text,
             citations=tuple(citations),
@@ -243,7 +244,7 @@ class AtlasQuery:
                 retrieval_ms=retrieval_ms,
                 first_token_ms=None if first_token is None else (first_token - started) * 1000,
                 total_ms=(finished - started) * 1000,
-                tokens_per_s=tokens / streaming_s if streaming_s > 0 else None,
+                tokens_per_s=tokens / streaming_s if tokens and streaming_s > 0 else None,
             ),
             answerer=self.answerer.label,
             extractive=self.answerer.extractive,
