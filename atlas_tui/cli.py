@@ -348,7 +348,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_tui(args: argparse.Namespace) -> int:
     from atlas_tui.tui.app import run_app
 
-    run_app(_settings(args))
+    run_app(_settings(args), resume=args.resume, new_session=args.new)
     return 0
 
 

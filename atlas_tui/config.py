@@ -27,6 +27,13 @@ def user_data_dir() -> Path:
     return Path(os.environ.get("ATLAS_DATA_DIR") or user_data_path(APP_NAME, appauthor=False))
 
 
+def user_cache_dir() -> Path:
+    """Derived files that can be rebuilt at any time (e.g. the exported ONNX encoder)."""
+    from platformdirs import user_cache_path
+
+    return Path(os.environ.get("ATLAS_CACHE_DIR") or user_cache_path(APP_NAME, appauthor=False))
+
+
 def user_config_file() -> Path:
     if env := os.environ.get("ATLAS_CONFIG"):
         return Path(env)

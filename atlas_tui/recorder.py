@@ -12,6 +12,7 @@ import threading
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from atlas_tui.errors import SessionStoreError
 from atlas_tui.query import Delta, Done, Event, Failed, Retrieved
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class TurnRecorder:
         self._saved = 0  # how many parts are stored
         self._lock = threading.Lock()
         self._finished = threading.Event()
+        self.flush_error: SessionStoreError | None = None
         self.turn_id = store.begin_turn(session_id, question)
         self._flusher = threading.Thread(
             target=self._flush_every, args=(interval,), name="atlas-turn-flush", daemon=True
@@ -76,4 +78,10 @@ class TurnRecorder:
 
     def _flush_every(self, interval: float) -> None:
         while not self._finished.wait(interval):
-            self.flush()
+            try:
+                self.flush()
+            except SessionStoreError as error:
+                # Kept for the owner to report (the next record() raises it too); the answer
+                # itself carries on unsaved rather than dying with the recorder.
+                self.flush_error = error
+                return

@@ -12,6 +12,13 @@ os.environ.setdefault("LANCEDB_LOG", "error")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "ATLAS_CACHE_DIR" not in os.environ:  # one ONNX export per test run, kept out of the user's
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["ATLAS_CACHE_DIR"] = tempfile.mkdtemp(prefix="atlas-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["ATLAS_CACHE_DIR"], True)
 
 
 @pytest.fixture(autouse=True)

@@ -7,13 +7,15 @@ Vectors are float32 and L2-normalised, so a dot product is the cosine.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 _PACKAGED_ALIASES = frozenset(
     {DEFAULT_EMBEDDING_MODEL.lower(), f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}".lower()}
 )
+ENCODERS = ("auto", "torch", "onnx")  # auto: ONNX Runtime when installed, else torch
+logger = logging.getLogger(__name__)
 # Measured on a 2-core box: one query on 2 torch threads sometimes took ~0.5 s against ~26 ms on 1.
 QUERY_THREADS = 1
 
@@ -70,89 +74,167 @@ def _max_tokens_from_files(folder: Path) -> int | None:
 
 
 @contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
-    import torch
+def quiet_model_loading() -> Iterator[None]:
+    """No progress bars or tracer warnings on the user's terminal while a model loads."""
+    from transformers.utils import logging as transformers_logging
 
-    previous = torch.get_num_threads()
-    if previous == count:
-        yield
-        return
-    torch.set_num_threads(count)
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
-        torch.set_num_threads(previous)
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _Encoder(Protocol):
+    """Encodes one batch into normalised float32 rows, on `threads` intra-op threads."""
+
+    def encode(self, texts: Sequence[str], threads: int) -> np.ndarray: ...
+
+
+# torch's thread count is process-wide: calls that set it must not overlap.
+_TORCH_LOCK = threading.Lock()
+
+
+class _TorchEncoder:
+    """Stock sentence-transformers (fp32 torch): the reference the fast path is measured against."""
+
+    def __init__(self, name: str, folder: Path | None) -> None:
+        self.model = _load_sentence_transformer(name, folder)
+
+    def encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
+        import torch
+
+        with _TORCH_LOCK:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                vectors = self.model.encode(
+                    list(texts),
+                    batch_size=len(texts),
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                torch.set_num_threads(previous)
+        return np.asarray(vectors, dtype=np.float32)
 
 
 class Embedder:
-    """One embedding model. Thread-safe: encoding calls are serialised."""
+    """One embedding model. Thread-safe; a query never waits for more than one document batch."""
 
-    def __init__(self, name_or_path: str) -> None:
+    def __init__(self, name_or_path: str, encoder: str | None = None) -> None:
         self.name, self.model_path = _resolve(name_or_path)
-        self._lock = threading.RLock()
-        self._model: SentenceTransformer | None = None
+        self.requested_encoder = (encoder or os.environ.get("ATLAS_ENCODER") or "auto").lower()
+        if self.requested_encoder not in ENCODERS:
+            raise EmbeddingModelError(
+                f"Unknown encoder {self.requested_encoder!r}; use one of {', '.join(ENCODERS)}."
+            )
+        self.encoder: str | None = None  # "torch" or "onnx" once loaded
+        self._lock = threading.Lock()
+        self._encoder: _Encoder | None = None
         folder = self.model_path
         self._dimension = _dimension_from_files(folder) if folder else None
         self._max_tokens = _max_tokens_from_files(folder) if folder else None
+        self.batch_threads = _cpu_count()
+        self.query_threads = QUERY_THREADS
 
     def __repr__(self) -> str:
-        return f"Embedder({self.name!r}, path={self.model_path})"
+        return f"Embedder({self.name!r}, path={self.model_path}, encoder={self.encoder})"
 
-    # --- facts about the model ---------------------------------------------------------------------
+    # --- facts about the model ----------------------------------------------------------------
 
     @property
     def dimension(self) -> int:
         if self._dimension is None:
-            dimension = self._load().get_sentence_embedding_dimension()
-            if not dimension:
-                raise EmbeddingModelError(f"Model {self.name!r} does not report its vector size.")
-            self._dimension = int(dimension)
+            self._dimension = int(self.encode_query("dimension probe").shape[0])
         return self._dimension
 
     @property
     def max_tokens(self) -> int:
         """Word-pieces the model reads; the rest of a longer text is silently dropped."""
         if self._max_tokens is None:
-            self._max_tokens = int(self._load().max_seq_length)
+            self._max_tokens = int(self._torch().model.max_seq_length)
         return self._max_tokens
 
-    # --- loading -----------------------------------------------------------------------------------
+    # --- loading ------------------------------------------------------------------------------
 
     def warm(self) -> None:
         """Load the model now (slow: seconds). Encoding calls do it on first use otherwise."""
         self._load()
 
-    def _load(self) -> SentenceTransformer:
+    def _load(self) -> _Encoder:
         with self._lock:
-            if self._model is None:
-                self._model = _load_sentence_transformer(self.name, self.model_path)
-            return self._model
+            if self._encoder is None:
+                self._encoder, self.encoder = self._make_encoder()
+            return self._encoder
 
-    # --- encoding ----------------------------------------------------------------------------------
+    def _torch(self) -> _TorchEncoder:
+        encoder = self._load()
+        if isinstance(encoder, _TorchEncoder):
+            return encoder
+        raise EmbeddingModelError(f"Model {self.name!r} does not say how many tokens it reads.")
+
+    def _make_encoder(self) -> tuple[_Encoder, str]:
+        folder, wanted = self.model_path, self.requested_encoder
+        if wanted != "torch" and folder is not None and self._max_tokens is not None:
+            from atlas_tui.knowledge import embedding_onnx
+
+            if wanted == "onnx" or embedding_onnx.available():
+                try:
+                    return embedding_onnx.OnnxEncoder(folder, self._max_tokens), "onnx"
+                except (
+                    Exception
+                ) as exc:  # export or load failed: torch still gives the same vectors
+                    if wanted == "onnx":
+                        raise EmbeddingModelError(
+                            f"The ONNX encoder is unavailable for {self.name!r}: {exc}",
+                            hint="Install onnxruntime and onnx, or set ATLAS_ENCODER=torch.",
+                        ) from exc
+                    logger.warning("ONNX encoder unavailable (%s); using torch.", exc)
+        elif wanted == "onnx":
+            raise EmbeddingModelError(
+                f"The ONNX encoder needs a local model folder with its config; {self.name!r} "
+                "has none.",
+                hint="Set ATLAS_ENCODER=torch (or auto).",
+            )
+        return _TorchEncoder(self.name, folder), "torch"
+
+    # --- encoding -----------------------------------------------------------------------------
 
     def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Vectors (len(texts), dimension), float32, L2-normalised; text i gives row i."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        model = self._load()
-        with self._lock:
-            vectors = model.encode(
-                list(texts),
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
+        encoder = self._load()
+        # Longest first: each batch pads to about its own length (as sentence-transformers does).
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        parts = [
+            encoder.encode(
+                [texts[i] for i in order[start : start + batch_size]], self.batch_threads
             )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+            for start in range(0, len(order), batch_size)
+        ]
+        vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(parts)
+        return vectors
 
     def encode_query(self, text: str) -> np.ndarray:
         """One vector (dimension,), encoded on one thread (fastest and steadiest for one text)."""
-        model = self._load()
-        with self._lock, _torch_threads(QUERY_THREADS):
-            vector = model.encode(
-                [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-        return np.ascontiguousarray(vector[0], dtype=np.float32)
+        return self._load().encode([text], self.query_threads)[0]
 
 
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
@@ -185,6 +267,8 @@ def _resolve(name_or_path: str) -> tuple[str, Path | None]:
     if folder.is_dir():
         folder = folder.resolve()
         return str(folder), folder
+    if name.startswith((".", "~", "/")) or "\\" in name or name.count("/") > 1:
+        raise EmbeddingModelError(f"The embedding model folder {name!r} does not exist.")
     if not _HUB_NAME.fullmatch(name) or folder.exists():
         raise EmbeddingModelError(
             f"The embedding model {name!r} is neither a model folder nor a Hugging Face model name."
@@ -201,31 +285,37 @@ def _resolve(name_or_path: str) -> tuple[str, Path | None]:
 
 
 def _load_sentence_transformer(name: str, folder: Path | None) -> SentenceTransformer:
-    if folder is not None and name == DEFAULT_EMBEDDING_MODEL:
-        os.environ["HF_HUB_OFFLINE"] = "1"
+    if folder is not None:
+        # Everything is on disk: never let a hub check stall or fail the load.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
     try:
-        return SentenceTransformer(str(folder) if folder else name, device="cpu")
-    except Exception as exc:  # any failure to load is the same problem to the user
-        where = (
-            f"from the folder {folder}"
-            if folder
-            else "from the local Hugging Face cache or the hub (offline, or no such model?)"
-        )
+        with quiet_model_loading():
+            return SentenceTransformer(
+                str(folder) if folder else name, device="cpu", local_files_only=folder is not None
+            )
+    except Exception as exc:  # whatever the cause, the user's fix is the same: another model
+        where = f"from the folder {folder}" if folder else "from the Hugging Face hub"
         raise EmbeddingModelError(
             f"Cannot load the embedding model {name!r} {where}: {exc}"
         ) from exc
 
 
-_cache: dict[str, Embedder] = {}
+_cache: dict[tuple[str, str | None], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(name_or_path: str = DEFAULT_EMBEDDING_MODEL) -> Embedder:
-    """The shared embedder for this name (made once per process; loading is deferred)."""
+def get_embedder(
+    name_or_path: str = DEFAULT_EMBEDDING_MODEL, encoder: str | None = None
+) -> Embedder:
+    """The shared embedder for this name (made once per process; loading is deferred).
+
+    `encoder` is auto (default, or $ATLAS_ENCODER), torch or onnx; all give the same vectors.
+    """
+    key = (name_or_path, encoder or os.environ.get("ATLAS_ENCODER"))
     with _cache_lock:
-        embedder = _cache.get(name_or_path)
+        embedder = _cache.get(key)
         if embedder is None:
-            embedder = _cache[name_or_path] = Embedder(name_or_path)
+            embedder = _cache[key] = Embedder(name_or_path, encoder)
         return embedder

@@ -10,12 +10,8 @@ from textual.app import App
 from textual.widgets import DataTable, Input, Static
 
 from atlas_tui.sessions import SessionStore
-from atlas_tui.tui.screens.sessions import (
-    ConfirmDeleteScreen,
-    RenameSessionScreen,
-    SessionsScreen,
-    last_used,
-)
+from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
+from atlas_tui.tui.screens.sessions import SessionsScreen, last_used
 
 UNSET = "<not dismissed>"
 
@@ -121,14 +117,18 @@ async def test_rename_saves_with_enter_and_keeps_the_title_on_escape(
     async with app.run_test() as pilot:
         await pilot.press("down", "r")
         await pilot.pause()
-        assert isinstance(app.screen, RenameSessionScreen)
+        assert isinstance(app.screen, PromptScreen)
         assert app.screen.query_one(Input).value == "What is LanceDB?"
         await pilot.press(*"Vector stores", "enter")
         await pilot.pause()
         assert store.load_session(three[1]).title == "Vector stores"
         assert rows(app)[1] == ("Vector stores", "1")
 
-        await pilot.press("r", *"Something else", "escape")
+        await pilot.press("r", "backspace", "enter")  # an empty title is refused, not saved
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        assert any("Type something" in n.message for n in app._notifications)
+        await pilot.press(*"Something else", "escape")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
         assert store.load_session(three[1]).title == "Vector stores"
@@ -141,7 +141,7 @@ async def test_delete_asks_first_and_only_yes_deletes(
     async with app.run_test() as pilot:
         await pilot.press("down", "down", "d")  # the oldest: penguins
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmDeleteScreen)
+        assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         await pilot.pause()
         assert len(store.list_sessions()) == 3 and len(rows(app)) == 3
@@ -150,9 +150,13 @@ async def test_delete_asks_first_and_only_yes_deletes(
         await pilot.pause()
         assert len(store.list_sessions()) == 3
 
+        await pilot.press("d", "enter")  # Keep has the focus: a stray Enter deletes nothing
+        await pilot.pause()
+        assert len(store.list_sessions()) == 3 and isinstance(app.screen, SessionsScreen)
+
         await pilot.press("d")
         await pilot.pause()
-        await pilot.click("#delete-confirm")
+        await pilot.click("#yes")
         await pilot.pause()
         assert [s.id for s in store.list_sessions()] == [three[2], three[1]]
         assert [title for title, _ in rows(app)] == [

@@ -14,12 +14,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Input, Label, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
 
 from atlas_tui.errors import SessionStoreError
 from atlas_tui.sessions import SessionStore, SessionSummary
+from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 
 UNTITLED = "Untitled session"
 
@@ -41,68 +41,6 @@ def last_used(timestamp: float, now: datetime | None = None) -> str:
     return f"{then:%Y-%m-%d}"
 
 
-class RenameSessionScreen(ModalScreen[str | None]):
-    """Asks for a new title; dismisses with it, or None when cancelled."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, title: str) -> None:
-        super().__init__()
-        self._title = title
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label("Rename session", classes="dialog-title")
-            yield Input(value=self._title, select_on_focus=True, id="rename-input")
-            yield Label("Enter saves · Escape cancels", classes="dialog-help")
-
-    @on(Input.Submitted, "#rename-input")
-    def _save(self, event: Input.Submitted) -> None:
-        title = event.value.strip()
-        if title:
-            self.dismiss(title)
-        else:
-            self.notify("Type a title, or press Escape to keep the old one.", severity="warning")
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ConfirmDeleteScreen(ModalScreen[bool]):
-    """Asks before a session is deleted; dismisses with True to delete."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Delete"),
-        Binding("n,escape", "answer(False)", "Keep"),
-    ]
-
-    def __init__(self, title: str, turns: int) -> None:
-        super().__init__()
-        self._title = title
-        self._turns = turns
-
-    def compose(self) -> ComposeResult:
-        question = Text("Delete ")
-        question.append(self._title, style="bold")
-        question.append(f" and its {self._turns} turn{'' if self._turns == 1 else 's'}?")
-        with Vertical(classes="dialog"):
-            yield Label(question, id="delete-question")
-            yield Label("This cannot be undone.", classes="dialog-help")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Delete (y)", variant="error", id="delete-confirm")
-                yield Button("Keep (n)", id="delete-cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#delete-cancel", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "delete-confirm")
-
-    def action_answer(self, delete: bool) -> None:
-        self.dismiss(delete)
-
-
 class SessionsScreen(Screen[str | None]):
     """Research sessions, the most recent first, with full-text search of questions and answers."""
 
@@ -110,14 +48,6 @@ class SessionsScreen(Screen[str | None]):
     SessionsScreen #sessions-search { margin: 0 0 1 0; }
     SessionsScreen #sessions-table { height: 1fr; }
     SessionsScreen #sessions-empty { color: $text-muted; padding: 1 2; }
-    RenameSessionScreen, ConfirmDeleteScreen { align: center middle; }
-    RenameSessionScreen .dialog, ConfirmDeleteScreen .dialog {
-        width: 70; height: auto; padding: 1 2; border: thick $primary; background: $surface;
-    }
-    .dialog-title { text-style: bold; margin-bottom: 1; }
-    .dialog-help { color: $text-muted; margin-top: 1; }
-    .dialog-buttons { height: auto; margin-top: 1; }
-    .dialog-buttons Button { margin-right: 2; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -250,7 +180,9 @@ class SessionsScreen(Screen[str | None]):
                 self.notify(error.describe(), severity="error", title="Rename", markup=False)
             self.reload(select=session_id)
 
-        self.app.push_screen(RenameSessionScreen(summary.title), renamed)
+        self.app.push_screen(
+            PromptScreen("Rename the session:", summary.title, allow_empty=False), renamed
+        )
 
     def action_delete(self) -> None:
         session_id = self.selected_id
@@ -265,9 +197,16 @@ class SessionsScreen(Screen[str | None]):
                 self.store.delete(session_id)
             except SessionStoreError as error:
                 self.notify(error.describe(), severity="error", title="Delete", markup=False)
+            else:
+                title = summary.title or UNTITLED
+                self.notify(f"Deleted “{title}”.", title="Sessions", markup=False)
             self.reload()
-            self.notify(f"Deleted “{summary.title or UNTITLED}”.", title="Sessions", markup=False)
 
+        turns = summary.turns
+        question = Text("Delete ")
+        question.append(summary.title or UNTITLED, style="bold")
+        question.append(f" and its {turns} turn{'' if turns == 1 else 's'}?")
+        question.append("\nThis cannot be undone.", style="dim")
         self.app.push_screen(
-            ConfirmDeleteScreen(summary.title or UNTITLED, summary.turns), confirmed
+            ConfirmScreen(question, "Delete (y)", "Keep (n)", danger=True), confirmed
         )

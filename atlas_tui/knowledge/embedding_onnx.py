@@ -1,0 +1,188 @@
+"""The ONNX Runtime encoder: the same model's transformer, exported once, run without torch.
+
+The export is fp32 and exact (cosine to sentence-transformers >= 0.9999 on real chunks, see
+benchmarks/RESULTS-encoder.md); pooling (attention-masked mean) and L2 normalisation happen here in
+numpy, tokenisation with `tokenizers` set to the model's own window. The exported file lives in the
+user data dir, keyed by the model's files and the library versions, and is never committed.
+Only plain BERT-style sentence-transformers folders (Transformer + mean Pooling [+ Normalize]) are
+supported; anything else raises `UnsupportedModel` and the caller falls back to torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from atlas_tui.config import user_cache_dir
+
+if TYPE_CHECKING:
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
+
+
+class UnsupportedModel(Exception):
+    """This model cannot take the ONNX path (the caller uses torch instead)."""
+
+
+def available() -> bool:
+    """True when onnxruntime and onnx (for the one-off export, with torch) are installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
+def _check_supported(folder: Path) -> None:
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        pooling_dir = next(m["path"] for m in modules if str(m["type"]).endswith("Pooling"))
+        pooling = json.loads((folder / pooling_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError, StopIteration) as exc:
+        raise UnsupportedModel(f"no readable sentence-transformers config in {folder}") from exc
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    if any(kind not in _SUPPORTED_MODULES for kind in kinds):
+        raise UnsupportedModel(f"modules {kinds} are not all of {_SUPPORTED_MODULES}")
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+    if modes != ["pooling_mode_mean_tokens"]:
+        raise UnsupportedModel(f"pooling {modes} is not a plain mean")
+    if not (folder / "tokenizer.json").is_file():
+        raise UnsupportedModel("no tokenizer.json")
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "none"
+
+
+def _cache_file(folder: Path) -> Path:
+    """Where the export of this model folder lives: keyed by its files and the exporter versions."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    for package in ("torch", "transformers", "onnx", "onnxruntime"):
+        digest.update(f"{package}={_version(package)}\n".encode())
+    digest.update(str(folder.resolve()).encode())
+    return user_cache_dir() / "onnx" / f"{folder.name}-{digest.hexdigest()[:16]}.onnx"
+
+
+def export(folder: Path, target: Path) -> None:
+    """Export the model's transformer (fp32, eager attention) to `target`, atomically."""
+    import torch
+    from transformers import AutoModel
+
+    from atlas_tui.knowledge.embedding import quiet_model_loading
+
+    with quiet_model_loading():
+        model = AutoModel.from_pretrained(
+            str(folder), attn_implementation="eager", local_files_only=True
+        ).eval()
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    # A padded batch, as at run time: row 2 ends in padding.
+    ids = torch.tensor([[101, 7592, 2088, 2003, 102], [101, 7592, 102, 0, 0]], dtype=torch.int64)
+    mask = (ids != 0).to(torch.int64)
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    os.close(handle)
+    try:
+        with quiet_model_loading(), torch.no_grad():
+            torch.onnx.export(
+                _Hidden(),
+                (ids, mask, torch.zeros_like(ids)),
+                temporary,
+                input_names=list(_INPUTS),
+                output_names=["last_hidden_state"],
+                dynamic_axes=dynamic,
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(temporary, target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+class OnnxEncoder:
+    """Mean-pooled, normalised sentence vectors from an exported transformer."""
+
+    def __init__(self, folder: Path, max_tokens: int, model_file: Path | None = None) -> None:
+        """`model_file`: an already exported graph to run (benchmarks try quantised ones)."""
+        _check_supported(folder)
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        path = model_file or _cache_file(folder)
+        if not path.is_file():
+            export(folder, path)
+        self._tokenizer: Tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        padding = self._tokenizer.padding or {}  # the model's own pad token, padded per batch
+        self._tokenizer.enable_padding(
+            pad_id=padding.get("pad_id", 0),
+            pad_type_id=padding.get("pad_type_id", 0),
+            pad_token=padding.get("pad_token", "[PAD]"),
+        )
+        self.model_file = path
+        self._ort = onnxruntime
+        self._sessions: dict[int, onnxruntime.InferenceSession] = {}
+        self._lock = threading.Lock()
+        try:
+            self._session(1)  # load now, so a broken file fails here and not mid-ingest
+        except Exception:  # onnxruntime's errors share no base: a damaged cache file is re-made
+            if model_file is not None:
+                raise
+            path.unlink(missing_ok=True)
+            export(folder, path)
+            self._session(1)
+
+    def _session(self, threads: int) -> onnxruntime.InferenceSession:
+        """One session per thread count (ORT fixes it per session); made on first need."""
+        with self._lock:
+            session = self._sessions.get(threads)
+            if session is None:
+                options = self._ort.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                session = self._ort.InferenceSession(
+                    str(self.model_file), options, providers=["CPUExecutionProvider"]
+                )
+                self._sessions[threads] = session
+            return session
+
+    def encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
+        session = self._session(threads)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        hidden = session.run(None, feeds)[0]
+        mask = feeds["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)

@@ -1,0 +1,44 @@
+"""F1: every binding of the main screen (as rebound by the config) and the query box's keys."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Static
+
+QUERY_BOX_KEYS = (
+    ("enter", "Send the question"),
+    ("shift+enter / ctrl+j", "New line in the question"),
+    ("up / down", "Recall earlier questions (on the first / last line)"),
+    ("tab / shift+tab", "Move focus between panes"),
+    ("enter / click (documents)", "Open the document's preview"),
+    ("click [n] (answer)", "Highlight document n"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,f1,q", "dismiss", "Close", id="help.close")
+    ]
+
+    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = [*bindings, *QUERY_BOX_KEYS]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box"):
+            yield Static(Text("Keys", style="bold"), id="help-title")
+            yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Key", "Action")
+        for key, description in self.rows:
+            table.add_row(Text(key, style="bold"), Text(description))
+        table.focus()

@@ -1,0 +1,76 @@
+"""The worker side of streaming: clean untrusted deltas, link citations, batch UI updates."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+
+from atlas_tui.safety import terminal_safe
+
+BATCH_SECONDS = 0.033  # at most ~30 UI updates a second, however fast the tokens come
+CITATION = re.compile(r"\[(\d{1,3})\]")
+_OPEN_CITATION = re.compile(r"\[\d{0,3}$")  # a "[12" that the next delta may close
+
+
+def link_citations(markdown: str) -> str:
+    """`[n]` becomes a Markdown link to `cite:n`, which the transcript turns into a selection."""
+    return CITATION.sub(r"[\[\1\]](cite:\1)", markdown)
+
+
+def cited_numbers(answer: str) -> set[int]:
+    return {int(n) for n in CITATION.findall(answer)}
+
+
+class DeltaBatcher:
+    """Collects deltas in the worker and emits them at most every `interval` seconds.
+
+    The first delta is emitted at once (time to first token is what a person feels); later ones
+    are emitted by a ticker thread, so text keeps appearing even while the stream stalls. A
+    trailing, still-open `[n` is held back so a citation split across deltas is linked whole. Use
+    as a context manager: leaving it stops the ticker and emits what is left.
+    """
+
+    def __init__(self, emit: Callable[[str], None], interval: float = BATCH_SECONDS) -> None:
+        self.interval = interval
+        self.total = ""  # everything fed, cleaned
+        self._emit = emit
+        self._pending = ""
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="delta-batcher", daemon=True)
+
+    def __enter__(self) -> DeltaBatcher:
+        self._ticker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the ticker and emit everything held (idempotent)."""
+        self._stopped.set()
+        self._ticker.join()
+        self._release(final=True)
+
+    def feed(self, text: str) -> None:
+        text = terminal_safe(text)
+        with self._lock:
+            first = not self.total
+            self.total += text
+            self._pending += text
+        if first:
+            self._release(final=False)
+
+    def _tick(self) -> None:
+        while not self._stopped.wait(self.interval):
+            self._release(final=False)
+
+    def _release(self, *, final: bool) -> None:
+        with self._lock:
+            ready, held = self._pending, ""
+            if not final and (match := _OPEN_CITATION.search(ready)):
+                ready, held = ready[: match.start()], ready[match.start() :]
+            self._pending = held
+            if ready:
+                self._emit(link_citations(ready))

@@ -1,0 +1,32 @@
+"""The status line: index size, answerer, retrieval mode, filter, and the last answer's speed."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from atlas_tui.safety import terminal_safe
+
+
+class StatusLine(Static):
+    state: reactive[str] = reactive("warming up…")
+    index: reactive[str] = reactive("index: …")
+    answerer: reactive[str] = reactive("answerer: …")
+    mode: reactive[str] = reactive("hybrid")
+    source: reactive[str] = reactive("")
+    speed: reactive[str] = reactive("")
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self.state:
+            text.append(f" {terminal_safe(self.state)} ", style="reverse")
+            text.append("  ")
+        text.append(terminal_safe(self.index))
+        text.append("  │  " + terminal_safe(self.answerer))
+        text.append(f"  │  mode: {self.mode}")
+        if self.source:
+            text.append(f"  │  source: {terminal_safe(self.source)}")
+        if self.speed:
+            text.append("  │  " + self.speed)
+        return text

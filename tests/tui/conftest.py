@@ -1,0 +1,68 @@
+"""TUI fixtures: a small corpus, indexed once per session by the real client, and app factories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from atlas_tui.config import Settings
+from atlas_tui.query import AtlasQuery
+from tests.fake_anthropic import fake_anthropic  # noqa: F401 - a fixture
+
+CORPUS = {
+    "trimodal.md": (
+        "# Trimodal methodology\n\n"
+        "The trimodal methodology in Atlas combines three modes of work: bottom-up "
+        "implementation, top-down design and holistic integration. Each mode checks the others.\n"
+    ),
+    "lighthouse.md": (
+        "# Lighthouses\n\n"
+        "A lighthouse keeper trims the lamp wick every evening and logs the weather at dawn.\n"
+    ),
+    "hostile.md": (
+        "# Hostile [bold]markup[/bold]\n\n"
+        "This passage carries [bold red]rich markup[/] and escapes \x1b[31mred\x1b[0m and "
+        "\x1b]0;pwned\x07 a title change about the zeppelin hangar.\n"
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tui-corpus")
+    for name, text in CORPUS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def index_path(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> str:
+    db = str(tmp_path_factory.mktemp("tui-index") / "db")
+    client = AtlasQuery(Settings(db_path=db))
+    report = client.ingest([str(corpus)])
+    assert report.ok
+    return db
+
+
+@pytest.fixture(scope="session")
+def warm_client(index_path: str) -> AtlasQuery:
+    """One warmed extractive client shared by the tests that only read the index."""
+    client = AtlasQuery(Settings(db_path=index_path, provider="extractive"))
+    client.warm()
+    return client
+
+
+@pytest.fixture
+def make_settings(index_path: str, tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "db_path": index_path,
+            "sessions_path": str(tmp_path / "sessions.sqlite3"),
+            "provider": "extractive",
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return make

@@ -1,0 +1,42 @@
+"""Small helpers for driving AtlasApp with Pilot: wait on app state, never on the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from atlas_tui.tui.app import AtlasApp
+from atlas_tui.tui.widgets.transcript import TurnView
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], rounds: int = 400) -> None:
+    """Let the app process messages until `condition` holds (bounded; fails loudly)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the app never reached the expected state")
+
+
+async def ask(pilot: Pilot, question: str) -> TurnView:
+    app = pilot.app
+    assert isinstance(app, AtlasApp)
+    await until(pilot, app._warmed.is_set)
+    before = len(app.turns)
+    app.query_one("#query").focus()
+    await pilot.press(*question, "enter")
+    await until(pilot, lambda: len(app.turns) > before)
+    return app.query_one(f"#turn-{app.turns[-1].turn_id}", TurnView)
+
+
+async def settled(pilot: Pilot) -> None:
+    """The last question's answer finished (done, failed or cancelled) and was rendered."""
+    app = pilot.app
+    assert isinstance(app, AtlasApp)
+    await until(pilot, lambda: app.turns[-1].status in ("done", "failed", "cancelled"))
+    await pilot.pause()
+
+
+def note(view: TurnView) -> str:
+    return str(view.query_one(".note").render())

@@ -1,0 +1,151 @@
+"""Keys, citations, the preview, untrusted text, help, the palette's actions, ingest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from atlas_tui.query import AtlasQuery
+from atlas_tui.tui.app import AtlasApp
+from atlas_tui.tui.messages import CitationSelected, QuerySubmitted
+from atlas_tui.tui.screens.dialogs import ConfirmScreen
+from atlas_tui.tui.screens.help import HelpScreen
+from atlas_tui.tui.screens.preview import PreviewScreen
+from atlas_tui.tui.widgets.documents import DocumentsPane
+from atlas_tui.tui.widgets.query_box import QueryBox
+from atlas_tui.tui.widgets.status import StatusLine
+from atlas_tui.tui.widgets.transcript import Transcript, TurnView
+from tests.tui.helpers import ask, settled, until
+
+
+async def test_query_box_enter_newline_and_recall(make_settings, warm_client):
+    app = AtlasApp(make_settings(), client=warm_client)
+    seen: dict[int, QuerySubmitted] = {}  # a bubbling message passes the hook once per node
+
+    def hook(message: object) -> None:
+        if isinstance(message, QuerySubmitted):
+            seen[id(message)] = message
+
+    async with app.run_test(message_hook=hook) as pilot:
+        box = app.query_one(QueryBox)
+        await pilot.press("a", "ctrl+j", "b")
+        assert box.text == "a\nb"
+        await pilot.press("enter")
+        assert [m.text for m in seen.values()] == ["a\nb"] and box.text == ""
+        await until(pilot, lambda: app.turns[-1].status != "pending")
+        await pilot.press("c", "enter")
+        await pilot.press("up")
+        assert box.text == "c"
+        await pilot.press("up")
+        assert box.text == "a\nb"
+        await pilot.press("down")
+        assert box.text == "c"
+        await pilot.press("down")
+        assert box.text == ""  # back to the (empty) draft
+
+
+async def test_citation_selects_document_and_preview_shows_context(make_settings, warm_client):
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ask(pilot, "What is the trimodal methodology?")
+        await settled(pilot)
+        pane = app.query_one(DocumentsPane)
+        pane.highlighted = 2
+        view = app.query_one(TurnView)
+        view.post_message(CitationSelected(view.record.turn_id, 1))
+        await until(pilot, lambda: pane.highlighted == 0 and pane.has_focus)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen))
+        screen = app.screen
+        assert isinstance(screen, PreviewScreen)
+        header = str(screen.query_one("#preview-header").render())
+        assert "trimodal.md" in header and "score" in header and "Trimodal methodology" in header
+        before = screen.query_one("#preview-before")
+        await until(pilot, lambda: "# Trimodal methodology" in str(before.render()))
+        passage = screen.query_one("#preview-passage").render()
+        spans = {passage.plain[s.start : s.end].lower() for s in passage.spans}
+        assert "trimodal" in spans  # the question's terms are highlighted
+        await pilot.press("escape")
+        assert not isinstance(app.screen, PreviewScreen)
+
+
+async def test_documents_and_answers_are_shown_as_text(make_settings, warm_client):
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ask(pilot, "zeppelin hangar title change")
+        await settled(pilot)
+        pane = app.query_one(DocumentsPane)
+        hostile = next(i for i, p in enumerate(pane.documents) if p.source == "hostile.md")
+        prompt = pane.get_option_at_index(hostile).prompt
+        assert "[bold]markup[/bold]" in str(prompt)  # shown literally, not interpreted
+        answer = app.turns[-1].answer
+        assert "\x1b" not in answer and "\x07" not in answer
+        assert "rich markup" in answer
+
+
+async def test_regenerate_copy_new_session_toggle_and_mode(make_settings, warm_client):
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ask(pilot, "What is the trimodal methodology?")
+        await settled(pilot)
+        first = app.turns[-1].answer
+        await pilot.press("ctrl+r")
+        await settled(pilot)
+        assert len(app.turns) == 1 and app.turns[-1].answer == first
+        await pilot.press("ctrl+t")
+        assert app.clipboard.startswith("## What is the trimodal methodology?")
+        assert "[1] trimodal.md" in app.clipboard
+        pane = app.query_one(DocumentsPane)
+        await pilot.press("ctrl+b")
+        assert not pane.display
+        await pilot.press("ctrl+b")
+        assert pane.display
+        await pilot.press("ctrl+s")
+        assert app.search_mode == "vector" and app.query_one(StatusLine).mode == "vector"
+        await app.run_action("new_session")
+        assert app.turns == [] and not app.query(TurnView)
+        assert app.query_one(Transcript).query("#empty-hint")
+
+
+async def test_help_lists_bindings_and_keys_are_rebindable(make_settings, warm_client):
+    settings = make_settings(keys={"regenerate": "f9", "bogus": "f10"})
+    app = AtlasApp(settings, client=warm_client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert any("bogus" in n.message for n in app._notifications)
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        rows = dict(app.screen.rows)
+        assert rows.get("f9") == "Regenerate"
+        for description in ("Cancel answer", "Copy answer", "Quit", "Command palette"):
+            assert description in rows.values()
+        await pilot.press("escape")
+        commands = {c.title for c in app.get_system_commands(app.screen)}
+        for title in (
+            "New session",
+            "Ingest a folder",
+            "Retrieval mode: keyword",
+            "Source filter",
+            "Toggle documents pane",
+            "Theme",
+            "Export session",
+        ):
+            assert title in commands
+
+
+async def test_empty_index_offers_the_demo_and_ingest_reports(make_settings, tmp_path: Path):
+    settings = make_settings(db_path=str(tmp_path / "fresh-db"))
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), rounds=1500)
+        await pilot.press("escape")  # not now: ingest a small folder instead
+        folder = tmp_path / "docs"
+        folder.mkdir()
+        (folder / "note.md").write_text("# Note\n\nAn orchard of quince trees.\n")
+        (folder / "blob.bin").write_bytes(b"\x00\x01\x02" * 100)
+        app.start_ingest([str(folder)])
+        await until(pilot, lambda: "index: 1 documents" in app.query_one(StatusLine).index, 1500)
+        report = next(n for n in app._notifications if n.title == "Ingest finished")
+        assert "Files: 1 added" in report.message
+        view = await ask(pilot, "quince orchard")
+        await settled(pilot)
+        assert app.query_one(DocumentsPane).documents[0].source == "note.md"
+        assert view.record.status == "done"
