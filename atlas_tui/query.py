@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atlas_tui.config import Settings, load_settings
@@ -37,10 +37,8 @@ class Retrieved:
     retrieval_ms: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Delta:
-    text: str
-    citations: tuple[Citation, ...] = field(default_factory=tuple)
+# A piece of the answer, with the citations it carries: the answerer's own event, passed through.
+Delta = TextDelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,12 +211,12 @@ class AtlasQuery:
                 for event in answer:
                     if run.cancelled:
                         raise CancelledError_("Cancelled.")
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, Delta):
                         if first_token is None:
                             first_token = time.perf_counter()
                         parts.append(event.text)
                         citations.extend(event.citations)
-                        yield Delta(event.text, event.citations)
+                        yield event
                     else:
                         usage = event.usage
             finally:
