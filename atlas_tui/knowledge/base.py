@@ -1,0 +1,162 @@
+"""The knowledge base facade the query client, the CLI and the TUI use.
+
+Constructing it is cheap: LanceDB and the embedding model load on first use (or on `warm()`, which a
+UI calls off its main thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from atlas_tui.config import Settings
+from atlas_tui.errors import IndexError_
+from atlas_tui.types import Passage
+
+if TYPE_CHECKING:
+    from atlas_tui.knowledge.embedding import Embedder
+    from atlas_tui.knowledge.ingest import IngestProgress, IngestReport
+    from atlas_tui.knowledge.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    documents: int
+    chunks: int
+    embedded_chunks: int
+    embedding_model: str
+    dimension: int
+    location: str
+    size_bytes: int | None  # None for an object-store URI
+    last_ingest: str | None  # ISO time
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class KnowledgeBase:
+    """Ingest folders into the index and search it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._store: Store | None = None
+        self._embedder: Embedder | None = None
+        self._checked = False
+
+    # --- the parts, made on first use ------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                from atlas_tui.knowledge.store import Store
+
+                self._store = Store(self.settings.resolved_db_path, self.settings.collection)
+            return self._store
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                from atlas_tui.knowledge.embedding import get_embedder
+
+                self._embedder = get_embedder(self.settings.embedding_model)
+            return self._embedder
+
+    def exists(self) -> bool:
+        return self.store.exists()
+
+    def _open_checked(self) -> Store:
+        """The store, opened and checked against the configured model (no model load needed)."""
+        store = self.store
+        if not self._checked:
+            store.open()
+            store.check_model(self.embedder.name, self.embedder.dimension)
+            self._checked = True  # once per KnowledgeBase: it saves a table read per search
+        return store
+
+    def warm(self) -> None:
+        """Open the index and load the model (slow: seconds). Idempotent and thread-safe."""
+        with self._lock:
+            self._open_checked()
+            self.embedder.warm()
+
+    # --- searching ---
+
+    def search(
+        self,
+        query: str,
+        *,
+        mode: str = "hybrid",
+        limit: int = 6,
+        source: str | None = None,
+        where: dict[str, Any] | None = None,
+        min_score: float = 0.0,
+    ) -> list[Passage]:
+        from atlas_tui.knowledge import retrieval
+
+        store = self._open_checked()
+        return retrieval.search(
+            store,
+            query,
+            encode=self.embedder.encode_query,
+            mode=mode,
+            limit=limit,
+            source=source,
+            where=where,
+            min_score=min_score,
+        )
+
+    def stats(self) -> IndexStats:
+        store = self.store
+        store.open()
+        meta = store.meta()
+        return IndexStats(
+            documents=len(store.files()),
+            chunks=store.count(),
+            embedded_chunks=store.count("vector IS NOT NULL"),
+            embedding_model=meta.get("embedding_model", ""),
+            dimension=int(meta.get("dimension") or 0),
+            location=store.uri,
+            size_bytes=store.size_bytes(),
+            last_ingest=meta.get("last_ingest"),
+        )
+
+    # --- ingesting ---
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        progress: Callable[[IngestProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> IngestReport:
+        """Add new and changed files, drop vanished ones, embed what is missing. See ingest.py."""
+        from atlas_tui.knowledge.ingest import Ingestor
+
+        ingestor = Ingestor(
+            self.store,
+            self.embedder,
+            max_bytes=self.settings.max_file_bytes,
+            progress=progress,
+            should_stop=should_stop,
+        )
+        return ingestor.run(paths, include, exclude)
+
+    def document_text(self, passage: Passage) -> str:
+        """The whole extracted text of the passage's file (for a preview in context)."""
+        from atlas_tui.knowledge import loaders
+
+        try:
+            doc = loaders.load_document(
+                Path(passage.path), Path(passage.root), self.settings.max_file_bytes
+            )
+        except loaders.LoadError as exc:
+            raise IndexError_(f"Cannot reload {passage.path}: {exc}") from exc
+        return doc.text

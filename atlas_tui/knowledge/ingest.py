@@ -1,0 +1,302 @@
+"""Ingest: files -> chunks (written at once, keyword-searchable) -> embeddings (in batches).
+
+Two phases, both resumable:
+1. Every discovered file is hashed; unchanged files are skipped unparsed, new and changed ones
+   are loaded, chunked and written with empty vectors. A file's record in the files table is written
+   after its chunks (the commit point), so an interruption never leaves half a file behind.
+2. Chunks without a vector are embedded in batches, each batch committed as it completes; a run that
+   stops early leaves the rest for the next run. Hybrid search uses whatever is embedded so far.
+Bad input is skipped and reported (`IngestReport.skipped`); it never stops the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from atlas_tui.knowledge import loaders
+from atlas_tui.knowledge.chunking import chunk_document, load_token_counter
+from atlas_tui.knowledge.records import Chunk, LoadedDocument, Skipped
+from atlas_tui.knowledge.store import FileRecord, Store, chunk_id, chunk_schema, file_id
+
+if TYPE_CHECKING:
+    from atlas_tui.knowledge.embedding import Embedder
+
+FLUSH_ROWS = 2000  # chunks buffered before a write (fewer, larger fragments)
+FLUSH_FILES = 200
+PENDING_WINDOW = 1024  # chunks fetched at once to embed, sorted by length to limit padding
+EMBED_BATCH = 128  # chunks per committed embedding batch
+# A vector update rewrites its rows into new fragments, which the full-text index does not cover
+# yet (BM25 then scans them): re-index and compact after this many embedded chunks.
+OPTIMIZE_EVERY = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class IngestProgress:
+    phase: str  # scanning | chunking | embedding | indexing | done
+    files_done: int = 0
+    files_total: int = 0
+    chunks_done: int = 0
+    chunks_total: int = 0
+    chunks_per_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    files_added: int = 0
+    files_updated: int = 0
+    files_unchanged: int = 0
+    files_removed: int = 0
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    chunks_pending: int = 0  # still without a vector (an interrupted run embeds them next time)
+    skipped: list[Skipped] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def files_indexed(self) -> int:
+        return self.files_added + self.files_updated + self.files_unchanged
+
+    @property
+    def ok(self) -> bool:
+        """False when nothing could be ingested (the CLI then exits non-zero)."""
+        return self.files_indexed > 0 or self.files_removed > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        data["elapsed_s"] = round(self.elapsed_s, 3)
+        data["ok"] = self.ok
+        return data
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _search_text(doc: LoadedDocument, chunk: Chunk) -> str:
+    """What BM25 reads: where the chunk sits (title, heading path, file path), then its text."""
+    path_words = doc.source.replace("/", " ").replace("_", " ").replace(".", " ")
+    return f"{doc.title}\n{chunk.heading}\n{path_words}\n{chunk.text}"
+
+
+def _rows(doc: LoadedDocument, key: str, chunks: Sequence[Chunk]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": chunk_id(key, doc.content_hash, c.chunk_index),
+            "file_id": key,
+            "source": doc.source,
+            "root": doc.root,
+            "title": doc.title,
+            "heading": c.heading,
+            "kind": doc.kind,
+            "chunk_index": c.chunk_index,
+            "start": c.start,
+            "end": c.end,
+            "line_start": c.line_start,
+            "line_end": c.line_end,
+            "page": c.page,
+            "mtime": doc.mtime,
+            "content_hash": doc.content_hash,
+            "text": c.text,
+            "search_text": _search_text(doc, c),
+            "vector": None,
+        }
+        for c in chunks
+    ]
+
+
+class Ingestor:
+    """One ingest run into `store` with `embedder`."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        *,
+        max_bytes: int,
+        progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.max_bytes = max_bytes
+        self.progress = progress or (lambda _p: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.report = IngestReport()
+        self._schema = chunk_schema(embedder.dimension)
+        self._records: list[FileRecord] = []
+        self._rows: list[dict[str, Any]] = []
+        self._files_total = 0
+
+    def run(
+        self, paths: Sequence[str | Path], include: Sequence[str], exclude: Sequence[str]
+    ) -> IngestReport:
+        started = time.perf_counter()
+        try:
+            self.store.open_for_writing(self.embedder.name, self.embedder.dimension)
+            self._ingest_files(paths, include, exclude)
+            if self.report.chunks_written or self.report.files_removed:
+                # Index the new text now: BM25 over unindexed rows is a slow scan meanwhile.
+                self.progress(IngestProgress("indexing", self._files_total, self._files_total))
+                self.store.optimize()
+            if not self.report.interrupted:
+                embedded = self._embed_pending()
+                if embedded:
+                    self.progress(IngestProgress("indexing", self._files_total, self._files_total))
+                    self.store.optimize()
+            self.store.set_meta("last_ingest", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        except KeyboardInterrupt:
+            # Everything committed so far is consistent; the next run picks up from there.
+            self.report.interrupted = True
+        if self.store.exists():  # (not when interrupted before the index was created)
+            self.report.chunks_pending = self.store.count("vector IS NULL")
+        self.report.elapsed_s = time.perf_counter() - started
+        self.progress(IngestProgress("done", chunks_done=self.report.chunks_embedded))
+        return self.report
+
+    # --- phase 1: files -> chunk rows ---
+
+    def _ingest_files(
+        self, paths: Sequence[str | Path], include: Sequence[str], exclude: Sequence[str]
+    ) -> None:
+        self.progress(IngestProgress("scanning"))
+        found: list[tuple[Path, Path]] = []
+        for item in loaders.discover(paths, include, exclude, self.max_bytes):
+            if isinstance(item, Skipped):
+                self.report.skipped.append(item)
+            else:
+                found.append(item)
+        known = self.store.files()
+        seen: set[str] = set()
+        counter = load_token_counter(self.embedder.model_path)
+        self._files_total = len(found)
+        for done, (path, root) in enumerate(found, start=1):
+            if self.should_stop():
+                self.report.interrupted = True
+                break
+            seen.add(self._ingest_file(path, root, known, counter))
+            if len(self._rows) >= FLUSH_ROWS or len(self._records) >= FLUSH_FILES:
+                self._flush()
+            self.progress(
+                IngestProgress("chunking", done, len(found), chunks_total=len(self._rows))
+            )
+        self._flush()
+        roots = {str(Path(p).resolve()) for p in paths} | {str(root) for _path, root in found}
+        if not self.report.interrupted:
+            self._remove_vanished(known, seen, roots)
+
+    def _ingest_file(
+        self, path: Path, root: Path, known: dict[str, FileRecord], counter: Callable[[str], int]
+    ) -> str:
+        source = path.relative_to(root).as_posix()
+        key = file_id(str(root), source)
+        try:
+            digest = _sha256(path)
+        except OSError as exc:
+            self.report.skipped.append(Skipped(str(path), f"unreadable: {exc.strerror or exc}"))
+            return key
+        previous = known.get(key)
+        if previous is not None and previous.content_hash == digest:
+            self.report.files_unchanged += 1
+            return key
+        try:
+            doc = loaders.load_document(path, root, self.max_bytes)
+        except loaders.LoadError as exc:
+            self.report.skipped.append(Skipped(str(path), str(exc)))
+            return key
+        chunks = chunk_document(doc, counter)
+        if not chunks:
+            self.report.skipped.append(Skipped(str(path), "no text to index"))
+            return key
+        self._rows.extend(_rows(doc, key, chunks))
+        self._records.append(
+            FileRecord(key, doc.root, doc.source, doc.content_hash, doc.mtime, len(chunks))
+        )
+        if previous is None:
+            self.report.files_added += 1
+        else:
+            self.report.files_updated += 1
+        return key
+
+    def _flush(self) -> None:
+        if not self._records:
+            return
+        self.store.write_files(self._records, pa.Table.from_pylist(self._rows, schema=self._schema))
+        self.report.chunks_written += len(self._rows)
+        self._records, self._rows = [], []
+        self.store.ensure_fts_index()
+
+    def _remove_vanished(
+        self, known: dict[str, FileRecord], seen: set[str], roots: Iterable[str]
+    ) -> None:
+        """Forget files of the roots ingested now that no longer exist on disk."""
+        roots = set(roots)
+        gone = [
+            key
+            for key, record in known.items()
+            if key not in seen
+            and record.root in roots
+            and not os.path.lexists(os.path.join(record.root, record.source))
+        ]
+        self.store.delete_files(gone)
+        self.report.files_removed = len(gone)
+
+    # --- phase 2: embeddings ---
+
+    def _embed_pending(self) -> int:
+        """Embed chunks without a vector, batch by batch; return how many were embedded."""
+        total = self.store.count("vector IS NULL")
+        done = 0
+        started = time.perf_counter()
+        self.progress(IngestProgress("embedding", self._files_total, self._files_total, 0, total))
+        while done < total:
+            window = self.store.pending(PENDING_WINDOW)
+            if not window:
+                break
+            window.sort(key=lambda row: len(row["text"]))
+            for i in range(0, len(window), EMBED_BATCH):
+                if self.should_stop():
+                    self.report.interrupted = True
+                    return done
+                batch = window[i : i + EMBED_BATCH]
+                texts = [
+                    Chunk(row["text"], row["heading"], 0, 0, 0, 0, 0).embedding_text(row["title"])
+                    for row in batch
+                ]
+                vectors = self.embedder.encode_documents(texts)
+                self.store.set_vectors([row["id"] for row in batch], vectors)
+                done += len(batch)
+                self.report.chunks_embedded += len(batch)
+                if done % OPTIMIZE_EVERY < len(batch) and done < total:
+                    self.store.optimize()
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                self.progress(
+                    IngestProgress(
+                        "embedding",
+                        self._files_total,
+                        self._files_total,
+                        done,
+                        total,
+                        round(rate, 2),
+                    )
+                )
+        return done

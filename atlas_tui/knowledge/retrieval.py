@@ -1,0 +1,218 @@
+"""Search over the store: vector (cosine), keyword (BM25, LanceDB's native full-text index), hybrid.
+
+Hybrid fuses the two ranked candidate lists with weighted reciprocal-rank fusion, then lets a file
+that matches in several chunks lift its best chunk a little (documents, not isolated sentences,
+answer questions). Every score is in [0, 1], higher is better:
+- vector: the cosine similarity, clipped at 0;
+- keyword: BM25 squashed by s / (s + KEYWORD_HALF) (absolute, so `min_score` means the same
+  for every query);
+- hybrid: the fused score (with its file bonus, itself capped) divided by the best possible one.
+Filters (`source` glob, `where` equalities) are applied before the search (prefilter), so a filter
+never empties a result that has matching rows.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from atlas_tui.config import SEARCH_MODES
+from atlas_tui.errors import ConfigError, EmptyIndexError
+from atlas_tui.knowledge.store import (
+    VECTOR_EF,
+    VECTOR_NPROBES,
+    VECTOR_REFINE,
+    Store,
+    guard,
+    in_list,
+    sql_literal,
+)
+from atlas_tui.types import Passage
+
+FILTER_FIELDS = frozenset(
+    {"source", "root", "title", "heading", "kind", "chunk_index", "page", "content_hash", "file_id"}
+)
+RESULT_COLUMNS = [
+    "id", "file_id", "source", "root", "title", "heading", "chunk_index",
+    "start", "end", "line_start", "line_end", "page", "text",
+]  # fmt: skip
+KEYWORD_HALF = 8.0
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="atlas-keyword")
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """The knobs of hybrid ranking (benchmarks/eval_retrieval.py measures them)."""
+
+    candidates: int = 60  # taken from each list before fusing
+    k: float = 60.0  # RRF constant
+    vector_weight: float = 1.0
+    keyword_weight: float = 1.0
+    file_weight: float = 0.3  # share of a file's other matching chunks added to its best chunk
+
+
+DEFAULT_FUSION = Fusion()
+
+
+def build_predicate(
+    store: Store, source: str | None, where: Mapping[str, Any] | None
+) -> str | None:
+    """A prefilter, or None. Globs are matched here in Python and become a list of hex ids."""
+    clauses: list[str] = []
+    if source:
+        ids = sorted(
+            record.file_id
+            for record in store.files().values()
+            if _glob_matches(source, record.source, record.root)
+        )
+        if not ids:
+            return "FALSE"
+        clauses.append(in_list("file_id", ids))
+    for name, value in (where or {}).items():
+        if name not in FILTER_FIELDS:
+            raise ConfigError(
+                f"Cannot filter on {name!r}; use one of {', '.join(sorted(FILTER_FIELDS))}."
+            )
+        clauses.append(f"{name} IS NULL" if value is None else f"{name} = {sql_literal(value)}")
+    return " AND ".join(f"({c})" for c in clauses) or None
+
+
+def _glob_matches(pattern: str, source: str, root: str) -> bool:
+    full = f"{root.rstrip('/')}/{source}"
+    return any(fnmatch.fnmatchcase(text, pattern) for text in (source, full)) or (
+        "/" not in pattern and fnmatch.fnmatchcase(source.rsplit("/", 1)[-1], pattern)
+    )
+
+
+def vector_candidates(
+    store: Store, vector: np.ndarray, limit: int, predicate: str | None
+) -> list[tuple[dict[str, Any], float]]:
+    """Nearest chunks by cosine similarity (rows not embedded yet are never returned)."""
+    with guard(store.uri, "searched"):
+        query = (
+            store.chunks.search(vector, vector_column_name="vector")
+            .distance_type("cosine")
+            .select(RESULT_COLUMNS)
+            .limit(limit)
+            # the index's knobs (ignored by exact search, so no need to ask whether one exists)
+            .nprobes(VECTOR_NPROBES)
+            .ef(VECTOR_EF)
+            .refine_factor(VECTOR_REFINE)
+        )
+        if predicate:
+            query = query.where(predicate, prefilter=True)
+        rows = query.to_arrow().to_pylist()
+    return [(row, max(0.0, min(1.0, 1.0 - float(row.pop("_distance"))))) for row in rows]
+
+
+def keyword_candidates(
+    store: Store, text: str, limit: int, predicate: str | None
+) -> list[tuple[dict[str, Any], float]]:
+    """Best chunks by BM25 over title, heading path, source path and text."""
+    with guard(store.uri, "searched"):
+        query = (
+            store.chunks.search(text, query_type="fts", fts_columns="search_text")
+            .select(RESULT_COLUMNS)
+            .limit(limit)
+        )
+        if predicate:
+            query = query.where(predicate, prefilter=True)
+        rows = query.to_arrow().to_pylist()
+    return [(row, float(row.pop("_score"))) for row in rows]
+
+
+def fuse(
+    vector_hits: list[tuple[dict[str, Any], float]],
+    keyword_hits: list[tuple[dict[str, Any], float]],
+    fusion: Fusion = DEFAULT_FUSION,
+) -> list[tuple[dict[str, Any], float]]:
+    """Weighted RRF of two ranked lists, with a bonus for files matching in several chunks."""
+    rows: dict[str, dict[str, Any]] = {}
+    fused: dict[str, float] = defaultdict(float)
+    for hits, weight in (
+        (vector_hits, fusion.vector_weight),
+        (keyword_hits, fusion.keyword_weight),
+    ):
+        for rank, (row, _score) in enumerate(hits, start=1):
+            rows.setdefault(row["id"], row)
+            fused[row["id"]] += weight / (fusion.k + rank)
+    by_file: dict[str, list[float]] = defaultdict(list)
+    for cid, value in fused.items():
+        by_file[rows[cid]["file_id"]].append(value)
+    best = (fusion.vector_weight + fusion.keyword_weight) / (fusion.k + 1)  # first in both lists
+    file_bonus = {
+        fid: fusion.file_weight * min(best, sum(values) - max(values))
+        for fid, values in by_file.items()
+    }
+    top = best * (1.0 + fusion.file_weight)
+    scored = [
+        (rows[cid], (value + file_bonus[rows[cid]["file_id"]]) / top)
+        for cid, value in fused.items()
+    ]
+    scored.sort(key=lambda item: item[1], reverse=True)
+    return scored
+
+
+def search(
+    store: Store,
+    query: str,
+    *,
+    encode: Callable[[str], np.ndarray],
+    mode: str = "hybrid",
+    limit: int = 6,
+    source: str | None = None,
+    where: Mapping[str, Any] | None = None,
+    min_score: float = 0.0,
+    fusion: Fusion = DEFAULT_FUSION,
+) -> list[Passage]:
+    """Ranked passages for `query`; `encode` makes the query vector (unused for keyword)."""
+    if mode not in SEARCH_MODES:
+        raise ConfigError(f"Unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}.")
+    if limit < 1:
+        raise ConfigError("The result limit must be at least 1.")
+    if not query.strip():
+        return []
+    predicate = build_predicate(store, source, where)
+    if mode == "vector":
+        hits = vector_candidates(store, encode(query), limit, predicate)
+    elif mode == "keyword":
+        hits = [
+            (row, score / (score + KEYWORD_HALF))
+            for row, score in keyword_candidates(store, query, limit, predicate)
+        ]
+    else:
+        n = max(fusion.candidates, limit)
+        # BM25 runs in LanceDB (no GIL) while this thread encodes the query and searches vectors.
+        keyword = _POOL.submit(keyword_candidates, store, query, n, predicate)
+        vector = vector_candidates(store, encode(query), n, predicate)
+        hits = fuse(vector, keyword.result(), fusion)
+    if not hits and store.count() == 0:
+        raise EmptyIndexError(f"The index {store.collection!r} at {store.uri} holds no documents.")
+    scored = [(row, round(float(score), 6)) for row, score in hits[:limit]]
+    kept = [(row, score) for row, score in scored if score >= min_score]
+    return [to_passage(row, score, rank) for rank, (row, score) in enumerate(kept, start=1)]
+
+
+def to_passage(row: Mapping[str, Any], score: float, rank: int) -> Passage:
+    return Passage(
+        chunk_id=row["id"],
+        text=row["text"],
+        source=row["source"],
+        root=row["root"],
+        title=row["title"],
+        heading=row["heading"],
+        score=score,
+        chunk_index=int(row["chunk_index"]),
+        start=int(row["start"]),
+        end=int(row["end"]),
+        line_start=int(row["line_start"]),
+        line_end=int(row["line_end"]),
+        page=row["page"],
+        rank=rank,
+    )

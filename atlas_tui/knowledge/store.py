@@ -1,0 +1,379 @@
+"""The index in LanceDB: a chunks table, a files table (for incremental ingest) and a meta table.
+
+Nothing user-supplied is ever spliced raw into a LanceDB predicate: rows are addressed by hex ids
+(`file_id`, `id`), and the few literal values a caller filters on go through `sql_literal`.
+LanceDB reports a garbled manifest as a Rust panic (`pyo3_runtime.PanicException`, a
+BaseException); `guard` turns that, and LanceDB's own errors, into an `IndexCorruptError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from atlas_tui.errors import (
+    AtlasError,
+    IndexCorruptError,
+    IndexMissingError,
+    IngestError,
+    ModelMismatchError,
+)
+
+if TYPE_CHECKING:
+    from lancedb.db import DBConnection
+    from lancedb.table import Table
+
+SCHEMA_VERSION = "1"
+# Exact search costs ~2.6 ms per 1k rows here (262 ms p50 at 100k, 2 busy cores), so above ~20k
+# rows it would eat the 50 ms budget of a hybrid query; an IVF_HNSW_SQ index then answers in
+# ~27 ms at recall@10 1.00 against exact (benchmarks/bench_search.py --quick).
+VECTOR_INDEX_MIN_ROWS = 20_000
+VECTOR_NPROBES = 32
+VECTOR_EF = 200  # HNSW candidates per partition searched
+VECTOR_REFINE = 4  # re-rank 4x the limit with the exact vectors (SQ is lossy)
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError, AtlasError)
+
+
+def sql_literal(value: object) -> str:
+    """A value as a SQL literal for a LanceDB predicate (strings: single quotes doubled)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def in_list(column: str, values: Sequence[object]) -> str:
+    return f"{column} IN ({', '.join(sql_literal(v) for v in values)})"
+
+
+def file_id(root: str, source: str) -> str:
+    return hashlib.sha1(f"{root}\n{source}".encode()).hexdigest()[:20]
+
+
+def chunk_id(file_key: str, content_hash: str, index: int) -> str:
+    return hashlib.sha1(f"{file_key}\n{content_hash}\n{index}".encode()).hexdigest()[:20]
+
+
+@contextmanager
+def guard(location: str, doing: str, error: type[AtlasError] = IndexCorruptError) -> Iterator[None]:
+    """Convert LanceDB failures (errors and Rust panics) into a clear `AtlasError`."""
+    try:
+        yield
+    except _PASS_THROUGH:
+        raise
+    except BaseException as exc:  # pyo3 panics derive from BaseException, not Exception
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise error(f"The index at {location} could not be {doing}: {detail}") from exc
+
+
+def chunk_schema(dimension: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("file_id", pa.string(), nullable=False),
+            pa.field("source", pa.string()),
+            pa.field("root", pa.string()),
+            pa.field("title", pa.string()),
+            pa.field("heading", pa.string()),
+            pa.field("kind", pa.string()),
+            pa.field("chunk_index", pa.int32()),
+            pa.field("start", pa.int64()),
+            pa.field("end", pa.int64()),
+            pa.field("line_start", pa.int32()),
+            pa.field("line_end", pa.int32()),
+            pa.field("page", pa.int32(), nullable=True),
+            pa.field("mtime", pa.float64()),
+            pa.field("content_hash", pa.string()),
+            pa.field("text", pa.string()),
+            pa.field("search_text", pa.string()),  # title, heading path, source and text: for BM25
+            pa.field("vector", pa.list_(pa.float32(), dimension), nullable=True),
+        ]
+    )
+
+
+FILE_SCHEMA = pa.schema(
+    [
+        pa.field("file_id", pa.string(), nullable=False),
+        pa.field("root", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("content_hash", pa.string()),
+        pa.field("mtime", pa.float64()),
+        pa.field("chunks", pa.int32()),
+    ]
+)
+META_SCHEMA = pa.schema([pa.field("key", pa.string()), pa.field("value", pa.string())])
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    file_id: str
+    root: str
+    source: str
+    content_hash: str
+    mtime: float
+    chunks: int
+
+
+class Store:
+    """One collection of one LanceDB database. Cheap to construct; connects on first use."""
+
+    def __init__(self, uri: str, collection: str) -> None:
+        self.uri = uri
+        self.collection = collection
+        self._db: DBConnection | None = None
+        self._chunks: Table | None = None
+        self._files: Table | None = None
+        self._meta: Table | None = None
+
+    # --- opening ---
+
+    @property
+    def _names(self) -> tuple[str, str, str]:
+        c = self.collection
+        return c, f"{c}__files", f"{c}__meta"
+
+    def _connect(self) -> DBConnection:
+        if self._db is None:
+            import lancedb
+
+            self._check_local_path()
+            with guard(self.uri, "opened"):
+                # interval 0: every read checks for the latest version, so a reader opened before
+                # a write (the TUI while `atlas-tui ingest` runs) sees that write.
+                self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
+        return self._db
+
+    def _check_local_path(self) -> None:
+        if "://" not in self.uri and Path(self.uri).exists() and not Path(self.uri).is_dir():
+            raise IndexCorruptError(f"The index path {self.uri} is a file, not a folder.")
+
+    def _table_names(self) -> set[str]:
+        db = self._connect()
+        with guard(self.uri, "listed"):
+            return set(db.list_tables().tables)
+
+    def exists(self) -> bool:
+        """Whether the collection exists (does not validate it)."""
+        if "://" not in self.uri and not Path(self.uri).is_dir():
+            return False
+        return self.collection in self._table_names()
+
+    def open(self) -> None:
+        """Open an existing collection for reading; raise if missing, foreign or corrupt."""
+        if self._chunks is not None:
+            return
+        self._check_local_path()
+        if not self.exists():
+            raise IndexMissingError(
+                f"There is no index {self.collection!r} at {self.uri}.",
+            )
+        names = self._names
+        if not {names[1], names[2]} <= self._table_names():
+            raise IndexCorruptError(
+                f"The table {self.collection!r} at {self.uri} was not made by atlas-tui "
+                "(its bookkeeping tables are missing)."
+            )
+        db = self._connect()
+        with guard(self.uri, "opened"):
+            chunks, files, meta = (db.open_table(n) for n in names)
+            chunks.count_rows()  # reads the manifest: a garbled one fails here, not later
+            files.count_rows()
+        self._chunks, self._files, self._meta = chunks, files, meta
+
+    def open_for_writing(self, model: str, dimension: int) -> None:
+        """Open the collection, creating it for this model when it does not exist yet."""
+        if self._chunks is None and not self.exists():
+            db = self._connect()
+            names = self._names
+            with guard(self.uri, "created", IngestError):
+                existing = self._table_names()
+                meta = (
+                    db.open_table(names[2])
+                    if names[2] in existing
+                    else db.create_table(names[2], schema=META_SCHEMA)
+                )
+                files = (
+                    db.open_table(names[1])
+                    if names[1] in existing
+                    else db.create_table(names[1], schema=FILE_SCHEMA)
+                )
+                meta.delete("true")
+                meta.add(
+                    [
+                        {"key": "schema_version", "value": SCHEMA_VERSION},
+                        {"key": "embedding_model", "value": model},
+                        {"key": "dimension", "value": str(dimension)},
+                    ]
+                )
+                chunks = db.create_table(names[0], schema=chunk_schema(dimension))
+            self._chunks, self._files, self._meta = chunks, files, meta
+        self.open()
+        self.check_model(model, dimension)
+
+    def check_model(self, model: str, dimension: int) -> None:
+        meta = self.meta()
+        stored_model, stored_dim = meta.get("embedding_model", ""), meta.get("dimension", "")
+        if stored_model != model or stored_dim != str(dimension):
+            raise ModelMismatchError(
+                f"The index at {self.uri} was built with {stored_model or '?'} "
+                f"({stored_dim or '?'} dimensions), not {model} ({dimension} dimensions)."
+            )
+
+    @property
+    def chunks(self) -> Table:
+        self.open()
+        assert self._chunks is not None
+        return self._chunks
+
+    # --- bookkeeping ---
+
+    def meta(self) -> dict[str, str]:
+        self.open()
+        assert self._meta is not None
+        with guard(self.uri, "read"):
+            rows = self._meta.to_arrow().to_pylist()
+        return {row["key"]: row["value"] for row in rows}
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.open()
+        assert self._meta is not None
+        with guard(self.uri, "written", IngestError):
+            self._meta.merge_insert(
+                "key"
+            ).when_matched_update_all().when_not_matched_insert_all().execute(
+                pa.table({"key": [key], "value": [value]}, schema=META_SCHEMA)
+            )
+
+    def files(self) -> dict[str, FileRecord]:
+        self.open()
+        assert self._files is not None
+        with guard(self.uri, "read"):
+            rows = self._files.to_arrow().to_pylist()
+        return {row["file_id"]: FileRecord(**row) for row in rows}
+
+    # --- writing ---
+
+    def write_files(self, records: Sequence[FileRecord], rows: pa.Table) -> None:
+        """Replace the chunks of these files with `rows`, then record the files.
+
+        The file record is written last: it is the commit point. Until it lands, the next ingest
+        sees the file as changed and redoes it, so an interruption anywhere leaves no half file.
+        """
+        if not records:
+            return
+        ids = [r.file_id for r in records]
+        self.open()
+        assert self._files is not None
+        with guard(self.uri, "written", IngestError):
+            self.chunks.delete(in_list("file_id", ids))
+            if rows.num_rows:
+                self.chunks.add(rows)
+            table = pa.Table.from_pylist([asdict(r) for r in records], schema=FILE_SCHEMA)
+            self._files.merge_insert(
+                "file_id"
+            ).when_matched_update_all().when_not_matched_insert_all().execute(table)
+
+    def delete_files(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        self.open()
+        assert self._files is not None
+        with guard(self.uri, "written", IngestError):
+            self._files.delete(in_list("file_id", ids))
+            self.chunks.delete(in_list("file_id", ids))
+
+    def pending(self, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` chunks still waiting for their embedding."""
+        with guard(self.uri, "read"):
+            table = (
+                self.chunks.search()
+                .where("vector IS NULL")
+                .select(["id", "title", "heading", "text"])
+                .limit(limit)
+                .to_arrow()
+            )
+        return table.to_pylist()
+
+    def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        dimension = vectors.shape[1]
+        flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+        table = pa.table(
+            {
+                "id": pa.array(ids, pa.string()),
+                "vector": pa.FixedSizeListArray.from_arrays(flat, dimension),
+            }
+        )
+        with guard(self.uri, "written", IngestError):
+            self.chunks.merge_insert("id").when_matched_update_all().execute(table)
+
+    def count(self, predicate: str | None = None) -> int:
+        with guard(self.uri, "read"):
+            return int(self.chunks.count_rows(predicate))
+
+    def _index_types(self) -> set[str]:
+        with guard(self.uri, "read"):
+            return {str(index.index_type) for index in self.chunks.list_indices()}
+
+    def optimize(self, vector_index_min_rows: int = VECTOR_INDEX_MIN_ROWS) -> None:
+        """Compact, bring the full-text index up to date, and build the vector index when due.
+
+        While chunks wait for vectors and a vector index exists, only the full-text index is
+        rebuilt: LanceDB 0.40's incremental index update fails ("Not found: .../ivf_0.lance") on
+        new fragments whose vectors are all null. The full optimisation runs once all are embedded.
+        """
+        self.ensure_fts_index()
+        pending = self.count("vector IS NULL")
+        has_vector_index = any(t.upper().startswith("IVF") for t in self._index_types())
+        if pending and has_vector_index:
+            self.ensure_fts_index(rebuild=True)
+            return
+        embedded = self.count() - pending
+        if not pending and embedded >= vector_index_min_rows and not has_vector_index:
+            self.build_vector_index(embedded)
+        assert self._files is not None
+        with guard(self.uri, "optimized", IngestError):
+            # optimize() also indexes rows added since the indexes were built
+            self.chunks.optimize(cleanup_older_than=timedelta(minutes=2))
+            self._files.optimize(cleanup_older_than=timedelta(minutes=2))
+
+    def ensure_fts_index(self, *, rebuild: bool = False) -> None:
+        from lancedb.index import FTS
+
+        if rebuild or "FTS" not in self._index_types():
+            with guard(self.uri, "indexed", IngestError):
+                self.chunks.create_index("search_text", config=FTS(stem=True), replace=True)
+
+    def build_vector_index(self, rows: int) -> None:
+        from lancedb.index import HnswSq
+
+        partitions = max(1, round(np.sqrt(rows) / 4))
+        with guard(self.uri, "indexed", IngestError):
+            self.chunks.create_index(
+                "vector",
+                config=HnswSq(distance_type="cosine", num_partitions=partitions),
+                replace=True,
+            )
+
+    def size_bytes(self) -> int | None:
+        if "://" in self.uri:
+            return None
+        total = 0
+        for dirpath, _dirs, names in os.walk(self.uri):
+            for name in names:
+                try:
+                    total += os.lstat(os.path.join(dirpath, name)).st_size
+                except OSError:
+                    continue  # a file removed while we walk (a compaction running)
+        return total

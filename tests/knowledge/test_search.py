@@ -1,0 +1,116 @@
+"""Search modes, filters and scores over a small corpus, including awkward file names."""
+
+from __future__ import annotations
+
+import pytest
+
+from atlas_tui.errors import ConfigError
+from atlas_tui.knowledge.base import KnowledgeBase
+
+ODD = 'notes/it\'s "odd" Ünïcødé name.md'
+FILES = {
+    "install.md": "# Installing\n\nRun pip install atlas-tui to install the tool.\n\n"
+    "## Linux\n\nOn Linux use your distribution's Python 3.11 or newer.\n",
+    "trimodal.md": "# Trimodal methodology\n\nThe trimodal methodology combines bottom-up "
+    "implementation, top-down design and holistic integration.\n",
+    "gardening.md": "# Gardening\n\nTomatoes need sun, water and a stake to climb.\n",
+    ODD: "# Owls\n\nOwls hunt at night and swallow mice whole.\n",
+    "notes/plain.md": "# Bats\n\nBats hunt insects at night using echolocation.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, embedder) -> tuple[KnowledgeBase, str]:
+    from atlas_tui.config import Settings
+
+    base = tmp_path_factory.mktemp("search")
+    root = base / "corpus"
+    for rel, text in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    kb = KnowledgeBase(Settings(db_path=str(base / "db"), collection="search"))
+    assert kb.ingest([root]).files_added == len(FILES)
+    return kb, str(root)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "vector", "keyword"])
+def test_each_mode_finds_the_right_file(indexed, mode: str) -> None:
+    kb, root = indexed
+    passages = kb.search("what is the trimodal methodology?", mode=mode, limit=3)
+    assert passages[0].source == "trimodal.md" and passages[0].root == root
+    assert [p.rank for p in passages] == list(range(1, len(passages) + 1))
+    scores = [p.score for p in passages]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert "holistic integration" in passages[0].text and passages[0].title
+
+
+def test_vector_mode_matches_meaning_without_shared_words(indexed) -> None:
+    kb, _root = indexed
+    assert kb.search("growing vegetables outdoors", mode="vector", limit=1)[0].source == (
+        "gardening.md"
+    )
+
+
+def test_source_glob_with_quotes_spaces_and_non_ascii(indexed) -> None:
+    kb, _root = indexed
+    for glob in (ODD, "notes/it's*", '*"odd"*', "*Ünïcødé*"):
+        hits = kb.search("hunting at night", source=glob, limit=10)
+        assert {p.source for p in hits} == {ODD}, glob
+    assert {p.source for p in kb.search("night", source="notes/*", limit=10)} == {
+        ODD,
+        "notes/plain.md",
+    }
+    assert kb.search("night", source="nothing/*") == []
+
+
+def test_where_filters_by_metadata_equality(indexed) -> None:
+    kb, _root = indexed
+    hits = kb.search("night hunters", where={"source": ODD}, limit=10)
+    assert hits and {p.source for p in hits} == {ODD}
+    assert kb.search("night hunters", where={"title": "Bats"}, mode="keyword")[0].source == (
+        "notes/plain.md"
+    )
+    with pytest.raises(ConfigError, match="Cannot filter on 'vector'"):
+        kb.search("x", where={"vector": 1})
+
+
+def test_min_score_and_limit(indexed) -> None:
+    kb, _root = indexed
+    everything = kb.search("owls", mode="vector", limit=10)
+    assert len(everything) == kb.stats().chunks >= 5
+    assert len(kb.search("owls", mode="vector", limit=2)) == 2
+    cut = everything[2].score
+    kept = kb.search("owls", mode="vector", limit=10, min_score=cut)
+    assert kept == [p for p in everything if p.score >= cut] and len(kept) < len(everything)
+    assert kb.search("owls", min_score=1.01) == []
+
+
+def test_bad_arguments_are_clear_errors(indexed) -> None:
+    kb, _root = indexed
+    with pytest.raises(ConfigError, match="Unknown search mode"):
+        kb.search("x", mode="fuzzy")
+    with pytest.raises(ConfigError, match="at least 1"):
+        kb.search("x", limit=0)
+    assert kb.search("   ") == []
+
+
+def test_odd_names_can_be_changed_and_deleted(tmp_path, kb: KnowledgeBase) -> None:
+    root = tmp_path / "odd"
+    (root / "notes").mkdir(parents=True)
+    odd, other = root / ODD, root / "it's here.md"
+    odd.write_text(FILES[ODD], encoding="utf-8")
+    other.write_text("# Here\n\nA note about herons.\n", encoding="utf-8")
+    kb.ingest([root])
+    odd.write_text("# Owls\n\nOwls are silent flyers.\n", encoding="utf-8")
+    assert kb.ingest([root]).files_updated == 1
+    assert "silent" in kb.search("owls", source=ODD, mode="keyword")[0].text
+    odd.unlink()
+    assert kb.ingest([root]).files_removed == 1
+    assert kb.search("owls", source=ODD) == []
+    assert [p.source for p in kb.search("herons", mode="keyword")] == ["it's here.md"]
+
+
+def test_document_text_reloads_the_file(indexed) -> None:
+    kb, _root = indexed
+    passage = kb.search("tomatoes", mode="keyword", limit=1)[0]
+    assert "stake to climb" in kb.document_text(passage)
