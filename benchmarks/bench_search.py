@@ -130,7 +130,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", default="")
     parser.add_argument("--collection", default="bench")
-    parser.add_argument("--questions", default="/work/shared/eval/python-docs-dev-questions.jsonl")
+    parser.add_argument(
+        "--questions",
+        default=str(
+            Path(__file__).resolve().parents[2] / "shared/eval/python-docs-dev-questions.jsonl"
+        ),
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--synthetic", type=int, default=1_000_000, help="rows (0: skip)")
     parser.add_argument("--queries", type=int, default=50)
