@@ -7,6 +7,7 @@ TUI's worker is another.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -101,9 +102,21 @@ class QueryRun:
         self._iterator.close()
 
 
+_REFERRING = re.compile(
+    r"\b(it|its|this|that|these|those|they|them|their|one|ones|previous|above|earlier|same|"
+    r"compare[sd]?|also|more|else|instead|why|how come)\b",
+    re.IGNORECASE,
+)
+
+
 def _retrieval_query(text: str, history: Sequence[Turn]) -> str:
-    """A follow-up is searched with the previous question as context."""
-    return f"{history[-1].question}\n{text}" if history else text
+    """A follow-up that leans on the conversation ("and how does that compare?") is searched
+    with the previous question as context; a question that stands on its own is searched alone,
+    so changing the subject does not drag the old subject's passages along."""
+    if not history:
+        return text
+    leans = len(text.split()) <= 4 or _REFERRING.search(text) is not None
+    return f"{history[-1].question}\n{text}" if leans else text
 
 
 class AtlasQuery:

@@ -176,3 +176,19 @@ def test_missing_index_is_a_clear_failure(tmp_path) -> None:
     assert len(events) == 1 and isinstance(events[0], Failed)
     assert isinstance(events[0].error, IndexMissingError)
     assert "atlas-tui ingest" in events[0].error.describe()
+
+
+def test_follow_up_retrieval_uses_context_only_when_the_question_leans_on_it(
+    offline: AtlasQuery,
+) -> None:
+    earlier = (Turn("Tell me about the lighthouse keeper", "They trim the wick [1]."),)
+
+    def first_source(question: str) -> str:
+        retrieved = next(iter(offline.events(question, history=earlier)))
+        assert isinstance(retrieved, Retrieved)
+        return retrieved.documents[0].source
+
+    assert first_source("and how often does that happen?") == "lighthouse.md"
+    assert first_source("What does the espresso machine at the café need?") == (
+        "notes/it's a café.md"
+    )
