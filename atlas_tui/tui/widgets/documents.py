@@ -26,9 +26,6 @@ def document_prompt(number: int, passage: Passage, cited: bool) -> Text:
     if passage.page is not None:
         where += f" (p. {passage.page})"
     prompt.append("\n    " + where, style="dim")
-    # One line each, cut with an ellipsis: a wrapped path would lose its indent and its shape.
-    prompt.no_wrap = True
-    prompt.overflow = "ellipsis"
     return prompt
 
 
