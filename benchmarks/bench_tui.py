@@ -1,0 +1,155 @@
+"""TUI figures: time to first paint, delta throughput with nothing lost, key echo while streaming.
+
+    python benchmarks/bench_tui.py
+
+Runs headless (App.run_test) with a stand-in index and answerer behind the real AtlasQuery, so the
+figures are the UI's own cost, not the model's. Key echo is timed from a key event posted to the
+query box (as the driver would) to the next frame the app renders after the key took effect.
+Two streams: a throughput run (STRESS) and an answer of realistic length and pace (TYPICAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from rich.console import RenderableType
+from textual import events
+from textual.app import App
+from textual.screen import Screen
+
+from atlas_tui.config import Settings
+from atlas_tui.generation import Completed, TextDelta
+from atlas_tui.query import AtlasQuery
+from atlas_tui.types import Passage, Turn
+
+STRESS = (5000, 1000)  # deltas, deltas per second: the throughput run
+TYPICAL = (600, 200)  # a long real answer at a fast model's pace: the key-echo run
+
+
+def word(i: int) -> str:
+    """Prose-like deltas: a paragraph break every 60 words."""
+    return f"w{i}" + ("\n\n" if i % 60 == 59 else " ")
+
+
+class InstantIndex:
+    def warm(self) -> None: ...
+
+    def stats(self) -> dict[str, int]:
+        return {"documents": 1, "chunks": 1}
+
+    def search(self, text: str, **_: object) -> list[Passage]:
+        return [Passage("c1", "A passage.", "a.md", "/tmp", "A", "", 0.9, rank=1)]
+
+
+class SteadyStream:
+    def __init__(self, deltas: int, rate: int) -> None:
+        self.deltas, self.rate = deltas, rate
+        self._cancel = threading.Event()
+
+    def __iter__(self) -> Iterator[TextDelta | Completed]:
+        start = time.perf_counter()
+        for i in range(self.deltas):
+            while time.perf_counter() - start < i / self.rate:
+                if self._cancel.wait(0.0005):
+                    return
+            yield TextDelta(word(i))
+        yield Completed()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def close(self) -> None:
+        self._cancel.set()
+
+
+class SteadyAnswerer:
+    label = "benchmark"
+    extractive = False
+
+    def __init__(self, deltas: int, rate: int) -> None:
+        self.deltas, self.rate = deltas, rate
+
+    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()):
+        return SteadyStream(self.deltas, self.rate)
+
+
+async def first_paint() -> float:
+    from atlas_tui.tui.app import AtlasApp
+
+    started = time.perf_counter()
+    app = AtlasApp(Settings(provider="extractive"), AtlasQuery(Settings(), InstantIndex()))  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        return time.perf_counter() - started
+
+
+def count_frames(app: App[None]) -> list[int]:
+    """Count the frames the app renders for the terminal (headless: rendered, then not written)."""
+    frames = [0]
+    display = app._display
+
+    def counted(screen: Screen, renderable: RenderableType | None) -> None:
+        if renderable is not None:
+            frames[0] += 1
+        display(screen, renderable)
+
+    app._display = counted  # type: ignore[method-assign]
+    return frames
+
+
+async def streaming(deltas: int, rate: int) -> tuple[float, bool, list[float]]:
+    """Deltas/s shown, whether the whole answer arrived, and key echo times (ms)."""
+    from atlas_tui.tui.app import AtlasApp
+    from atlas_tui.tui.widgets.query_box import QueryBox
+
+    answerer = SteadyAnswerer(deltas, rate)
+    client = AtlasQuery(Settings(), InstantIndex(), answerer)  # type: ignore[arg-type]
+    app = AtlasApp(Settings(), client)
+    frames = count_frames(app)
+    echoes: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        started = time.perf_counter()
+        await pilot.press(*"go", "enter")
+        box = app.query_one(QueryBox)
+        while app.turns[-1].status in ("pending", "streaming"):
+            t = time.perf_counter()
+            box.post_message(events.Key("x", "x"))  # as the driver delivers a key press
+            while "x" not in box.text:
+                await asyncio.sleep(0.001)
+            shown = frames[0]
+            while frames[0] == shown:  # the next frame rendered after the key took effect
+                await asyncio.sleep(0.001)
+            echoes.append((time.perf_counter() - t) * 1000)
+            box.clear()
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        expected = "".join(word(i) for i in range(deltas))
+        whole = app.turns[-1].answer == expected
+        return deltas / elapsed, whole, echoes
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="atlas-bench-") as home:
+        os.environ["ATLAS_DATA_DIR"] = home  # sessions and exports stay out of the user's data
+        os.environ["ATLAS_CONFIG"] = os.path.join(home, "config.toml")
+        paint = asyncio.run(first_paint())
+        runs = {size: asyncio.run(streaming(*size)) for size in (STRESS, TYPICAL)}
+    print(f"first paint (headless, app construct -> first idle): {paint * 1000:.0f} ms")
+    for (deltas, rate), (shown, whole, echoes) in runs.items():
+        print(f"{deltas} deltas at {rate}/s: shown {shown:.0f}/s; no text lost: {whole}")
+        print(
+            "  key echo while streaming (key -> next rendered frame): "
+            f"median {statistics.median(echoes):.1f} ms, max {max(echoes):.1f} ms "
+            f"over {len(echoes)} presses"
+        )
+
+
+if __name__ == "__main__":
+    main()

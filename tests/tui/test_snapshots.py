@@ -1,0 +1,125 @@
+"""SVG snapshots of the main states: empty, streaming, answered, preview, error, help.
+
+Fixed terminal size; nothing on screen depends on the clock or on temporary paths (the status
+line's speed is pinned, the preview's temporary root is shown as /corpus).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from atlas_tui.query import AtlasQuery
+from atlas_tui.tui.app import AtlasApp
+from atlas_tui.tui.screens.preview import PreviewScreen, passage_header
+from atlas_tui.tui.widgets.status import StatusLine
+from tests.fake_anthropic import Reply
+from tests.tui.helpers import ask, settled, until
+
+SIZE = (110, 32)
+QUESTION = "What is the trimodal methodology?"
+
+
+def steady(app: AtlasApp) -> None:
+    app.query_one(StatusLine).speed = "first token 0.10 s  500 tok/s"  # timings vary run to run
+    app.clear_notifications()
+
+
+def claude_app(make_settings, server) -> AtlasApp:
+    settings = make_settings(
+        provider="auto", api_key="test-key", base_url=server.base_url, model="claude-sonnet-5-5"
+    )  # the model is named on screen: pinned, so a new default does not change the snapshots
+    return AtlasApp(settings, client=AtlasQuery(settings))
+
+
+def test_empty(snap_compare, make_settings, warm_client):
+    app = AtlasApp(make_settings(), client=warm_client)
+
+    async def ready(pilot: Pilot) -> None:
+        await until(pilot, app._warmed.is_set)
+        await pilot.pause()
+        app.clear_notifications()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_streaming(snap_compare, make_settings, fake_anthropic):
+    """Documents are in the pane and the answer has begun; the stream stalls mid-answer."""
+    fake_anthropic.script(
+        Reply.text("The trimodal methodology combines ", "three modes of work", fault="stall")
+    )
+    app = claude_app(make_settings, fake_anthropic)
+
+    async def stalled(pilot: Pilot) -> None:
+        view = await ask(pilot, QUESTION)
+        await until(pilot, lambda: "three modes of work" in view.answer.source)
+        assert app.turns[-1].status == "streaming"
+        app.clear_notifications()
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=stalled)
+    finally:
+        fake_anthropic.release()
+
+
+def test_answered_with_documents(snap_compare, make_settings, warm_client):
+    app = AtlasApp(make_settings(), client=warm_client)
+
+    async def answered(pilot: Pilot) -> None:
+        await ask(pilot, QUESTION)
+        await settled(pilot)
+        steady(app)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=answered)
+
+
+def test_preview(snap_compare, make_settings, warm_client):
+    """The first document opened from the pane: its file around the passage, terms highlighted."""
+    app = AtlasApp(make_settings(), client=warm_client)
+
+    async def previewing(pilot: Pilot) -> None:
+        await ask(pilot, QUESTION)
+        await settled(pilot)
+        steady(app)
+        await pilot.press("f4", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen))
+        screen = app.screen
+        assert isinstance(screen, PreviewScreen)
+        before = screen.query_one("#preview-before", Static)
+        await until(pilot, lambda: "Loading" not in str(before.render()))
+        fixed_root = replace(screen.passage, root="/corpus")  # the real root is a temp dir
+        screen.query_one("#preview-header", Static).update(passage_header(1, fixed_root))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=previewing)
+
+
+def test_error_keeps_the_partial_answer(snap_compare, make_settings, fake_anthropic):
+    """The connection drops mid-answer: a clear notice in place, the partial answer kept."""
+    fake_anthropic.script(Reply.text("The trimodal methodology ", "combines", fault="drop"))
+    app = claude_app(make_settings, fake_anthropic)
+
+    async def failed(pilot: Pilot) -> None:
+        await ask(pilot, QUESTION)
+        await settled(pilot)
+        assert app.turns[-1].status == "failed"
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=failed)
+
+
+def test_help(snap_compare, make_settings, warm_client):
+    app = AtlasApp(make_settings(), client=warm_client)
+
+    async def help_open(pilot: Pilot) -> None:
+        await until(pilot, app._warmed.is_set)
+        app.clear_notifications()
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=help_open)
