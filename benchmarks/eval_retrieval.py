@@ -79,7 +79,8 @@ def main() -> None:
         started = time.perf_counter()
         for question in questions:
             passages = retrieval.search(
-                kb.store, question["q"], encode=kb.embedder.encode_query, mode=mode,
+                kb.store, question["q"], encode=kb.embedder.encode_query,
+                encode_titles=kb.encode_titles, mode=mode,
                 limit=CANDIDATE_CHUNKS, fusion=fusion,
             )  # fmt: skip
             rank = file_rank([p.source for p in passages], set(question["expect"]))

@@ -17,6 +17,8 @@ from atlas_tui.errors import IndexError_
 from atlas_tui.types import Passage
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from atlas_tui.knowledge.embedding import Embedder
     from atlas_tui.knowledge.ingest import IngestProgress, IngestReport
     from atlas_tui.knowledge.store import Store
@@ -46,6 +48,7 @@ class KnowledgeBase:
         self._store: Store | None = None
         self._embedder: Embedder | None = None
         self._checked = False
+        self._title_vectors: dict[str, np.ndarray] = {}  # document title -> its embedding
 
     # --- the parts, made on first use ------------------------------------------------------------
 
@@ -104,12 +107,24 @@ class KnowledgeBase:
             store,
             query,
             encode=self.embedder.encode_query,
+            encode_titles=self.encode_titles,
             mode=mode,
             limit=limit,
             source=source,
             where=where,
             min_score=min_score,
         )
+
+    def encode_titles(self, titles: Sequence[str]) -> np.ndarray:
+        """Title vectors, each encoded once per process (titles are few and short)."""
+        import numpy as np
+
+        missing = [t for t in titles if t not in self._title_vectors]
+        if missing:
+            vectors = self.embedder.encode_documents(missing)
+            with self._lock:
+                self._title_vectors.update(zip(missing, vectors, strict=True))
+        return np.stack([self._title_vectors[t] for t in titles])
 
     def stats(self) -> IndexStats:
         store = self.store

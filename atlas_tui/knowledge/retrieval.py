@@ -2,11 +2,13 @@
 
 Hybrid fuses the two ranked candidate lists with weighted reciprocal-rank fusion, then lets a file
 that matches in several chunks lift its best chunk a little (documents, not isolated sentences,
-answer questions). Every score is in [0, 1], higher is better:
+answer questions), and a document whose title is close to the question lift its chunks (a title
+says what a whole document is about, which a single chunk often does not).
+Every score is in [0, 1], higher is better:
 - vector: the cosine similarity, clipped at 0;
 - keyword: BM25 squashed by s / (s + KEYWORD_HALF) (absolute, so `min_score` means the same
   for every query);
-- hybrid: the fused score (with its file bonus, itself capped) divided by the best possible one.
+- hybrid: the fused score (with its file and title bonuses) divided by the best possible one.
 Filters (`source` glob, `where` equalities) are applied before the search (prefilter), so a filter
 never empties a result that has matching rows.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +57,11 @@ class Fusion:
     vector_weight: float = 1.0
     keyword_weight: float = 1.0
     file_weight: float = 0.3  # share of a file's other matching chunks added to its best chunk
+    # A document's title says what it is about: its cosine similarity to the question, in units
+    # of the best fused score, lifts every chunk of a document whose title matches the question.
+    # Measured on the Python docs eval: 0.13-0.2 plateau at hit@1 0.90 / MRR@10 0.929 (0 gives
+    # 0.70 / 0.829; 0.08 and 0.4 still 0.85 / 0.90): a broad optimum, not a knife edge.
+    title_weight: float = 0.15
 
 
 DEFAULT_FUSION = Fusion()
@@ -131,8 +138,11 @@ def fuse(
     vector_hits: list[tuple[dict[str, Any], float]],
     keyword_hits: list[tuple[dict[str, Any], float]],
     fusion: Fusion = DEFAULT_FUSION,
+    title_similarity: Mapping[str, float] | None = None,
 ) -> list[tuple[dict[str, Any], float]]:
-    """Weighted RRF of two ranked lists, with a bonus for files matching in several chunks."""
+    """Weighted RRF of two ranked lists, with a bonus for files matching in several chunks and
+    one for documents whose title is close to the question (`title_similarity`: title -> cosine).
+    """
     rows: dict[str, dict[str, Any]] = {}
     fused: dict[str, float] = defaultdict(float)
     for hits, weight in (
@@ -150,9 +160,19 @@ def fuse(
         fid: fusion.file_weight * min(best, sum(values) - max(values))
         for fid, values in by_file.items()
     }
-    top = best * (1.0 + fusion.file_weight)
+    titles = title_similarity or {}
+    title_weight = fusion.title_weight if titles else 0.0
+    top = best * (1.0 + fusion.file_weight + title_weight)
     scored = [
-        (rows[cid], (value + file_bonus[rows[cid]["file_id"]]) / top)
+        (
+            rows[cid],
+            (
+                value
+                + file_bonus[rows[cid]["file_id"]]
+                + title_weight * best * max(0.0, titles.get(rows[cid]["title"], 0.0))
+            )
+            / top,
+        )
         for cid, value in fused.items()
     ]
     scored.sort(key=lambda item: item[1], reverse=True)
@@ -164,6 +184,7 @@ def search(
     query: str,
     *,
     encode: Callable[[str], np.ndarray],
+    encode_titles: Callable[[Sequence[str]], np.ndarray] | None = None,
     mode: str = "hybrid",
     limit: int = 6,
     source: str | None = None,
@@ -190,8 +211,15 @@ def search(
         n = max(fusion.candidates, limit)
         # BM25 runs in LanceDB (no GIL) while this thread encodes the query and searches vectors.
         keyword = _POOL.submit(keyword_candidates, store, query, n, predicate)
-        vector = vector_candidates(store, encode(query), n, predicate)
-        hits = fuse(vector, keyword.result(), fusion)
+        query_vector = encode(query)
+        vector = vector_candidates(store, query_vector, n, predicate)
+        keyword_hits = keyword.result()
+        similarity = None
+        if encode_titles is not None and fusion.title_weight:
+            titles = sorted({row["title"] for row, _ in (*vector, *keyword_hits) if row["title"]})
+            if titles:
+                similarity = dict(zip(titles, encode_titles(titles) @ query_vector, strict=True))
+        hits = fuse(vector, keyword_hits, fusion, similarity)
     if not hits and store.count() == 0:
         raise EmptyIndexError(f"The index {store.collection!r} at {store.uri} holds no documents.")
     scored = [(row, round(float(score), 6)) for row, score in hits[:limit]]

@@ -114,3 +114,19 @@ def test_document_text_reloads_the_file(indexed) -> None:
     kb, _root = indexed
     passage = kb.search("tomatoes", mode="keyword", limit=1)[0]
     assert "stake to climb" in kb.document_text(passage)
+
+
+def test_a_document_whose_title_matches_the_question_is_lifted() -> None:
+    from atlas_tui.knowledge.retrieval import Fusion, fuse
+
+    def row(cid: str, title: str) -> dict[str, object]:
+        return {"id": cid, "file_id": cid, "title": title}
+
+    changelog, gzip_page = row("a", "What's new in 3.1"), row("b", "gzip: support for gzip files")
+    vector = [(changelog, 0.8), (gzip_page, 0.79)]
+    keyword = [(changelog, 9.0), (gzip_page, 8.5)]
+    assert [r["id"] for r, _ in fuse(vector, keyword)] == ["a", "b"]  # no titles: ranks alone
+    similarity = {"What's new in 3.1": 0.1, "gzip: support for gzip files": 0.7}
+    ranked = fuse(vector, keyword, Fusion(), similarity)
+    assert [r["id"] for r, _ in ranked] == ["b", "a"]
+    assert all(0.0 <= score <= 1.0 for _, score in ranked)
