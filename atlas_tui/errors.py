@@ -92,7 +92,7 @@ class APIConnectionError(GenerationError):
 
 
 class StreamInterruptedError(GenerationError):
-    hint = "The connection dropped mid-answer; the partial answer is kept. Regenerate to retry."
+    hint = "Ask again (ctrl+r regenerates in the TUI) to retry."
 
 
 class APIError(GenerationError):

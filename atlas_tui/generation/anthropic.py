@@ -329,7 +329,8 @@ def _generation_error(exc: BaseException, stream: ClaudeStream) -> errors.Genera
             f"{where} sent nothing for {settings.request_timeout:g} s in the middle of the answer."
         )
     if isinstance(exc, httpx2.TransportError):
-        return errors.StreamInterruptedError(f"The connection dropped mid-answer ({exc}).")
+        # The transport's own wording stays on the chained cause, for a log, not the screen.
+        return errors.StreamInterruptedError("The connection dropped mid-answer.")
     if isinstance(exc, json.JSONDecodeError):
         return errors.APIError(f"The API sent a malformed stream event ({exc}).", hint=_RETRY_HINT)
     return None
