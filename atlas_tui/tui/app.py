@@ -220,8 +220,10 @@ class AtlasApp(SessionViewMixin, IngestingMixin):
         rows: list[tuple[str, str]] = []
         for active in self.screen.active_bindings.values():
             if active.binding.description and active.node is self:
-                rows.append((self.get_key_display(active.binding), active.binding.description))
-        rows.append(("ctrl+p", "Command palette"))
+                description = active.binding.description
+                if active.binding.action == "command_palette":
+                    description = "Command palette"  # Textual's own terse footer label
+                rows.append((self.get_key_display(active.binding), description))
         self.push_screen(HelpScreen(rows))
 
     def _show_documents(self, show: bool) -> None:

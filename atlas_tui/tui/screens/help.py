@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 QUERY_BOX_KEYS = (
     ("enter", "Send the question"),
     ("shift+enter / ctrl+j", "New line in the question"),
-    ("up / down", "Recall earlier questions (on the first / last line)"),
+    ("up / down", "Recall earlier questions"),
     ("tab / shift+tab", "Move focus between panes"),
     ("enter / click (documents)", "Open the document's preview"),
     ("click [n] (answer)", "Highlight document n"),
