@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atlas_tui.config import SEARCH_MODES, Settings, demo_corpus_path, load_settings
-from atlas_tui.errors import AtlasError
+from atlas_tui.errors import AtlasError, CancelledError_
 from atlas_tui.safety import terminal_safe
 
 if TYPE_CHECKING:
@@ -247,10 +247,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         out.write("\n[cancelled]\n")
         status = 130
         if recorder is not None:
-            from atlas_tui.errors import CancelledError_
-            from atlas_tui.query import Failed as FailedEvent
-
-            recorder.record(FailedEvent(CancelledError_("Cancelled."), recorder.text))
+            recorder.record(Failed(CancelledError_("Cancelled."), recorder.text))
     finally:
         if store is not None:
             store.close()
@@ -274,22 +271,11 @@ def _ask_session(settings: Settings, args: argparse.Namespace) -> tuple[Any, Any
 
     store = SessionStore.from_settings(settings)
     if args.session:
-        session_id = _resolve_session(store, args.session)
+        session_id = store.resolve(args.session)
         history = store.history(session_id, settings.history_turns)
     else:
         session_id, history = store.create_session(), []
     return store, TurnRecorder(store, session_id, args.question), history
-
-
-def _resolve_session(store: Any, ref: str) -> str:
-    from atlas_tui.errors import SessionStoreError
-
-    if ref == "last":
-        found = store.last_session_id()
-        if found is None:
-            raise SessionStoreError("There are no research sessions yet.", hint="")
-        return str(found)
-    return str(store.resolve(ref))
 
 
 # --- sessions
@@ -332,7 +318,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from atlas_tui.sessions import SessionStore
 
     with SessionStore.from_settings(_settings(args)) as store:
-        session = store.load_session(_resolve_session(store, args.session))
+        session = store.load_session(args.session)
     text = export_markdown(session) if args.format == "md" else export_json(session)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atlas_tui.config import Settings, load_settings
-from atlas_tui.errors import AtlasError, CancelledError_, GenerationError
+from atlas_tui.errors import AtlasError, CancelledError_
 from atlas_tui.generation import TextDelta
 from atlas_tui.types import Citation, Passage, Turn, Usage
 
@@ -234,13 +234,9 @@ class AtlasQuery:
                         usage = event.usage
             finally:
                 answer.close()
-        except GenerationError as error:
-            partial = "".join(parts)
-            error.partial_text = partial
-            yield Failed(error, partial)
-            return
-        except AtlasError as error:
-            yield Failed(error, "".join(parts))
+        except AtlasError as error:  # a GenerationError, or e.g. an unreadable prompt file
+            error.partial_text = "".join(parts)
+            yield Failed(error, error.partial_text)
             return
         finished = time.perf_counter()
         answer_text = "".join(parts)

@@ -421,3 +421,13 @@ def test_the_store_lives_in_the_user_data_dir_unless_configured(tmp_path: Path) 
     with SessionStore.from_settings(load_settings(sessions_path=str(tmp_path / "s.db"))) as store:
         assert store.path == tmp_path / "s.db"
     assert (tmp_path / "s.db").is_file()
+
+
+def test_last_names_the_most_recently_used_session(store: SessionStore) -> None:
+    with pytest.raises(SessionStoreError, match="no research sessions yet"):
+        store.resolve("last")
+    first = store.create_session()
+    store.create_session()
+    done_turn(store, first, "q", "a")  # using a session makes it the latest
+    assert store.resolve("last") == first
+    assert store.load_session("last").id == first

@@ -173,10 +173,16 @@ class SessionStore:
         raise SessionStoreError("Could not find a free session id.")
 
     def resolve(self, ref: str) -> str:
-        """The id of the session named by `ref`: a full id or an unambiguous prefix of one."""
+        """The id of the session named by `ref`: a full id, an unambiguous prefix of one, or
+        "last" for the most recently used (ids are hex, so "last" is never a prefix)."""
         ref = ref.strip().lower()
         if not ref:
             raise SessionStoreError("No session given.", hint=_NOT_FOUND_HINT)
+        if ref == "last":
+            found = self.last_session_id()
+            if found is None:
+                raise SessionStoreError("There are no research sessions yet.", hint="")
+            return found
         pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self._query("SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\'", (pattern,))
         ids = [row["id"] for row in rows]

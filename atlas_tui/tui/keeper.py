@@ -87,11 +87,8 @@ class SessionKeeper:
         None when `ref` is "last" and there is no session yet. Raises SessionStoreError.
         """
         store = self._require_store()
-        if ref == "last":
-            found = store.last_session_id()
-            if found is None:
-                return None
-            ref = found
+        if ref == "last" and store.last_session_id() is None:
+            return None
         session = store.load_session(ref)
         with self._lock:
             self.session_id, self.title = session.id, session.title
