@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from tests.corpus import write_files
 from tests.fake_anthropic import fake_anthropic  # noqa: F401 - a fixture for every test
 
 os.environ.setdefault("LANCEDB_LOG", "error")
@@ -65,12 +66,7 @@ RESEARCH_CORPUS = {
 
 @pytest.fixture(scope="session")
 def research_corpus(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("research-corpus")
-    for name, text in RESEARCH_CORPUS.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
+    return write_files(tmp_path_factory.mktemp("research-corpus"), RESEARCH_CORPUS)
 
 
 @pytest.fixture(scope="session")

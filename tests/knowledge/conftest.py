@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.config import Settings
+from tests.corpus import write_files
 
 
 @pytest.fixture(scope="session")
@@ -33,16 +34,7 @@ CORPUS = {
 @pytest.fixture
 def write_corpus(tmp_path: Path) -> Callable[..., Path]:
     def write(files: dict[str, str | bytes] | None = None, name: str = "corpus") -> Path:
-        root = tmp_path / name
-        for rel, content in (CORPUS if files is None else files).items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8")
-        root.mkdir(exist_ok=True)
-        return root
+        return write_files(tmp_path / name, CORPUS if files is None else files)
 
     return write
 

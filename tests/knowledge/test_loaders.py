@@ -15,17 +15,7 @@ import pytest
 
 from atlas_tui.knowledge.loaders import LoadError, discover, load_document
 from atlas_tui.knowledge.records import Skipped
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-    return root
+from tests.corpus import write_files
 
 
 def found(items: list[Any], root: Path) -> list[str]:
@@ -73,7 +63,7 @@ def minimal_pdf(pages: list[str], title: str = "") -> bytes:
 
 def test_markdown_title_source_and_hash(tmp_path: Path) -> None:
     raw = "Intro line.\n\n# Install Guide\n\nSome text.\n"
-    write(tmp_path, {"docs/guide.md": raw})
+    write_files(tmp_path, {"docs/guide.md": raw})
     doc = load_document(tmp_path / "docs" / "guide.md", tmp_path)
     assert (doc.kind, doc.title, doc.source) == ("markdown", "Install Guide", "docs/guide.md")
     assert doc.root == str(tmp_path)
@@ -82,7 +72,7 @@ def test_markdown_title_source_and_hash(tmp_path: Path) -> None:
 
 
 def test_markdown_heading_inside_code_fence_is_not_the_title(tmp_path: Path) -> None:
-    write(tmp_path, {"a.md": "```sh\n# not a title\n```\n\nReal Title\n==========\n\ntext\n"})
+    write_files(tmp_path, {"a.md": "```sh\n# not a title\n```\n\nReal Title\n==========\n\ntext\n"})
     assert load_document(tmp_path / "a.md", tmp_path).title == "Real Title"
 
 
@@ -95,7 +85,7 @@ def test_rst_title_and_inline_markup_reduced_keeping_lines(tmp_path: Path, name:
         "   Open a :term:`file\n   object` like :func:`~gzip.open` or ``'rb'``; see"
         " `the docs <https://x.org>`_.\n"
     )
-    write(tmp_path, {name: raw})
+    write_files(tmp_path, {name: raw})
     doc = load_document(tmp_path / name, tmp_path)
     assert doc.kind == "rst"
     assert doc.title == "gzip --- Support for gzip files"
@@ -106,7 +96,7 @@ def test_rst_title_and_inline_markup_reduced_keeping_lines(tmp_path: Path, name:
 
 
 def test_rst_overlined_title(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "w.rst": "****************************\n  What's New In Python 3.11\n"
@@ -117,7 +107,7 @@ def test_rst_overlined_title(tmp_path: Path) -> None:
 
 
 def test_text_code_and_unknown_extension(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "notes.txt": "plain notes\r\nline two\r\n",
@@ -141,7 +131,7 @@ def test_html_keeps_visible_text_only(tmp_path: Path) -> None:
         "<script>alert('x')</script></p><h2>Sub</h2><ul><li>one</li><li>two</li></ul>"
         "<noscript>enable js</noscript></body></html>"
     )
-    write(tmp_path, {"p.html": html})
+    write_files(tmp_path, {"p.html": html})
     doc = load_document(tmp_path / "p.html", tmp_path)
     assert (doc.kind, doc.title) == ("html", "The Page")
     assert "Hello & welcome" in doc.text
@@ -151,7 +141,9 @@ def test_html_keeps_visible_text_only(tmp_path: Path) -> None:
 
 
 def test_pdf_pages_and_title(tmp_path: Path) -> None:
-    write(tmp_path, {"r.pdf": minimal_pdf(["First page words", "Second page words"], "Report")})
+    write_files(
+        tmp_path, {"r.pdf": minimal_pdf(["First page words", "Second page words"], "Report")}
+    )
     doc = load_document(tmp_path / "r.pdf", tmp_path)
     assert (doc.kind, doc.title) == ("pdf", "Report")
     assert [page for page, _ in doc.page_offsets] == [1, 2]
@@ -161,12 +153,12 @@ def test_pdf_pages_and_title(tmp_path: Path) -> None:
 
 
 def test_pdf_without_title_uses_file_name(tmp_path: Path) -> None:
-    write(tmp_path, {"plain.pdf": minimal_pdf(["Only page"])})
+    write_files(tmp_path, {"plain.pdf": minimal_pdf(["Only page"])})
     assert load_document(tmp_path / "plain.pdf", tmp_path).title == "plain.pdf"
 
 
 def test_broken_pdf_raises_load_error(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path, {"bad.pdf": b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ngarbage", "x.pdf": b"hello"}
     )
     for name in ("bad.pdf", "x.pdf"):
@@ -178,7 +170,7 @@ def test_broken_pdf_raises_load_error(tmp_path: Path) -> None:
 
 
 def test_binary_detected_by_content_whatever_the_extension(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {"image.md": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "ctl.txt": bytes(range(1, 31)) * 50},
     )
@@ -188,31 +180,31 @@ def test_binary_detected_by_content_whatever_the_extension(tmp_path: Path) -> No
 
 
 def test_invalid_utf8_mostly_valid_is_repaired(tmp_path: Path) -> None:
-    write(tmp_path, {"a.txt": b"caf\xe9 " + b"plain text " * 50})
+    write_files(tmp_path, {"a.txt": b"caf\xe9 " + b"plain text " * 50})
     doc = load_document(tmp_path / "a.txt", tmp_path)
     assert doc.text.startswith("caf\ufffd plain text")
 
 
 def test_invalid_utf8_mostly_invalid_is_refused(tmp_path: Path) -> None:
-    write(tmp_path, {"latin.txt": "déjà vu à côté élève ".encode("latin-1") * 20})
+    write_files(tmp_path, {"latin.txt": "déjà vu à côté élève ".encode("latin-1") * 20})
     with pytest.raises(LoadError, match="not valid UTF-8"):
         load_document(tmp_path / "latin.txt", tmp_path)
 
 
 def test_utf16_with_bom_is_text(tmp_path: Path) -> None:
-    write(tmp_path, {"w.txt": "wide text\n".encode("utf-16")})
+    write_files(tmp_path, {"w.txt": "wide text\n".encode("utf-16")})
     assert load_document(tmp_path / "w.txt", tmp_path).text == "wide text\n"
 
 
 @pytest.mark.parametrize("content", [b"", b"  \n\t\n"])
 def test_empty_file(tmp_path: Path, content: bytes) -> None:
-    write(tmp_path, {"e.md": content})
+    write_files(tmp_path, {"e.md": content})
     with pytest.raises(LoadError, match="empty file"):
         load_document(tmp_path / "e.md", tmp_path)
 
 
 def test_oversized_is_skipped_and_refused(tmp_path: Path) -> None:
-    write(tmp_path, {"big.txt": "x" * 2000, "small.txt": "ok"})
+    write_files(tmp_path, {"big.txt": "x" * 2000, "small.txt": "ok"})
     items = list(discover([tmp_path], max_bytes=1000))
     assert found(items, tmp_path) == ["small.txt"]
     assert "too large" in skipped(items)["big.txt"]
@@ -256,7 +248,7 @@ def world_readable_dir() -> Any:
 
 
 def test_permission_denied_file_and_folder(world_readable_dir: Path) -> None:
-    root = write(
+    root = write_files(
         world_readable_dir, {"open.md": "# fine", "locked.md": "# secret", "shut/in.md": "x"}
     )
     (root / "locked.md").chmod(0o000)
@@ -278,7 +270,7 @@ def test_permission_denied_file_and_folder(world_readable_dir: Path) -> None:
 
 def test_fifo_and_folder_named_like_a_file(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.md")
-    write(tmp_path, {"dir.md/inner.md": "# inner"})
+    write_files(tmp_path, {"dir.md/inner.md": "# inner"})
     items = list(discover([tmp_path]))
     assert skipped(items)["pipe.md"] == "not a regular file"
     assert found(items, tmp_path) == ["dir.md/inner.md"]
@@ -288,7 +280,7 @@ def test_fifo_and_folder_named_like_a_file(tmp_path: Path) -> None:
 
 
 def test_symlink_loops_are_skipped(tmp_path: Path) -> None:
-    write(tmp_path, {"a/doc.md": "# doc"})
+    write_files(tmp_path, {"a/doc.md": "# doc"})
     (tmp_path / "a" / "back").symlink_to(tmp_path)
     (tmp_path / "self.md").symlink_to(tmp_path / "self.md")
     (tmp_path / "dangling.md").symlink_to(tmp_path / "nowhere.md")
@@ -301,7 +293,7 @@ def test_symlink_loops_are_skipped(tmp_path: Path) -> None:
 
 
 def test_symlinked_folder_without_loop_is_followed(tmp_path: Path) -> None:
-    write(tmp_path, {"real/doc.md": "# doc", "root/own.md": "# own"})
+    write_files(tmp_path, {"real/doc.md": "# doc", "root/own.md": "# own"})
     (tmp_path / "root" / "linked").symlink_to(tmp_path / "real")
     assert found(list(discover([tmp_path / "root"])), tmp_path / "root") == [
         "linked/doc.md",
@@ -310,7 +302,7 @@ def test_symlinked_folder_without_loop_is_followed(tmp_path: Path) -> None:
 
 
 def test_missing_path_and_single_file_root(tmp_path: Path) -> None:
-    write(tmp_path, {"one.md": "# one"})
+    write_files(tmp_path, {"one.md": "# one"})
     items = list(discover([tmp_path / "missing", tmp_path / "one.md"]))
     assert items[0] == Skipped(str(tmp_path / "missing"), "no such file or folder")
     assert items[1] == (tmp_path / "one.md", tmp_path)
@@ -320,7 +312,7 @@ def test_missing_path_and_single_file_root(tmp_path: Path) -> None:
 
 
 def test_gitignore_at_every_level_and_hidden_entries(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             ".gitignore": "*.log\nbuild/\n",
@@ -344,7 +336,7 @@ def test_gitignore_at_every_level_and_hidden_entries(tmp_path: Path) -> None:
 
 
 def test_include_and_exclude_globs(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {"a.md": "a", "docs/b.md": "b", "docs/c.txt": "c", "drafts/d.md": "d", "e.py": "e"},
     )
@@ -357,7 +349,7 @@ def test_include_and_exclude_globs(tmp_path: Path) -> None:
 
 def test_odd_file_names(tmp_path: Path) -> None:
     names = ['it\'s "quoted".md', "with space.txt", "naïve 日本.md", "semi;colon'--.md"]
-    write(tmp_path, {f"dir one/{n}": f"# {n}\n\nbody" for n in names})
+    write_files(tmp_path, {f"dir one/{n}": f"# {n}\n\nbody" for n in names})
     items = list(discover([tmp_path]))
     assert found(items, tmp_path) == sorted(f"dir one/{n}" for n in names)
     for path, root in (i for i in items if isinstance(i, tuple)):
@@ -373,7 +365,7 @@ def test_html_leaves_out_navigation_and_hidden_elements(tmp_path: Path) -> None:
         "<h2>Usage<a class='headerlink'>¶</a></h2><p>Call   it\n  twice.</p>"
         "<div aria-hidden='true'>icon</div><pre>  keep\n    indent</pre></body>"
     )
-    write(tmp_path, {"p.htm": html})
+    write_files(tmp_path, {"p.htm": html})
     doc = load_document(tmp_path / "p.htm", tmp_path)
     assert doc.text == "## Usage\n\nCall it twice.\n\n  keep\n    indent"
     assert doc.title == "Usage"  # no <title>: the first heading

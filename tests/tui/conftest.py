@@ -9,6 +9,7 @@ import pytest
 
 from atlas_tui.config import Settings
 from atlas_tui.query import AtlasQuery
+from tests.corpus import write_files
 from tests.fake_anthropic import fake_anthropic  # noqa: F401 - a fixture
 
 CORPUS = {
@@ -31,10 +32,7 @@ CORPUS = {
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("tui-corpus")
-    for name, text in CORPUS.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
+    return write_files(tmp_path_factory.mktemp("tui-corpus"), CORPUS)
 
 
 @pytest.fixture(scope="session")
