@@ -100,6 +100,7 @@ def terminal(research_index: str, tmp_path: Path) -> Iterator[Terminal]:
         for key, value in os.environ.items()
         if not key.startswith(("ANTHROPIC_", "ATLAS_", "TMUX"))
     }
+    (tmp_path / "config.toml").write_text("")  # a config file that is named must exist
     env.update(
         TERM="xterm-256color",
         ATLAS_DB_PATH=research_index,
