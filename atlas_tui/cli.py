@@ -7,17 +7,46 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from atlas_tui.config import SEARCH_MODES, Settings, demo_corpus_path, load_settings
-from atlas_tui.errors import AtlasError, CancelledError_
-from atlas_tui.safety import terminal_safe
+from atlas_tui.config import (
+    SEARCH_MODES,
+    Settings,
+    allowed_range,
+    coerce_setting,
+    demo_corpus_path,
+    load_settings,
+)
+from atlas_tui.errors import AtlasError, CancelledError_, ConfigError
+from atlas_tui.safety import display_path, json_safe, terminal_safe
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery, Event
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (usage stays in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {terminal_safe(message)} (see `{self.prog} --help`)\n")
+
+
+def _setting(name: str) -> Callable[[str], Any]:
+    """An argparse type for a flag that stands for setting `name`, checked against its range."""
+
+    def parse(text: str) -> Any:
+        try:
+            return coerce_setting(name, text)
+        except ConfigError:
+            raise argparse.ArgumentTypeError(
+                f"must be {allowed_range(name)}, not {text!r}"
+            ) from None
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
 
 
 def _common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
@@ -34,21 +63,28 @@ def _retrieval(parser: argparse.ArgumentParser) -> None:
         "--mode", choices=SEARCH_MODES, default=argparse.SUPPRESS, help="retrieval mode"
     )
     parser.add_argument("--source", help="only passages whose source path matches this glob")
-    parser.add_argument("--limit", type=int, help="number of passages")
-    parser.add_argument("--min-score", type=float, help="drop passages scoring below this")
+    parser.add_argument(
+        "--limit", type=_setting("max_results"), help="number of passages (1 to 1000)"
+    )
+    parser.add_argument(
+        "--min-score",
+        type=_setting("min_relevance_score"),
+        help="drop passages scoring below this (0 to 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="atlas-tui",
         description="Keyboard-driven research over your own documents, with cited answers.",
     )
     _common(parser, sub=False)
     parser.add_argument("--mode", choices=SEARCH_MODES, help="retrieval mode (default hybrid)")
-    parser.add_argument(
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
         "--resume", nargs="?", const="last", metavar="SESSION", help="open a research session"
     )
-    parser.add_argument("--new", action="store_true", help="start a new research session")
+    which.add_argument("--new", action="store_true", help="start a new research session")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="index folders or files (incremental)")
@@ -135,7 +171,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         client, paths, include=args.include, exclude=args.exclude, show=show
     )
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        _print_json(report.to_dict())
     else:
         print(format_report(report))
     return 0 if report.ok else 1
@@ -148,14 +184,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     client = _client(_settings(args))
     passages = client.retrieve(args.query, **_knobs(args))
     if args.json:
-        rows = [{"rank": p.rank, "text": p.text, **p.metadata()} for p in passages]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        _print_json([{"rank": p.rank, "text": p.text, **p.metadata()} for p in passages])
         return 0
     if not passages:
         print("No passages matched.")
         return 0
     for p in passages:
-        where = f"{p.source}" + (f" p.{p.page}" if p.page else "")
+        where = display_path(p.source) + (f" p.{p.page}" if p.page else "")
         heading = f"  {p.heading}" if p.heading else ""
         print(terminal_safe(f"[{p.rank}] {p.score:.3f}  {where}{heading}"))
         snippet = " ".join(p.text.split())
@@ -167,12 +202,17 @@ def cmd_stats(args: argparse.Namespace) -> int:
     stats = _client(_settings(args)).stats()
     data = stats.to_dict()
     if args.json:
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        _print_json(data)
     else:
         width = max(len(k) for k in data)
         for key, value in data.items():
-            print(f"{key.replace('_', ' '):<{width}}  {value}")
+            print(terminal_safe(f"{key.replace('_', ' '):<{width}}  {value}"))
     return 0
+
+
+def _print_json(data: Any) -> None:
+    """JSON on stdout, with any control or invisible character escaped (same value decoded)."""
+    print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 # --- ask
@@ -284,27 +324,37 @@ def _ask_session(settings: Settings, args: argparse.Namespace) -> tuple[Any, Any
 def cmd_sessions(args: argparse.Namespace) -> int:
     from atlas_tui.sessions import SessionStore
 
-    with SessionStore.from_settings(_settings(args)) as store:
+    with SessionStore.from_settings(_settings(args), read_only=True) as store:
         if args.search:
             rows = [asdict(hit) for hit in store.search(args.search)]
             lines = [
-                f"{h['session_id']}  {_when(h['updated'])}  #{h['position']}  {h['question']}\n"
-                f"          {h['snippet']}"
+                f"{h['session_id']}  {_when(h['updated'])}  #{h['position']}  "
+                f"{_one_line(h['question'])}\n          {_one_line(h['snippet'])}"
                 for h in rows
             ]
         else:
             rows = [asdict(summary) for summary in store.list_sessions()]
             lines = [
-                f"{r['id']}  {_when(r['updated'])}  {r['turns']:>3} turns  {r['title']}"
+                f"{r['id']}  {_when(r['updated'])}  {_count(r['turns'], 'turn'):>9}  "
+                f"{_one_line(r['title'])}"
                 for r in rows
             ]
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        _print_json(rows)
     elif not rows:
         print("No research sessions match." if args.search else "No research sessions yet.")
     else:
         print("\n".join(terminal_safe(line) for line in lines))
     return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _count(number: int, noun: str) -> str:
+    """ "1 turn", "2 turns"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _when(timestamp: float) -> str:
@@ -317,29 +367,64 @@ def cmd_export(args: argparse.Namespace) -> int:
     from atlas_tui.export import export_json, export_markdown
     from atlas_tui.sessions import SessionStore
 
-    with SessionStore.from_settings(_settings(args)) as store:
+    with SessionStore.from_settings(_settings(args), read_only=True) as store:
         session = store.load_session(args.session)
-    text = export_markdown(session) if args.format == "md" else export_json(session)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"Wrote {args.output}", file=sys.stderr)
+    if args.format == "md":
+        text = export_markdown(session)
+        shown = terminal_safe(text)  # for reading: escapes and invisible characters removed
     else:
-        sys.stdout.write(text)
+        text = export_json(session)
+        shown = json_safe(text)  # for programs: the same JSON value, escaped where needed
+    if args.output:
+        _write_file(Path(args.output), text)  # the file keeps the text verbatim
+        print(f"Wrote {display_path(args.output)}", file=sys.stderr)
+    else:
+        sys.stdout.write(shown)
     return 0
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write `text` to `path`, or raise an AtlasError saying in one line why it cannot be."""
+    import errno
+
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        shown = display_path(path)
+        if isinstance(exc, IsADirectoryError) or path.is_dir():
+            reason = "it is a folder; name a file inside it"
+        elif isinstance(exc, FileNotFoundError):
+            reason = f"the folder {display_path(path.parent)} does not exist"
+        elif isinstance(exc, PermissionError):
+            reason = "permission denied"
+        elif exc.errno == errno.ENOSPC:
+            reason = "the disk is full"
+        else:
+            reason = exc.strerror or str(exc)
+        raise AtlasError(f"Cannot write {shown}: {reason}.") from exc
 
 
 # --- the TUI and main
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    resume = args.resume
+    if resume is not None and resume.strip().lower() != "last":
+        # An unknown or ambiguous session fails here, before the terminal is taken over.
+        from atlas_tui.sessions import SessionStore
+
+        with SessionStore.from_settings(settings, read_only=True) as store:
+            resume = store.resolve(resume)
     from atlas_tui.tui.app import run_app
 
-    run_app(_settings(args), resume=args.resume, new_session=args.new)
+    run_app(settings, resume=resume, new_session=args.new)
     return 0
 
 
 def _print_error(error: AtlasError) -> None:
-    print(f"atlas-tui: {terminal_safe(error.describe())}", file=sys.stderr)
+    """The error and its hint, on one line of stderr."""
+    print(f"atlas-tui: {_one_line(terminal_safe(error.describe()))}", file=sys.stderr)
 
 
 COMMANDS = {
@@ -359,13 +444,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = COMMANDS.get(args.command, cmd_tui)
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
     except AtlasError as error:
         _print_error(error)
         return 1
     except KeyboardInterrupt:
         print("\natlas-tui: interrupted.", file=sys.stderr)
         return 128 + signal.SIGINT
+    except BrokenPipeError:
+        # The reader went away (`atlas-tui sessions | head -3`): stop quietly, as `cat` would.
+        # Python would complain again when it flushes stdout at exit, so stdout goes nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
