@@ -393,7 +393,7 @@ def _write_file(path: Path, text: str) -> None:
         shown = display_path(path)
         if isinstance(exc, IsADirectoryError) or path.is_dir():
             reason = "it is a folder; name a file inside it"
-        elif isinstance(exc, FileNotFoundError):
+        elif isinstance(exc, FileNotFoundError) and not path.parent.is_dir():
             reason = f"the folder {display_path(path.parent)} does not exist"
         elif isinstance(exc, PermissionError):
             reason = "permission denied"

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-# Characters that render as nothing (or reorder their neighbours) and can disguise text.
+# Characters that render as nothing (or reorder their neighbours) and can disguise text: every
+# format character (Unicode category Cf) but the visible number signs and the hieroglyph joiners.
 _INVISIBLE = (
     "\u00ad"  # soft hyphen
     "\u034f"  # combining grapheme joiner
@@ -30,6 +31,8 @@ _INVISIBLE = (
     "\u2066-\u206f"  # bidi isolates; deprecated format characters
     "\ufeff"  # zero-width no-break space (byte-order mark)
     "\ufff9-\ufffb"  # interlinear annotation
+    "\U0001bca0-\U0001bca3"  # shorthand format controls
+    "\U0001d173-\U0001d17a"  # musical beam and slur format controls
     "\U000e0000-\U000e007f"  # tag characters (invisible ASCII look-alikes)
 )
 
@@ -41,8 +44,10 @@ _ESCAPES = re.compile(
     \x1b\[[0-?]*[ -/]*[@-~]            # CSI
   | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)? # OSC, terminated by BEL or ST
   | \x1b[PX^_][^\x1b]*(?:\x1b\\)?      # DCS, SOS, PM, APC
-  | \x1b[@-Z\\-_]                      # other Fe escapes
+  | \x1b[ -/]*[0-~]                    # other escapes: nF (ESC ( B), Fp (ESC 7), Fe, Fs (ESC c)
   | \x9b[0-?]*[ -/]*[@-~]              # 8-bit CSI
+  | \x9d[^\x07\x1b\x9c]*[\x07\x9c]      # 8-bit OSC, terminated by BEL or 8-bit ST
+  | [\x90\x98\x9e\x9f][^\x1b\x9c]*\x9c   # 8-bit DCS, SOS, PM, APC (a lone one is dropped below)
   | [\x00-\x08\x0b-\x1f\x7f-\x9f]      # the remaining controls (keeps \t and \n)
   | [{_INVISIBLE}]                     # bidi controls and invisible characters
     """,
