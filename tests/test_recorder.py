@@ -1,0 +1,171 @@
+"""The turn recorder over a real session database: what is stored when, how a turn ends, and what
+happens when the database cannot be written."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import atlas_tui.sessions.store as store_module
+from atlas_tui.errors import APIConnectionError, CancelledError_, SessionStoreError
+from atlas_tui.query import Delta, Done, Failed, Retrieved, Timings
+from atlas_tui.recorder import TurnRecorder
+from atlas_tui.sessions import SessionStore
+from atlas_tui.types import Citation, Passage, Usage
+
+PASSAGE = Passage(
+    chunk_id="c1",
+    text="Keepers trim the wick.",
+    source="lighthouse.md",
+    root="/docs",
+    title="Lighthouses",
+    heading="Keepers",
+    score=0.8,
+)
+DEADLINE_S = 10.0  # the most any wait in these tests can take
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "sessions.sqlite3"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[SessionStore]:
+    with SessionStore(db_path) as opened:
+        yield opened
+
+
+def stored(db_path: Path) -> sqlite3.Row:
+    """The one turn, as another process would read it: a separate connection."""
+    with sqlite3.connect(db_path) as db:
+        db.row_factory = sqlite3.Row
+        return db.execute("SELECT answer, status, updated FROM turns").fetchone()
+
+
+def wait_for_answer(db_path: Path, text: str, since: float) -> float:
+    """Seconds from `since` until the stored answer reads `text` (polled; bounded)."""
+    while time.monotonic() - since < DEADLINE_S:
+        if stored(db_path)["answer"] == text:
+            return time.monotonic() - since
+        time.sleep(0.02)
+    raise AssertionError(f"the answer {text!r} was never stored")
+
+
+def test_the_answer_is_stored_about_once_a_second_while_it_streams(
+    store: SessionStore, db_path: Path
+) -> None:
+    recorder = TurnRecorder(store, store.create_session(), "What do keepers do?")
+    assert stored(db_path)["status"] == "pending"  # the question is stored when it is sent
+    start = time.monotonic()
+    recorder.record(Delta("Keepers "))
+    first = wait_for_answer(db_path, "Keepers ", start)
+    assert 0.8 <= first <= 1.6, f"first flush after {first:.2f} s, expected about 1 s"
+    assert stored(db_path)["status"] == "streaming"
+
+    start = time.monotonic()
+    recorder.record(Delta("trim "))
+    recorder.record(Delta("the wick"))
+    second = wait_for_answer(db_path, "Keepers trim the wick", start)
+    assert second <= 1.6, f"the next flush came {second:.2f} s later"
+
+    # Nothing new: nothing is written (the row's update time stays put over two intervals).
+    updated = stored(db_path)["updated"]
+    time.sleep(2.2)
+    assert stored(db_path)["updated"] == updated
+    recorder.record(Failed(CancelledError_("Cancelled."), ""))
+
+
+def test_a_finished_answer_is_stored_at_once_with_everything(
+    store: SessionStore, db_path: Path
+) -> None:
+    session_id = store.create_session()
+    recorder = TurnRecorder(store, session_id, "What do keepers do?", interval=60)
+    recorder.record(Retrieved((PASSAGE,)))
+    assert store.turn(recorder.turn_id).documents == (PASSAGE,)  # documents as they arrive
+    recorder.record(Delta("Keepers trim the wick [1]."))
+    assert recorder.text == "Keepers trim the wick [1]."
+    citation = Citation(number=1, chunk_id="c1", cited_text="Keepers trim the wick.")
+    recorder.record(
+        Done(
+            answer="Keepers trim the wick [1].",
+            citations=(citation,),
+            usage=Usage(input_tokens=10, output_tokens=5),
+            timings=Timings(retrieval_ms=12.5, total_ms=300.0),
+            answerer="claude-test",
+        )
+    )
+    turn = store.turn(recorder.turn_id)  # stored by record() itself, not by the next flush
+    assert (turn.status, turn.answer, turn.error) == ("done", "Keepers trim the wick [1].", None)
+    assert turn.citations == (citation,) and turn.answerer == "claude-test"
+    assert turn.timings["retrieval_ms"] == 12.5 and turn.timings["total_ms"] == 300.0
+    assert turn.question == "What do keepers do?" and turn.session_id == session_id
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (CancelledError_("Cancelled."), "cancelled"),
+        (APIConnectionError("Could not reach the API."), "failed"),
+    ],
+)
+def test_how_a_turn_ended_is_stored_with_its_partial_answer(
+    store: SessionStore, error: Exception, status: str
+) -> None:
+    recorder = TurnRecorder(store, store.create_session(), "q", interval=60)
+    recorder.record(Delta("The keeper "))
+    recorder.record(Delta("trims"))
+    recorder.record(Failed(error, ""))  # no partial text given: what was recorded is kept
+    turn = store.turn(recorder.turn_id)
+    assert (turn.status, turn.answer, turn.error) == (status, "The keeper trims", str(error))
+
+    other = TurnRecorder(store, store.create_session(), "q", interval=60)
+    other.record(Delta("ignored"))
+    other.record(Failed(error, "The partial text given"))
+    assert store.turn(other.turn_id).answer == "The partial text given"
+
+
+def test_no_flush_after_the_turn_ended(store: SessionStore, db_path: Path) -> None:
+    recorder = TurnRecorder(store, store.create_session(), "q", interval=0.05)
+    recorder.record(Delta("partial"))
+    recorder.record(Failed(CancelledError_("Cancelled."), "partial"))
+    recorder.record(Delta(" more"))  # a late delta (cancel raced the stream) is never written
+    recorder.flush()
+    time.sleep(0.2)
+    assert (stored(db_path)["answer"], stored(db_path)["status"]) == ("partial", "cancelled")
+
+
+def test_a_failed_flush_is_reported_once_and_the_answer_goes_on(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.1)
+    reported: list[SessionStoreError] = []
+    seen = threading.Event()
+
+    def on_error(error: SessionStoreError) -> None:
+        reported.append(error)
+        seen.set()
+
+    with SessionStore(db_path) as store:
+        recorder = TurnRecorder(store, store.create_session(), "q", interval=0.1, on_error=on_error)
+        blocker = sqlite3.connect(db_path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another program holds the database
+        try:
+            recorder.record(Delta("The keeper trims"))
+            assert seen.wait(DEADLINE_S), "the failed flush was never reported"
+            time.sleep(0.5)  # several more failed flushes: still reported only once
+            assert len(reported) == 1 and isinstance(recorder.flush_error, SessionStoreError)
+            assert "locked" in reported[0].describe() and "locked" in str(recorder.flush_error)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        # The lock has passed: the next flush stores the text, and the answer ends normally.
+        wait_for_answer(db_path, "The keeper trims", time.monotonic())
+        recorder.record(Delta(" the wick"))
+        recorder.record(Failed(CancelledError_("Cancelled."), ""))
+        assert store.turn(recorder.turn_id).answer == "The keeper trims the wick"
