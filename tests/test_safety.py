@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 
 import pytest
 
 from atlas_tui.safety import display_path, json_safe, terminal_safe
+from tests.hostile.cli_corpus import dangerous
 
 ALL_CHARACTERS = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
-BIDI_CONTROLS = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
-# Format characters that are visible (number signs, end-of-ayah marks) or needed to render a
-# script (Egyptian hieroglyph joiners): kept.
-VISIBLE_FORMAT = {0x600, 0x601, 0x602, 0x603, 0x604, 0x605, 0x6DD, 0x70F, 0x890, 0x891, 0x8E2}
-VISIBLE_FORMAT |= {0x110BD, 0x110CD, *range(0x13430, 0x13440)}
-
-
-def dangerous(char: str) -> bool:
-    """A character that acts on a terminal, reorders text or renders as nothing."""
-    category = unicodedata.category(char)
-    if category == "Cc":
-        return char not in "\t\n"
-    if unicodedata.bidirectional(char) in BIDI_CONTROLS:
-        return True
-    return category == "Cf" and ord(char) not in VISIBLE_FORMAT
-
-
 DANGEROUS = "".join(c for c in ALL_CHARACTERS if dangerous(c))
 # Not format characters, but they render as nothing too (fillers, invisible vowels, the unassigned
 # rest of the tag block): removed.
