@@ -169,3 +169,41 @@ def test_a_failed_flush_is_reported_once_and_the_answer_goes_on(
         recorder.record(Delta(" the wick"))
         recorder.record(Failed(CancelledError_("Cancelled."), ""))
         assert store.turn(recorder.turn_id).answer == "The keeper trims the wick"
+
+
+def test_a_full_disk_says_so(store: SessionStore) -> None:
+    recorder = TurnRecorder(store, store.create_session(), "q", interval=60)
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own SQLITE_FULL
+    recorder.record(Delta("x" * 100_000))
+    with pytest.raises(SessionStoreError) as caught:
+        recorder.flush()
+    assert "the disk is full" in caught.value.describe()
+    assert "Free some disk space" in caught.value.describe()
+    assert "holding" not in caught.value.describe() and "move it aside" not in str(caught.value)
+
+
+def test_a_lock_held_too_long_names_the_process_holding_it(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.2)
+    with SessionStore(db_path) as store:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import sqlite3, sys, time\n"
+             f"db = sqlite3.connect({str(db_path)!r}, isolation_level=None)\n"
+             "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+            with pytest.raises(SessionStoreError) as caught:
+                store.create_session()
+        finally:
+            holder.kill()
+            holder.wait(DEADLINE_S)
+    message = caught.value.describe()
+    assert f"stayed locked by pid {holder.pid} (python" in message, message
+    assert "nothing was changed" in message
