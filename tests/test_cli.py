@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -258,8 +260,6 @@ def recorded_sessions(
 @pytest.fixture
 def two_sessions(env: dict[str, str], recorded_sessions: tuple[Path, str, str]) -> tuple[str, str]:
     """A copy of the recorded sessions for this test: ids of the lighthouse and the café one."""
-    import shutil
-
     path, lighthouse, cafe = recorded_sessions
     shutil.copyfile(path, env["ATLAS_SESSIONS_PATH"])
     return lighthouse, cafe
@@ -436,3 +436,30 @@ def test_ingest_include_and_exclude(tmp_path: Path, env: dict[str, str]) -> None
     assert sources == {"guide.md"}
     everything = json.loads(atlas("ingest", str(corpus), "--json", env=env).stdout)
     assert (everything["files_added"], everything["files_unchanged"]) == (2, 1)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_resume_and_new_in_a_real_terminal(
+    env: dict[str, str], two_sessions: tuple[str, str], tmp_path: Path
+) -> None:
+    from tests.test_e2e_tmux import COMMAND, EXIT_LINE, Terminal
+
+    lighthouse, _ = two_sessions  # not the last session: --resume must open the one named
+    env.update(TERM="xterm-256color", ATLAS_CONFIG=os.devnull, ATLAS_DATA_DIR=str(tmp_path))
+    env = {k: v for k, v in env.items() if not k.startswith("TMUX")}
+    for flags, shown, hidden in (
+        (f"--resume {lighthouse[:5]}", "What does a lighthouse keeper do?", "espresso"),
+        ("--new", "Transcript", "lighthouse keeper"),
+    ):
+        terminal = Terminal(env)
+        try:
+            terminal.start(f"{shlex.quote(str(COMMAND))} {flags}")
+            screen = terminal.wait_for(lambda s, want=shown: want in s, f"{flags}: {shown}")
+            terminal.wait_for(lambda s: "Documents" in s, "the first paint")
+            screen = terminal.screen()
+            assert hidden not in screen and "Traceback" not in screen, screen
+            terminal.send("C-q")
+            terminal.wait_for(lambda s: bool(EXIT_LINE.search(s)), "the exit", timeout=30)
+            assert terminal.exit_status() == 0
+        finally:
+            terminal.kill()
