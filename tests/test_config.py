@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -285,3 +286,96 @@ def test_demo_corpus_is_bundled() -> None:
     files = sorted(demo_corpus_path().glob("*.md"))
     assert len(files) >= 10
     assert any("trimodal" in f.read_text().lower() for f in files)
+
+
+def test_user_folders_follow_the_environment_then_the_platform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_tui import config as module
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ATLAS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ATLAS_CONFIG", str(tmp_path / "my.toml"))
+    assert module.user_data_dir() == tmp_path / "data"
+    assert module.user_cache_dir() == tmp_path / "cache"
+    assert module.user_config_file() == tmp_path / "my.toml"
+    for variable in ("ATLAS_DATA_DIR", "ATLAS_CACHE_DIR", "ATLAS_CONFIG"):
+        monkeypatch.setenv(variable, "")  # empty: not set
+    assert module.user_data_dir() == tmp_path / "xdg-data" / "atlas-tui"
+    assert module.user_cache_dir() == tmp_path / "xdg-cache" / "atlas-tui"
+    assert module.user_config_file() == tmp_path / "xdg-config" / "atlas-tui" / "config.toml"
+    assert Settings().resolved_db_path == str(tmp_path / "xdg-data" / "atlas-tui" / "index")
+    assert Settings(db_path="s3://b/x").resolved_db_path == "s3://b/x"
+    assert Settings().resolved_sessions_path == (
+        tmp_path / "xdg-data" / "atlas-tui" / "sessions.sqlite3"
+    )
+    assert Settings(sessions_path="/s.db").resolved_sessions_path == Path("/s.db")
+
+
+def test_the_demo_corpus_is_found_in_a_wheel_or_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_tui import config as module
+
+    checkout = Path(module.__file__).resolve().parent.parent / "assets" / "demo"
+    assert demo_corpus_path() == checkout
+    package = tmp_path / "site" / "atlas_tui"
+    monkeypatch.setattr(module, "__file__", str(package / "config.py"))
+    with pytest.raises(ConfigError, match="demo corpus is missing from this installation"):
+        demo_corpus_path()
+    (tmp_path / "site" / "assets" / "demo").mkdir(parents=True)
+    assert demo_corpus_path() == tmp_path / "site" / "assets" / "demo"
+    (package / "_assets" / "demo").mkdir(parents=True)  # the wheel's copy comes first
+    assert demo_corpus_path() == package / "_assets" / "demo"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("skip_api_key_check = 'maybe'", "Setting 'skip_api_key_check' must be true or false, "
+         "not 'maybe'."),
+        ("collection = 5", "Setting 'collection' must be a string, not 5."),
+        ("keys = { quit = 1 }", "Setting 'keys' must be a table of strings, not {'quit': 1}."),
+        ("max_retries = 11", "Setting 'max_retries' must be a whole number from 0 to 10, not 11."),
+        ("request_timeout = -1.5", "Setting 'request_timeout' must be a number more than 0 and "
+         "at most 3600, not -1.5."),
+        ("mx_retries = 1", "Unknown setting 'mx_retries'; did you mean 'max_retries'?"),
+    ],
+)  # fmt: skip
+def test_the_error_says_exactly_what_is_allowed(config: Any, text: str, message: str) -> None:
+    config(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.describe() == message
+
+
+def test_an_unknown_setting_lists_the_known_ones(config: Any) -> None:
+    config("zzz = 1")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    names = ", ".join(sorted(f.name for f in fields(Settings)))
+    assert caught.value.describe() == f"Unknown setting 'zzz'; known settings: {names}."
+
+
+@pytest.mark.parametrize("provider", ["auto", "anthropic", "extractive"])
+def test_every_provider_and_search_mode_is_accepted(provider: str) -> None:
+    assert load_settings(provider=provider).provider == provider
+    for mode in ("hybrid", "vector", "keyword"):
+        assert load_settings(search_mode=mode).search_mode == mode
+
+
+def test_a_config_file_of_exactly_the_size_limit_is_read(tmp_path: Path) -> None:
+    from atlas_tui.config import _MAX_CONFIG_BYTES
+
+    line = 'collection = "kb"\n'
+    exact = tmp_path / "exact.toml"
+    exact.write_text(line + "#" * (_MAX_CONFIG_BYTES - len(line) - 1) + "\n")
+    assert exact.stat().st_size == _MAX_CONFIG_BYTES
+    assert load_settings(exact).collection == "kb"
+    over = tmp_path / "over.toml"
+    over.write_text(line + "#" * (_MAX_CONFIG_BYTES - len(line)) + "\n")
+    with pytest.raises(ConfigError, match="larger than 1000000 bytes"):
+        load_settings(over)
