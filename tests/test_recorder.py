@@ -207,3 +207,32 @@ def test_a_lock_held_too_long_names_the_process_holding_it(
     message = caught.value.describe()
     assert f"stayed locked by pid {holder.pid} (python" in message, message
     assert "nothing was changed" in message
+
+
+def test_a_turn_waiting_for_its_first_words_stays_pending(
+    store: SessionStore, db_path: Path
+) -> None:
+    recorder = TurnRecorder(store, store.create_session(), "q", interval=0.05)
+    time.sleep(0.3)  # several flush intervals with nothing to store
+    assert (stored(db_path)["status"], stored(db_path)["answer"]) == ("pending", "")
+    recorder.record(Delta("first"))
+    wait_for_answer(db_path, "first", time.monotonic())
+    assert stored(db_path)["status"] == "streaming"
+    recorder.record(Failed(CancelledError_("Cancelled."), ""))
+
+
+def test_an_unfinished_recorder_does_not_keep_the_process_alive(db_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from atlas_tui.recorder import TurnRecorder\n"
+        "from atlas_tui.sessions import SessionStore\n"
+        f"store = SessionStore({str(db_path)!r})\n"
+        "TurnRecorder(store, store.create_session(), 'q', interval=0.05)\n"
+        "print('leaving', flush=True)\n"  # no Done or Failed: the flusher is still running
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stdout == "leaving\n", done.stderr
