@@ -236,3 +236,25 @@ def test_an_unfinished_recorder_does_not_keep_the_process_alive(db_path: Path) -
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0 and done.stdout == "leaving\n", done.stderr
+
+
+def test_a_briefly_locked_database_is_waited_on(db_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with SessionStore(db_path) as store:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import sqlite3, time\n"
+             f"db = sqlite3.connect({str(db_path)!r}, isolation_level=None)\n"
+             "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True)\n"
+             "time.sleep(1.0); db.execute('ROLLBACK'); print('released', flush=True)\n"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+            session_id = store.create_session()  # waits for the lock instead of failing
+            assert holder.stdout.readline() == "released\n"
+        finally:
+            holder.kill()
+            holder.wait(DEADLINE_S)
+        assert [s.id for s in store.list_sessions()] == [session_id]
