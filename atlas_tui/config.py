@@ -146,7 +146,7 @@ def _unknown(name: str) -> ConfigError:
     import difflib
 
     known = sorted(_setting_kinds())
-    close = difflib.get_close_matches(name, known, n=1)
+    close = difflib.get_close_matches(name, known)  # best first
     maybe = f"; did you mean {close[0]!r}?" if close else f"; known settings: {', '.join(known)}."
     return ConfigError(f"Unknown setting {name!r}{maybe}")
 

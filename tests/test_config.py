@@ -324,8 +324,9 @@ def test_the_demo_corpus_is_found_in_a_wheel_or_a_checkout(
     assert demo_corpus_path() == checkout
     package = tmp_path / "site" / "atlas_tui"
     monkeypatch.setattr(module, "__file__", str(package / "config.py"))
-    with pytest.raises(ConfigError, match="demo corpus is missing from this installation"):
+    with pytest.raises(ConfigError) as missing:
         demo_corpus_path()
+    assert missing.value.describe() == "The bundled demo corpus is missing from this installation."
     (tmp_path / "site" / "assets" / "demo").mkdir(parents=True)
     assert demo_corpus_path() == tmp_path / "site" / "assets" / "demo"
     (package / "_assets" / "demo").mkdir(parents=True)  # the wheel's copy comes first
