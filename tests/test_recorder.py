@@ -237,6 +237,14 @@ def test_an_unfinished_recorder_does_not_keep_the_process_alive(db_path: Path) -
     )
     assert done.returncode == 0 and done.stdout == "leaving\n", done.stderr
 
+    # The same here: the flusher is a daemon thread, named for whoever lists the threads.
+    with SessionStore(db_path) as store:
+        recorder = TurnRecorder(store, store.create_session(), "q", interval=60)
+        flushers = [t for t in threading.enumerate() if t.name == "atlas-turn-flush"]
+        assert len(flushers) == 1 and flushers[0].daemon
+        recorder.record(Failed(CancelledError_("Cancelled."), ""))
+        assert not flushers[0].is_alive()  # ended with the turn
+
 
 def test_a_briefly_locked_database_is_waited_on(db_path: Path) -> None:
     import subprocess
