@@ -181,6 +181,8 @@ def test_a_full_disk_says_so(store: SessionStore) -> None:
     assert "the disk is full" in caught.value.describe()
     assert "Free some disk space" in caught.value.describe()
     assert "holding" not in caught.value.describe() and "move it aside" not in str(caught.value)
+    store._db.execute(f"PRAGMA max_page_count = {pages * 100}")
+    recorder.record(Failed(CancelledError_("Cancelled."), ""))  # room again: the turn ends
 
 
 def test_a_lock_held_too_long_names_the_process_holding_it(
@@ -239,8 +241,9 @@ def test_an_unfinished_recorder_does_not_keep_the_process_alive(db_path: Path) -
 
     # The same here: the flusher is a daemon thread, named for whoever lists the threads.
     with SessionStore(db_path) as store:
+        before = set(threading.enumerate())
         recorder = TurnRecorder(store, store.create_session(), "q", interval=60)
-        flushers = [t for t in threading.enumerate() if t.name == "atlas-turn-flush"]
+        flushers = [t for t in set(threading.enumerate()) - before if t.name == "atlas-turn-flush"]
         assert len(flushers) == 1 and flushers[0].daemon
         recorder.record(Failed(CancelledError_("Cancelled."), ""))
         assert not flushers[0].is_alive()  # ended with the turn
