@@ -227,6 +227,20 @@ def test_an_unfinished_recorder_does_not_keep_the_process_alive(db_path: Path) -
     import subprocess
     import sys
 
+    # The flusher is a daemon thread, named for whoever lists the threads, ending with the turn.
+    with SessionStore(db_path) as store:
+        before = set(threading.enumerate())
+        recorder = TurnRecorder(store, store.create_session(), "q", interval=60)
+        try:
+            flushers = [
+                t for t in set(threading.enumerate()) - before if t.name == "atlas-turn-flush"
+            ]
+            assert len(flushers) == 1 and flushers[0].daemon
+        finally:
+            recorder.record(Failed(CancelledError_("Cancelled."), ""))
+        assert not flushers[0].is_alive()
+
+    # So a process that leaves a turn unfinished still exits.
     code = (
         "from atlas_tui.recorder import TurnRecorder\n"
         "from atlas_tui.sessions import SessionStore\n"
@@ -238,15 +252,6 @@ def test_an_unfinished_recorder_does_not_keep_the_process_alive(db_path: Path) -
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0 and done.stdout == "leaving\n", done.stderr
-
-    # The same here: the flusher is a daemon thread, named for whoever lists the threads.
-    with SessionStore(db_path) as store:
-        before = set(threading.enumerate())
-        recorder = TurnRecorder(store, store.create_session(), "q", interval=60)
-        flushers = [t for t in set(threading.enumerate()) - before if t.name == "atlas-turn-flush"]
-        assert len(flushers) == 1 and flushers[0].daemon
-        recorder.record(Failed(CancelledError_("Cancelled."), ""))
-        assert not flushers[0].is_alive()  # ended with the turn
 
 
 def test_a_briefly_locked_database_is_waited_on(db_path: Path) -> None:
