@@ -12,6 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from atlas_tui.cli_output import one_line, print_json
+from atlas_tui.cli_sessions import cmd_export, cmd_sessions
 from atlas_tui.config import (
     SEARCH_MODES,
     Settings,
@@ -21,7 +23,7 @@ from atlas_tui.config import (
     load_settings,
 )
 from atlas_tui.errors import AtlasError, CancelledError_, ConfigError
-from atlas_tui.safety import display_path, json_safe, terminal_safe
+from atlas_tui.safety import display_path, terminal_safe
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery, Event
@@ -171,7 +173,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         client, paths, include=args.include, exclude=args.exclude, show=show
     )
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         print(format_report(report))
     return 0 if report.ok else 1
@@ -184,7 +186,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     client = _client(_settings(args))
     passages = client.retrieve(args.query, **_knobs(args))
     if args.json:
-        _print_json([{"rank": p.rank, "text": p.text, **p.metadata()} for p in passages])
+        print_json([{"rank": p.rank, "text": p.text, **p.metadata()} for p in passages])
         return 0
     if not passages:
         print("No passages matched.")
@@ -202,17 +204,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     stats = _client(_settings(args)).stats()
     data = stats.to_dict()
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         width = max(len(k) for k in data)
         for key, value in data.items():
             print(terminal_safe(f"{key.replace('_', ' '):<{width}}  {value}"))
     return 0
-
-
-def _print_json(data: Any) -> None:
-    """JSON on stdout, with any control or invisible character escaped (same value decoded)."""
-    print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 # --- ask
@@ -318,92 +315,6 @@ def _ask_session(settings: Settings, args: argparse.Namespace) -> tuple[Any, Any
     return store, TurnRecorder(store, session_id, args.question), history
 
 
-# --- sessions
-
-
-def cmd_sessions(args: argparse.Namespace) -> int:
-    from atlas_tui.sessions import SessionStore
-
-    with SessionStore.from_settings(_settings(args), read_only=True) as store:
-        if args.search:
-            rows = [asdict(hit) for hit in store.search(args.search)]
-            lines = [
-                f"{h['session_id']}  {_when(h['updated'])}  #{h['position']}  "
-                f"{_one_line(h['question'])}\n          {_one_line(h['snippet'])}"
-                for h in rows
-            ]
-        else:
-            rows = [asdict(summary) for summary in store.list_sessions()]
-            lines = [
-                f"{r['id']}  {_when(r['updated'])}  {_count(r['turns'], 'turn'):>9}  "
-                f"{_one_line(r['title'])}"
-                for r in rows
-            ]
-    if args.json:
-        _print_json(rows)
-    elif not rows:
-        print("No research sessions match." if args.search else "No research sessions yet.")
-    else:
-        print("\n".join(terminal_safe(line) for line in lines))
-    return 0
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _count(number: int, noun: str) -> str:
-    """ "1 turn", "2 turns"."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _when(timestamp: float) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from atlas_tui.export import export_json, export_markdown
-    from atlas_tui.sessions import SessionStore
-
-    with SessionStore.from_settings(_settings(args), read_only=True) as store:
-        session = store.load_session(args.session)
-    if args.format == "md":
-        text = export_markdown(session)
-        shown = terminal_safe(text)  # for reading: escapes and invisible characters removed
-    else:
-        text = export_json(session)
-        shown = json_safe(text)  # for programs: the same JSON value, escaped where needed
-    if args.output:
-        _write_file(Path(args.output), text)  # the file keeps the text verbatim
-        print(f"Wrote {display_path(args.output)}", file=sys.stderr)
-    else:
-        sys.stdout.write(shown)
-    return 0
-
-
-def _write_file(path: Path, text: str) -> None:
-    """Write `text` to `path`, or raise an AtlasError saying in one line why it cannot be."""
-    import errno
-
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        shown = display_path(path)
-        if isinstance(exc, IsADirectoryError) or path.is_dir():
-            reason = "it is a folder; name a file inside it"
-        elif isinstance(exc, FileNotFoundError) and not path.parent.is_dir():
-            reason = f"the folder {display_path(path.parent)} does not exist"
-        elif isinstance(exc, PermissionError):
-            reason = "permission denied"
-        elif exc.errno == errno.ENOSPC:
-            reason = "the disk is full"
-        else:
-            reason = exc.strerror or str(exc)
-        raise AtlasError(f"Cannot write {shown}: {reason}.") from exc
-
-
 # --- the TUI and main
 
 
@@ -424,7 +335,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 def _print_error(error: AtlasError) -> None:
     """The error and its hint, on one line of stderr."""
-    print(f"atlas-tui: {_one_line(terminal_safe(error.describe()))}", file=sys.stderr)
+    print(f"atlas-tui: {one_line(terminal_safe(error.describe()))}", file=sys.stderr)
 
 
 COMMANDS = {
@@ -432,8 +343,8 @@ COMMANDS = {
     "search": cmd_search,
     "stats": cmd_stats,
     "ask": cmd_ask,
-    "sessions": cmd_sessions,
-    "export": cmd_export,
+    "sessions": lambda args: cmd_sessions(args, _settings(args)),
+    "export": lambda args: cmd_export(args, _settings(args)),
 }
 
 
