@@ -1,6 +1,6 @@
 """Mutation testing with mutmut, one module at a time, in a throwaway copy of the work tree.
 
-    python scripts/mutate.py                       # every module in [tool.mutmut.atlas] of pyproject
+    python scripts/mutate.py                       # every module in [tool.mutmut.atlas.modules]
     python scripts/mutate.py atlas_tui/safety.py   # one module, with its fast tests from that table
     python scripts/mutate.py atlas_tui/safety.py tests/test_safety.py   # ... or with these tests
 
@@ -31,7 +31,8 @@ def modules() -> dict[str, list[str]]:
 def configure(copy: Path, module: str, tests: list[str]) -> None:
     """Point mutmut at one module and its tests (the copy's pyproject only)."""
     pyproject = copy / "pyproject.toml"
-    text = re.sub(r"(?ms)^\[tool\.mutmut[^\n]*\n.*?(?=^\[(?!tool\.mutmut)|\Z)", "", pyproject.read_text())
+    ours = re.compile(r"(?ms)^\[tool\.mutmut[^\n]*\n.*?(?=^\[(?!tool\.mutmut)|\Z)")
+    text = ours.sub("", pyproject.read_text())
     listed = ", ".join(f'"{t}"' for t in tests)
     text += (
         "\n[tool.mutmut]\n"
@@ -60,8 +61,9 @@ def run(module: str, tests: list[str]) -> int:
         print("\n".join(lines))
         verdicts = [line.rsplit(":", 1)[1].strip() for line in lines]
         killed = verdicts.count("killed") + verdicts.count("timeout")
+        survived, untested = verdicts.count("survived"), verdicts.count("no tests")
         print(f"== {module}: {killed} of {len(verdicts)} mutants killed; "
-              f"{verdicts.count('survived')} survived, {verdicts.count('no tests')} untested")  # fmt: skip
+              f"{survived} survived, {untested} untested")  # fmt: skip
         diff = subprocess.run(
             [str(mutmut), "show", "all"], cwd=copy, capture_output=True, text=True, check=False
         )
