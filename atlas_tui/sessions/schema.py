@@ -66,6 +66,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         END""",
         "INSERT INTO turns_fts(turns_fts) VALUES ('rebuild')",
     ),
+    (  # 3: regenerated answers kept as alternatives of one turn; model, usage; session settings
+        "ALTER TABLE turns ADD COLUMN alternatives TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE turns ADD COLUMN model TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE turns ADD COLUMN usage TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE sessions ADD COLUMN system_prompt TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE sessions ADD COLUMN model TEXT NOT NULL DEFAULT ''",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
