@@ -26,10 +26,10 @@ from atlas_tui.tui.ingesting import IngestingMixin
 from atlas_tui.tui.keeper import SessionKeeper
 from atlas_tui.tui.messages import CitationSelected, ClientReady, SessionChanged, SessionProblem
 from atlas_tui.tui.notices import index_is_empty, index_summary, no_key_note
+from atlas_tui.tui.peers import PeersMixin
 from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.preview import PreviewScreen
-from atlas_tui.tui.session_view import SessionViewMixin
 from atlas_tui.tui.turns import TurnRecord, turn_markdown
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.query_box import QueryBox
@@ -37,7 +37,7 @@ from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import Transcript
 
 
-class AtlasApp(SessionViewMixin, IngestingMixin):
+class AtlasApp(PeersMixin, IngestingMixin):
     """A keyboard-driven research session over the local index."""
 
     TITLE = "atlas-tui"
@@ -276,6 +276,7 @@ class AtlasApp(SessionViewMixin, IngestingMixin):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from self.session_commands()
+        yield from self.peers_commands()
         yield SystemCommand("Ingest a folder", "Add files to the index", self.action_ingest)
         yield SystemCommand(
             "Ingest the demo corpus", "Index the bundled demo documents", self._ingest_demo

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 
 from atlas_tui.errors import AtlasError
 from atlas_tui.safety import terminal_safe
+from atlas_tui.tui.editor import EditRequested
 from atlas_tui.types import Passage
 
 _WORD = re.compile(r"\w{3,}")
@@ -62,6 +63,7 @@ class PreviewScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "dismiss", "Close", id="preview.close"),
+        Binding("e", "edit", "Open in $EDITOR", id="preview.edit"),
     ]
 
     def __init__(
@@ -89,6 +91,9 @@ class PreviewScreen(ModalScreen[None]):
                 )
                 yield Static("", id="preview-after")
         yield Footer()
+
+    def action_edit(self) -> None:
+        self.post_message(EditRequested(self.passage))
 
     def on_mount(self) -> None:
         self.query_one("#preview-body").focus()

@@ -1,4 +1,5 @@
-"""The status line: index size, answerer, retrieval mode, filter, and the last answer's speed."""
+"""The status line: index size, answerer and model, retrieval mode, filter, the last answer's
+speed, and the session's usage (tokens in and out, cost where the model's price is known)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class StatusLine(Static):
     mode: reactive[str] = reactive("hybrid")
     source: reactive[str] = reactive("")
     speed: reactive[str] = reactive("")
+    model: reactive[str] = reactive("")  # the session's chosen Claude model, when one is chosen
+    usage: reactive[str] = reactive("")
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -24,9 +27,13 @@ class StatusLine(Static):
             text.append("  ")
         text.append(terminal_safe(self.index))
         text.append("  │  " + terminal_safe(self.answerer))
+        if self.model:
+            text.append(f"  │  model: {terminal_safe(self.model)}")
         text.append(f"  │  mode: {self.mode}")
         if self.source:
             text.append(f"  │  source: {terminal_safe(self.source)}")
         if self.speed:
             text.append("  │  " + self.speed)
+        if self.usage:
+            text.append("  │  " + self.usage)
         return text
