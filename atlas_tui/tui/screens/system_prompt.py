@@ -17,6 +17,7 @@ class SystemPromptScreen(ModalScreen[str | None]):
     """ctrl+s saves the text (empty clears it); Escape leaves it unchanged (None)."""
 
     DEFAULT_CSS = """
+    SystemPromptScreen { align: center middle; }
     SystemPromptScreen #system-prompt-box { width: 90%; max-width: 100; height: auto; }
     SystemPromptScreen #system-prompt { height: 12; }
     """

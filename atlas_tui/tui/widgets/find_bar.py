@@ -79,7 +79,11 @@ class Highlighter:
     def __init__(self) -> None:
         self._originals: dict[Static, Content] = {}
 
-    def show(self, matches: list[Match], current: int | None) -> None:
+    def show(
+        self, matches: list[Match], current: int | None, styles: list[str] | None = None
+    ) -> None:
+        """Draw each match in its style (`styles`, one each), else the current one in
+        CURRENT_STYLE and the others in MATCH_STYLE."""
         self.clear()
         by_block: dict[Static, list[tuple[int, Match]]] = {}
         for index, match in enumerate(matches):
@@ -90,6 +94,8 @@ class Highlighter:
             content = original
             for index, match in found:
                 style = CURRENT_STYLE if index == current else MATCH_STYLE
+                if styles is not None:
+                    style = styles[index]
                 content = content.stylize(style, match.start, match.end)
             set_shown(block, content)
 
