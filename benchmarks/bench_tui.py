@@ -146,7 +146,8 @@ def main() -> None:
         print(f"{deltas} deltas at {rate}/s: shown {shown:.0f}/s; no text lost: {whole}")
         print(
             "  key echo while streaming (key -> next rendered frame): "
-            f"median {statistics.median(echoes):.1f} ms, max {max(echoes):.1f} ms "
+            f"median {statistics.median(echoes):.1f} ms, "
+            f"p95 {statistics.quantiles(echoes, n=20, method="inclusive")[-1]:.1f} ms, max {max(echoes):.1f} ms "
             f"over {len(echoes)} presses"
         )
 
