@@ -143,6 +143,16 @@ class AnsweringMixin(App[None]):
             else:
                 self.post_message(AnswerFailed(turn_id, event))
 
+    def _keep_answer(self, record: TurnRecord) -> None:
+        """The finished answer joins the turn's answers; after a regeneration the earlier ones
+        are taken from the session store (it also kept an answer cancelled mid-stream)."""
+        record.keep_answer()
+        if record.attempt and record.stored_id is not None:
+            earlier = self.keeper.earlier_answers(record.stored_id)
+            if earlier is not None:
+                record.answers = [*earlier, record.answers[-1]]
+                record.shown = len(record.answers) - 1
+
     def _current(self, turn_id: int, attempt: int) -> bool:
         """False once the turn was regenerated: an older attempt's events are not shown."""
         record = self._record(turn_id)
@@ -181,7 +191,7 @@ class AnsweringMixin(App[None]):
         record.status, record.answerer, record.timings = "done", done.answerer, done.timings
         record.cited = cited_numbers(record.answer) | {c.number for c in done.citations}
         record.model, record.usage = done.model, done.usage_record()
-        record.keep_answer()
+        self._keep_answer(record)
         await view.show_final(record.answer)
         view.set_note(answer_note(record))
         pane = self.query_one(DocumentsPane)
@@ -205,7 +215,7 @@ class AnsweringMixin(App[None]):
         record.answer = terminal_safe(failed.partial_text) or record.answer
         record.status = "cancelled" if failed.cancelled else "failed"
         record.error = "" if failed.cancelled else failed.error.message
-        record.keep_answer()
+        self._keep_answer(record)
         await view.show_final(record.answer)
         where = f" · {record.position} (alt+←/→)" if record.position else ""
         if failed.cancelled:

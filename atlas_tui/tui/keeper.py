@@ -17,7 +17,7 @@ from atlas_tui.config import Settings, user_data_dir
 from atlas_tui.errors import AtlasError, SessionStoreError
 from atlas_tui.query import Event
 from atlas_tui.recorder import TurnRecorder
-from atlas_tui.sessions import Session, SessionStore, title_from_question
+from atlas_tui.sessions import AnswerVersion, Session, SessionStore, title_from_question
 
 EXPORT_SUFFIXES = {"md": ".md", "json": ".json"}
 CLOSE_TIMEOUT_S = 3.0  # how long closing waits for an answer still being recorded
@@ -120,6 +120,15 @@ class SessionKeeper:
                 self.system_prompt = system_prompt
             if model is not None:
                 self.model = model.strip()
+
+    def earlier_answers(self, turn_id: int) -> list[AnswerVersion] | None:
+        """The stored alternatives of a turn (None when they cannot be read)."""
+        if self.store is None:
+            return None
+        try:
+            return list(self.store.turn(turn_id).alternatives)
+        except SessionStoreError:
+            return None
 
     def wait_idle(self, timeout: float = CLOSE_TIMEOUT_S) -> bool:
         """Wait (bounded) until no answer is being recorded, e.g. a cancelled one finishing."""

@@ -169,3 +169,28 @@ async def test_a_fast_reply_shows_no_tokens_per_second(make_settings, fake_anthr
         assert app.turns[-1].status == "done"
         assert "first token" in status_text(app)
         assert "tok/s" not in status_text(app)
+
+
+async def test_regenerating_a_stalled_answer_keeps_its_partial_text_as_an_alternative(
+    make_settings, fake_anthropic
+):
+    fake_anthropic.script(
+        Reply.text("A partial ", "answer", fault="stall"), Reply.text("The whole answer.")
+    )
+    settings = claude_settings(make_settings, fake_anthropic)
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=SIZE) as pilot:
+        view = await ask(pilot, QUESTION)
+        await until(pilot, lambda: "A partial answer" in shown_answer(view))
+        await pilot.press("ctrl+r")  # while the first answer is stalled mid-stream
+        await until(pilot, lambda: app.turns[-1].status == "done")
+        await pilot.pause()
+        assert len(app.query(TurnView)) == 1
+        assert "The whole answer." in shown_answer(view)
+        assert "answer 2/2" in note(view)
+        await pilot.press("alt+left")
+        assert "A partial answer" in shown_answer(view) and "Cancelled" in note(view)
+    with SessionStore(settings.resolved_sessions_path) as store:
+        (turn,) = store.load_session("last").turns
+    assert turn.answer == "The whole answer." and turn.status == "done"
+    assert [(a.answer, a.status) for a in turn.alternatives] == [("A partial answer", "cancelled")]

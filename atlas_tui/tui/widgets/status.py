@@ -26,9 +26,14 @@ class StatusLine(Static):
             text.append(f" {terminal_safe(self.state)} ", style="reverse")
             text.append("  ")
         text.append(terminal_safe(self.index))
-        text.append("  │  " + terminal_safe(self.answerer))
-        if self.model:
-            text.append(f"  │  model: {terminal_safe(self.model)}")
+        model = terminal_safe(self.model)
+        if model and self.answerer.startswith("Claude "):
+            text.append(f"  │  Claude {model}")  # the session's model replaces the default
+        else:
+            text.append("  │  " + terminal_safe(self.answerer))
+            if model:
+                offline = " (unused offline)" if self.answerer == "offline extractive" else ""
+                text.append(f"  │  model: {model}{offline}")
         text.append(f"  │  mode: {self.mode}")
         if self.source:
             text.append(f"  │  source: {terminal_safe(self.source)}")
