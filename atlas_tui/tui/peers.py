@@ -29,7 +29,7 @@ class PeersMixin(SessionViewMixin):
     """Mixed into AtlasApp: the session view with these actions on top."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+f", "find", "Find", id="find"),
+        Binding("ctrl+f", "find", "Find", id="find", show=False),  # F1 and the palette list it
         Binding("alt+left", "step_answer(-1)", "Earlier answer", id="previous_answer", show=False),
         Binding("alt+right", "step_answer(1)", "Later answer", id="next_answer", show=False),
     ]
