@@ -111,7 +111,8 @@ async def test_the_model_chosen_in_the_palette_answers_and_is_stored_per_turn(
         await pilot.pause(0.3)
         await pilot.press("enter")
         await until(pilot, lambda: app.keeper.model == "claude-opus-5-5")
-        assert "model: claude-opus-5-5" in status_text(app)
+        assert "Claude claude-opus-5-5" in status_text(app)  # the session's, not the default
+        assert "claude-sonnet-5-5" not in status_text(app)
         view = await ask(pilot, QUESTION)
         await settled(pilot)
         assert "Claude claude-opus-5-5" in note(view)
