@@ -37,8 +37,8 @@ class StatusLine(Static):
         text.append(f"  │  mode: {self.mode}")
         if self.source:
             text.append(f"  │  source: {terminal_safe(self.source)}")
+        if self.usage:  # before the speed: on a narrow terminal the speed is cut first
+            text.append("  │  " + self.usage)
         if self.speed:
             text.append("  │  " + self.speed)
-        if self.usage:
-            text.append("  │  " + self.usage)
         return text
