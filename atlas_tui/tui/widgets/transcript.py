@@ -8,10 +8,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.content import Content
-from textual.visual import visualize
 from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownBlock, MarkdownStream
+from textual.widgets.markdown import MarkdownStream
 
 from atlas_tui.safety import terminal_safe
 from atlas_tui.tui.messages import CitationSelected
@@ -19,39 +17,6 @@ from atlas_tui.tui.stream import link_citations
 from atlas_tui.tui.turns import TurnRecord
 
 RESTORE_BATCH = 4  # reopened turns mounted at a time
-
-
-_Paragraph: type[MarkdownBlock] = Markdown.BLOCKS["paragraph_open"]  # not exported by name
-
-
-class SteadyParagraph(_Paragraph):  # type: ignore[valid-type,misc]
-    """A paragraph that asks for a layout only when its height changes.
-
-    While an answer streams, its last paragraph is updated with every batch of text; most batches
-    leave its line count as it was, and a layout of the whole screen for each of them is what
-    delays the echo of a key typed meanwhile. A repaint of the paragraph is enough then.
-    """
-
-    def set_content(self, content: Content) -> None:
-        width = self.content_size.width
-        before = self._content_height_cache
-        old_height = before[1] if width and before[0] == width else None
-        self._content = content
-        if old_height is None or not self.is_mounted:
-            self.update(content)
-            return
-        height = visualize(self, content, markup=False).get_height(self.styles, width)
-        self.update(content, layout=height != old_height)
-        self._content_height_cache = (width, height)
-
-
-class AnswerMarkdown(Markdown):
-    """An answer's Markdown: paragraphs that grow while streaming stay cheap to redraw."""
-
-    BLOCKS: ClassVar[dict[str, type[MarkdownBlock]]] = {
-        **Markdown.BLOCKS,
-        "paragraph_open": SteadyParagraph,
-    }
 
 
 class TurnView(Vertical):
@@ -67,7 +32,7 @@ class TurnView(Vertical):
     def compose(self) -> ComposeResult:
         text, kind = self._note
         yield Static(Text("› " + terminal_safe(self.record.question)), classes="question")
-        yield AnswerMarkdown(link_citations(self.record.answer), classes="answer", open_links=False)
+        yield Markdown(link_citations(self.record.answer), classes="answer", open_links=False)
         yield Static(Text(text), classes=f"note {kind}".strip())
 
     @property
