@@ -69,17 +69,16 @@ class AnsweringMixin(App[None]):
         # the turns on screen are the session's turns (reopened ones included)
         history = [t.as_turn() for t in self.turns if t.status == "done" and t is not record]
         limit = max(self.settings.history_turns, 0)
-        again = record.stored_id if record.attempt else None
-        self._answer(record.turn_id, record.question, history[len(history) - limit :], again)
+        self._answer(record.turn_id, record.question, history[len(history) - limit :])
 
     @work(thread=True, exit_on_error=False, group="answer")
-    def _answer(
-        self, turn_id: int, question: str, history: list[Turn], regenerate: int | None = None
-    ) -> None:
+    def _answer(self, turn_id: int, question: str, history: list[Turn]) -> None:
         record = self._record(turn_id)
         attempt = record.attempt if record is not None else 0
-        if regenerate is not None:
+        regenerate = None
+        if record is not None and attempt:  # answered again: the same stored turn
             self.keeper.wait_idle()  # the cancelled answer to this question is stored first
+            regenerate = record.stored_id
         with self.keeper.recording(question, regenerate) as recording:
             if record is not None and recording.turn_id is not None:
                 record.stored_id = recording.turn_id
