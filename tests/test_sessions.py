@@ -263,6 +263,19 @@ def test_a_version_2_database_is_upgraded_and_its_turns_can_be_regenerated(db_pa
                            answerer, timings, status, created, updated)
             VALUES ('0ld5e552', 1, 'How do penguins swim?', '[]', 'With their flippers.', '[]',
                     'offline extractive', '{"total_ms": 5.0}', 'done', 1, 2);
+        -- version 2's regenerate: the question stored again as a new turn, twice
+        INSERT INTO sessions VALUES ('dup11ca7', 'Regenerated', 1.0, 2.0);
+        INSERT INTO turns (session_id, position, question, answer, status, created, updated)
+            VALUES ('dup11ca7', 1, 'First?', 'One.', 'done', 1, 2),
+                   ('dup11ca7', 2, 'and PDFs?', 'Skipped.', 'done', 1, 2),
+                   ('dup11ca7', 3, 'and PDFs?', 'Read page by', 'cancelled', 1, 3),
+                   ('dup11ca7', 4, 'and PDFs?', 'Read page by page.', 'done', 1, 4),
+                   ('dup11ca7', 5, 'Last?', 'Five.', 'done', 1, 5);
+        INSERT INTO sessions VALUES ('bad0d0c5', 'Damaged', 1.0, 2.0);
+        INSERT INTO turns (session_id, position, question, documents, answer, status, created,
+                           updated)
+            VALUES ('bad0d0c5', 1, 'Again?', '{not json', 'A', 'done', 1, 2),
+                   ('bad0d0c5', 2, 'Again?', '[]', 'B', 'done', 1, 2);
         PRAGMA user_version = 2;
         """
     )
@@ -283,6 +296,24 @@ def test_a_version_2_database_is_upgraded_and_its_turns_can_be_regenerated(db_pa
         (turn,) = store.load_session("0ld5e552").turns
         assert [a.answer for a in turn.answers] == ["With their flippers.", "They fly underwater."]
         assert [h.session_id for h in store.search("underwater")] == ["0ld5e552"]
+
+        folded = store.load_session("dup11ca7").turns  # one question, its answers alternatives
+        assert [(t.position, t.question) for t in folded] == [
+            (1, "First?"),
+            (2, "and PDFs?"),
+            (3, "Last?"),
+        ]
+        assert [(a.answer, a.status) for a in folded[1].answers] == [
+            ("Skipped.", "done"),
+            ("Read page by", "cancelled"),
+            ("Read page by page.", "done"),
+        ]
+        assert [(s.id, s.turns) for s in store.list_sessions() if s.id == "dup11ca7"] == [
+            ("dup11ca7", 3)
+        ]
+        assert store.search("skipped") == []  # the search covers the answer on show
+        damaged = store.load_session("bad0d0c5").turns  # not folded: nothing is guessed
+        assert [(t.answer, bool(t.damaged)) for t in damaged] == [("A", True), ("B", False)]
     db = sqlite3.connect(db_path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     db.close()

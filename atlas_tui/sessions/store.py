@@ -96,8 +96,11 @@ class SessionStore:
     def _migrate(self, version: int) -> None:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self._transaction() as db:
-                for statement in MIGRATIONS[target - 1]:
-                    db.execute(statement)
+                for step in MIGRATIONS[target - 1]:
+                    if callable(step):
+                        step(db)  # a data migration, in the same transaction
+                    else:
+                        db.execute(step)
                 db.execute(f"PRAGMA user_version = {target}")
 
     def _recover_interrupted(self) -> None:
