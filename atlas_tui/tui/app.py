@@ -112,7 +112,13 @@ class AtlasApp(PeersMixin, IngestingMixin):
         self.call_after_refresh(self._reopen, *self._opening)  # after the first paint
 
     def _apply_keymap(self) -> None:
-        known = {b.id for b in self.BINDINGS if isinstance(b, Binding) and b.id}
+        known = {  # the app's bindings and its mixins' (e.g. find, previous_answer)
+            b.id
+            for cls in type(self).__mro__
+            if cls.__module__.startswith("atlas_tui.")
+            for b in cls.__dict__.get("BINDINGS", ())
+            if isinstance(b, Binding) and b.id
+        }
         unknown = sorted(set(self.settings.keys) - known)
         if unknown:
             self.notify(

@@ -156,3 +156,14 @@ async def test_a_turn_stored_with_the_wrong_shape_opens_as_unreadable(make_setti
         await ask(pilot, "Who trims the lamp wick?")  # the session goes on
         await settled(pilot)
         assert app.turns[-1].status == "done"
+
+
+async def test_find_can_be_rebound_in_the_config(make_settings, warm_client):
+    app = AtlasApp(make_settings(keys={"find": "ctrl+g"}), client=warm_client)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "Who trims the lamp wick?")
+        await settled(pilot)
+        await pilot.press("ctrl+g", *"wick")
+        bar = app.query_one(FindBar)
+        await until(pilot, lambda: bar.count.startswith("1/"))
+        assert not any("Unknown actions" in n.message for n in app._notifications)
