@@ -47,6 +47,10 @@ async def test_ctrl_f_finds_highlights_counts_and_steps_through_matches(make_set
         assert styles_of(bar) == [CURRENT_STYLE] + [MATCH_STYLE] * (total - 1)
         await pilot.press("enter")
         assert bar.count == f"2/{total}" and styles_of(bar)[1] == CURRENT_STYLE
+        await pilot.press("f3")
+        assert bar.count == f"3/{total}"
+        await pilot.press("shift+enter")
+        assert bar.count == f"2/{total}"
         await pilot.press("shift+f3")
         assert bar.count == f"1/{total}"
         await pilot.press("up")  # previous from the first wraps to the last

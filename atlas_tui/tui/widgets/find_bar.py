@@ -77,7 +77,7 @@ class Highlighter:
     """Stylizes matches in the blocks, and puts every block back as it was."""
 
     def __init__(self) -> None:
-        self._originals: dict[Static, Content] = {}
+        self._originals: dict[Static, tuple[Content, Content]] = {}  # (as it was, as lit)
 
     def show(
         self, matches: list[Match], current: int | None, styles: list[str] | None = None
@@ -90,7 +90,6 @@ class Highlighter:
             by_block.setdefault(match.block, []).append((index, match))
         for block, found in by_block.items():
             original = shown_content(block)
-            self._originals[block] = original
             content = original
             for index, match in found:
                 style = CURRENT_STYLE if index == current else MATCH_STYLE
@@ -98,10 +97,12 @@ class Highlighter:
                     style = styles[index]
                 content = content.stylize(style, match.start, match.end)
             set_shown(block, content)
+            self._originals[block] = (original, content)
 
     def clear(self) -> None:
-        for block, original in self._originals.items():
-            if block.is_attached:
+        """Put back what was lit, unless the block shows something newer (a streaming answer)."""
+        for block, (original, lit) in self._originals.items():
+            if block.is_attached and block.content is lit:
                 set_shown(block, original)
         self._originals.clear()
 
