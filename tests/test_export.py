@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -267,3 +270,28 @@ def test_a_damaged_stored_turn_exports_with_a_note(tmp_path: Path) -> None:
     assert "Readable answer." in markdown
     assert "Unreadable: part of this turn is damaged (documents: expected a list" in markdown
     assert json.loads(export_json(session))["session"]["turns"][0]["damaged"]
+
+
+def test_the_cli_exports_a_damaged_turn_with_a_note_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with SessionStore(path) as store:
+        session_id = store.create_session()
+        turn_id = store.begin_turn(session_id, "Readable question?")
+        store.finish_turn(turn_id, "Readable answer.", status="done")
+    db = sqlite3.connect(path)
+    db.execute("UPDATE turns SET documents = '{\"a\": 1}', citations = '[7]'")
+    db.commit()
+    db.close()
+    env = {**os.environ, "ATLAS_SESSIONS_PATH": str(path)}
+    for fmt in ("md", "json"):
+        done = subprocess.run(
+            [sys.executable, "-m", "atlas_tui.cli", "export", "last", "--format", fmt],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert "Readable answer." in done.stdout
+        assert "documents: expected a list" in done.stdout
