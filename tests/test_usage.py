@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from atlas_tui.config import load_settings
 from atlas_tui.errors import ConfigError
+from atlas_tui.sessions import SessionStore
 from atlas_tui.types import Usage
 from atlas_tui.usage import DEFAULT_MODELS, DEFAULT_PRICES, cost_usd, usage_record, usage_text
+from tests.fake_anthropic import Reply
 
 
 def test_cost_is_priced_per_million_tokens_and_unknown_models_have_none() -> None:
@@ -61,3 +66,31 @@ def test_a_bad_model_list_or_price_is_a_clear_error(tmp_path: Path, toml: str) -
     config.write_text(toml + "\n")
     with pytest.raises(ConfigError, match=r"Setting '(models|prices)' should be"):
         load_settings(config)
+
+
+def test_ask_stores_the_model_and_its_usage_with_the_turn(
+    research_index: str, tmp_path: Path, fake_anthropic
+) -> None:
+    fake_anthropic.script(Reply.text("Three modes.", input_tokens=2000, output_tokens=100))
+    sessions = tmp_path / "sessions.sqlite3"
+    env = {
+        **os.environ,
+        "ATLAS_DB_PATH": research_index,
+        "ATLAS_SESSIONS_PATH": str(sessions),
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": fake_anthropic.base_url,
+        "ATLAS_DEFAULT_MODEL": "claude-opus-5-5",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "atlas_tui.cli", "ask", "What is the trimodal methodology?"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    with SessionStore(sessions) as store:
+        (turn,) = store.load_session("last").turns
+    assert turn.model == "claude-opus-5-5"  # $4 / $20 per million tokens
+    assert turn.usage == {"input_tokens": 2000, "output_tokens": 100, "cost_usd": 0.01}
