@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from atlas_tui.errors import ConfigError
+from atlas_tui.usage import DEFAULT_MODELS, DEFAULT_PRICES
 
 APP_NAME = "atlas-tui"
 DEFAULT_COLLECTION = "atlas_knowledge_base"
@@ -76,6 +78,9 @@ class Settings:
     reopen_last_session: bool = True
     theme: str = "textual-dark"
     keys: dict[str, str] = field(default_factory=dict)
+    models: tuple[str, ...] = DEFAULT_MODELS  # offered by the TUI's model picker
+    # USD per million tokens, (input, output), per model; the config's [prices] adds to these
+    prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     @property
     def resolved_db_path(self) -> str:
@@ -171,6 +176,12 @@ def coerce_setting(name: str, value: Any) -> Any:
     kind = _setting_kinds().get(name)
     if kind is None:
         raise _unknown(name)
+    if name in _SPECIAL:
+        read, wanted = _SPECIAL[name]
+        try:
+            return read(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"Setting {name!r} must be {wanted}, not {value!r}.") from None
     if kind in ("int", "float"):
         try:
             number = _number(kind, value)
@@ -197,6 +208,41 @@ def coerce_setting(name: str, value: Any) -> Any:
     else:
         return value
     raise ConfigError(f"Setting {name!r} must be {wanted}, not {value!r}.")
+
+
+def _models(value: Any) -> tuple[str, ...]:
+    """A list of model ids (a comma-separated string from the environment works too)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(m, str) for m in items):
+        raise TypeError
+    models = tuple(dict.fromkeys(m.strip() for m in items if m.strip()))
+    if not models:
+        raise ValueError
+    return models
+
+
+def _prices(value: Any) -> dict[str, tuple[float, float]]:
+    """`{model = [input, output]}` in USD per million tokens, added to the default table."""
+    if not isinstance(value, dict):
+        raise TypeError
+    prices = dict(DEFAULT_PRICES)
+    for model, pair in value.items():
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(isinstance(p, int | float) and not isinstance(p, bool) for p in pair)
+            or min(pair) < 0
+        ):
+            raise ValueError
+        prices[str(model)] = (float(pair[0]), float(pair[1]))
+    return prices
+
+
+# Settings with a reader of their own: (reader, what is allowed, in words).
+_SPECIAL: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "models": (_models, "a non-empty list of model names"),
+    "prices": (_prices, "a table of model = [input, output] USD per million tokens, 0 or more"),
+}
 
 
 def _validate(settings: Settings) -> Settings:

@@ -32,7 +32,10 @@ class TurnRecorder:
         *,
         interval: float = 1.0,
         on_error: Callable[[SessionStoreError], None] | None = None,
+        regenerate: int | None = None,
     ) -> None:
+        """`regenerate`: the stored turn answered again (its answer becomes an alternative)
+        instead of a new turn for `question`."""
         self._store = store
         self._on_error = on_error
         self._parts: list[str] = []
@@ -40,7 +43,11 @@ class TurnRecorder:
         self._lock = threading.Lock()
         self._finished = threading.Event()
         self.flush_error: SessionStoreError | None = None
-        self.turn_id = store.begin_turn(session_id, question)
+        self.turn_id = (
+            store.begin_turn(session_id, question)
+            if regenerate is None
+            else store.regenerate_turn(regenerate)
+        )
         self._flusher = threading.Thread(
             target=self._flush_every, args=(interval,), name="atlas-turn-flush", daemon=True
         )
@@ -64,6 +71,8 @@ class TurnRecorder:
                 answerer=event.answerer,
                 timings=asdict(event.timings),
                 status="done",
+                model=event.model,
+                usage=event.usage_record(),
             )
         elif isinstance(event, Failed):
             self._finish()
