@@ -380,3 +380,14 @@ def test_a_config_file_of_exactly_the_size_limit_is_read(tmp_path: Path) -> None
     over.write_text(line + "#" * (_MAX_CONFIG_BYTES - len(line)) + "\n")
     with pytest.raises(ConfigError, match="larger than 1000000 bytes"):
         load_settings(over)
+
+
+def test_the_model_list_and_prices_at_their_edges(config: Any) -> None:
+    config('models = "claude-a, claude-b,,claude-a"\n[prices]\nfree = [0, 0]\n')
+    settings = load_settings()
+    assert settings.models == ("claude-a", "claude-b")  # a string is split at commas
+    assert settings.prices["free"] == (0.0, 0.0)  # a free (local) model
+    for bad in ("[prices]\nx = [1, 2, 3]", "[prices]\nx = [true, 1]", "models = ' , '"):
+        config(bad)
+        with pytest.raises(ConfigError, match="must be"):
+            load_settings()
