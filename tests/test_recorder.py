@@ -98,6 +98,8 @@ def test_a_finished_answer_is_stored_at_once_with_everything(
             usage=Usage(input_tokens=10, output_tokens=5),
             timings=Timings(retrieval_ms=12.5, total_ms=300.0),
             answerer="claude-test",
+            model="claude-test-5",
+            cost_usd=0.0125,
         )
     )
     turn = store.turn(recorder.turn_id)  # stored by record() itself, not by the next flush
@@ -105,6 +107,28 @@ def test_a_finished_answer_is_stored_at_once_with_everything(
     assert turn.citations == (citation,) and turn.answerer == "claude-test"
     assert turn.timings["retrieval_ms"] == 12.5 and turn.timings["total_ms"] == 300.0
     assert turn.question == "What do keepers do?" and turn.session_id == session_id
+    assert turn.model == "claude-test-5"
+    assert turn.usage == {"input_tokens": 10, "output_tokens": 5, "cost_usd": 0.0125}
+
+
+def test_a_regenerated_answer_replaces_the_turn_and_keeps_the_old_one(
+    store: SessionStore,
+) -> None:
+    session_id = store.create_session()
+    first = TurnRecorder(store, session_id, "What do keepers do?", interval=60)
+    first.record(Delta("They sleep."))
+    first.record(Failed(CancelledError_("Cancelled."), ""))
+    again = TurnRecorder(store, session_id, "ignored", interval=60, regenerate=first.turn_id)
+    assert again.turn_id == first.turn_id  # the same turn, not a new question
+    again.record(Delta("They trim the wick."))
+    again.record(Failed(APIConnectionError("Could not reach the API."), ""))
+    (turn,) = store.load_session(session_id).turns
+    assert (turn.question, turn.answer, turn.status) == (
+        "What do keepers do?",
+        "They trim the wick.",
+        "failed",
+    )
+    assert [(v.answer, v.status) for v in turn.alternatives] == [("They sleep.", "cancelled")]
 
 
 @pytest.mark.parametrize(
