@@ -50,11 +50,11 @@ class World:
     hostile_session: str
     first_ingest: Run
 
-    def run(self, *argv: str) -> Run:
+    def run(self, *argv: str, **env: str) -> Run:
         done = subprocess.run(
             [sys.executable, "-m", "atlas_tui.cli", *argv],
             capture_output=True,
-            env=self.env,
+            env={**self.env, **env},
             timeout=TIMEOUT,
             check=False,
         )
@@ -181,3 +181,20 @@ def test_export_to_a_file_keeps_the_text_verbatim(world: World, tmp_path: Path) 
     assert ESCAPES["OSC 52 clipboard"] in text and ESCAPES["bidi"] in text  # verbatim
     shown = world.run("export", world.hostile_session)
     assert "The quokka answer" in shown.text and unsafe(shown.stdout) == []  # stdout: filtered
+
+
+@pytest.mark.parametrize("verb", [("stats",), ("search", "quokka"), ("ingest", "{corpus}")])
+def test_a_hostile_index_or_sessions_path_in_an_error(world: World, verb: tuple[str, ...]) -> None:
+    argv = [a.format(corpus=world.corpus) for a in verb]
+    place = str(world.corpus.parent / f"db {ESCAPES['OSC 2 title']} {ESCAPES['bidi']}")
+    run = world.run(*argv, ATLAS_DB_PATH=place)
+    assert unsafe(run.stdout) == [] and unsafe(run.stderr) == []
+    assert b"Traceback" not in run.stderr
+    if run.returncode:
+        assert len(run.stderr.decode().strip().splitlines()) == 1, run.stderr.decode()
+    folder = world.corpus.parent / f"sessions {ESCAPES['CSI']}" / "file"
+    folder.parent.mkdir(exist_ok=True)
+    folder.mkdir(exist_ok=True)  # a folder where the sessions file should be: cannot be opened
+    run = world.run("sessions", ATLAS_SESSIONS_PATH=str(folder))
+    assert run.returncode == 1 and unsafe(run.stderr) == [] and run.stdout == b""
+    assert len(run.stderr.decode().strip().splitlines()) == 1, run.stderr.decode()
