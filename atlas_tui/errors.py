@@ -132,14 +132,11 @@ def session_db_error(path: object, verb: str, exc: BaseException) -> SessionStor
             f"The session database {path} stayed locked{who}.",
             hint="Close that program (another atlas-tui?) or try again; nothing was changed.",
         )
-    if primary == sqlite3.SQLITE_READONLY or getattr(exc, "errno", None) in (
-        errno.EACCES,
-        errno.EROFS,
-        errno.EPERM,
-    ):
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) or isinstance(exc, OSError):
         return SessionStoreError(
             message,
-            hint="Check that the file and its folder are writable (or set ATLAS_SESSIONS_PATH).",
+            hint="Check that it names a file in a folder you can write (or set "
+            "ATLAS_SESSIONS_PATH).",
         )
     return SessionStoreError(message)
 

@@ -198,3 +198,4 @@ def test_a_hostile_index_or_sessions_path_in_an_error(world: World, verb: tuple[
     run = world.run("sessions", ATLAS_SESSIONS_PATH=str(folder))
     assert run.returncode == 1 and unsafe(run.stderr) == [] and run.stdout == b""
     assert len(run.stderr.decode().strip().splitlines()) == 1, run.stderr.decode()
+    assert "Check that it names a file in a folder you can write" in run.stderr.decode()
