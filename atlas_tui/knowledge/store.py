@@ -285,8 +285,9 @@ class Store:
 
         The file record is written last: it is the commit point. Until it lands, the next ingest
         sees the file as changed and redoes it, so an interruption anywhere leaves no half file.
-        Two processes writing one file at once may leave its chunks twice: the next ingest's
-        audit (health.py) sees the count disagree with the record and redoes the file.
+        Rows are inserted unless their id is there already, so two processes writing one file
+        at once do not leave its chunks twice (should they still, the next ingest's audit sees the
+        count disagree with the record and redoes the file).
         """
         if not records:
             return
@@ -298,7 +299,13 @@ class Store:
         with guard(self.uri, "written", IngestError):
             retrying(lambda: chunks.delete(in_list("file_id", ids)))
             if rows.num_rows:
-                retrying(lambda: chunks.add(rows))
+                retrying(
+                    lambda: (
+                        chunks.merge_insert("id")
+                        .when_not_matched_insert_all()
+                        .execute(rows, on_bad_vectors="null")
+                    )
+                )
             retrying(
                 lambda: (
                     files.merge_insert("file_id")
