@@ -57,7 +57,7 @@ def test_a_file_matching_in_several_chunks_lifts_its_best_chunk() -> None:
     a1, b1, b2, b3 = row("a1", "A"), row("b1", "B"), row("b2", "B"), row("b3", "B")
     vector, keyword = ranked(a1, b1, b2, b3), ranked(b1, a1, b3, b2)
     result = fuse(vector, keyword)
-    assert [r["id"] for r, _ in result][0] == "b1"
+    assert result[0][0]["id"] == "b1"
     got = scores(result)
     w = DEFAULT_FUSION.file_weight
     top = BEST * (1 + w)
