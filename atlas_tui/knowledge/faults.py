@@ -38,6 +38,10 @@ REMOTE_HINT = (
     "Check the URI, the object store's endpoint and credentials (AWS_ENDPOINT, AWS_ACCESS_KEY_ID, "
     "AWS_SECRET_ACCESS_KEY, AWS_REGION) and the network."
 )
+CORRUPT_HINT = (
+    "`atlas-tui check` says what is damaged; `atlas-tui check --repair` and the same ingest again "
+    "rebuild what they can, or move the folder aside and rebuild with `atlas-tui ingest PATH`."
+)
 DISK_FULL_HINT = (
     "Free some disk space, then run the same command again (what was committed is kept)."
 )
@@ -88,7 +92,10 @@ def explain(
                 f"The index at {location} could not be reached: {reason}", hint=REMOTE_HINT
             )
         return error(f"The index at {location} could not be {doing}: {reason}", hint=REMOTE_HINT)
-    return error(f"The index at {location} could not be {doing}: {reason}")
+    message = f"The index at {location} could not be {doing}: {reason}"
+    if issubclass(error, IndexCorruptError):
+        return error(message, hint=CORRUPT_HINT)
+    return error(message)
 
 
 @contextmanager

@@ -16,6 +16,8 @@ Documents are identified by their real path (store.py), so a folder ingested ins
 already ingested one changes nothing, and documents under other roots are left alone.
 Before anything, `health.check` finds what a crash, a race or damaged files left behind and
 `health.repair` drops it, so a run after any interruption converges to a clean build.
+Two ingests at once both finish: commit races are retried (store.py), and should one drop what
+the other was half-way through writing, the next ingest finds and redoes it.
 """
 
 from __future__ import annotations
