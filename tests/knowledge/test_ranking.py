@@ -100,6 +100,15 @@ def test_a_title_close_to_the_question_lifts_every_chunk_of_its_document() -> No
     assert [r["id"] for r, _ in lifted] == ["b1", "b2", "a"]
 
 
+def test_a_document_without_a_known_title_similarity_gets_no_title_bonus() -> None:
+    a, b = row("a", "A", ""), row("b", "B", "gzip")
+    fusion = Fusion(file_weight=0.0)
+    got = scores(fuse(ranked(a, b), ranked(a, b), fusion, {"gzip": 0.5}))
+    tw = fusion.title_weight
+    assert math.isclose(got["a"], (2 / (K + 1)) / (BEST * (1 + tw)))
+    assert math.isclose(got["b"], (2 / (K + 2) + tw * BEST * 0.5) / (BEST * (1 + tw)))
+
+
 def test_scores_are_sorted_and_within_zero_and_one() -> None:
     rows = [row(f"c{i}", f"F{i % 3}", f"T{i % 2}") for i in range(12)]
     result = fuse(ranked(*rows), ranked(*reversed(rows)), DEFAULT_FUSION, {"T0": 1.0, "T1": 0.2})
@@ -119,6 +128,8 @@ def test_scores_are_sorted_and_within_zero_and_one() -> None:
         ("other/*", "notes/a.md", False),
         ("notes/a.md", "a.md", False),
         ("A.md", "a.md", False),  # case matters
+        ("c.md", "a/b/c.md", True),  # the name is the last part, however deep
+        ("[!/]a.md", "notes/xa.md", False),  # a glob with "/" never matches a bare name
     ],
 )
 def test_source_globs(pattern: str, source: str, expected: bool) -> None:

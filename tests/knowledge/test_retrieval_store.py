@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from atlas_tui.errors import ConfigError, EmptyIndexError
+from atlas_tui.errors import ConfigError, EmptyIndexError, IndexCorruptError
 from atlas_tui.knowledge.retrieval import KEYWORD_HALF, Fusion, build_predicate, search
 from atlas_tui.knowledge.store import FileRecord, Store, chunk_schema
 
@@ -130,6 +130,12 @@ def test_filters(store: Store) -> None:
         build_predicate(store, None, {"vector": 1})
 
 
+def test_a_failing_vector_search_is_a_clear_error(store: Store) -> None:
+    with pytest.raises(IndexCorruptError) as caught:
+        search(store, "x", encode=lambda _q: np.ones(DIM + 1, np.float32), mode="vector")
+    assert caught.value.message.startswith(f"The index at {store.uri} could not be searched: ")
+
+
 def test_bad_mode_blank_query_and_empty_index(store: Store, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Unknown search mode 'fuzzy'; use one of"):
         search(store, "x", encode=encode, mode="fuzzy")
@@ -139,3 +145,32 @@ def test_bad_mode_blank_query_and_empty_index(store: Store, tmp_path: Path) -> N
     for mode in ("vector", "keyword", "hybrid"):
         with pytest.raises(EmptyIndexError, match="holds no documents"):
             search(empty, "x", encode=encode, mode=mode)
+
+
+def test_an_indexed_search_returns_exact_scores(tmp_path: Path) -> None:
+    """With an approximate (HNSW-SQ) index, the top hits are re-ranked on the exact vectors."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(400, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = Store(str(tmp_path / "db"), "kb")
+    store.open_for_writing("hand-placed", 8)
+    rows = [
+        {
+            "id": f"c{i}", "file_id": f"f{i}", "source": f"{i}.md", "root": "/r", "title": "",
+            "heading": "", "kind": "text", "chunk_index": 0, "start": 0, "end": 1,
+            "line_start": 1, "line_end": 1, "page": None, "mtime": 0.0, "content_hash": "h",
+            "text": "t", "search_text": "t", "vector": vectors[i].tolist(),
+        }
+        for i in range(400)
+    ]  # fmt: skip
+    records = [FileRecord(f"f{i}", "/r", f"{i}.md", "h", 0.0, 1) for i in range(400)]
+    store.write_files(records, pa.Table.from_pylist(rows, schema=chunk_schema(8)))
+    store.build_vector_index(400)
+    assert any(t.upper().startswith("IVF") for t in store.index_types())
+    query = rng.normal(size=8).astype(np.float32)
+    query /= np.linalg.norm(query)
+    exact = vectors @ query
+    hits = search(store, "q", encode=lambda _q: query, mode="vector", limit=5)
+    for p in hits:
+        assert p.score == pytest.approx(max(0.0, float(exact[int(p.chunk_id[1:])])), abs=1e-5)
+    assert hits[0].chunk_id == f"c{int(np.argmax(exact))}"
