@@ -130,6 +130,42 @@ def test_filters(store: Store) -> None:
         build_predicate(store, None, {"vector": 1})
 
 
+def test_candidate_lists_hold_at_most_their_limit(store: Store) -> None:
+    from atlas_tui.knowledge.retrieval import keyword_candidates, vector_candidates
+
+    assert len(keyword_candidates(store, "tides moon", 1, None)) == 1
+    assert len(vector_candidates(store, encode("x"), 1, None)) == 1
+    assert len(vector_candidates(store, encode("x"), 3, None)) == 3
+
+
+def test_filters_apply_before_the_nearest_are_taken(store: Store) -> None:
+    # the two nearest chunks to "x" are outside the filter: a post-filter would return nothing
+    hits = search(store, "x", encode=encode, mode="vector", limit=1, source="notes/sun.md")
+    assert [p.chunk_id for p in hits] == ["f3-0"]
+    best = search(store, "moon", encode=encode, mode="keyword", limit=1)
+    assert [p.chunk_id for p in best] == ["f2-0"]  # titled "Moon"
+    hits = search(store, "moon", encode=encode, mode="keyword", limit=1, source="tide.md")
+    assert [p.chunk_id for p in hits] == ["f1-1"]
+
+
+def test_a_failing_keyword_search_is_a_clear_error(tmp_path: Path) -> None:
+    bare = Store(str(tmp_path / "db"), "kb")
+    bare.open_for_writing("hand-placed", DIM)
+    row = {f.name: None for f in chunk_schema(DIM)}
+    row.update(id="c", file_id="f", text="tides", search_text="tides", chunk_index=0)
+    bare.write_files(
+        [FileRecord("f", "/r", "a.md", "h", 0.0, 1)],
+        pa.Table.from_pylist([row], schema=chunk_schema(DIM)),
+    )
+    bare.ensure_fts_index()
+    for path in (tmp_path / "db" / "kb.lance" / "_indices").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"garbage" * 64)
+    with pytest.raises(IndexCorruptError) as caught:
+        search(bare, "tides", encode=encode, mode="keyword")
+    assert caught.value.message.startswith(f"The index at {bare.uri} could not be searched: ")
+
+
 def test_a_failing_vector_search_is_a_clear_error(store: Store) -> None:
     with pytest.raises(IndexCorruptError) as caught:
         search(store, "x", encode=lambda _q: np.ones(DIM + 1, np.float32), mode="vector")
