@@ -24,8 +24,8 @@ DOCS = [  # file, source, title, [(text, vector)]
 
 
 def encode(text: str) -> np.ndarray:
-    """Query vectors: a named axis ("w".."z"), or a mix "x+y"."""
-    vector = sum((AXES[part] for part in text.split("+")), np.zeros(DIM, np.float32))
+    """Query vectors: a named axis ("w".."z"), a mix "x+y"; any other word reads as "x"."""
+    vector = sum((AXES.get(part, AXES["x"]) for part in text.split("+")), np.zeros(DIM, np.float32))
     return vector / np.linalg.norm(vector)
 
 
@@ -43,7 +43,8 @@ def store(tmp_path_factory) -> Store:
                     "root": "/corpus", "title": title, "heading": f"{title} > part {index}",
                     "kind": "markdown", "chunk_index": index, "start": 10 * index,
                     "end": 10 * index + len(text), "line_start": index + 1,
-                    "line_end": index + 2, "page": None, "mtime": 0.0,
+                    "line_end": index + 2, "page": index + 1 if file_id == "f1" else None,
+                    "mtime": 0.0,
                     "content_hash": f"h-{file_id}", "text": text,
                     "search_text": f"{title}\n{text}", "vector": AXES[axis].tolist(),
                 }
@@ -59,7 +60,7 @@ def test_vector_scores_are_cosine_similarities(store: Store) -> None:
     assert by_id["f1-1"] == pytest.approx(1.0) and by_id["f2-0"] == pytest.approx(1.0)
     assert by_id["f1-0"] == pytest.approx(0.0) and by_id["f3-0"] == pytest.approx(0.0)
     mixed = {p.chunk_id: p.score for p in search(store, "x+y", encode=encode, mode="vector")}
-    assert mixed["f3-0"] == pytest.approx(1 / math.sqrt(2), abs=1e-5)
+    assert mixed["f3-0"] == round(1 / math.sqrt(2), 6)  # scores are rounded to 6 places
 
 
 def test_keyword_scores_are_squashed_bm25(store: Store) -> None:
@@ -82,6 +83,10 @@ def test_passages_carry_every_field_of_their_row(store: Store) -> None:
         0, 0, len("the sun warms the sea"), 1, 2, None, 1
     )  # fmt: skip
     assert p.text == "the sun warms the sea"
+    (q,) = search(store, "moon pulls", encode=encode, mode="keyword", limit=1)
+    assert (q.chunk_id, q.chunk_index, q.start, q.end, q.line_start, q.line_end, q.page) == (
+        "f1-1", 1, 10, 10 + len("moon pulls the tides"), 2, 3, 2
+    )  # fmt: skip
 
 
 def test_hybrid_fuses_both_lists_and_uses_title_similarity(store: Store) -> None:
@@ -115,6 +120,19 @@ def test_limit_and_min_score(store: Store) -> None:
     assert len(hybrid) == 2  # candidates grow to the limit
 
 
+def test_hybrid_fuses_exactly_the_candidate_lists(store: Store) -> None:
+    from atlas_tui.knowledge.retrieval import fuse, keyword_candidates, vector_candidates
+
+    fusion = Fusion(candidates=1, title_weight=0.0)
+    (hit,) = search(store, "moon", encode=encode, limit=1, fusion=fusion)
+    expected = fuse(
+        vector_candidates(store, encode("moon"), 1, None),
+        keyword_candidates(store, "moon", 1, None),
+        fusion,
+    )[0]
+    assert (hit.chunk_id, hit.score) == (expected[0]["id"], round(expected[1], 6))
+
+
 def test_filters(store: Store) -> None:
     hits = search(store, "x", encode=encode, mode="vector", limit=10, source="notes/*")
     assert {p.source for p in hits} == {"notes/moon.md", "notes/sun.md"}
@@ -126,8 +144,14 @@ def test_filters(store: Store) -> None:
     )
     keyword = search(store, "moon", encode=encode, mode="keyword", where={"title": "Moon"})
     assert [p.chunk_id for p in keyword] == ["f2-0"]
-    with pytest.raises(ConfigError, match="Cannot filter on 'vector'; use one of"):
+    with pytest.raises(ConfigError) as caught:
         build_predicate(store, None, {"vector": 1})
+    assert caught.value.message == (
+        "Cannot filter on 'vector'; use one of chunk_index, content_hash, file_id, heading, "
+        "kind, page, root, source, title."
+    )
+    hybrid = search(store, "moon", encode=encode, mode="hybrid", limit=10, source="tide.md")
+    assert {p.source for p in hybrid} == {"tide.md"}  # both candidate lists are filtered
 
 
 def test_candidate_lists_hold_at_most_their_limit(store: Store) -> None:
@@ -173,8 +197,11 @@ def test_a_failing_vector_search_is_a_clear_error(store: Store) -> None:
 
 
 def test_bad_mode_blank_query_and_empty_index(store: Store, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="Unknown search mode 'fuzzy'; use one of"):
+    with pytest.raises(ConfigError) as caught:
         search(store, "x", encode=encode, mode="fuzzy")
+    assert (
+        caught.value.message == "Unknown search mode 'fuzzy'; use one of hybrid, vector, keyword."
+    )
     assert search(store, "  \n", encode=encode) == []
     empty = Store(str(tmp_path / "empty"), "kb")
     empty.open_for_writing("hand-placed", DIM)
@@ -207,6 +234,7 @@ def test_an_indexed_search_returns_exact_scores(tmp_path: Path) -> None:
     query /= np.linalg.norm(query)
     exact = vectors @ query
     hits = search(store, "q", encode=lambda _q: query, mode="vector", limit=5)
+    assert len(search(store, "q", encode=lambda _q: query, mode="vector")) == 6  # the default
     for p in hits:
         assert p.score == pytest.approx(max(0.0, float(exact[int(p.chunk_id[1:])])), abs=1e-5)
     assert hits[0].chunk_id == f"c{int(np.argmax(exact))}"
