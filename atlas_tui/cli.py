@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(stats)
     stats.add_argument("--json", action="store_true")
 
+    check = sub.add_parser("check", help="verify the index; --repair drops what is damaged")
+    _common(check)
+    check.add_argument(
+        "--repair", action="store_true", help="drop damaged documents (ingest re-adds them)"
+    )
+    check.add_argument("--json", action="store_true")
+
     ask = sub.add_parser("ask", help="answer a question with cited sources, streamed")
     _common(ask)
     ask.add_argument("question")
@@ -210,6 +217,38 @@ def cmd_stats(args: argparse.Namespace) -> int:
         for key, value in data.items():
             print(terminal_safe(f"{key.replace('_', ' '):<{width}}  {value}"))
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Verify the index (bookkeeping, full-text index, every chunk row); exit 1 if damaged."""
+    client = _client(_settings(args))
+    health, done = client.knowledge.check(repair=args.repair)
+    if args.json:
+        data = {"ok": health.clean, "problems": health.problems(), "repaired": done}
+        print(json.dumps({**data, "documents": health.documents, "chunks": health.chunks}))
+        return 0 if health.clean else 1
+    for line in done:
+        print(f"Repaired: {line}.")
+    if health.clean:
+        print(f"The index is sound: {health.documents} documents, {health.chunks} chunks.")
+        if done:
+            print("Run `atlas-tui ingest` on the same folders to re-add what was dropped.")
+        return 0
+    for problem in health.problems():
+        print(f"atlas-tui check: {problem}.", file=sys.stderr)
+    if args.repair:
+        print(
+            "atlas-tui check: could not repair this; move the index aside and rebuild it "
+            "with `atlas-tui ingest PATH`.",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            "atlas-tui check: repair with `atlas-tui check --repair`, then `atlas-tui ingest` "
+            "the same folders again.",
+            file=sys.stderr,
+        )
+    return 1
 
 
 # --- ask
@@ -342,6 +381,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
     "stats": cmd_stats,
+    "check": cmd_check,
     "ask": cmd_ask,
     "sessions": lambda args: cmd_sessions(args, _settings(args)),
     "export": lambda args: cmd_export(args, _settings(args)),

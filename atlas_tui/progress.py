@@ -75,6 +75,11 @@ def format_report(report: Any) -> str:
         )
     if report.interrupted:
         lines.append("Interrupted: finished files are kept; the next run resumes.")
+    if report.repaired:
+        lines.append("Repaired the index first: " + "; ".join(report.repaired) + ".")
+    if report.removed:
+        lines.append(f"Removed {len(report.removed)} from the index:")
+        lines.extend(f"  {s.path}: {s.reason}" for s in report.removed)
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)}:")
         lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
