@@ -11,13 +11,12 @@ import threading
 from collections.abc import Iterator
 
 from textual import work
-from textual.app import App
 
 from atlas_tui.config import Settings
 from atlas_tui.errors import AtlasError, CancelledError_
 from atlas_tui.query import AtlasQuery, Delta, Done, Event, Failed, QueryRun, Retrieved
 from atlas_tui.safety import terminal_safe
-from atlas_tui.tui.keeper import SessionKeeper
+from atlas_tui.tui.keeper import SessionKeeper, Ticket
 from atlas_tui.tui.messages import (
     AnswerDelta,
     AnswerDone,
@@ -25,6 +24,7 @@ from atlas_tui.tui.messages import (
     DocumentsRetrieved,
     QuerySubmitted,
 )
+from atlas_tui.tui.navigation import NavigationMixin
 from atlas_tui.tui.notices import failure_notice
 from atlas_tui.tui.stream import DeltaBatcher, cited_numbers
 from atlas_tui.tui.turns import TurnRecord
@@ -36,7 +36,7 @@ from atlas_tui.types import Turn
 CANCELLED_BEFORE_START = "Cancelled before the answer started."
 
 
-class AnsweringMixin(App[None]):
+class AnsweringMixin(NavigationMixin):
     """The asking half of AtlasApp (which sets these attributes up)."""
 
     settings: Settings
@@ -69,11 +69,12 @@ class AnsweringMixin(App[None]):
         # the turns on screen are the session's turns (reopened ones included)
         history = [t.as_turn() for t in self.turns if t.status == "done" and t is not record]
         limit = max(self.settings.history_turns, 0)
-        self._answer(record.turn_id, record.question, history[len(history) - limit :])
+        ticket = self.keeper.ticket()  # now, on the UI thread: ctrl+n right after cannot move it
+        self._answer(record.turn_id, record.question, history[len(history) - limit :], ticket)
 
     @work(thread=True, exit_on_error=False, group="answer")
-    def _answer(self, turn_id: int, question: str, history: list[Turn]) -> None:
-        with self.keeper.recording(question) as recording:
+    def _answer(self, turn_id: int, question: str, history: list[Turn], ticket: Ticket) -> None:
+        with self.keeper.recording(question, ticket) as recording:
             if not self._wait_for_client(turn_id):
                 recording.record(Failed(CancelledError_(CANCELLED_BEFORE_START)))
                 return
@@ -126,9 +127,6 @@ class AnsweringMixin(App[None]):
             else:
                 self.post_message(AnswerFailed(turn_id, event))
 
-    def _record(self, turn_id: int) -> TurnRecord | None:
-        return next((t for t in self.turns if t.turn_id == turn_id), None)
-
     def _view(self, turn_id: int) -> TurnView | None:
         return self.query_one(Transcript).turn(turn_id)
 
@@ -138,6 +136,7 @@ class AnsweringMixin(App[None]):
             return
         record.documents, record.status = message.documents, "streaming"
         self.query_one(DocumentsPane).show(record.turn_id, record.documents, set())
+        self.label_documents()
         view.set_note(
             f"{len(message.documents)} documents · answering…"
             if message.documents

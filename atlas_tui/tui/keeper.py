@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_tui.config import Settings, user_data_dir
@@ -21,6 +22,12 @@ from atlas_tui.sessions import Session, SessionStore, title_from_question
 
 EXPORT_SUFFIXES = {"md": ".md", "json": ".json"}
 CLOSE_TIMEOUT_S = 3.0  # how long closing waits for an answer still being recorded
+
+
+@dataclass(frozen=True)
+class Ticket:
+    epoch: int
+    session_id: str | None
 
 
 class Recording:
@@ -58,6 +65,7 @@ class SessionKeeper:
         self._lock = threading.Lock()
         self._recording = threading.Condition(self._lock)
         self._active = 0  # answers being recorded right now
+        self._epoch = 0  # bumped whenever another session is put on screen
 
     @classmethod
     def open(
@@ -92,12 +100,20 @@ class SessionKeeper:
         session = store.load_session(ref)
         with self._lock:
             self.session_id, self.title = session.id, session.title
+            self._epoch += 1
         return session
 
     def start_new(self) -> None:
         """The next question starts a new session (created when it is recorded)."""
         with self._lock:
             self.session_id, self.title = None, ""
+            self._epoch += 1
+
+    def ticket(self) -> Ticket:
+        """Which session a question belongs to, taken when it is submitted (on the UI thread):
+        a question whose worker starts after ctrl+n still goes to the session it was asked in."""
+        with self._lock:
+            return Ticket(self._epoch, self.session_id)
 
     def current_exists(self) -> bool:
         """False when the session on screen was deleted (e.g. from the sessions screen)."""
@@ -127,13 +143,7 @@ class SessionKeeper:
         The file goes to `folder` (default: the current directory), or to the data dir's
         exports folder when that one cannot be written. Raises AtlasError.
         """
-        from atlas_tui.export import export_json, export_markdown
-
-        store = self._require_store()
-        if self.session_id is None:
-            raise AtlasError("Nothing to export yet.", hint="Ask a question: it starts a session.")
-        session = store.load_session(self.session_id)
-        text = export_markdown(session) if fmt == "md" else export_json(session)
+        session, text = self._export_text(fmt)
         name = f"atlas-session-{session.id}{EXPORT_SUFFIXES[fmt]}"
         errors = []
         for place in (folder or Path.cwd(), user_data_dir() / "exports"):
@@ -146,30 +156,60 @@ class SessionKeeper:
             return place / name
         raise AtlasError(f"Cannot write the export ({'; '.join(errors)}).")
 
+    def export_name(self, fmt: str) -> str:
+        """The file name an export of the session on screen gets by default."""
+        return f"atlas-session-{self.session_id or 'new'}{EXPORT_SUFFIXES[fmt]}"
+
+    def export_to(self, fmt: str, path: Path) -> Path:
+        """Write the session as `fmt` to exactly `path`; raises AtlasError with the reason."""
+        _, text = self._export_text(fmt)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise AtlasError(f"Cannot write {path}: {error.strerror or error}") from error
+        return path
+
+    def _export_text(self, fmt: str) -> tuple[Session, str]:
+        from atlas_tui.export import export_json, export_markdown
+
+        store = self._require_store()
+        if self.session_id is None:
+            raise AtlasError("Nothing to export yet.", hint="Ask a question: it starts a session.")
+        session = store.load_session(self.session_id)
+        return session, export_markdown(session) if fmt == "md" else export_json(session)
+
     # --- recording answers (called from the answer worker) -------------------------------------
 
     @contextmanager
-    def recording(self, question: str) -> Iterator[Recording]:
-        """Store `question` now (creating the session if needed); record its events after."""
+    def recording(self, question: str, ticket: Ticket | None = None) -> Iterator[Recording]:
+        """Store `question` now (creating the session if needed); record its events after.
+
+        `ticket` (from `ticket()` at submit) names the session the question was asked in."""
         with self._lock:
             self._active += 1
         try:
-            yield Recording(self._begin(question), self._on_problem)
+            yield Recording(self._begin(question, ticket), self._on_problem)
         finally:
             with self._lock:
                 self._active -= 1
                 self._recording.notify_all()
 
-    def _begin(self, question: str) -> TurnRecorder | None:
+    def _begin(self, question: str, ticket: Ticket | None) -> TurnRecorder | None:
         if self.store is None:
             return None
         try:
             with self._lock:
-                created = self.session_id is None
-                if created:
-                    self.session_id = self.store.create_session()
-                    self.title = title_from_question(question)
-                session_id = self.session_id
+                if ticket is not None and ticket.epoch != self._epoch:
+                    # another session is on screen since: keep the question where it was asked
+                    created = False
+                    session_id = ticket.session_id or self.store.create_session()
+                else:
+                    created = self.session_id is None
+                    if created:
+                        self.session_id = self.store.create_session()
+                        self.title = title_from_question(question)
+                    session_id = self.session_id
             recorder = TurnRecorder(self.store, session_id, question)
         except SessionStoreError as error:
             self._on_problem(f"This question could not be saved: {error.describe()}")

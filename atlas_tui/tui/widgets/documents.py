@@ -5,24 +5,34 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from atlas_tui.safety import terminal_safe
 from atlas_tui.types import Passage
 
+TAIL_PARTS = 2  # heading levels shown first: the end of the path is what tells passages apart
+
+
+def heading_parts(heading: str) -> list[str]:
+    return [part.strip() for part in heading.split(" > ") if part.strip()]
+
 
 def document_prompt(number: int, passage: Passage, cited: bool) -> Text:
+    """Two lines: the distinguishing tail of the heading path (else the title) and the score;
+    then the file and the start of the heading path, which a narrow pane may cut."""
+    parts = [terminal_safe(p) for p in heading_parts(passage.heading)]
+    head, tail = parts[:-TAIL_PARTS], parts[-TAIL_PARTS:]
     mark = "●" if cited else " "
     prompt = Text()
     prompt.append(f"{mark}[{number}] ", style="bold underline" if cited else "bold")
-    prompt.append(terminal_safe(passage.title or passage.source))
+    prompt.append(" › ".join(tail) if tail else terminal_safe(passage.title or passage.source))
     prompt.append(f"  {passage.score:.2f}", style="dim")
-    where = terminal_safe(passage.source)
-    if passage.heading:
-        where += " › " + terminal_safe(passage.heading)
+    where = " › ".join([terminal_safe(passage.source), *head])
     if passage.page is not None:
         where += f" (p. {passage.page})"
     prompt.append("\n    " + where, style="dim")
@@ -69,3 +79,29 @@ class DocumentsPane(OptionList):
         event.stop()
         if self.turn_id is not None:
             self.post_message(self.PreviewRequested(self.turn_id, event.option_index + 1))
+
+
+class Splitter(Widget):
+    """The border between the transcript and the documents pane: drag it to resize."""
+
+    DEFAULT_CSS = """
+    Splitter { width: 1; height: 1fr; }
+    Splitter:hover, Splitter.-dragging { background: $primary 50%; }
+    """
+
+    class Dragged(Message):
+        def __init__(self, screen_x: int) -> None:
+            super().__init__()
+            self.screen_x = screen_x
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        self.capture_mouse()
+        self.add_class("-dragging")
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self.has_class("-dragging"):
+            self.post_message(self.Dragged(event.screen_x))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        self.release_mouse()
+        self.remove_class("-dragging")
