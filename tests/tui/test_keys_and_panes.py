@@ -214,12 +214,16 @@ async def test_rebound_keys_work_and_are_listed_while_typing(make_settings, warm
         assert keys.get("ctrl+y") == "Copy answer" and keys.get("ctrl+c") == "Cancel answer"
         await pilot.press("ctrl+y")
         await until(pilot, lambda: app.clipboard.startswith(f"## {QUESTION}"))
+        await app.run_action("help")  # what F1 shows while the query box has focus
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        rows = dict(app.screen.rows)
+        assert rows.get("^y") == "Copy answer" and rows.get("^c") == "Cancel answer"
+        await pilot.press("escape")
+        await until(pilot, lambda: box.has_focus)
         await pilot.press("ctrl+a")  # kept by the query box while typing: moves the cursor
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("f3", "ctrl+a")  # and opens help from another pane
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        rows = dict(app.screen.rows)
-        assert rows.get("ctrl+y") == "Copy answer" and rows.get("ctrl+c") == "Cancel answer"
 
 
 async def test_stacked_toasts_stay_off_the_answer_at_80x24(make_settings, warm_client):
