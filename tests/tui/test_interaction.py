@@ -6,7 +6,7 @@ from pathlib import Path
 
 from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
-from atlas_tui.tui.messages import CitationSelected, QuerySubmitted
+from atlas_tui.tui.messages import AnswerDone, QuerySubmitted
 from atlas_tui.tui.screens.dialogs import ConfirmScreen
 from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.preview import PreviewScreen
@@ -14,7 +14,7 @@ from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
-from tests.tui.helpers import ask, settled, until
+from tests.tui.helpers import ask, cell_of, settled, until
 
 
 async def test_query_box_enter_newline_and_recall(make_settings, warm_client):
@@ -51,7 +51,7 @@ async def test_citation_selects_document_and_preview_shows_context(make_settings
         pane = app.query_one(DocumentsPane)
         pane.highlighted = 2
         view = app.query_one(TurnView)
-        view.post_message(CitationSelected(view.record.turn_id, 1))
+        await pilot.click(offset=cell_of(view.answer, "[1]"))  # as a user clicks the citation
         await until(pilot, lambda: pane.highlighted == 0 and pane.has_focus)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, PreviewScreen))
@@ -109,8 +109,23 @@ async def test_regenerate_copy_new_session_toggle_and_mode(make_settings, warm_c
 async def test_help_lists_bindings_and_keys_are_rebindable(make_settings, warm_client):
     settings = make_settings(keys={"regenerate": "f9", "bogus": "f10"})
     app = AtlasApp(settings, client=warm_client)
-    async with app.run_test(size=(120, 40)) as pilot:
+    done: dict[int, AnswerDone] = {}
+
+    def hook(message: object) -> None:
+        if isinstance(message, AnswerDone):
+            done[id(message)] = message
+
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
         assert any("bogus" in n.message for n in app._notifications)
+        await ask(pilot, "What is the trimodal methodology?")
+        await settled(pilot)
+        await until(pilot, lambda: len(done) == 1)
+        await pilot.press("ctrl+r")  # the old key no longer regenerates
+        await pilot.pause(0.3)
+        assert len(done) == 1
+        await pilot.press("f9")  # the new one does (from the query box)
+        await until(pilot, lambda: len(done) == 2)
+        assert len(app.turns) == 1
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         rows = dict(app.screen.rows)

@@ -4,9 +4,6 @@ documents pane (tails, turn, resizing), rebound keys while typing, toasts that k
 
 from __future__ import annotations
 
-from textual.geometry import Region
-from textual.widget import Widget
-
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.help import HelpScreen
@@ -17,7 +14,7 @@ from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
 from atlas_tui.types import Passage
-from tests.tui.helpers import ask, settled, until
+from tests.tui.helpers import ask, cell_of, settled, until
 
 QUESTION = "What is the trimodal methodology?"
 SIZE = (120, 40)
@@ -30,17 +27,6 @@ def footer_keys(app: AtlasApp) -> dict[str, str]:
         for key, active in app.screen.active_bindings.items()
         if active.binding.show and active.enabled
     }
-
-
-def cell_of(widget: Widget, text: str) -> tuple[int, int]:
-    """Where `text` is drawn on screen inside `widget` (its first occurrence), to click it."""
-    for child in [widget, *widget.query("*")]:
-        region = child.region
-        strips = child.render_lines(Region(0, 0, region.width, region.height))
-        for row, strip in enumerate(strips):
-            if text in strip.text:
-                return region.x + strip.text.index(text) + 1, region.y + row
-    raise AssertionError(f"{text!r} is not on screen")
 
 
 async def test_typing_in_the_documents_pane_asks_the_question(make_settings, warm_client):
