@@ -19,12 +19,13 @@ from textual.widgets import Input, TextArea
 
 from atlas_tui.tui.turns import TurnRecord
 from atlas_tui.tui.widgets.documents import DocumentsPane
-from atlas_tui.tui.widgets.query_box import QueryBox
+from atlas_tui.tui.widgets.query_box import NEWLINE_KEYS, QueryBox
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
 
 ANYWHERE = frozenset({"quit", "command_palette"})  # app actions live on every screen
 TRANSCRIPT_ONLY = frozenset({"citation", "open_citation", "select_turn"})
 SELECTED = "-selected"
+BOX_KEYS = frozenset({"enter", *NEWLINE_KEYS})  # keys the query box handles itself
 MIN_DOCUMENTS_WIDTH, MIN_TRANSCRIPT_WIDTH = 24, 30
 MAX_TOASTS = 2  # more would stack over the answer; the oldest goes first
 
@@ -73,19 +74,31 @@ class NavigationMixin(App[None]):
     # --- typing from any pane --------------------------------------------------------------------
 
     async def on_key(self, event: events.Key) -> None:
-        """A printable key no binding took, typed outside the query box, starts a question."""
-        if not (event.is_printable and event.character) or not self.on_main_screen:
+        """A printable key no binding took, typed outside the query box, starts a question.
+
+        Keys typed fast (a paste-like burst in tmux) are already queued for the pane that had
+        focus: once the box has focus, those that reach the app here are handed to the box
+        (the box takes its own printable keys and Enter, so these came from the other pane)."""
+        if not self.on_main_screen:
             return
-        if isinstance(self.focused, (TextArea, Input)):
+        box = self.query_one(QueryBox)
+        printable = bool(event.is_printable and event.character)
+        if self.focused is box:
+            if printable or event.key in BOX_KEYS:
+                self._hand_to(box, event)
+            return
+        if not printable or isinstance(self.focused, (TextArea, Input)):
             return
         active = self.screen.active_bindings.get(event.key)
         if active is not None and active.enabled:
             return  # a key of the focused pane (e.g. ] in the transcript): its binding acts
+        self.screen.set_focus(box)  # now, not after the keys already queued (they follow it)
+        self._hand_to(box, event)
+
+    def _hand_to(self, box: QueryBox, event: events.Key) -> None:
         event.stop()
         event.prevent_default()
-        box = self.query_one(QueryBox)
-        box.focus()
-        box.insert(event.character)
+        box.post_message(events.Key(event.key, event.character))
 
     # --- turns and citations in the transcript ---------------------------------------------------
 

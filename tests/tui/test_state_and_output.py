@@ -16,6 +16,7 @@ from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.clipboard import system_copy
 from atlas_tui.tui.screens.dialogs import PromptScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
+from atlas_tui.tui.state import UIState
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
 from tests.tui.helpers import ask, settled, until
 
@@ -212,3 +213,16 @@ async def test_ctrl_n_right_after_enter_keeps_the_next_question_apart(make_setti
         ]
     for n in range(3):
         assert [f"Second {n}?"] in sessions and [f"First {n}?"] in sessions
+
+
+async def test_a_damaged_state_file_is_reported_and_replaced(make_settings, warm_client):
+    path = UIState.load().path
+    assert path is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{not json")
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any("is damaged" in m for m in messages(app)))
+        app.theme = "nord"
+        await pilot.pause()
+    assert json.loads(path.read_text())["theme"] == "nord"

@@ -94,6 +94,9 @@ class Splitter(Widget):
             super().__init__()
             self.screen_x = screen_x
 
+    def render(self) -> str:
+        return ""
+
     def on_mouse_down(self, event: events.MouseDown) -> None:
         self.capture_mouse()
         self.add_class("-dragging")
