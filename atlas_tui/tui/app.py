@@ -326,14 +326,14 @@ class AtlasApp(SessionViewMixin, IngestingMixin, SavingMixin, NavigationMixin):
         )
 
     def action_focus_query(self) -> None:
-        self.query_one(QueryBox).focus()
+        self.screen.set_focus(self.query_one(QueryBox))  # now: keys already typed follow it
 
     def action_focus_transcript(self) -> None:
-        self.query_one(Transcript).focus()
+        self.screen.set_focus(self.query_one(Transcript))
 
     def action_focus_documents(self) -> None:
         self._show_documents(True)
-        self.query_one(DocumentsPane).focus()
+        self.screen.set_focus(self.query_one(DocumentsPane))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):

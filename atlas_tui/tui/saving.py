@@ -48,9 +48,8 @@ class SavingMixin(NavigationMixin):
             self.call_from_thread(self.notify, message, markup=False)
             return
         message = (
-            f"Sent {what} to the terminal's clipboard by OSC 52 only "
-            f"({copied.problem or 'no wl-copy, xclip, xsel or pbcopy found'}); it may not arrive "
-            "(e.g. tmux without set-clipboard). ctrl+p → “Save answer to a file” always works."
+            f"Copied {what} by OSC 52 only ({copied.problem or 'no clipboard tool found'}): "
+            "it may not arrive (e.g. tmux without set-clipboard). Or: ctrl+p, Save answer."
         )
         self.call_from_thread(self.notify, message, severity="warning", markup=False)
 

@@ -139,7 +139,7 @@ class SessionViewMixin(AnsweringMixin, SavingMixin):
         self.query_one(DocumentsPane).show(0, (), set())
         self._show_title()
         self.label_documents()
-        self.query_one(QueryBox).focus()
+        self.screen.set_focus(self.query_one(QueryBox))  # before the next keys
         self.notify(note, markup=False)
 
     def action_sessions(self) -> None:

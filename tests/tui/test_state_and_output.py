@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.clipboard import system_copy
+from atlas_tui.tui.keeper import SessionKeeper
 from atlas_tui.tui.screens.dialogs import PromptScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
 from atlas_tui.tui.state import UIState
@@ -197,22 +199,34 @@ async def test_a_turn_of_the_wrong_shape_is_a_notice_not_a_crash(make_settings, 
         assert not any("cannot be read" in m for m in messages(third))
 
 
-async def test_ctrl_n_right_after_enter_keeps_the_next_question_apart(make_settings, warm_client):
+async def test_ctrl_n_right_after_enter_keeps_the_next_question_apart(
+    make_settings, warm_client, monkeypatch: pytest.MonkeyPatch
+):
+    """At tmux speed the answer's thread may start only after ctrl+n was handled; a short
+    sleep at its start makes that ordering certain (the store and the app stay real)."""
+    original = SessionKeeper.recording
+
+    def late(self: SessionKeeper, *args: object, **kwargs: object) -> object:
+        time.sleep(0.5)  # in the answer's worker thread
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionKeeper, "recording", late)
     settings = make_settings()
     app = AtlasApp(settings, client=warm_client)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
-        for n in range(3):
-            await pilot.press(*f"First {n}?", "enter", "ctrl+n", *f"Second {n}?", "enter")
-            await until(pilot, lambda: app.turns and app.turns[-1].status == "done")
-            await pilot.press("ctrl+n")
-            await until(pilot, lambda: not app.turns)
+        await ask(pilot, QUESTION)
+        await settled(pilot)
+        first = app.keeper.session_id
+        await pilot.press(*"Asked here?", "enter", "ctrl+n", *"Asked anew?", "enter")
+        await until(pilot, lambda: app.turns and app.turns[-1].status == "done")
+        await until(pilot, lambda: app.keeper.session_id not in (None, first))
     with SessionStore(settings.resolved_sessions_path) as store:
-        sessions = [
-            [t.question for t in store.load_session(s.id).turns] for s in store.list_sessions()
-        ]
-    for n in range(3):
-        assert [f"Second {n}?"] in sessions and [f"First {n}?"] in sessions
+        asked = {
+            s.id: [t.question for t in store.load_session(s.id).turns]
+            for s in store.list_sessions()
+        }
+    assert asked.pop(first) == [QUESTION, "Asked here?"]
+    assert list(asked.values()) == [["Asked anew?"]]
 
 
 async def test_a_damaged_state_file_is_reported_and_replaced(make_settings, warm_client):
