@@ -16,7 +16,6 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.theme import BUILTIN_THEMES
 from textual.widgets import Footer, ProgressBar
 
 from atlas_tui.config import SEARCH_MODES, Settings, demo_corpus_path
@@ -120,10 +119,11 @@ class AtlasApp(SessionViewMixin, IngestingMixin, SavingMixin, NavigationMixin):
 
     def on_mount(self) -> None:
         self._apply_keymap()
-        for note in self._start_notes:
-            self.notify(note, severity="warning", markup=False)
         if self.ui_state.problem:
-            self.notify(self.ui_state.problem, severity="warning", markup=False)
+            self._start_notes.append(self.ui_state.problem)
+        if self._start_notes:  # one toast: several would push each other off the screen
+            notes = "\n".join(self._start_notes)
+            self.notify(notes, title="Settings", severity="warning", timeout=15, markup=False)
         self.theme_changed_signal.subscribe(self, self._theme_picked)
         self.query_one("#ingest-progress").display = False
         self.query_one(StatusLine).mode = self.search_mode
@@ -140,11 +140,9 @@ class AtlasApp(SessionViewMixin, IngestingMixin, SavingMixin, NavigationMixin):
         known = {b.id for b in self.BINDINGS if isinstance(b, Binding) and b.id}
         unknown = sorted(set(self.settings.keys) - known)
         if unknown:
-            self.notify(
+            self._start_notes.append(
                 f"Unknown actions in [keys] of the config: {', '.join(unknown)}. "
-                f"Known: {', '.join(sorted(known))}.",
-                severity="warning",
-                markup=False,
+                f"Known: {', '.join(sorted(known))}."
             )
         keymap = {k: v for k, v in self.settings.keys.items() if k in known}
         self.set_keymap(keymap)
@@ -152,11 +150,9 @@ class AtlasApp(SessionViewMixin, IngestingMixin, SavingMixin, NavigationMixin):
         free, kept = split_keymap(keymap)
         prioritise(self._bindings, free)
         if kept:
-            self.notify(
+            self._start_notes.append(
                 f"While typing a question the query box keeps {', '.join(kept)}; "
-                "those keys act from the other panes.",
-                severity="warning",
-                markup=False,
+                "those keys act from the other panes."
             )
 
     def _set_start_theme(self, configured: str) -> None:
@@ -166,10 +162,7 @@ class AtlasApp(SessionViewMixin, IngestingMixin, SavingMixin, NavigationMixin):
             if candidate in self.available_themes:
                 self.theme = candidate
                 return
-            self._start_notes.append(
-                f"Unknown theme “{candidate}”; using {self.theme}. "
-                f"Known: {', '.join(sorted(BUILTIN_THEMES))}."
-            )
+            self._start_notes.append(f"Unknown theme “{candidate}”: using {self.theme}.")
 
     def _theme_picked(self, theme: object) -> None:
         self.ui_state.remember_theme(self.theme, self.settings.theme)
