@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from atlas_tui.config import Settings, user_data_dir
+from atlas_tui.config import Settings
 from atlas_tui.errors import AtlasError, SessionStoreError
 from atlas_tui.query import Event
 from atlas_tui.recorder import TurnRecorder
@@ -136,25 +136,6 @@ class SessionKeeper:
         store.rename(self.session_id, title)
         with self._lock:
             self.title = title_from_question(title)
-
-    def export(self, fmt: str, folder: Path | None = None) -> Path:
-        """Write the session as Markdown ("md") or JSON ("json"); returns the file written.
-
-        The file goes to `folder` (default: the current directory), or to the data dir's
-        exports folder when that one cannot be written. Raises AtlasError.
-        """
-        session, text = self._export_text(fmt)
-        name = f"atlas-session-{session.id}{EXPORT_SUFFIXES[fmt]}"
-        errors = []
-        for place in (folder or Path.cwd(), user_data_dir() / "exports"):
-            try:
-                place.mkdir(parents=True, exist_ok=True)
-                (place / name).write_text(text, encoding="utf-8")
-            except OSError as error:
-                errors.append(f"{place}: {error.strerror or error}")
-                continue
-            return place / name
-        raise AtlasError(f"Cannot write the export ({'; '.join(errors)}).")
 
     def export_name(self, fmt: str) -> str:
         """The file name an export of the session on screen gets by default."""
