@@ -155,7 +155,7 @@ class AnsweringMixin(NavigationMixin):
             return
         done = message.done
         record.answer, record.citations = terminal_safe(done.answer), done.citations
-        record.status, record.answerer, record.timings = "done", done.answerer, done.timings
+        record.answerer, record.timings = done.answerer, done.timings
         record.cited = cited_numbers(record.answer) | {c.number for c in done.citations}
         await view.show_final(record.answer)
         view.set_note(f"{done.answerer}")
@@ -169,6 +169,7 @@ class AnsweringMixin(NavigationMixin):
         if timings.tokens_per_s is not None:
             speed.append(f"{timings.tokens_per_s:.0f} tok/s")
         self.query_one(StatusLine).speed = "  ".join(speed)
+        record.status = "done"  # last: whoever waits for it sees the whole turn on screen
 
     async def on_answer_failed(self, message: AnswerFailed) -> None:
         record, view = self._record(message.turn_id), self._view(message.turn_id)
@@ -176,13 +177,13 @@ class AnsweringMixin(NavigationMixin):
             return
         failed = message.failed
         record.answer = terminal_safe(failed.partial_text) or record.answer
-        record.status = "cancelled" if failed.cancelled else "failed"
         record.error = "" if failed.cancelled else failed.error.message
         await view.show_final(record.answer)
         if failed.cancelled:
             view.set_note("Cancelled: the partial answer is kept. ctrl+r regenerates.", "cancelled")
         else:
             view.set_note(failure_notice(failed.error), "error")
+        record.status = "cancelled" if failed.cancelled else "failed"  # last, as above
 
     # --- cancel and regenerate -------------------------------------------------------------------
 
