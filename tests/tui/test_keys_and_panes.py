@@ -4,6 +4,8 @@ documents pane (tails, turn, resizing), rebound keys while typing, toasts that k
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.help import HelpScreen
@@ -145,6 +147,15 @@ async def test_documents_pane_shows_the_distinguishing_tail_and_its_turn(
     two = document_prompt(2, passage("Supported formats > Markdown files"), cited=False)
     first_one, first_two = one.plain.split("\n")[0], two.plain.split("\n")[0]
     assert "PDF files" in first_one[:40] and "Markdown files" in first_two[:40]
+
+    # passages under one heading (a chunk spanning sub-sections): their own first heading
+    pane = DocumentsPane()
+    shared = replace(passage("Supported formats"), heading="Ingesting your own documents")
+    pane.show(
+        1, (replace(shared, text="## PDF files\n\nText"), replace(shared, text="Plain")), set()
+    )
+    firsts = [pane.get_option_at_index(i).prompt.plain.split("\n")[0] for i in range(2)]
+    assert firsts[0].startswith(" [1] PDF files") and firsts[1].startswith(" [2] Plain")
 
     app = AtlasApp(make_settings(), client=warm_client)
     async with app.run_test(size=SIZE) as pilot:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import ClassVar
 
 from rich.text import Text
@@ -16,21 +18,40 @@ from atlas_tui.safety import terminal_safe
 from atlas_tui.types import Passage
 
 TAIL_PARTS = 2  # heading levels shown first: the end of the path is what tells passages apart
+INNER_WORDS = 6
+_INNER_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
 def heading_parts(heading: str) -> list[str]:
     return [part.strip() for part in heading.split(" > ") if part.strip()]
 
 
-def document_prompt(number: int, passage: Passage, cited: bool) -> Text:
-    """Two lines: the distinguishing tail of the heading path (else the title) and the score;
-    then the file and the start of the heading path, which a narrow pane may cut."""
+def label(passage: Passage) -> str:
+    """The distinguishing tail of the heading path, else the title (or the file)."""
+    tail = heading_parts(passage.heading)[-TAIL_PARTS:]
+    return terminal_safe(" › ".join(tail) if tail else passage.title or passage.source)
+
+
+def inner_heading(passage: Passage) -> str:
+    """The first heading inside the passage's text (a passage may span sub-sections), else
+    the first words of its first line: what tells apart passages sharing a heading path."""
+    found = _INNER_HEADING.search(passage.text)
+    first_line = next((line for line in passage.text.splitlines() if line.strip()), "")
+    words = (found[1] if found else first_line).split()
+    text = " ".join(words[:INNER_WORDS]) + (" …" if len(words) > INNER_WORDS else "")
+    return terminal_safe(text)
+
+
+def document_prompt(number: int, passage: Passage, cited: bool, detail: str = "") -> Text:
+    """Two lines: what tells the passage apart (the tail of its heading path, or `detail` when
+    other passages share that tail) and the score; then the file and the rest of the heading
+    path, which a narrow pane may cut."""
     parts = [terminal_safe(p) for p in heading_parts(passage.heading)]
-    head, tail = parts[:-TAIL_PARTS], parts[-TAIL_PARTS:]
+    head = parts if detail else parts[:-TAIL_PARTS]
     mark = "●" if cited else " "
     prompt = Text()
     prompt.append(f"{mark}[{number}] ", style="bold underline" if cited else "bold")
-    prompt.append(" › ".join(tail) if tail else terminal_safe(passage.title or passage.source))
+    prompt.append(detail or label(passage))
     prompt.append(f"  {passage.score:.2f}", style="dim")
     where = " › ".join([terminal_safe(passage.source), *head])
     if passage.page is not None:
@@ -60,8 +81,12 @@ class DocumentsPane(OptionList):
     def show(self, turn_id: int, documents: tuple[Passage, ...], cited: set[int]) -> None:
         self.turn_id, self.documents, self.cited = turn_id, documents, set(cited)
         self.clear_options()
+        shared = Counter(label(p) for p in documents)
         self.add_options(
-            Option(document_prompt(i, p, i in cited), id=f"doc-{i}")
+            Option(
+                document_prompt(i, p, i in cited, inner_heading(p) if shared[label(p)] > 1 else ""),
+                id=f"doc-{i}",
+            )
             for i, p in enumerate(documents, 1)
         )
         self.border_subtitle = f"{len(documents)} found" if documents else "none found"
