@@ -74,7 +74,7 @@ class AnsweringMixin(NavigationMixin):
 
     @work(thread=True, exit_on_error=False, group="answer")
     def _answer(self, turn_id: int, question: str, history: list[Turn], ticket: Ticket) -> None:
-        with self.keeper.recording(question, ticket) as recording:
+        with self.keeper.recording(question, ticket=ticket) as recording:
             if not self._wait_for_client(turn_id):
                 recording.record(Failed(CancelledError_(CANCELLED_BEFORE_START)))
                 return

@@ -64,13 +64,10 @@ class AtlasApp(SessionViewMixin, IngestingMixin, SavingMixin, NavigationMixin):
         Binding("enter", "open_citation", "Open cited passage", id="open_citation"),
         Binding("shift+up", "select_turn(-1)", "Previous turn", id="prev_turn", show=False),
         Binding("shift+down", "select_turn(1)", "Next turn", id="next_turn", show=False),
-        Binding("alt+left", "resize_documents(2)", "Wider documents", id="wider", show=False),
-        Binding("alt+right", "resize_documents(-2)", "Narrower pane", id="narrower", show=False),
+        Binding("ctrl+left", "resize_documents(2)", "Wider documents", id="wider", show=False),
+        Binding("ctrl+right", "resize_documents(-2)", "Narrower pane", id="narrower", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
-    MAIN_ACTIONS: ClassVar[frozenset[str]] = frozenset(
-        b.action.split("(")[0] for b in BINDINGS if isinstance(b, Binding)
-    )
 
     def __init__(
         self,

@@ -163,7 +163,7 @@ class SessionKeeper:
     # --- recording answers (called from the answer worker) -------------------------------------
 
     @contextmanager
-    def recording(self, question: str, ticket: Ticket | None = None) -> Iterator[Recording]:
+    def recording(self, question: str, *, ticket: Ticket | None = None) -> Iterator[Recording]:
         """Store `question` now (creating the session if needed); record its events after.
 
         `ticket` (from `ticket()` at submit) names the session the question was asked in."""

@@ -10,10 +10,11 @@ transcript's turns and citations, and the split between the transcript and the d
 
 from __future__ import annotations
 
-from typing import ClassVar
+from functools import cache
 
 from textual import events
 from textual.app import App
+from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.widgets import Input, TextArea
 
@@ -33,7 +34,6 @@ MAX_TOASTS = 2  # more would stack over the answer; the oldest goes first
 class NavigationMixin(App[None]):
     """The navigation part of AtlasApp (which defines `turns`, `_record` and the panes)."""
 
-    MAIN_ACTIONS: ClassVar[frozenset[str]] = frozenset()  # the app's own actions (AtlasApp's)
     turns: list[TurnRecord]
     _selected_turn: int | None  # turn_id selected in the transcript
     _citation: tuple[int, int] | None  # (turn_id, number) stepped to with [ and ]
@@ -41,12 +41,24 @@ class NavigationMixin(App[None]):
     def _record(self, turn_id: int) -> TurnRecord | None:
         return next((t for t in self.turns if t.turn_id == turn_id), None)
 
+    @classmethod
+    @cache
+    def main_actions(cls) -> frozenset[str]:
+        """The actions bound by the app and its mixins (not Textual's own)."""
+        return frozenset(
+            binding.action.split("(")[0]
+            for klass in cls.__mro__
+            if klass.__module__.startswith("atlas_tui.")
+            for binding in klass.__dict__.get("BINDINGS", ())
+            if isinstance(binding, Binding)
+        )
+
     @property
     def on_main_screen(self) -> bool:
         return len(self.screen_stack) == 1
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ANYWHERE or action not in self.MAIN_ACTIONS:
+        if action in ANYWHERE or action not in self.main_actions():
             return True
         if not self.on_main_screen:
             return False  # another screen (or a dialog) owns the keys

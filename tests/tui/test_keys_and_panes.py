@@ -174,10 +174,10 @@ async def test_the_split_resizes_by_keys_and_by_dragging(make_settings, warm_cli
     async with app.run_test(size=(160, 40)) as pilot:
         pane = app.query_one(DocumentsPane)
         start = pane.outer_size.width
-        await pilot.press("alt+left", "alt+left")
+        await pilot.press("f3", "ctrl+left", "ctrl+left")  # from a pane (the box moves by words)
         await pilot.pause()
         assert pane.outer_size.width == start + 4
-        await pilot.press("alt+right")
+        await pilot.press("ctrl+right")
         await pilot.pause()
         assert pane.outer_size.width == start + 2
         x = app.query_one(Splitter).region.x

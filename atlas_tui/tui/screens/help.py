@@ -21,7 +21,7 @@ QUERY_BOX_KEYS = (
     ("] / [ (transcript)", "Step through the answer's citations"),
     ("enter (transcript)", "Open the cited passage"),
     ("shift+up / down (transcript)", "Select a turn (ctrl+t then copies it)"),
-    ("alt+left / alt+right", "Resize the documents pane (or drag its edge)"),
+    ("ctrl+left / right (panes)", "Resize the documents pane (or drag its edge)"),
     ("any letter (other panes)", "Starts typing a question"),
 )
 
