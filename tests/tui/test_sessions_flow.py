@@ -40,6 +40,7 @@ def shown_questions(app: AtlasApp) -> list[str]:
 
 async def shown(pilot, app: AtlasApp, count: int) -> None:
     """Wait until the reopened session's `count` turns are on screen."""
+
     def composed() -> bool:
         views = app.query(TurnView)
         return len(views) == count and all(view.query(".note") for view in views)
