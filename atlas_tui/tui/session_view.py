@@ -103,8 +103,8 @@ class SessionViewMixin(AnsweringMixin, SavingMixin):
             self._next_turn += 1
             self.turns.append(record)
             views.append(TurnView(record, stored_note(record)))
-        await self.query_one(Transcript).restore(views)
-        pane = self.query_one(DocumentsPane)
+        self._selected_turn, self._citation = None, None
+        pane = self.query_one(DocumentsPane)  # first: the pane is filled when the turns show
         if self.turns:
             last = self.turns[-1]
             pane.show(last.turn_id, last.documents, last.cited)
@@ -112,6 +112,7 @@ class SessionViewMixin(AnsweringMixin, SavingMixin):
             pane.show(0, (), set())
         self._show_title()
         self.label_documents()
+        await self.query_one(Transcript).restore(views)
 
     def _show_title(self) -> None:
         transcript = self.query_one(Transcript)
