@@ -81,6 +81,9 @@ class Terminal:
             if condition(text):
                 return text
             if self.exit_status() is not None:
+                text = self.screen()  # it may have ended just after the capture above
+                if condition(text):
+                    return text
                 break
             time.sleep(0.25)  # polling a foreign process's screen: there is no event to await
         status = self.exit_status()

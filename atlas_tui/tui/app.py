@@ -189,6 +189,8 @@ class AtlasApp(SessionViewMixin, IngestingMixin, SavingMixin, NavigationMixin):
         self.post_message(ClientReady(answerer, extractive, summary, problem))
 
     def on_client_ready(self, message: ClientReady) -> None:
+        if self._stop.is_set():  # quitting: the screen may be gone already
+            return
         status = self.query_one(StatusLine)
         status.state = ""
         status.answerer = message.answerer

@@ -39,11 +39,15 @@ async def test_a_palette_theme_is_remembered_and_a_bad_one_is_a_notice(make_sett
         app.theme = "nord"  # what picking it in the palette does
         await pilot.pause()
     again = AtlasApp(settings, client=warm_client)
-    async with again.run_test(size=SIZE):
+    async with again.run_test(size=SIZE) as pilot:
+        await until(pilot, again._warmed.is_set)
         assert again.theme == "nord"
+        await pilot.pause()
     config_changed = AtlasApp(make_settings(theme="gruvbox"), client=warm_client)
-    async with config_changed.run_test(size=SIZE):
+    async with config_changed.run_test(size=SIZE) as pilot:
+        await until(pilot, config_changed._warmed.is_set)
         assert config_changed.theme == "gruvbox"  # a theme set in the config since wins
+        await pilot.pause()
 
     bad = AtlasApp(make_settings(theme="nonexistent-theme"), client=warm_client)
     async with bad.run_test(size=SIZE) as pilot:
