@@ -71,8 +71,8 @@ def format_report(report: Any) -> str:
     ]
     if report.chunks_pending:
         lines.append(
-            f"{count(report.chunks_pending, 'chunk')} still await embedding (keyword search finds them "
-            "already); run the same ingest again to finish."
+            f"{count(report.chunks_pending, 'chunk')} still await embedding "
+            "(keyword search finds them already); run the same ingest again to finish."
         )
     if report.interrupted:
         lines.append("Interrupted: finished files are kept; the next run resumes.")
