@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from atlas_tui.knowledge import health, loaders
@@ -51,6 +52,7 @@ FLUSH_ROWS = 2000  # chunks buffered before a write (fewer, larger fragments)
 FLUSH_FILES = 200
 PENDING_WINDOW = 1024  # chunks fetched at once to embed, sorted by length to limit padding
 EMBED_BATCH = 128  # chunks per committed embedding batch
+PROGRESS_EVERY = 32  # chunks encoded between two progress reports
 # A vector update rewrites its rows into new fragments, which the full-text index does not cover
 # yet (BM25 then scans them): re-index and compact after this many embedded chunks.
 OPTIMIZE_EVERY = 2048
@@ -335,21 +337,21 @@ class Ingestor:
                     Chunk(row["text"], row["heading"], 0, 0, 0, 0, 0).embedding_text(row["title"])
                     for row in batch
                 ]
-                vectors = self.embedder.encode_documents(texts)
-                self.store.set_vectors([row["id"] for row in batch], vectors)
+                parts = []
+                for j in range(0, len(texts), PROGRESS_EVERY):  # the bar moves within a batch
+                    parts.append(self.embedder.encode_documents(texts[j : j + PROGRESS_EVERY]))
+                    self._embedding_progress(done + j + len(parts[-1]), total, started)
+                self.store.set_vectors([row["id"] for row in batch], np.concatenate(parts))
                 done += len(batch)
                 self.report.chunks_embedded += len(batch)
                 if done % OPTIMIZE_EVERY < len(batch) and done < total:
                     self.store.optimize()
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                self.progress(
-                    IngestProgress(
-                        "embedding",
-                        self._files_total,
-                        self._files_total,
-                        done,
-                        total,
-                        round(rate, 2),
-                    )
-                )
         return done
+
+    def _embedding_progress(self, done: int, total: int, started: float) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        self.progress(
+            IngestProgress(
+                "embedding", self._files_total, self._files_total, done, total, round(rate, 2)
+            )
+        )

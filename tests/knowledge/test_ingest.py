@@ -195,3 +195,17 @@ def test_model_mismatch_is_a_clear_error(settings, embedder, write_corpus) -> No
     assert "rebuild" in caught.value.hint
     with pytest.raises(ModelMismatchError):
         kb.ingest([write_corpus()])
+
+
+def test_embedding_progress_moves_within_a_batch(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A bar fed by these events moves while a batch embeds, not only when it is committed."""
+    root = write_files(
+        tmp_path / "many",
+        {f"n{i:03}.md": f"# Note {i}\n\nThe keeper logs entry {i} at dawn.\n" for i in range(90)},
+    )
+    seen: list[IngestProgress] = []
+    kb.ingest([root], progress=seen.append)
+    embedding = [p.chunks_done for p in seen if p.phase == "embedding"]
+    assert embedding[0] == 0 and embedding[-1] == 90
+    assert embedding == sorted(embedding)
+    assert len({n for n in embedding if 0 < n < 90}) >= 2  # 32, 64 before the 90
