@@ -149,7 +149,7 @@ async def test_a_turn_stored_with_the_wrong_shape_opens_as_unreadable(make_setti
     db.execute("UPDATE turns SET documents = '{\"a\": 1}'")
     db.commit()
     db.close()
-    app = AtlasApp(settings, client=warm_client)
+    app = AtlasApp(settings, client=warm_client, resume=session_id)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(app.query(TurnView)) == 1)
         view = app.query_one(TurnView)
