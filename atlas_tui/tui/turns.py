@@ -25,7 +25,7 @@ class TurnRecord:
     cited: set[int] = field(default_factory=set)
 
     def as_turn(self) -> Turn:
-        return Turn(self.question, self.answer, self.documents)
+        return Turn(self.question, self.answer, self.documents, self.answerer)
 
 
 def source_line(number: int, passage: Passage) -> str:
