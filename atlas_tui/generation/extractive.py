@@ -36,9 +36,11 @@ Encode = Callable[[list[str]], Any]
 
 MAX_QUOTES = 3
 WORD_BUDGET = 70  # a further quote is added only while the answer stays about this short
-MARGIN = 0.3  # a further quote scores within this of the best one
+MARGIN = 0.3  # a further quote scores at least (1 - MARGIN) times the best one's score
 LEXICAL_WEIGHT = 0.25
 PASSAGE_WEIGHT = 0.1
+TERMS_RATIO = 0.3  # a further quote has at least this share of the best one's term weight...
+CLOSE_MEANING = 0.05  # ...or a meaning score this close to the best one's
 WEAK_MEANING = 0.3  # below this cosine, and with few of the question's terms, nothing answers
 WEAK_TERMS = 0.5
 MAX_CANDIDATES = 24  # excerpts encoded per question (the best by terms and passage score)
@@ -134,7 +136,9 @@ def score(question: str, found: list[Candidate], vectors: Vectors | None = None)
         prior = max(0.0, min(1.0, candidate.numbered.passage.score))
         long = max(0, candidate.excerpt.words - LONG_WORDS) * LONG_PENALTY
         code = CODE_BONUS if _code_like(" ".join(candidate.excerpt.quote)) else 0.0
-        value = LEXICAL_WEIGHT * share + PASSAGE_WEIGHT * prior + code - long
+        # Without meaning, the terms are all there is: they get the weight meaning would have.
+        weight = LEXICAL_WEIGHT if vectors is not None else 1.0
+        value = weight * share + PASSAGE_WEIGHT * prior + code - long
         scored.append(replace(candidate, terms=share, score=value))
     if vectors is not None:
         scored.sort(key=lambda c: -c.score)
@@ -195,15 +199,25 @@ def _overlaps(a: Candidate, b: Candidate) -> bool:
     return a.excerpt.first <= b.excerpt.last and b.excerpt.first <= a.excerpt.last
 
 
+def _as_relevant(candidate: Candidate, best: Candidate) -> bool:
+    """A further quote shares the question's terms (about as much as the best does), or means
+    nearly the same: not merely a neighbour on the topic."""
+    if candidate.terms <= 0 and candidate.meaning <= 0:
+        return False  # without meaning scores, a quote must contain the question's terms
+    return candidate.terms >= TERMS_RATIO * best.terms or (
+        candidate.meaning >= best.meaning - CLOSE_MEANING and candidate.meaning > 0
+    )
+
+
 def choose(ranked: list[Candidate]) -> list[Candidate]:
     """The best candidate, then those nearly as good, in document order."""
     best = ranked[0]
     chosen = [best]
     words = best.excerpt.words
     for candidate in ranked[1:]:
-        if len(chosen) >= MAX_QUOTES or candidate.score < best.score - MARGIN:
+        if len(chosen) >= MAX_QUOTES or candidate.score < best.score * (1 - MARGIN):
             break
-        if any(_overlaps(candidate, c) for c in chosen):
+        if not _as_relevant(candidate, best) or any(_overlaps(candidate, c) for c in chosen):
             continue
         if words + candidate.excerpt.words > WORD_BUDGET:
             continue
