@@ -49,7 +49,7 @@ def test_every_quote_is_verbatim_from_the_passage_it_cites(passages: list[Passag
     _text, deltas = answer("install python index folder markup", passages)
 
     citations = [c for d in deltas for c in d.citations]
-    assert len(citations) >= 3
+    assert len(citations) >= 2
     for delta in deltas[1:]:
         (citation,) = delta.citations
         assert citation.valid
