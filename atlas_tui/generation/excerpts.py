@@ -183,8 +183,13 @@ def _sentences(block: Block) -> list[str]:
     return [text[start:end].strip() for start, end in spans]
 
 
+_OPENS_BLOCK = re.compile(r"^(?:`{3,}|~{3,})")
+
+
 def _prose(text: str) -> str:
-    return " ".join(text.split())
+    """Prose on one line; a line that would open a code block inside the quote is escaped."""
+    line = " ".join(text.split())
+    return "\\" + line if _OPENS_BLOCK.match(line) else line
 
 
 def _code_lines(block: Block) -> tuple[str, ...]:

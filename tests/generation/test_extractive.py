@@ -257,3 +257,14 @@ def test_meaning_finds_the_answer_in_other_words(make_passage, encode) -> None:
     text, _deltas = answer("How do I make instances immutable?", passages, encode)
 
     assert "frozen=True" in text
+
+
+def test_a_quoted_sentence_cannot_open_a_code_block(make_passage) -> None:
+    passage = make_passage(
+        "Backticks are fine. ```inline backticks``` start this backticks sentence."
+    )
+
+    text, _deltas = answer("inline backticks sentence", [passage])
+
+    assert "> \\```inline backticks``` start this backticks sentence. [1]" in text
+    assert "\n> ```" not in text
