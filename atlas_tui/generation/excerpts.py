@@ -183,6 +183,11 @@ def _sentences(block: Block) -> list[str]:
     return [text[start:end].strip() for start, end in spans]
 
 
+_INDEX_ENTRY = re.compile(
+    r"^\s*!?(?:single|pair|triple|see|seealso|module|keyword|statement|builtin|object|operator)"
+    r":\s"
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _OPENS_BLOCK = re.compile(r"^(?:`{3,}|~{3,})")
 
 
@@ -203,7 +208,14 @@ def _code_lines(block: Block) -> tuple[str, ...]:
 
 
 def _is_lead_in(sentence: str) -> bool:
-    return sentence.rstrip().endswith(":")
+    """A sentence that introduces what follows ("run the following:"); a bare "::" is not."""
+    text = sentence.rstrip()
+    return text.endswith(":") and len(text.split()) >= 2
+
+
+def _quotable_code(block: Block) -> bool:
+    """Code worth quoting: some lines, not too many, and more than a brace or two."""
+    return 0 < len(block.lines) <= MAX_CODE_LINES * 3 and len(_IDENTIFIER.findall(block.text)) >= 2
 
 
 def _following(found: list[Block], start: int) -> tuple[list[Block], int]:
@@ -212,7 +224,7 @@ def _following(found: list[Block], start: int) -> tuple[list[Block], int]:
         return [], start
     kind = found[start].kind
     if kind == "code":
-        return [found[start]], start + 1
+        return ([found[start]], start + 1) if _quotable_code(found[start]) else ([], start)
     if kind in ("item", "row", "rule"):
         group_kinds = ("item",) if kind == "item" else ("row", "rule")
         end = start
@@ -237,18 +249,21 @@ def excerpts(text: str) -> list[Excerpt]:
         if block.kind == "para" and (fragment or described):
             # A fragment is not quoted; a description's first sentence is, with its signature.
             block = Block(block.kind, block.lines, block.indent, skip_first=True)
+        if block.kind == "para" and _INDEX_ENTRY.match(block.text):
+            continue  # the entries of a reST `.. index::` directive, not prose
         if block.kind in ("para", "item"):
             out.extend(_prose_excerpts(found, index, block))
         elif block.kind == "row":
             out.extend(_row_excerpt(found, index))
         elif block.kind == "directive":
             out.extend(_signature_excerpt(found, index, block))
-        elif block.kind == "code" and 0 < len(block.lines) <= MAX_CODE_LINES:
+        elif block.kind == "code" and len(block.lines) <= MAX_CODE_LINES and _quotable_code(block):
             previous = found[index - 1] if index else None
             introduced = (
                 previous is not None
                 and previous.kind in ("para", "item")
-                and (_is_lead_in(previous.text))
+                and bool(sentences := _sentences(previous))
+                and _is_lead_in(sentences[-1])
             )
             if not introduced:
                 out.append(
@@ -281,7 +296,7 @@ def _prose_excerpts(found: list[Block], index: int, block: Block) -> Iterator[Ex
             following, _end = _following(found, index + 1)
             if following:
                 yield _lead_excerpt(index, position, sentence, following)
-                continue
+            continue  # a lead-in without what it introduces says nothing
         words = len(sentence.split())
         if words < MIN_WORDS or sentence.endswith("?"):
             continue
