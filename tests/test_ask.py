@@ -10,9 +10,11 @@ import os
 import pty
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -270,14 +272,31 @@ def test_ctrl_c_during_a_stalled_stream_keeps_the_partial_text(env) -> None:
     assert turn.answer == "The partial answer"
 
 
+def question_stored(process: subprocess.Popen[str], env: dict[str, str]) -> bool:
+    """Wait until the question is in the sessions database: it is stored before retrieval
+    starts, and retrieval (loading the model, searching) takes seconds after it."""
+    path = Path(env["ATLAS_DATA_DIR"]) / "sessions.sqlite3"
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        if path.exists():
+            # Read only, so as not to race the process creating the schema.
+            try:
+                with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                    if db.execute("SELECT count(*) FROM turns").fetchone()[0]:
+                        return True
+            except sqlite3.OperationalError:  # not created yet, or locked for a moment
+                pass
+        time.sleep(0.02)
+    return False
+
+
 def test_ctrl_c_during_retrieval(env) -> None:
     process = start(env, QUESTION)
-    time.sleep(0.5)  # importing and loading the model: retrieval has not answered yet
-    took = interrupt_when(process, process.poll() is None)
+    took = interrupt_when(process, question_stored(process, env))
     _out, err = process.communicate(timeout=10)
 
     assert took < 1.5
-    assert process.returncode == 130
+    assert process.returncode == 130, err
     assert "Traceback" not in err
 
 
