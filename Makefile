@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export LANCEDB_LOG ?= error
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: install run demo test lint bench bench-quick eval clean
+.PHONY: install run demo test lint bench bench-quick eval mutate clean
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ bench-quick: install
 eval: install
 	$(BIN)/python benchmarks/eval_retrieval.py --corpus /usr/share/doc/python3.11/html/_sources \
 		--questions ../shared/eval/python-docs-dev-questions.jsonl
+
+# Mutation testing (a tool, not a CI gate): MODULE=atlas_tui/safety.py for one module.
+mutate: install
+	$(BIN)/python scripts/mutate.py $(MODULE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

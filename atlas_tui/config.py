@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas_tui.errors import ConfigError
+from atlas_tui.usage import DEFAULT_MODELS, DEFAULT_PRICES
 
 APP_NAME = "atlas-tui"
 DEFAULT_COLLECTION = "atlas_knowledge_base"
@@ -79,6 +80,9 @@ class Settings:
     reopen_last_session: bool = True
     theme: str = "textual-dark"
     keys: dict[str, str] = field(default_factory=dict)
+    models: tuple[str, ...] = DEFAULT_MODELS  # offered by the TUI's model picker
+    # USD per million tokens, (input, output), per model; the config's [prices] adds to these
+    prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     @property
     def resolved_db_path(self) -> str:
@@ -122,6 +126,10 @@ def _coerce(name: str, value: Any) -> Any:
         raise ConfigError(f"Unknown setting {name!r}.")
     kind = kinds[name]
     try:
+        if name == "models":
+            return _models(value)
+        if name == "prices":
+            return _prices(value)
         if kind == "bool":
             return _truthy(value) if isinstance(value, str) else bool(value)
         if kind == "int":
@@ -135,6 +143,34 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"Setting {name!r} should be a {kind}, got {value!r}.") from None
+
+
+def _models(value: Any) -> tuple[str, ...]:
+    """A list of model ids (a comma-separated string from the environment works too)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(m, str) for m in items):
+        raise TypeError
+    models = tuple(dict.fromkeys(m.strip() for m in items if m.strip()))
+    if not models:
+        raise ValueError
+    return models
+
+
+def _prices(value: Any) -> dict[str, tuple[float, float]]:
+    """`{model = [input, output]}` in USD per million tokens, added to the default table."""
+    if not isinstance(value, dict):
+        raise TypeError
+    prices = dict(DEFAULT_PRICES)
+    for model, pair in value.items():
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(isinstance(p, int | float) and not isinstance(p, bool) for p in pair)
+            or min(pair) < 0
+        ):
+            raise ValueError
+        prices[str(model)] = (float(pair[0]), float(pair[1]))
+    return prices
 
 
 def _validate(settings: Settings) -> Settings:

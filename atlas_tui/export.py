@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from atlas_tui.errors import SessionStoreError
-from atlas_tui.sessions import Session, SessionTurn, turn_from_dict
+from atlas_tui.sessions import AnswerVersion, Session, SessionTurn, turn_from_dict
 from atlas_tui.types import Passage
+from atlas_tui.usage import usage_text
 
 JSON_FORMAT = "atlas-tui.session"
-JSON_VERSION = 1
+JSON_VERSION = 2  # 2: turns carry `alternatives` (earlier answers), `model` and `usage`
+READABLE_VERSIONS = (1, 2)
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\](?![(\[:])")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -44,7 +46,7 @@ def export_json(session: Session) -> str:
 def session_from_json(text: str) -> Session:
     try:
         data = json.loads(text)
-        if data.get("format") != JSON_FORMAT or data.get("version") != JSON_VERSION:
+        if data.get("format") != JSON_FORMAT or data.get("version") not in READABLE_VERSIONS:
             raise ValueError(f"not an {JSON_FORMAT} export, version {JSON_VERSION}")
         session: dict[str, Any] = data["session"]
         return Session(
@@ -53,6 +55,8 @@ def session_from_json(text: str) -> Session:
             created=session["created"],
             updated=session["updated"],
             turns=tuple(turn_from_dict(turn) for turn in session["turns"]),
+            system_prompt=str(session.get("system_prompt") or ""),
+            model=str(session.get("model") or ""),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SessionStoreError(
@@ -73,6 +77,10 @@ def export_markdown(session: Session) -> str:
         f"Session {code(session.id)} · started {_when(session.created)} · "
         f"{count} question{'' if count == 1 else 's'}",
     ]
+    if session.model:
+        lines += ["", f"Model: {code(session.model)}"]
+    if session.system_prompt.strip():
+        lines += ["", "System prompt for this session:", "", *fenced(session.system_prompt)]
     for turn in session.turns:
         lines += ["", *_turn_markdown(turn)]
     return "\n".join(lines) + "\n"
@@ -98,39 +106,58 @@ def fenced(text: str, indent: str = "") -> list[str]:
     return [f"{indent}{fence}text", *body, f"{indent}{fence}"]
 
 
-def footnote_label(turn: SessionTurn, number: int) -> str:
-    return f"{turn.position}-{number}"
+def footnote_label(turn: SessionTurn, number: int, alternative: int = 0) -> str:
+    """`2-1` for document [1] of turn 2's answer; `2a1-1` in its first alternative answer."""
+    return f"{turn.position}{f'a{alternative}' if alternative else ''}-{number}"
 
 
 def _turn_markdown(turn: SessionTurn) -> list[str]:
-    answer, referenced = _answer_markdown(turn)
     lines = [f"## {turn.position}. {inline(turn.question)}", ""]
-    lines.append(answer if answer.strip() else "*(no answer)*")
-    cited = _cited_numbers(turn, referenced)
-    unreferenced = [n for n in cited if n not in referenced]
-    if unreferenced:
-        refs = " ".join(f"[^{footnote_label(turn, n)}]" for n in unreferenced)
-        lines += ["", f"Sources: {refs}"]
-    lines += ["", f"*{_status_note(turn)}*"]
-    for number in cited:
-        lines += ["", *_footnote(turn, number)]
+    count = len(turn.alternatives) + 1
+    lines += _answer_block(turn, turn.version(), 0, count)
+    for index, version in enumerate(turn.alternatives, 1):
+        lines += ["", f"### Alternative answer {index} of {count} (regenerated since)", ""]
+        lines += _answer_block(turn, version, index, count)
     return lines
 
 
-def _answer_markdown(turn: SessionTurn) -> tuple[str, list[int]]:
-    """The answer with [n] linked to this turn's footnotes, and any open fence closed."""
+def _answer_block(
+    turn: SessionTurn, version: AnswerVersion, alternative: int, count: int
+) -> list[str]:
+    """One answer to the turn's question, its note, and its cited sources as footnotes."""
+
+    def label(number: int) -> str:
+        return footnote_label(turn, number, alternative)
+
+    answer, referenced = _answer_markdown(version, label)
+    lines = [answer if answer.strip() else "*(no answer)*"]
+    cited = _cited_numbers(version, referenced)
+    unreferenced = [n for n in cited if n not in referenced]
+    if unreferenced:
+        lines += ["", f"Sources: {' '.join(f'[^{label(n)}]' for n in unreferenced)}"]
+    note = _status_note(version, turn.damaged if not alternative else "")
+    if count > 1 and not alternative:
+        note += f" · answer {count} of {count}, the newest; earlier ones follow as alternatives"
+    lines += ["", f"*{note}*"]
+    for number in cited:
+        lines += ["", *_footnote(version, number, label(number))]
+    return lines
+
+
+def _answer_markdown(version: AnswerVersion, label: Callable[[int], str]) -> tuple[str, list[int]]:
+    """The answer with [n] linked to its footnotes, and any open fence closed."""
     referenced: list[int] = []
 
     def link(match: re.Match[str]) -> str:
         numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
-        if not all(1 <= n <= len(turn.documents) for n in numbers):
+        if not all(1 <= n <= len(version.documents) for n in numbers):
             return match.group(0)
         referenced.extend(n for n in numbers if n not in referenced)
-        return "".join(f"[^{footnote_label(turn, n)}]" for n in numbers)
+        return "".join(f"[^{label(n)}]" for n in numbers)
 
     out: list[str] = []
     open_fence = ""
-    for line in turn.answer.splitlines():
+    for line in version.answer.splitlines():
         fence = _FENCE.match(line)
         if open_fence:
             if (
@@ -153,20 +180,20 @@ def _answer_markdown(turn: SessionTurn) -> tuple[str, list[int]]:
     return "\n".join(out), referenced
 
 
-def _cited_numbers(turn: SessionTurn, referenced: Iterable[int]) -> list[int]:
+def _cited_numbers(version: AnswerVersion, referenced: Iterable[int]) -> list[int]:
     numbers = list(referenced)
-    for citation in turn.citations:
-        if 1 <= citation.number <= len(turn.documents) and citation.number not in numbers:
+    for citation in version.citations:
+        if 1 <= citation.number <= len(version.documents) and citation.number not in numbers:
             numbers.append(citation.number)
     return numbers
 
 
-def _footnote(turn: SessionTurn, number: int) -> list[str]:
-    passage = turn.documents[number - 1]
+def _footnote(version: AnswerVersion, number: int, label: str) -> list[str]:
+    passage = version.documents[number - 1]
     texts = [
-        c.cited_text for c in turn.citations if c.number == number and c.cited_text.strip()
+        c.cited_text for c in version.citations if c.number == number and c.cited_text.strip()
     ] or [passage.text]
-    head = f"[^{footnote_label(turn, number)}]: **{inline(passage.title or passage.source)}** "
+    head = f"[^{label}]: **{inline(passage.title or passage.source)}** "
     head += code(passage.path)
     if passage.heading:
         head += f" › {inline(passage.heading)}"
@@ -187,15 +214,19 @@ def _where(passage: Passage) -> str:
     return ", ".join(parts)
 
 
-def _status_note(turn: SessionTurn) -> str:
-    if turn.status == "failed":
-        return f"Failed: {inline(turn.error or 'unknown error')}"
-    if turn.status in _STATUS_NOTES:
-        return _STATUS_NOTES[turn.status]
-    note = f"Answered by {inline(turn.answerer)}" if turn.answerer else "Answered"
-    total_ms = turn.timings.get("total_ms")
+def _status_note(version: AnswerVersion, damaged: str = "") -> str:
+    if damaged:
+        return f"Unreadable: part of this turn is damaged ({inline(damaged)})"
+    if version.status == "failed":
+        return f"Failed: {inline(version.error or 'unknown error')}"
+    if version.status in _STATUS_NOTES:
+        return _STATUS_NOTES[version.status]
+    note = f"Answered by {inline(version.answerer)}" if version.answerer else "Answered"
+    total_ms = version.timings.get("total_ms")
     if isinstance(total_ms, int | float):
         note += f" in {total_ms / 1000:.1f} s"
+    if used := usage_text([version.usage]):
+        note += f" · {used}"
     return note
 
 

@@ -18,10 +18,15 @@ from atlas_tui.config import Settings, load_settings
 from atlas_tui.errors import AtlasError, CancelledError_
 from atlas_tui.generation import TextDelta
 from atlas_tui.types import Citation, Passage, Turn, Usage
+from atlas_tui.usage import cost_usd, usage_record
 
 if TYPE_CHECKING:
     from atlas_tui.generation import Answerer, AnswerStream
     from atlas_tui.knowledge.base import IngestReport, KnowledgeBase
+
+
+MIN_RATE_SECONDS = 0.5  # a shorter stream is too short to time: no tokens/s is shown
+MIN_RATE_TOKENS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,12 @@ class Done:
     timings: Timings
     answerer: str
     extractive: bool = False
+    model: str = ""  # the Claude model that answered ("" for the offline answerer)
+    cost_usd: float | None = None  # from the model's own token counts, where its price is known
+
+    def usage_record(self) -> dict[str, Any]:
+        """Tokens in and out (and the cost, when known), as stored with the turn."""
+        return usage_record(self.usage, self.cost_usd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +211,31 @@ class AtlasQuery:
 
     # --- the event stream
 
-    def events(self, text: str, *, history: Sequence[Turn] = (), **knobs: Any) -> QueryRun:
-        return QueryRun(lambda run: self._events(run, text, tuple(history), knobs))
+    def events(
+        self,
+        text: str,
+        *,
+        history: Sequence[Turn] = (),
+        model: str | None = None,
+        system_prompt: str | None = None,
+        **knobs: Any,
+    ) -> QueryRun:
+        """`model`: the Claude model for this question (default: the configured one);
+        `system_prompt`: instructions added to the system prompt for this question. Both are
+        for Claude: the offline answerer ignores them. Other knobs go to retrieval."""
+        answer_knobs = {"model": model, "system_prompt": system_prompt}
+        return QueryRun(lambda run: self._events(run, text, tuple(history), knobs, answer_knobs))
 
     def _events(
-        self, run: QueryRun, text: str, history: tuple[Turn, ...], knobs: dict[str, Any]
+        self,
+        run: QueryRun,
+        text: str,
+        history: tuple[Turn, ...],
+        knobs: dict[str, Any],
+        answer_knobs: dict[str, str | None] | None = None,
     ) -> Iterator[Event]:
+        # only the knobs given reach the answerer (answerers that take none keep working)
+        given = {k: v for k, v in (answer_knobs or {}).items() if v}
         started = time.perf_counter()
         try:
             passages = self.retrieve(_retrieval_query(text, history), **knobs)
@@ -222,7 +252,7 @@ class AtlasQuery:
         first_token: float | None = None
         usage = Usage()
         try:
-            answer = self.answerer.stream(text, passages, history)
+            answer = self.answerer.stream(text, passages, history, **given)
             run.attach(answer)
             try:
                 for event in answer:
@@ -245,8 +275,14 @@ class AtlasQuery:
         finished = time.perf_counter()
         answer_text = "".join(parts)
         streaming_s = finished - (first_token or finished)
-        # Only a model's own count makes a rate worth showing (the extractive answer is instant).
+        # Only a model's own count makes a rate worth showing (the extractive answer is instant),
+        # and only over a stream long enough to time: a reply that arrives in one burst would
+        # read as tens of thousands of tokens a second.
         tokens = usage.output_tokens
+        measurable = tokens >= MIN_RATE_TOKENS and streaming_s >= MIN_RATE_SECONDS
+        extractive = self.answerer.extractive
+        model = "" if extractive else str(given.get("model") or self.settings.model)
+        label = self.answerer.label if extractive or not given.get("model") else f"Claude {model}"
         yield Done(
             answer=answer_text,
             citations=tuple(citations),
@@ -255,10 +291,12 @@ class AtlasQuery:
                 retrieval_ms=retrieval_ms,
                 first_token_ms=None if first_token is None else (first_token - started) * 1000,
                 total_ms=(finished - started) * 1000,
-                tokens_per_s=tokens / streaming_s if tokens and streaming_s > 0 else None,
+                tokens_per_s=tokens / streaming_s if measurable else None,
             ),
-            answerer=self.answerer.label,
-            extractive=self.answerer.extractive,
+            answerer=label,
+            extractive=extractive,
+            model=model,
+            cost_usd=None if extractive else cost_usd(self.settings.prices, model, usage),
         )
 
     # --- the origin's conveniences

@@ -21,15 +21,27 @@ if TYPE_CHECKING:
 
 class TurnRecorder:
     def __init__(
-        self, store: SessionStore, session_id: str, question: str, *, interval: float = 1.0
+        self,
+        store: SessionStore,
+        session_id: str,
+        question: str,
+        *,
+        interval: float = 1.0,
+        regenerate: int | None = None,
     ) -> None:
+        """`regenerate`: the stored turn answered again (its answer becomes an alternative)
+        instead of a new turn for `question`."""
         self._store = store
         self._parts: list[str] = []
         self._saved = 0  # how many parts are stored
         self._lock = threading.Lock()
         self._finished = threading.Event()
         self.flush_error: SessionStoreError | None = None
-        self.turn_id = store.begin_turn(session_id, question)
+        self.turn_id = (
+            store.begin_turn(session_id, question)
+            if regenerate is None
+            else store.regenerate_turn(regenerate)
+        )
         self._flusher = threading.Thread(
             target=self._flush_every, args=(interval,), name="atlas-turn-flush", daemon=True
         )
@@ -53,6 +65,8 @@ class TurnRecorder:
                 answerer=event.answerer,
                 timings=asdict(event.timings),
                 status="done",
+                model=event.model,
+                usage=event.usage_record(),
             )
         elif isinstance(event, Failed):
             self._finish()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +16,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 
 from atlas_tui.errors import SessionStoreError
 from atlas_tui.export import export_json, export_markdown, session_from_json
-from atlas_tui.sessions import Session, SessionStore, SessionTurn
+from atlas_tui.sessions import AnswerVersion, Session, SessionStore, SessionTurn
 from atlas_tui.types import Citation, Passage
 
 
@@ -177,3 +182,116 @@ def test_json_reads_back_to_the_same_session() -> None:
 def test_json_that_is_not_an_export_is_a_clear_error(text: str) -> None:
     with pytest.raises(SessionStoreError, match="not a session exported by atlas-tui"):
         session_from_json(text)
+
+
+def regenerated_session() -> Session:
+    earlier = AnswerVersion(
+        answer="PDFs are skipped [1].",
+        documents=(passage(1, "Old notes say PDFs are skipped."),),
+        citations=(Citation(1, "c1", "PDFs are skipped"),),
+        answerer="offline extractive",
+    )
+    turn = SessionTurn(
+        id=4,
+        session_id="ab12cd34",
+        position=1,
+        question="and what about PDFs?",
+        documents=(passage(2, "PDFs are read page by page."),),
+        answer="They are read page by page [1].",
+        citations=(Citation(1, "c2", "read page by page"),),
+        answerer="Claude claude-opus-5-5",
+        status="done",
+        model="claude-opus-5-5",
+        usage={"input_tokens": 1200, "output_tokens": 80, "cost_usd": 0.0064},
+        alternatives=(earlier,),
+    )
+    return Session(
+        "ab12cd34",
+        "PDFs",
+        1.7e9,
+        1.7e9,
+        (turn,),
+        system_prompt="Answer in French.\n```\nno escape\n```",
+        model="claude-opus-5-5",
+    )
+
+
+def test_markdown_marks_regenerated_answers_as_alternatives_of_one_question() -> None:
+    markdown = export_markdown(regenerated_session())
+    tokens = parse(markdown)
+    assert headings(tokens, "h2") == ["1. and what about PDFs?"]  # one question, not two
+    assert headings(tokens, "h3") == ["Alternative answer 1 of 2 (regenerated since)"]
+    paragraphs = [plain(t) for t in tokens if t.type == "inline"]
+    assert "They are read page by page [^1-1]." in paragraphs
+    assert "PDFs are skipped [^1a1-1]." in paragraphs
+    notes = footnotes(tokens)
+    assert "read page by page" in notes["1-1"] and "PDFs are skipped" in notes["1a1-1"]
+    newest = next(p for p in paragraphs if p.startswith("Answered by Claude"))
+    assert "1,200 in · 80 out · $0.0064" in newest and "answer 2 of 2" in newest
+    assert "Model: claude-opus-5-5" in paragraphs
+    fences = [t.content for t in tokens if t.type == "fence"]
+    assert "Answer in French.\n```\nno escape\n```\n" in fences  # the prompt stays in its fence
+
+
+def test_json_keeps_alternatives_model_usage_and_the_system_prompt() -> None:
+    session = regenerated_session()
+    data = json.loads(export_json(session))
+    assert data["version"] == 2
+    (turn,) = data["session"]["turns"]
+    assert [a["answer"] for a in turn["alternatives"]] == ["PDFs are skipped [1]."]
+    assert turn["usage"]["output_tokens"] == 80 and turn["model"] == "claude-opus-5-5"
+    assert data["session"]["system_prompt"].startswith("Answer in French.")
+    assert session_from_json(export_json(session)) == session
+
+
+def test_a_version_1_export_still_reads_back() -> None:
+    data = json.loads(export_json(sample_session()))
+    data["version"] = 1
+    for turn in data["session"]["turns"]:
+        for key in ("alternatives", "model", "usage", "damaged"):
+            del turn[key]
+    del data["session"]["system_prompt"], data["session"]["model"]
+    assert session_from_json(json.dumps(data)) == sample_session()
+
+
+def test_a_damaged_stored_turn_exports_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with SessionStore(path) as store:
+        session_id = store.create_session()
+        turn_id = store.begin_turn(session_id, "Readable question?")
+        store.finish_turn(turn_id, "Readable answer.", status="done")
+    db = sqlite3.connect(path)
+    db.execute("UPDATE turns SET documents = '{\"a\": 1}'")
+    db.commit()
+    db.close()
+    with SessionStore(path) as store:
+        session = store.load_session(session_id)
+    markdown = export_markdown(session)
+    assert "Readable answer." in markdown
+    assert "Unreadable: part of this turn is damaged (documents: expected a list" in markdown
+    assert json.loads(export_json(session))["session"]["turns"][0]["damaged"]
+
+
+def test_the_cli_exports_a_damaged_turn_with_a_note_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with SessionStore(path) as store:
+        session_id = store.create_session()
+        turn_id = store.begin_turn(session_id, "Readable question?")
+        store.finish_turn(turn_id, "Readable answer.", status="done")
+    db = sqlite3.connect(path)
+    db.execute("UPDATE turns SET documents = '{\"a\": 1}', citations = '[7]'")
+    db.commit()
+    db.close()
+    env = {**os.environ, "ATLAS_SESSIONS_PATH": str(path)}
+    for fmt in ("md", "json"):
+        done = subprocess.run(
+            [sys.executable, "-m", "atlas_tui.cli", "export", "last", "--format", fmt],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert "Readable answer." in done.stdout
+        assert "documents: expected a list" in done.stdout

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.errors import SessionStoreError
-from atlas_tui.sessions import SCHEMA_VERSION, SessionStore
+from atlas_tui.sessions import MIGRATIONS, SCHEMA_VERSION, SessionStore
 from atlas_tui.types import Citation, Passage
 
 
@@ -251,6 +251,74 @@ def test_a_version_1_database_is_upgraded_and_its_turns_become_searchable(db_pat
     db.close()
 
 
+def test_a_version_2_database_is_upgraded_and_its_turns_can_be_regenerated(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    db = sqlite3.connect(db_path, isolation_level=None)
+    for statement in (*MIGRATIONS[0], *MIGRATIONS[1]):  # the schema as version 2 wrote it
+        db.execute(statement)
+    db.executescript(
+        """
+        INSERT INTO sessions VALUES ('0ld5e552', 'Old research', 1.0, 2.0);
+        INSERT INTO turns (session_id, position, question, documents, answer, citations,
+                           answerer, timings, status, created, updated)
+            VALUES ('0ld5e552', 1, 'How do penguins swim?', '[]', 'With their flippers.', '[]',
+                    'offline extractive', '{"total_ms": 5.0}', 'done', 1, 2);
+        -- version 2's regenerate: the question stored again as a new turn, twice
+        INSERT INTO sessions VALUES ('dup11ca7', 'Regenerated', 1.0, 2.0);
+        INSERT INTO turns (session_id, position, question, answer, status, created, updated)
+            VALUES ('dup11ca7', 1, 'First?', 'One.', 'done', 1, 2),
+                   ('dup11ca7', 2, 'and PDFs?', 'Skipped.', 'done', 1, 2),
+                   ('dup11ca7', 3, 'and PDFs?', 'Read page by', 'cancelled', 1, 3),
+                   ('dup11ca7', 4, 'and PDFs?', 'Read page by page.', 'done', 1, 4),
+                   ('dup11ca7', 5, 'Last?', 'Five.', 'done', 1, 5);
+        INSERT INTO sessions VALUES ('bad0d0c5', 'Damaged', 1.0, 2.0);
+        INSERT INTO turns (session_id, position, question, documents, answer, status, created,
+                           updated)
+            VALUES ('bad0d0c5', 1, 'Again?', '{not json', 'A', 'done', 1, 2),
+                   ('bad0d0c5', 2, 'Again?', '[]', 'B', 'done', 1, 2);
+        PRAGMA user_version = 2;
+        """
+    )
+    db.close()
+    with SessionStore(db_path) as store:
+        session = store.load_session("0ld5e552")
+        (turn,) = session.turns
+        assert (session.system_prompt, session.model) == ("", "")
+        assert (turn.answer, turn.model, turn.usage, turn.alternatives) == (
+            "With their flippers.",
+            "",
+            {},
+            (),
+        )
+        assert turn.timings == {"total_ms": 5.0} and turn.damaged == ""
+        store.regenerate_turn(turn.id)
+        store.finish_turn(turn.id, "They fly underwater.", status="done")
+        (turn,) = store.load_session("0ld5e552").turns
+        assert [a.answer for a in turn.answers] == ["With their flippers.", "They fly underwater."]
+        assert [h.session_id for h in store.search("underwater")] == ["0ld5e552"]
+
+        folded = store.load_session("dup11ca7").turns  # one question, its answers alternatives
+        assert [(t.position, t.question) for t in folded] == [
+            (1, "First?"),
+            (2, "and PDFs?"),
+            (3, "Last?"),
+        ]
+        assert [(a.answer, a.status) for a in folded[1].answers] == [
+            ("Skipped.", "done"),
+            ("Read page by", "cancelled"),
+            ("Read page by page.", "done"),
+        ]
+        assert [(s.id, s.turns) for s in store.list_sessions() if s.id == "dup11ca7"] == [
+            ("dup11ca7", 3)
+        ]
+        assert store.search("skipped") == []  # the search covers the answer on show
+        damaged = store.load_session("bad0d0c5").turns  # not folded: nothing is guessed
+        assert [(t.answer, bool(t.damaged)) for t in damaged] == [("A", True), ("B", False)]
+    db = sqlite3.connect(db_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    db.close()
+
+
 def test_a_database_from_a_newer_version_is_refused_and_left_unchanged(db_path: Path) -> None:
     with SessionStore(db_path) as store:
         done_turn(store, store.create_session(), "q", "a")
@@ -346,10 +414,21 @@ def test_search_matches_questions_and_answers_and_follows_every_change(store: Se
     assert store.search("underwater") == []
 
 
-@pytest.mark.parametrize("text", ['"', "AND(", "*", "NEAR(a b", "  ", "col:umn", "-x"])
-def test_search_accepts_any_text(store: SessionStore, text: str) -> None:
+@pytest.mark.parametrize(
+    "text", ['"answer', "(answer", "*answer", "answer)", "turn:answer", "-answer", "answer^"]
+)
+def test_search_treats_query_syntax_as_plain_words(store: SessionStore, text: str) -> None:
+    session_id = store.create_session()
+    done_turn(store, session_id, "a question", "an answer about columns, turn by turn")
+    (hit,) = store.search(text)  # FTS5 operators in the text are words, never syntax errors
+    assert (hit.session_id, hit.question, hit.position) == (session_id, "a question", 1)
+    assert "answer" in hit.snippet
+
+
+@pytest.mark.parametrize("text", ['"', "  ", "*", "AND(", "-"])
+def test_search_with_no_words_finds_nothing(store: SessionStore, text: str) -> None:
     done_turn(store, store.create_session(), "a question", "an answer")
-    assert isinstance(store.search(text), list)
+    assert store.search(text) == []
 
 
 def test_rename_delete_and_resolve_by_prefix(store: SessionStore) -> None:
@@ -401,16 +480,106 @@ def test_history_is_bounded_oldest_first_and_only_finished_turns(store: SessionS
     assert store.history(session_id, limit=0) == []
 
 
-def test_a_damaged_row_is_reported_not_guessed(store: SessionStore, db_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("column", "value", "part"),
+    [
+        ("documents", "{not json", "documents"),
+        ("documents", '{"a": 1}', "documents"),  # valid JSON, the wrong shape
+        ("documents", '[{"chunk_id": 5}]', "documents"),
+        ("citations", '"text"', "citations"),
+        ("timings", "[1, 2]", "timings"),
+        ("alternatives", '[{"answer": 3}]', "alternatives"),
+    ],
+)
+def test_a_damaged_turn_loads_as_unreadable_with_a_note(
+    store: SessionStore, db_path: Path, column: str, value: str, part: str
+) -> None:
     session_id = store.create_session()
     done_turn(store, session_id, "q", "a")
+    done_turn(store, session_id, "q2", "a2")
     db = sqlite3.connect(db_path)
-    db.execute("UPDATE turns SET documents = '{not json'")
+    db.execute(f"UPDATE turns SET {column} = ? WHERE position = 1", (value,))
     db.commit()
     db.close()
-    with pytest.raises(SessionStoreError, match="damaged"):
-        store.load_session(session_id)
+    damaged, whole = store.load_session(session_id).turns
+    assert part in damaged.damaged and damaged.status == "failed"
+    assert damaged.error is not None and damaged.error.startswith("This turn is damaged")
+    assert (damaged.question, damaged.answer) == ("q", "a")  # what could be read is kept
+    assert whole.damaged == "" and whole.status == "done" and len(whole.documents) == 2
     assert [s.id for s in store.list_sessions()] == [session_id]
+    with pytest.raises(SessionStoreError, match="damaged"):
+        store.regenerate_turn(damaged.id)
+
+
+# --- regeneration keeps one turn with alternative answers -----------------------------------------
+
+
+def test_regenerating_keeps_one_turn_with_the_earlier_answers_as_alternatives(
+    store: SessionStore,
+) -> None:
+    session_id = store.create_session()
+    done_turn(store, session_id, "first", "one")
+    turn_id = done_turn(store, session_id, "and what about PDFs?", "They are read page by page.")
+    assert store.regenerate_turn(turn_id) == turn_id
+    pending = store.load_session(session_id).turns[1]
+    assert (pending.status, pending.answer, pending.documents) == ("pending", "", ())
+    store.set_documents(turn_id, [passage(3)])
+    store.finish_turn(
+        turn_id,
+        "PDFs are split per page [1].",
+        [Citation(1, "c3", "vectors")],
+        "Claude claude-opus-5-5",
+        {"total_ms": 900.0},
+        model="claude-opus-5-5",
+        usage={"input_tokens": 1200, "output_tokens": 80, "cost_usd": 0.0064},
+    )
+    session = store.load_session(session_id)
+    assert [t.question for t in session.turns] == ["first", "and what about PDFs?"]
+    turn = session.turns[1]
+    assert turn.answer == "PDFs are split per page [1]." and turn.model == "claude-opus-5-5"
+    assert turn.usage == {"input_tokens": 1200, "output_tokens": 80, "cost_usd": 0.0064}
+    (earlier,) = turn.alternatives
+    assert earlier.answer == "They are read page by page."
+    assert [p.chunk_id for p in earlier.documents] == ["c1", "c2"]
+    assert earlier.answerer == "offline extractive" and earlier.status == "done"
+    assert [a.answer for a in turn.answers] == [earlier.answer, turn.answer]
+    assert [(s.id, s.turns) for s in store.list_sessions()] == [(session_id, 2)]
+    assert [h.answer for h in store.history(session_id, 5)] == ["one", turn.answer]
+    assert store.search("split per page")[0].position == 2
+    assert store.search("page by page") == []  # search covers the answer on show
+
+    store.regenerate_turn(turn_id)  # a third answer, cancelled before any text: not kept
+    store.finish_turn(turn_id, "", status="cancelled", error="Cancelled.")
+    store.regenerate_turn(turn_id)
+    store.finish_turn(turn_id, "Third.", status="done")
+    answers = store.load_session(session_id).turns[1].answers
+    assert [a.answer for a in answers] == [earlier.answer, "PDFs are split per page [1].", "Third."]
+
+
+def test_a_regeneration_killed_midway_keeps_the_earlier_answer(db_path: Path) -> None:
+    with SessionStore(db_path) as store:
+        session_id = store.create_session()
+        turn_id = done_turn(store, session_id, "q", "the first answer")
+        store.regenerate_turn(turn_id)
+        store.update_answer(turn_id, "half of the sec")
+    with SessionStore(db_path) as store:
+        (turn,) = store.load_session(session_id).turns
+    assert turn.status == "interrupted" and turn.answer == "half of the sec"
+    assert [a.answer for a in turn.alternatives] == ["the first answer"]
+
+
+def test_the_session_keeps_its_system_prompt_and_model(store: SessionStore) -> None:
+    session_id = store.create_session()
+    store.set_session_options(session_id, system_prompt="Answer in French.\nBe brief.")
+    store.set_session_options(session_id, model="claude-haiku-5-5")
+    session = store.load_session(session_id)
+    assert (session.system_prompt, session.model) == (
+        "Answer in French.\nBe brief.",
+        "claude-haiku-5-5",
+    )
+    store.set_session_options(session_id, system_prompt="")
+    assert store.load_session(session_id).system_prompt == ""
+    assert store.load_session(session_id).model == "claude-haiku-5-5"
 
 
 def test_the_store_lives_in_the_user_data_dir_unless_configured(tmp_path: Path) -> None:

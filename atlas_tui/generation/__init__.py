@@ -47,7 +47,13 @@ class Answerer(Protocol):
     extractive: bool
 
     def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn] = (),
+        *,
+        model: str | None = None,  # this question's Claude model (None: the configured one)
+        system_prompt: str | None = None,  # this session's instructions, added to the prompt
     ) -> AnswerStream: ...
 
 

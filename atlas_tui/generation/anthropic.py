@@ -108,22 +108,41 @@ class ClaudeAnswerer:
         )
 
     def request(
-        self, question: str, chosen: Sequence[NumberedPassage], history: Sequence[Turn] = ()
+        self,
+        question: str,
+        chosen: Sequence[NumberedPassage],
+        history: Sequence[Turn] = (),
+        *,
+        model: str | None = None,
+        system_prompt: str | None = None,
     ) -> dict[str, Any]:
-        """The keyword arguments of `messages.create` for this question (without `stream`)."""
+        """The keyword arguments of `messages.create` for this question (without `stream`).
+
+        `system_prompt` (a session's own instructions) follows the configured system prompt,
+        which keeps the rules on citing and on treating documents as data."""
+        system = self.system_prompt
+        if system_prompt and system_prompt.strip():
+            system += "\n\nThe user's instructions for this research session:\n" + system_prompt
         return {
-            "model": self.settings.model,
+            "model": model or self.settings.model,
             "max_tokens": self.settings.max_answer_tokens,
-            "system": self.system_prompt,
+            "system": system,
             "messages": build_messages(question, chosen, history, self.settings.history_turns),
             "extra_headers": self._extra_headers,
         }
 
     def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn] = (),
+        *,
+        model: str | None = None,
+        system_prompt: str | None = None,
     ) -> ClaudeStream:
         chosen = select_passages(passages, self.settings.context_token_budget)
-        return ClaudeStream(self, self.request(question, chosen, history), chosen)
+        request = self.request(question, chosen, history, model=model, system_prompt=system_prompt)
+        return ClaudeStream(self, request, chosen)
 
     def close(self) -> None:
         self.client.close()

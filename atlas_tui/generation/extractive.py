@@ -289,7 +289,13 @@ class ExtractiveAnswerer:
         return f"_Offline extractive answer{why}: the most relevant passages, quoted._\n\n"
 
     def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn] = (),
+        *,
+        model: str | None = None,  # for Claude only: quoting needs no model
+        system_prompt: str | None = None,  # for Claude only: quoting follows no instructions
     ) -> ExtractiveStream:
         return ExtractiveStream(self, question, passages)
 

@@ -18,6 +18,7 @@ from atlas_tui.sessions.records import (
     FINAL,
     IN_FLIGHT,
     TITLE_LENGTH,
+    AnswerVersion,
     SearchHit,
     Session,
     SessionSummary,
@@ -27,6 +28,7 @@ from atlas_tui.sessions.records import (
     passage_from_dict,
     title_from_question,
     turn_from_dict,
+    version_from_dict,
 )
 from atlas_tui.sessions.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, fts_query
 from atlas_tui.sessions.store import INTERRUPTED_MESSAGE, SessionStore
@@ -39,6 +41,7 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "TITLE_LENGTH",
+    "AnswerVersion",
     "SearchHit",
     "Session",
     "SessionStore",
@@ -50,4 +53,5 @@ __all__ = [
     "passage_from_dict",
     "title_from_question",
     "turn_from_dict",
+    "version_from_dict",
 ]

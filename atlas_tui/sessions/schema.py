@@ -8,16 +8,85 @@ and is never modified.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from atlas_tui.errors import SessionStoreError
 
 APPLICATION_ID = 0x41544C53  # "ATLS": marks the file as an atlas-tui session database
 
+
+def _fold_regenerated(db: sqlite3.Connection) -> None:
+    """Version 2 stored a regenerated answer as a new turn repeating the question. Each run of
+    consecutive turns of a session with the same question becomes one turn: the last, with the
+    earlier answers as its alternatives (nothing is dropped; a run holding a row that cannot be
+    read is left as it is). Positions are renumbered without gaps."""
+    rows = db.execute(
+        """SELECT id, session_id, question, documents, answer, citations, answerer, timings,
+                  status, error, updated FROM turns ORDER BY session_id, position"""
+    ).fetchall()
+    runs: list[list[tuple[Any, ...]]] = []
+    for row in rows:
+        if runs and runs[-1][-1][1] == row[1] and runs[-1][-1][2] == row[2]:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    touched: set[str] = set()
+    for run in (r for r in runs if len(r) > 1):
+        try:
+            earlier = [
+                {
+                    "answer": answer,
+                    "documents": json.loads(documents),
+                    "citations": json.loads(citations),
+                    "answerer": answerer,
+                    "timings": json.loads(timings),
+                    "status": status,
+                    "error": error,
+                    "created": updated,
+                }
+                for (
+                    _,
+                    _,
+                    _,
+                    documents,
+                    answer,
+                    citations,
+                    answerer,
+                    timings,
+                    status,
+                    error,
+                    updated,
+                ) in run[:-1]
+            ]
+        except ValueError:  # a damaged row: leave the run alone rather than guess
+            continue
+        last_id, session_id = run[-1][0], run[-1][1]
+        db.execute(
+            "UPDATE turns SET alternatives = ? WHERE id = ?",
+            (json.dumps(earlier, ensure_ascii=False), last_id),
+        )
+        db.executemany("DELETE FROM turns WHERE id = ?", [(row[0],) for row in run[:-1]])
+        touched.add(session_id)
+    for session_id in touched:
+        ids = db.execute(
+            "SELECT id FROM turns WHERE session_id = ? ORDER BY position", (session_id,)
+        ).fetchall()
+        db.execute("UPDATE turns SET position = -position WHERE session_id = ?", (session_id,))
+        db.executemany(
+            "UPDATE turns SET position = ? WHERE id = ?",
+            [(index, turn_id) for index, (turn_id,) in enumerate(ids, 1)],
+        )
+
+
+Step = str | Callable[[sqlite3.Connection], None]
+
 # Each step upgrades the schema from version i to i + 1 (statements run in one transaction).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (  # 1: sessions and turns
         f"PRAGMA application_id = {APPLICATION_ID}",
         """CREATE TABLE sessions (
@@ -65,6 +134,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             VALUES (new.id, new.question, new.answer);
         END""",
         "INSERT INTO turns_fts(turns_fts) VALUES ('rebuild')",
+    ),
+    (  # 3: regenerated answers kept as alternatives of one turn; model, usage; session settings
+        "ALTER TABLE turns ADD COLUMN alternatives TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE turns ADD COLUMN model TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE turns ADD COLUMN usage TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE sessions ADD COLUMN system_prompt TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE sessions ADD COLUMN model TEXT NOT NULL DEFAULT ''",
+        _fold_regenerated,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

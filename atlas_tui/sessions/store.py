@@ -96,8 +96,11 @@ class SessionStore:
     def _migrate(self, version: int) -> None:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self._transaction() as db:
-                for statement in MIGRATIONS[target - 1]:
-                    db.execute(statement)
+                for step in MIGRATIONS[target - 1]:
+                    if callable(step):
+                        step(db)  # a data migration, in the same transaction
+                    else:
+                        db.execute(step)
                 db.execute(f"PRAGMA user_version = {target}")
 
     def _recover_interrupted(self) -> None:
@@ -214,7 +217,8 @@ class SessionStore:
     def load_session(self, ref: str) -> Session:
         session_id = self.resolve(ref)
         head = self._query(
-            "SELECT id, title, created, updated FROM sessions WHERE id = ?", (session_id,)
+            "SELECT id, title, created, updated, system_prompt, model FROM sessions WHERE id = ?",
+            (session_id,),
         )
         if not head:
             raise SessionStoreError(f"There is no session {ref!r}.", hint=_NOT_FOUND_HINT)
@@ -228,6 +232,18 @@ class SessionStore:
         if not clean:
             raise SessionStoreError("A session title cannot be empty.", hint="Type a title.")
         self._write("UPDATE sessions SET title = ? WHERE id = ?", (clean, self.resolve(ref)))
+
+    def set_session_options(
+        self, ref: str, *, system_prompt: str | None = None, model: str | None = None
+    ) -> None:
+        """Store the session's own system prompt and Claude model (None leaves one unchanged)."""
+        session_id = self.resolve(ref)
+        if system_prompt is not None:
+            self._write(
+                "UPDATE sessions SET system_prompt = ? WHERE id = ?", (system_prompt, session_id)
+            )
+        if model is not None:
+            self._write("UPDATE sessions SET model = ? WHERE id = ?", (model.strip(), session_id))
 
     def delete(self, ref: str) -> None:
         """Delete a session and all its turns."""
@@ -286,6 +302,34 @@ class SessionStore:
         self._in_flight.add(turn_id)
         return turn_id
 
+    def regenerate_turn(self, turn_id: int) -> int:
+        """Answer a stored question again: its answer so far becomes an alternative (kept, and
+        exported as such) and the turn waits for the new answer. Returns the same turn id."""
+        with self._lock:
+            rows = self._query("SELECT * FROM turns WHERE id = ?", (turn_id,))
+            if not rows:
+                raise SessionStoreError(f"There is no turn {turn_id} (was its session deleted?).")
+            stored = self._turn(rows[0])
+            if stored.damaged:
+                raise SessionStoreError(
+                    f"Turn {turn_id} is damaged and cannot be regenerated: {stored.damaged}",
+                    hint="Ask the question again instead.",
+                )
+            kept = [asdict(v) for v in stored.answers if v.answer or v.status == "done"]
+            now = time.time()
+            with self._transaction() as db:
+                db.execute(
+                    """UPDATE turns SET alternatives = ?, answer = '', documents = '[]',
+                           citations = '[]', answerer = '', timings = '{}', usage = '{}',
+                           model = '', status = 'pending', error = NULL, owner_pid = ?,
+                           updated = ?
+                       WHERE id = ?""",
+                    (json.dumps(kept, ensure_ascii=False), os.getpid(), now, turn_id),
+                )
+                db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (now, stored.session_id))
+        self._in_flight.add(turn_id)
+        return turn_id
+
     def set_documents(self, turn_id: int, passages: Sequence[Passage]) -> None:
         """Store the retrieved documents of a turn, as they arrive."""
         documents = json.dumps([asdict(p) for p in passages], ensure_ascii=False)
@@ -309,15 +353,20 @@ class SessionStore:
         timings: Mapping[str, Any] | None = None,
         status: Status = "done",
         error: str | None = None,
+        *,
+        model: str = "",
+        usage: Mapping[str, Any] | None = None,
     ) -> None:
-        """Store the final answer and how it ended: done, failed or cancelled."""
+        """Store the final answer and how it ended: done, failed or cancelled; the Claude model
+        that wrote it and its usage (tokens in and out, cost) when known."""
         if status not in FINAL:
             raise ValueError(
                 f"finish_turn needs a final status ({', '.join(FINAL)}), not {status!r}"
             )
         self._update_turn(
             turn_id,
-            "answer = ?, citations = ?, answerer = ?, timings = ?, status = ?, error = ?",
+            "answer = ?, citations = ?, answerer = ?, timings = ?, status = ?, error = ?, "
+            "model = ?, usage = ?",
             (
                 answer,
                 json.dumps([asdict(c) for c in citations], ensure_ascii=False),
@@ -325,6 +374,8 @@ class SessionStore:
                 json.dumps(dict(timings or {})),
                 status,
                 error,
+                model,
+                json.dumps(dict(usage or {})),
             ),
         )
         self._in_flight.discard(turn_id)
@@ -363,16 +414,5 @@ class SessionStore:
         return self._turn(rows[0])
 
     def _turn(self, row: sqlite3.Row) -> SessionTurn:
-        try:
-            return turn_from_dict(
-                {
-                    **dict(row),
-                    "documents": json.loads(row["documents"]),
-                    "citations": json.loads(row["citations"]),
-                    "timings": json.loads(row["timings"]),
-                }
-            )
-        except (ValueError, TypeError) as exc:
-            raise SessionStoreError(
-                f"Turn {row['id']} in {self.path} is damaged and cannot be read: {exc}"
-            ) from exc
+        """A stored row as a turn; parts that cannot be read are named in `turn.damaged`."""
+        return turn_from_dict(dict(row))

@@ -27,7 +27,7 @@ from atlas_tui.tui.messages import (
 )
 from atlas_tui.tui.notices import failure_notice
 from atlas_tui.tui.stream import DeltaBatcher, cited_numbers
-from atlas_tui.tui.turns import TurnRecord
+from atlas_tui.tui.turns import TurnRecord, answer_note, session_usage
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
@@ -73,25 +73,36 @@ class AnsweringMixin(App[None]):
 
     @work(thread=True, exit_on_error=False, group="answer")
     def _answer(self, turn_id: int, question: str, history: list[Turn]) -> None:
-        with self.keeper.recording(question) as recording:
+        record = self._record(turn_id)
+        attempt = record.attempt if record is not None else 0
+        regenerate = None
+        if record is not None and attempt:  # answered again: the same stored turn
+            self.keeper.wait_idle()  # the cancelled answer to this question is stored first
+            regenerate = record.stored_id
+        with self.keeper.recording(question, regenerate) as recording:
+            if record is not None and recording.turn_id is not None:
+                record.stored_id = recording.turn_id
             if not self._wait_for_client(turn_id):
                 recording.record(Failed(CancelledError_(CANCELLED_BEFORE_START)))
                 return
 
             def emit(text: str) -> None:
-                self.post_message(AnswerDelta(turn_id, text))
+                if self._current(turn_id, attempt):
+                    self.post_message(AnswerDelta(turn_id, text))
 
             with DeltaBatcher(emit) as batcher:
                 try:
                     for event in self._events(turn_id, question, history):
                         recording.record(event)
-                        self._show(turn_id, event, batcher)
+                        if self._current(turn_id, attempt):
+                            self._show(turn_id, event, batcher)
                 except Exception as error:  # never let a bug kill the app: show it in place
                     self.log.error("answer worker failed", error)
                     message = f"Unexpected error while answering: {terminal_safe(str(error))}"
                     failed = Failed(AtlasError(message), batcher.total)
                     recording.record(failed)
-                    self._show(turn_id, failed, batcher)
+                    if self._current(turn_id, attempt):
+                        self._show(turn_id, failed, batcher)
                 finally:
                     with self._run_lock:
                         if self._answering == turn_id:
@@ -106,7 +117,12 @@ class AnsweringMixin(App[None]):
 
     def _events(self, turn_id: int, question: str, history: list[Turn]) -> Iterator[Event]:
         run = self.client.events(
-            question, history=history, mode=self.search_mode, source=self.source_filter or None
+            question,
+            history=history,
+            mode=self.search_mode,
+            source=self.source_filter or None,
+            model=self.keeper.model or None,
+            system_prompt=self.keeper.system_prompt or None,
         )
         with self._run_lock:
             if self._answering != turn_id or self._stop.is_set():
@@ -125,6 +141,21 @@ class AnsweringMixin(App[None]):
                 self.post_message(AnswerDone(turn_id, event))
             else:
                 self.post_message(AnswerFailed(turn_id, event))
+
+    def _keep_answer(self, record: TurnRecord) -> None:
+        """The finished answer joins the turn's answers; after a regeneration the earlier ones
+        are taken from the session store (it also kept an answer cancelled mid-stream)."""
+        record.keep_answer()
+        if record.attempt and record.stored_id is not None:
+            earlier = self.keeper.earlier_answers(record.stored_id)
+            if earlier is not None:
+                record.answers = [*earlier, record.answers[-1]]
+                record.shown = len(record.answers) - 1
+
+    def _current(self, turn_id: int, attempt: int) -> bool:
+        """False once the turn was regenerated: an older attempt's events are not shown."""
+        record = self._record(turn_id)
+        return record is not None and record.attempt == attempt
 
     def _record(self, turn_id: int) -> TurnRecord | None:
         return next((t for t in self.turns if t.turn_id == turn_id), None)
@@ -158,8 +189,10 @@ class AnsweringMixin(App[None]):
         record.answer, record.citations = terminal_safe(done.answer), done.citations
         record.status, record.answerer, record.timings = "done", done.answerer, done.timings
         record.cited = cited_numbers(record.answer) | {c.number for c in done.citations}
+        record.model, record.usage = done.model, done.usage_record()
+        self._keep_answer(record)
         await view.show_final(record.answer)
-        view.set_note(f"{done.answerer}")
+        view.set_note(answer_note(record))
         pane = self.query_one(DocumentsPane)
         if pane.turn_id == record.turn_id:
             pane.show(record.turn_id, record.documents, record.cited)
@@ -169,7 +202,9 @@ class AnsweringMixin(App[None]):
             speed.append(f"first token {timings.first_token_ms / 1000:.2f} s")
         if timings.tokens_per_s is not None:
             speed.append(f"{timings.tokens_per_s:.0f} tok/s")
-        self.query_one(StatusLine).speed = "  ".join(speed)
+        status = self.query_one(StatusLine)
+        status.speed = "  ".join(speed)
+        status.usage = session_usage(self.turns)
 
     async def on_answer_failed(self, message: AnswerFailed) -> None:
         record, view = self._record(message.turn_id), self._view(message.turn_id)
@@ -179,11 +214,14 @@ class AnsweringMixin(App[None]):
         record.answer = terminal_safe(failed.partial_text) or record.answer
         record.status = "cancelled" if failed.cancelled else "failed"
         record.error = "" if failed.cancelled else failed.error.message
+        self._keep_answer(record)
         await view.show_final(record.answer)
+        where = f" · {record.position} (alt+←/→)" if record.position else ""
         if failed.cancelled:
-            view.set_note("Cancelled: the partial answer is kept. ctrl+r regenerates.", "cancelled")
+            note = "Cancelled: the partial answer is kept. ctrl+r regenerates."
+            view.set_note(note + where, "cancelled")
         else:
-            view.set_note(failure_notice(failed.error), "error")
+            view.set_note(failure_notice(failed.error) + where, "error")
 
     # --- cancel and regenerate -------------------------------------------------------------------
 
@@ -211,7 +249,10 @@ class AnsweringMixin(App[None]):
             return
         self._cancel_run()
         record = self.turns[-1]
-        record.answer, record.citations, record.error, record.cited = "", (), "", set()
+        if record.damaged:
+            self.notify("This turn is damaged: ask its question again instead.", markup=False)
+            return
+        record.start_again()  # one turn: its earlier answers stay, to step through
         view = self._view(record.turn_id)
         if view is not None:
             await view.reset()

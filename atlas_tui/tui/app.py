@@ -26,10 +26,10 @@ from atlas_tui.tui.ingesting import IngestingMixin
 from atlas_tui.tui.keeper import SessionKeeper
 from atlas_tui.tui.messages import CitationSelected, ClientReady, SessionChanged, SessionProblem
 from atlas_tui.tui.notices import index_is_empty, index_summary, no_key_note
+from atlas_tui.tui.peers import PeersMixin
 from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.preview import PreviewScreen
-from atlas_tui.tui.session_view import SessionViewMixin
 from atlas_tui.tui.turns import TurnRecord, turn_markdown
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.query_box import QueryBox
@@ -37,7 +37,7 @@ from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import Transcript
 
 
-class AtlasApp(SessionViewMixin, IngestingMixin):
+class AtlasApp(PeersMixin, IngestingMixin):
     """A keyboard-driven research session over the local index."""
 
     TITLE = "atlas-tui"
@@ -112,7 +112,13 @@ class AtlasApp(SessionViewMixin, IngestingMixin):
         self.call_after_refresh(self._reopen, *self._opening)  # after the first paint
 
     def _apply_keymap(self) -> None:
-        known = {b.id for b in self.BINDINGS if isinstance(b, Binding) and b.id}
+        known = {  # the app's bindings and its mixins' (e.g. find, previous_answer)
+            b.id
+            for cls in type(self).__mro__
+            if cls.__module__.startswith("atlas_tui.")
+            for b in cls.__dict__.get("BINDINGS", ())
+            if isinstance(b, Binding) and b.id
+        }
         unknown = sorted(set(self.settings.keys) - known)
         if unknown:
             self.notify(
@@ -276,6 +282,7 @@ class AtlasApp(SessionViewMixin, IngestingMixin):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from self.session_commands()
+        yield from self.peers_commands()
         yield SystemCommand("Ingest a folder", "Add files to the index", self.action_ingest)
         yield SystemCommand(
             "Ingest the demo corpus", "Index the bundled demo documents", self._ingest_demo

@@ -17,7 +17,7 @@ from atlas_tui.config import Settings, user_data_dir
 from atlas_tui.errors import AtlasError, SessionStoreError
 from atlas_tui.query import Event
 from atlas_tui.recorder import TurnRecorder
-from atlas_tui.sessions import Session, SessionStore, title_from_question
+from atlas_tui.sessions import AnswerVersion, Session, SessionStore, title_from_question
 
 EXPORT_SUFFIXES = {"md": ".md", "json": ".json"}
 CLOSE_TIMEOUT_S = 3.0  # how long closing waits for an answer still being recorded
@@ -29,6 +29,11 @@ class Recording:
     def __init__(self, recorder: TurnRecorder | None, on_problem: Callable[[str], None]) -> None:
         self._recorder = recorder
         self._on_problem = on_problem
+
+    @property
+    def turn_id(self) -> int | None:
+        """The stored turn being recorded (None when nothing is saved)."""
+        return self._recorder.turn_id if self._recorder is not None else None
 
     def record(self, event: Event) -> None:
         if self._recorder is None:
@@ -53,6 +58,8 @@ class SessionKeeper:
         self.problem = problem  # why sessions are not saved, when store is None
         self.session_id: str | None = None
         self.title = ""
+        self.system_prompt = ""  # the session's own instructions to Claude
+        self.model = ""  # the session's Claude model ("" for the configured one)
         self._on_change = on_change
         self._on_problem = on_problem
         self._lock = threading.Lock()
@@ -92,12 +99,41 @@ class SessionKeeper:
         session = store.load_session(ref)
         with self._lock:
             self.session_id, self.title = session.id, session.title
+            self.system_prompt, self.model = session.system_prompt, session.model
         return session
 
     def start_new(self) -> None:
         """The next question starts a new session (created when it is recorded)."""
         with self._lock:
             self.session_id, self.title = None, ""
+            self.system_prompt, self.model = "", ""
+
+    def set_options(self, *, system_prompt: str | None = None, model: str | None = None) -> None:
+        """The session's system prompt and model (None leaves one as it is). Stored at once when
+        the session exists, else when its first question creates it. Raises SessionStoreError."""
+        if self.store is not None and self.session_id is not None:
+            self.store.set_session_options(
+                self.session_id, system_prompt=system_prompt, model=model
+            )
+        with self._lock:
+            if system_prompt is not None:
+                self.system_prompt = system_prompt
+            if model is not None:
+                self.model = model.strip()
+
+    def earlier_answers(self, turn_id: int) -> list[AnswerVersion] | None:
+        """The stored alternatives of a turn (None when they cannot be read)."""
+        if self.store is None:
+            return None
+        try:
+            return list(self.store.turn(turn_id).alternatives)
+        except SessionStoreError:
+            return None
+
+    def wait_idle(self, timeout: float = CLOSE_TIMEOUT_S) -> bool:
+        """Wait (bounded) until no answer is being recorded, e.g. a cancelled one finishing."""
+        with self._lock:
+            return self._recording.wait_for(lambda: self._active == 0, timeout)
 
     def current_exists(self) -> bool:
         """False when the session on screen was deleted (e.g. from the sessions screen)."""
@@ -149,18 +185,21 @@ class SessionKeeper:
     # --- recording answers (called from the answer worker) -------------------------------------
 
     @contextmanager
-    def recording(self, question: str) -> Iterator[Recording]:
-        """Store `question` now (creating the session if needed); record its events after."""
+    def recording(self, question: str, regenerate: int | None = None) -> Iterator[Recording]:
+        """Store `question` now (creating the session if needed); record its events after.
+
+        `regenerate`: the stored turn of this question, answered again (its answer so far is
+        kept as an alternative) instead of a new turn."""
         with self._lock:
             self._active += 1
         try:
-            yield Recording(self._begin(question), self._on_problem)
+            yield Recording(self._begin(question, regenerate), self._on_problem)
         finally:
             with self._lock:
                 self._active -= 1
                 self._recording.notify_all()
 
-    def _begin(self, question: str) -> TurnRecorder | None:
+    def _begin(self, question: str, regenerate: int | None = None) -> TurnRecorder | None:
         if self.store is None:
             return None
         try:
@@ -169,8 +208,12 @@ class SessionKeeper:
                 if created:
                     self.session_id = self.store.create_session()
                     self.title = title_from_question(question)
+                    if self.system_prompt or self.model:
+                        self.store.set_session_options(
+                            self.session_id, system_prompt=self.system_prompt, model=self.model
+                        )
                 session_id = self.session_id
-            recorder = TurnRecorder(self.store, session_id, question)
+            recorder = TurnRecorder(self.store, session_id, question, regenerate=regenerate)
         except SessionStoreError as error:
             self._on_problem(f"This question could not be saved: {error.describe()}")
             return None

@@ -1,22 +1,32 @@
 """A document's preview: the passage in the context of its file, the question's terms and the
-cited text highlighted, with its source path, heading, page and score."""
+cited text highlighted, with its source path, heading, page and score.
+
+Markdown files are rendered (Textual's Markdown widget, the passage's blocks marked), source files
+highlighted with line numbers (rich Syntax, the passage's lines marked); other files are shown as
+text. Each preview is scrolled to the passage, and e opens the file in $EDITOR at its line."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
+from rich.syntax import Syntax
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widget import Widget
+from textual.widgets import Footer, Markdown, Static
+from textual.widgets.markdown import MarkdownBlock
 
 from atlas_tui.errors import AtlasError
 from atlas_tui.safety import terminal_safe
+from atlas_tui.tui.editor import EditRequested
+from atlas_tui.tui.widgets.find_bar import Highlighter, find_in, searchable_blocks
 from atlas_tui.types import Passage
 
 _WORD = re.compile(r"\w{3,}")
@@ -60,8 +70,17 @@ def passage_header(number: int, passage: Passage) -> Text:
 class PreviewScreen(ModalScreen[None]):
     """The whole file around the passage; Esc or q closes it."""
 
+    DEFAULT_CSS = """
+    PreviewScreen #preview-markdown { background: transparent; margin: 0; padding: 0; }
+    PreviewScreen #preview-markdown > .passage {
+        background: $primary 15%;
+        border-left: thick $accent;
+    }
+    PreviewScreen #preview-passage.code { background: transparent; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "dismiss", "Close", id="preview.close"),
+        Binding("e", "edit", "Open in $EDITOR", id="preview.edit"),
     ]
 
     def __init__(
@@ -78,6 +97,7 @@ class PreviewScreen(ModalScreen[None]):
         self.terms = query_terms(question)
         self.cited = [c for c in cited if c.strip()]
         self._load_text = load_text  # slow (reads the file): run in a thread
+        self._highlighter = Highlighter()  # the cited text, in a Markdown preview
 
     def compose(self) -> ComposeResult:
         with Vertical(id="preview-box"):
@@ -89,6 +109,9 @@ class PreviewScreen(ModalScreen[None]):
                 )
                 yield Static("", id="preview-after")
         yield Footer()
+
+    def action_edit(self) -> None:
+        self.post_message(EditRequested(self.passage))
 
     def on_mount(self) -> None:
         self.query_one("#preview-body").focus()
@@ -119,17 +142,107 @@ class PreviewScreen(ModalScreen[None]):
         if not (0 <= start < end <= len(whole)):
             self._show_context_problem("the passage was not found in the file as it is now.")
             return
+        before, passage, after = (
+            terminal_safe(whole[:start]),
+            terminal_safe(whole[start:end]),
+            terminal_safe(whole[end:]),
+        )
+        kind = preview_kind(self.passage.source)
+        if kind == "markdown":
+            self.run_worker(self._show_markdown(before, passage, after), exclusive=True)
+            return
+        if kind == "code":
+            self._show_code(before, passage, after)
+            return
         self.query_one("#preview-before", Static).update(
-            highlighted(whole[:start], self.terms, [], base="dim")
+            highlighted(before, self.terms, [], base="dim")
         )
         self.query_one("#preview-passage", Static).update(
-            highlighted(whole[start:end], self.terms, self.cited)
+            highlighted(passage, self.terms, self.cited)
         )
         self.query_one("#preview-after", Static).update(
-            highlighted(whole[end:], self.terms, [], base="dim")
+            highlighted(after, self.terms, [], base="dim")
         )
-        self.call_after_refresh(self._scroll_to_passage)
+        self.call_after_refresh(self._scroll_to, self.query_one("#preview-passage"))
 
-    def _scroll_to_passage(self) -> None:
+    async def _show_markdown(self, before: str, passage: str, after: str) -> None:
+        """The file rendered as Markdown; the passage's blocks marked, its cited text lit."""
         body = self.query_one("#preview-body", VerticalScroll)
-        body.scroll_to_widget(self.query_one("#preview-passage"), top=True, animate=False)
+        first, last = before.count("\n"), before.count("\n") + passage.rstrip("\n").count("\n")
+        document = Markdown(id="preview-markdown", open_links=False)
+        await body.query("#preview-before, #preview-passage, #preview-after").remove()
+        await body.mount(document)
+        await document.update(before + passage + after)
+        marked = [
+            block
+            for block in document.query(MarkdownBlock)
+            if block.parent is document and _overlaps(block.source_range, first, last)
+        ]
+        for block in marked:
+            block.add_class("passage")
+        inside = {id(b) for block in marked for b in (block, *block.walk_children())}
+        blocks = [b for b in searchable_blocks(document) if id(b) in inside]
+        # the question's terms, then the cited text (drawn last, so it shows where they meet)
+        terms = [m for term in self.terms for m in find_in(blocks, term)]
+        cited = [m for quote in self.cited for m in find_in(blocks, terminal_safe(quote))]
+        styles = ["bold reverse"] * len(terms) + ["underline bold"] * len(cited)
+        self._highlighter.show([*terms, *cited], None, styles)
+        if marked:
+            self.call_after_refresh(self._scroll_to, marked[0])
+
+    def _show_code(self, before: str, passage: str, after: str) -> None:
+        """The file as highlighted source with line numbers; the passage's lines marked."""
+        code = before + passage + after
+        first = before.count("\n") + 1
+        last = first + passage.rstrip("\n").count("\n")
+        syntax = Syntax(
+            code,
+            Syntax.guess_lexer(self.passage.source, code),
+            line_numbers=True,
+            highlight_lines=set(range(first, last + 1)),
+            theme="monokai" if self.app.current_theme.dark else "default",
+            word_wrap=False,
+        )
+        for quote in self.cited:
+            at = passage.find(terminal_safe(quote))
+            if at >= 0:
+                syntax.stylize_range(
+                    "underline bold",
+                    _line_col(code, len(before) + at),
+                    _line_col(code, len(before) + at + len(quote)),
+                )
+        self.query_one("#preview-before", Static).update("")
+        self.query_one("#preview-after", Static).update("")
+        self.query_one("#preview-passage", Static).update(syntax)
+        self.query_one("#preview-passage").add_class("code")
+        body = self.query_one("#preview-body", VerticalScroll)
+        self.call_after_refresh(body.scroll_to, 0, max(0, first - 4), animate=False)
+
+    def _scroll_to(self, widget: Widget) -> None:
+        body = self.query_one("#preview-body", VerticalScroll)
+        body.scroll_to_widget(widget, top=True, animate=False)
+
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
+
+
+def preview_kind(source: str) -> str:
+    """How a file is previewed: "markdown", "code" (highlighted source) or "text"."""
+    suffix = Path(source).suffix.lower()
+    if suffix in MARKDOWN_SUFFIXES:
+        return "markdown"
+    if suffix in {".txt", ".rst", ".text", ".pdf", ".html", ".htm", ""}:
+        return "text"
+    return "code" if Syntax.guess_lexer(source) not in ("default", "text") else "text"
+
+
+def _overlaps(span: tuple[int, int], first: int, last: int) -> bool:
+    """Does a block's line span [start, end) overlap the lines first..last (0-based)?"""
+    start, end = span
+    return start <= last and end > first
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """A character offset as rich Syntax's (1-based line, 0-based column)."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1)

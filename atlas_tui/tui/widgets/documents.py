@@ -33,7 +33,10 @@ class DocumentsPane(OptionList):
     """Select (Enter, click) a document to open its preview."""
 
     BORDER_TITLE = "Documents"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "select", "Preview", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "select", "Preview", show=False),
+        Binding("e", "app.edit_passage", "Open in $EDITOR", id="documents.edit"),
+    ]
 
     class PreviewRequested(Message):
         def __init__(self, turn_id: int, number: int) -> None:

@@ -1,4 +1,5 @@
-"""The status line: index size, answerer, retrieval mode, filter, and the last answer's speed."""
+"""The status line: index size, answerer and model, retrieval mode, filter, the last answer's
+speed, and the session's usage (tokens in and out, cost where the model's price is known)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class StatusLine(Static):
     mode: reactive[str] = reactive("hybrid")
     source: reactive[str] = reactive("")
     speed: reactive[str] = reactive("")
+    model: reactive[str] = reactive("")  # the session's chosen Claude model, when one is chosen
+    usage: reactive[str] = reactive("")
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -23,10 +26,19 @@ class StatusLine(Static):
             text.append(f" {terminal_safe(self.state)} ", style="reverse")
             text.append("  ")
         text.append(terminal_safe(self.index))
-        text.append("  │  " + terminal_safe(self.answerer))
+        model = terminal_safe(self.model)
+        if model and self.answerer.startswith("Claude "):
+            text.append(f"  │  Claude {model}")  # the session's model replaces the default
+        else:
+            text.append("  │  " + terminal_safe(self.answerer))
+            if model:
+                offline = " (unused offline)" if self.answerer == "offline extractive" else ""
+                text.append(f"  │  model: {model}{offline}")
         text.append(f"  │  mode: {self.mode}")
         if self.source:
             text.append(f"  │  source: {terminal_safe(self.source)}")
+        if self.usage:  # before the speed: on a narrow terminal the speed is cut first
+            text.append("  │  " + self.usage)
         if self.speed:
             text.append("  │  " + self.speed)
         return text

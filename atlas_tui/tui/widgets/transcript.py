@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
@@ -78,6 +81,10 @@ class Transcript(VerticalScroll, can_focus=True):
     """All turns of the session, newest at the bottom, following the stream."""
 
     BORDER_TITLE = "Transcript"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("less_than_sign", "app.step_answer(-1)", "Earlier answer", show=False),
+        Binding("greater_than_sign", "app.step_answer(1)", "Later answer", show=False),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
