@@ -155,8 +155,7 @@ class MarkdownWriter:
     def _render(self, text: str) -> None:
         from rich.markdown import Markdown
 
-        self._console.print(Markdown(text))
-        self._console.print()
+        self._console.print(Markdown(text.strip("\n")))
         self._out.flush()
 
     def _complete_blocks(self, text: str) -> tuple[str, str]:
