@@ -197,7 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "type": "error",
                     "error": {
-                        "type": reply.error_type or "overloaded_error",
+                        "type": "overloaded_error"
+                        if reply.error_type is None
+                        else reply.error_type,  # "" sends an error without a type
                         "message": reply.error_message,
                     },
                 },

@@ -3,6 +3,8 @@ empty, usage and stop reasons, text that arrives with a block's start (real SDK,
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import anthropic
 import pytest
 
@@ -88,6 +90,30 @@ MODEL_HINT = "Check the model name (ATLAS_DEFAULT_MODEL) and ANTHROPIC_BASE_URL.
             MODEL_HINT,
         ),
         (
+            Reply(status=401, error_type="invalid_request_error"),
+            errors.AuthenticationError,
+            "The API rejected the key: Scripted error.",
+            None,
+        ),
+        (
+            Reply(status=403, error_type="invalid_request_error"),
+            errors.AuthenticationError,
+            "The key may not use this model or API: Scripted error.",
+            None,
+        ),
+        (
+            Reply(status=429, error_type="invalid_request_error"),
+            errors.RateLimitError,
+            "Rate limited by the API (after 0 retries): Scripted error.",
+            None,
+        ),
+        (
+            Reply(status=529, error_type="invalid_request_error"),
+            errors.OverloadedError,
+            "The API is overloaded (after 0 retries): Scripted error.",
+            None,
+        ),
+        (
             Reply(status=599, error_type=""),
             errors.APIError,
             "The API failed (599, error): Scripted error.",
@@ -96,7 +122,8 @@ MODEL_HINT = "Check the model name (ATLAS_DEFAULT_MODEL) and ANTHROPIC_BASE_URL.
     ],
     ids=[
         "401", "400-auth", "403", "400-permission", "429", "400-rate", "529", "400-overloaded",
-        "500", "400", "499-untyped", "599-untyped",
+        "500", "400", "499-untyped", "401-by-status", "403-by-status", "429-by-status",
+        "529-by-status", "599-untyped",
     ],
 )  # fmt: skip
 def test_each_http_error_reads_exactly(
@@ -133,6 +160,12 @@ def test_each_http_error_reads_exactly(
             "api_error",
             errors.APIError,
             "The API reported an error mid-answer (api_error): Scripted error.",
+            RETRY_HINT,
+        ),
+        (
+            "",
+            errors.APIError,
+            "The API reported an error mid-answer (error): Scripted error.",
             RETRY_HINT,
         ),
     ],
@@ -270,6 +303,16 @@ def test_usage_and_stop_reason_come_from_the_stream(
     assert done == [Completed(Usage(input_tokens=0, output_tokens=1), "max_tokens")]
 
 
+def test_without_a_stop_reason_the_answer_ended_its_turn(
+    claude, fake_anthropic: FakeAnthropic, passages
+) -> None:
+    fake_anthropic.script(Reply.text("Done", stop_reason=None))  # type: ignore[arg-type]
+
+    _text, _deltas, done = collect(claude().stream("q", passages))
+
+    assert [d.stop_reason for d in done] == ["end_turn"]
+
+
 def test_the_label_names_the_model(claude) -> None:
     assert claude(model="claude-test-9").label == "Claude claude-test-9"
 
@@ -315,14 +358,19 @@ def test_session_instructions_follow_the_system_prompt(
     assert second["model"] == answerer.settings.model
 
 
-def test_a_client_for_the_settings(fake_anthropic: FakeAnthropic) -> None:
-    answerer = ClaudeAnswerer(
-        Settings(api_key="k", base_url=fake_anthropic.base_url, request_timeout=3, max_retries=4)
+@pytest.mark.parametrize(("request_timeout", "connect"), [(3, 3), (30, 10)])
+def test_a_client_for_the_settings(
+    fake_anthropic: FakeAnthropic, request_timeout: float, connect: float
+) -> None:
+    settings = Settings(
+        api_key="k", base_url=fake_anthropic.base_url, request_timeout=request_timeout
     )
+    answerer = ClaudeAnswerer(replace(settings, max_retries=4))
     try:
         timeout = answerer.client.timeout
         assert isinstance(timeout, anthropic.Timeout)
-        assert (timeout.read, timeout.connect) == (3, 3)  # connect: at most the request timeout
+        # connecting waits at most 10 s, and never longer than the request timeout
+        assert (timeout.read, timeout.connect) == (request_timeout, connect)
         assert answerer.client.max_retries == 4
     finally:
         answerer.close()
