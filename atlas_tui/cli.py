@@ -7,17 +7,47 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from atlas_tui.config import SEARCH_MODES, Settings, demo_corpus_path, load_settings
-from atlas_tui.errors import AtlasError
-from atlas_tui.safety import terminal_safe
+from atlas_tui.cli_output import one_line, print_json
+from atlas_tui.cli_sessions import cmd_export, cmd_sessions
+from atlas_tui.config import (
+    SEARCH_MODES,
+    Settings,
+    allowed_range,
+    coerce_setting,
+    demo_corpus_path,
+    load_settings,
+)
+from atlas_tui.errors import AtlasError, ConfigError
+from atlas_tui.safety import display_path, terminal_safe
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (usage stays in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {terminal_safe(message)} (see `{self.prog} --help`)\n")
+
+
+def _setting(name: str) -> Callable[[str], Any]:
+    """An argparse type for a flag that stands for setting `name`, checked against its range."""
+
+    def parse(text: str) -> Any:
+        try:
+            return coerce_setting(name, text)
+        except ConfigError:
+            raise argparse.ArgumentTypeError(
+                f"must be {allowed_range(name)}, not {text!r}"
+            ) from None
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
 
 
 def _common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
@@ -34,21 +64,28 @@ def _retrieval(parser: argparse.ArgumentParser) -> None:
         "--mode", choices=SEARCH_MODES, default=argparse.SUPPRESS, help="retrieval mode"
     )
     parser.add_argument("--source", help="only passages whose source path matches this glob")
-    parser.add_argument("--limit", type=int, help="number of passages")
-    parser.add_argument("--min-score", type=float, help="drop passages scoring below this")
+    parser.add_argument(
+        "--limit", type=_setting("max_results"), help="number of passages (1 to 1000)"
+    )
+    parser.add_argument(
+        "--min-score",
+        type=_setting("min_relevance_score"),
+        help="drop passages scoring below this (0 to 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="atlas-tui",
         description="Keyboard-driven research over your own documents, with cited answers.",
     )
     _common(parser, sub=False)
     parser.add_argument("--mode", choices=SEARCH_MODES, help="retrieval mode (default hybrid)")
-    parser.add_argument(
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
         "--resume", nargs="?", const="last", metavar="SESSION", help="open a research session"
     )
-    parser.add_argument("--new", action="store_true", help="start a new research session")
+    which.add_argument("--new", action="store_true", help="start a new research session")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="index folders or files (incremental)")
@@ -68,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="what the index holds")
     _common(stats)
     stats.add_argument("--json", action="store_true")
+
+    check = sub.add_parser("check", help="verify the index; --repair drops what is damaged")
+    _common(check)
+    check.add_argument(
+        "--repair", action="store_true", help="drop damaged documents (ingest re-adds them)"
+    )
+    check.add_argument("--json", action="store_true")
 
     ask = sub.add_parser("ask", help="answer a question with cited sources, streamed")
     _common(ask)
@@ -135,7 +179,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         client, paths, include=args.include, exclude=args.exclude, show=show
     )
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        print_json(report.to_dict())
     else:
         print(format_report(report))
     return 0 if report.ok else 1
@@ -148,14 +192,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     client = _client(_settings(args))
     passages = client.retrieve(args.query, **_knobs(args))
     if args.json:
-        rows = [{"rank": p.rank, "text": p.text, **p.metadata()} for p in passages]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print_json([{"rank": p.rank, "text": p.text, **p.metadata()} for p in passages])
         return 0
     if not passages:
         print("No passages matched.")
         return 0
     for p in passages:
-        where = f"{p.source}" + (f" p.{p.page}" if p.page else "")
+        where = display_path(p.source) + (f" p.{p.page}" if p.page else "")
         heading = f"  {p.heading}" if p.heading else ""
         print(terminal_safe(f"[{p.rank}] {p.score:.3f}  {where}{heading}"))
         snippet = " ".join(p.text.split())
@@ -167,12 +210,44 @@ def cmd_stats(args: argparse.Namespace) -> int:
     stats = _client(_settings(args)).stats()
     data = stats.to_dict()
     if args.json:
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print_json(data)
     else:
         width = max(len(k) for k in data)
         for key, value in data.items():
-            print(f"{key.replace('_', ' '):<{width}}  {value}")
+            print(terminal_safe(f"{key.replace('_', ' '):<{width}}  {value}"))
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Verify the index (bookkeeping, full-text index, every chunk row); exit 1 if damaged."""
+    client = _client(_settings(args))
+    health, done = client.knowledge.check(repair=args.repair)
+    if args.json:
+        data = {"ok": health.clean, "problems": health.problems(), "repaired": done}
+        print(json.dumps({**data, "documents": health.documents, "chunks": health.chunks}))
+        return 0 if health.clean else 1
+    for line in done:
+        print(f"Repaired: {line}.")
+    if health.clean:
+        print(f"The index is sound: {health.documents} documents, {health.chunks} chunks.")
+        if done:
+            print("Run `atlas-tui ingest` on the same folders to re-add what was dropped.")
+        return 0
+    for problem in health.problems():
+        print(f"atlas-tui check: {problem}.", file=sys.stderr)
+    if args.repair:
+        print(
+            "atlas-tui check: could not repair this; move the index aside and rebuild it "
+            "with `atlas-tui ingest PATH`.",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            "atlas-tui check: repair with `atlas-tui check --repair`, then `atlas-tui ingest` "
+            "the same folders again.",
+            file=sys.stderr,
+        )
+    return 1
 
 
 # --- ask
@@ -185,77 +260,37 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return run_ask(args, settings, _client(settings), _knobs(args))
 
 
-# --- sessions
-
-
-def cmd_sessions(args: argparse.Namespace) -> int:
-    from atlas_tui.sessions import SessionStore
-
-    with SessionStore.from_settings(_settings(args)) as store:
-        if args.search:
-            rows = [asdict(hit) for hit in store.search(args.search)]
-            lines = [
-                f"{h['session_id']}  {_when(h['updated'])}  #{h['position']}  {h['question']}\n"
-                f"          {h['snippet']}"
-                for h in rows
-            ]
-        else:
-            rows = [asdict(summary) for summary in store.list_sessions()]
-            lines = [
-                f"{r['id']}  {_when(r['updated'])}  {r['turns']:>3} turns  {r['title']}"
-                for r in rows
-            ]
-    if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif not rows:
-        print("No research sessions match." if args.search else "No research sessions yet.")
-    else:
-        print("\n".join(terminal_safe(line) for line in lines))
-    return 0
-
-
-def _when(timestamp: float) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from atlas_tui.export import export_json, export_markdown
-    from atlas_tui.sessions import SessionStore
-
-    with SessionStore.from_settings(_settings(args)) as store:
-        session = store.load_session(args.session)
-    text = export_markdown(session) if args.format == "md" else export_json(session)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"Wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
 # --- the TUI and main
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    resume = args.resume
+    if resume is not None and resume.strip().lower() != "last":
+        # An unknown or ambiguous session fails here, before the terminal is taken over.
+        from atlas_tui.sessions import SessionStore
+
+        with SessionStore.from_settings(settings, read_only=True) as store:
+            resume = store.resolve(resume)
     from atlas_tui.tui.app import run_app
 
-    run_app(_settings(args), resume=args.resume, new_session=args.new)
+    run_app(settings, resume=resume, new_session=args.new)
     return 0
 
 
 def _print_error(error: AtlasError) -> None:
-    print(f"atlas-tui: {terminal_safe(error.describe())}", file=sys.stderr)
+    """The error and its hint, on one line of stderr."""
+    print(f"atlas-tui: {one_line(terminal_safe(error.describe()))}", file=sys.stderr)
 
 
 COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
     "stats": cmd_stats,
+    "check": cmd_check,
     "ask": cmd_ask,
-    "sessions": cmd_sessions,
-    "export": cmd_export,
+    "sessions": lambda args: cmd_sessions(args, _settings(args)),
+    "export": lambda args: cmd_export(args, _settings(args)),
 }
 
 
@@ -266,13 +301,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = COMMANDS.get(args.command, cmd_tui)
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
     except AtlasError as error:
         _print_error(error)
         return 1
     except KeyboardInterrupt:
         print("\natlas-tui: interrupted.", file=sys.stderr)
         return 128 + signal.SIGINT
+    except BrokenPipeError:
+        # The reader went away (`atlas-tui sessions | head -3`): stop quietly, as `cat` would.
+        # Python would complain again when it flushes stdout at exit, so stdout goes nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

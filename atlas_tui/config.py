@@ -6,8 +6,10 @@ The config file is `$ATLAS_CONFIG` or `<user config dir>/atlas-tui/config.toml`.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -50,10 +52,6 @@ def demo_corpus_path() -> Path:
         if candidate.is_dir():
             return candidate
     raise ConfigError("The bundled demo corpus is missing from this installation.")
-
-
-def _truthy(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -120,29 +118,98 @@ _ENV: dict[str, str] = {
 }
 
 
-def _coerce(name: str, value: Any) -> Any:
-    kinds = {f.name: f.type for f in fields(Settings)}
-    if name not in kinds:
-        raise ConfigError(f"Unknown setting {name!r}.")
-    kind = kinds[name]
-    try:
-        if name == "models":
-            return _models(value)
-        if name == "prices":
-            return _prices(value)
-        if kind == "bool":
-            return _truthy(value) if isinstance(value, str) else bool(value)
-        if kind == "int":
-            return int(value)
-        if kind == "float":
-            return float(value)
-        if kind.startswith("dict"):
-            if not isinstance(value, dict):
-                raise TypeError
-            return {str(k): str(v) for k, v in value.items()}
-        return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"Setting {name!r} should be a {kind}, got {value!r}.") from None
+# The allowed range of every numeric setting: (lowest, highest, is the lowest excluded?).
+LIMITS: dict[str, tuple[float, float, bool]] = {
+    "max_results": (1, 1000, False),
+    "min_relevance_score": (0.0, 1.0, False),  # every retrieval score is in [0, 1]
+    "context_token_budget": (100, 1_000_000, False),
+    "max_answer_tokens": (1, 1_000_000, False),
+    "request_timeout": (0.0, 3600.0, True),  # seconds, more than 0
+    "max_retries": (0, 10, False),
+    "max_file_bytes": (1, 10**12, False),
+    "history_turns": (0, 100, False),
+}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_MAX_CONFIG_BYTES = 1_000_000
+
+
+def allowed_range(name: str) -> str:
+    """The allowed values of a numeric setting, in words: "a whole number from 1 to 1000"."""
+    low, high, open_low = LIMITS[name]
+    kind = _setting_kinds()[name]
+    if kind == "int":
+        return f"a whole number from {int(low)} to {int(high)}"
+    if open_low:
+        return f"a number more than {low:g} and at most {high:g}"
+    return f"a number from {low:g} to {high:g}"
+
+
+def _setting_kinds() -> dict[str, str]:
+    return {f.name: str(f.type) for f in fields(Settings)}
+
+
+def _unknown(name: str) -> ConfigError:
+    import difflib
+
+    known = sorted(_setting_kinds())
+    close = difflib.get_close_matches(name, known)  # best first
+    maybe = f"; did you mean {close[0]!r}?" if close else f"; known settings: {', '.join(known)}."
+    return ConfigError(f"Unknown setting {name!r}{maybe}")
+
+
+def _number(kind: str, value: Any) -> int | float:
+    """`value` as the setting's number, or ValueError (bools, NaN, infinities and non-integral
+    values of a whole-number setting are refused, never rounded)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError
+    if kind == "int":
+        if not number.is_integer():
+            raise ValueError
+        return int(number)
+    return number
+
+
+def coerce_setting(name: str, value: Any) -> Any:
+    """`value` (from TOML, the environment or a flag) as setting `name`'s type, within its range."""
+    kind = _setting_kinds().get(name)
+    if kind is None:
+        raise _unknown(name)
+    if name in _SPECIAL:
+        read, wanted = _SPECIAL[name]
+        try:
+            return read(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"Setting {name!r} must be {wanted}, not {value!r}.") from None
+    if kind in ("int", "float"):
+        try:
+            number = _number(kind, value)
+        except (TypeError, ValueError):
+            number = math.nan
+        low, high, open_low = LIMITS[name]  # every numeric setting has one (a test checks)
+        if not ((low < number if open_low else low <= number) and number <= high):
+            raise ConfigError(f"Setting {name!r} must be {allowed_range(name)}, not {value!r}.")
+        return number
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        wanted = "true or false"
+    elif kind == "str":
+        if isinstance(value, str):
+            return value
+        wanted = "a string"
+    elif kind == "dict[str, str]":
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            return dict(value)
+        wanted = "a table of strings"
+    else:
+        return value
+    raise ConfigError(f"Setting {name!r} must be {wanted}, not {value!r}.")
 
 
 def _models(value: Any) -> tuple[str, ...]:
@@ -173,6 +240,13 @@ def _prices(value: Any) -> dict[str, tuple[float, float]]:
     return prices
 
 
+# Settings with a reader of their own: (reader, what is allowed, in words).
+_SPECIAL: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "models": (_models, "a non-empty list of model names"),
+    "prices": (_prices, "a table of model = [input, output] USD per million tokens, 0 or more"),
+}
+
+
 def _validate(settings: Settings) -> Settings:
     if settings.search_mode not in SEARCH_MODES:
         raise ConfigError(
@@ -182,17 +256,28 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(
             f"Unknown provider {settings.provider!r}; use auto, anthropic or extractive."
         )
-    if settings.max_results < 1:
-        raise ConfigError("max_results must be at least 1.")
     return settings
 
 
 def read_config_file(path: Path | None = None) -> dict[str, Any]:
+    """The config file's settings. The default file may be missing; a file named by `path` or
+    `$ATLAS_CONFIG` must exist and be a readable TOML file."""
+    explicit = path is not None or bool(os.environ.get("ATLAS_CONFIG"))
     path = path or user_config_file()
-    if not path.is_file():
-        return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        if not path.exists():
+            if explicit:
+                raise ConfigError(f"The config file {path} does not exist.")
+            return {}
+        if path.is_dir():
+            raise ConfigError(f"The config file {path} is a folder, not a TOML file.")
+        if not path.is_file() and str(path) != os.devnull:
+            raise ConfigError(f"The config file {path} is not a regular file.")
+        with path.open("rb") as handle:
+            raw = handle.read(_MAX_CONFIG_BYTES + 1)
+        if len(raw) > _MAX_CONFIG_BYTES:
+            raise ConfigError(f"The config file {path} is larger than {_MAX_CONFIG_BYTES} bytes.")
+        data = tomllib.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"Cannot read the config file {path}: {exc}") from exc
     return data
@@ -202,11 +287,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     """Defaults < config file < environment < `overrides` (None values are ignored)."""
     values: dict[str, Any] = {}
     for name, value in read_config_file(config_file).items():
-        values[name] = _coerce(name, value)
+        values[name] = coerce_setting(name, value)
     for env_name, name in _ENV.items():
         if (value := os.environ.get(env_name)) is not None and value != "":
-            values[name] = _coerce(name, value)
+            values[name] = coerce_setting(name, value)
     for name, value in overrides.items():
         if value is not None:
-            values[name] = _coerce(name, value)
+            values[name] = coerce_setting(name, value)
     return _validate(replace(Settings(), **values))

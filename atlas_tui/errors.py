@@ -108,3 +108,58 @@ class CancelledError_(GenerationError):
 
 class SessionStoreError(AtlasError):
     hint = "The session database was left untouched; move it aside to start a fresh one."
+
+
+def session_db_error(path: object, verb: str, exc: BaseException) -> SessionStoreError:
+    """The error for an SQLite or OS failure on the session database, with an honest hint: a lock
+    held too long names who holds it (when it can tell), a full disk says so, a read-only place says
+    so; anything else is a damaged or unusable file."""
+    import errno
+    import sqlite3
+
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    message = f"Cannot {verb} the session database {path}: {exc}"
+    if primary == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC:
+        return SessionStoreError(
+            f"Cannot {verb} the session database {path}: the disk is full.",
+            hint="Free some disk space and try again; nothing already saved was lost.",
+        )
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        holders = _holders(path)
+        who = f" by {', '.join(holders)}" if holders else " by another program"
+        return SessionStoreError(
+            f"The session database {path} stayed locked{who}.",
+            hint="Close that program (another atlas-tui?) or try again; nothing was changed.",
+        )
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) or isinstance(exc, OSError):
+        return SessionStoreError(
+            message,
+            hint="Check that it names a file in a folder you can write (or set "
+            "ATLAS_SESSIONS_PATH).",
+        )
+    return SessionStoreError(message)
+
+
+def _holders(path: object) -> list[str]:
+    """The other processes that have the file open, as "pid 123 (atlas-tui)" (Linux only; [] when
+    they cannot be seen)."""
+    import os
+    from pathlib import Path
+
+    try:
+        target = Path(str(path)).resolve()
+        names = {str(target), f"{target}-wal", f"{target}-shm"}
+        found: list[str] = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if any(os.readlink(fd) in names for fd in (entry / "fd").iterdir()):
+                    command = (entry / "comm").read_text().strip()
+                    found.append(f"pid {entry.name} ({command})")
+            except OSError:  # gone, or not ours to look at
+                continue
+        return found[:3]
+    except OSError:
+        return []

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from atlas_tui.safety import terminal_safe
+from atlas_tui.cli_output import count
+from atlas_tui.safety import display_path, terminal_safe
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery
@@ -63,21 +64,26 @@ def ingest_with_progress(
 def format_report(report: Any) -> str:
     """The closing summary of an ingest, with every skipped file and why."""
     lines = [
-        f"Indexed {report.files_indexed} files in {report.elapsed_s:.1f} s: "
+        f"Indexed {count(report.files_indexed, 'file')} in {report.elapsed_s:.1f} s: "
         f"{report.files_added} added, {report.files_updated} updated, "
         f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
-        f"{report.chunks_written} chunks written, {report.chunks_embedded} embedded."
+        f"{count(report.chunks_written, 'chunk')} written, {report.chunks_embedded} embedded."
     ]
     if report.chunks_pending:
         lines.append(
-            f"{report.chunks_pending} chunks still await embedding (keyword search finds them "
-            "already); run the same ingest again to finish."
+            f"{count(report.chunks_pending, 'chunk')} still await embedding "
+            "(keyword search finds them already); run the same ingest again to finish."
         )
     if report.interrupted:
         lines.append("Interrupted: finished files are kept; the next run resumes.")
+    if report.repaired:
+        lines.append("Repaired the index first: " + "; ".join(report.repaired) + ".")
+    if report.removed:
+        lines.append(f"Removed {len(report.removed)} from the index:")
+        lines.extend(f"  {display_path(s.path)}: {s.reason}" for s in report.removed)
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)}:")
-        lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
+        lines.extend(f"  {display_path(s.path)}: {s.reason}" for s in report.skipped)
     if not report.ok:
         lines.append("Nothing could be ingested.")
     return terminal_safe("\n".join(lines))

@@ -4,11 +4,15 @@ The question is stored when it is sent, the documents when they arrive, the answ
 (a background flush every `interval` seconds, so a stalled stream's text is stored too), and how it
 ended. A killed process loses at most the last `interval` of text; the store marks such a turn
 interrupted when it is next opened.
+
+A flush that fails (a locked or full disk) does not stop the answer: the error is kept in
+`flush_error`, passed once to `on_error` for the owner to show, and the next flush tries again.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -27,11 +31,13 @@ class TurnRecorder:
         question: str,
         *,
         interval: float = 1.0,
+        on_error: Callable[[SessionStoreError], None] | None = None,
         regenerate: int | None = None,
     ) -> None:
         """`regenerate`: the stored turn answered again (its answer becomes an alternative)
         instead of a new turn for `question`."""
         self._store = store
+        self._on_error = on_error
         self._parts: list[str] = []
         self._saved = 0  # how many parts are stored
         self._lock = threading.Lock()
@@ -95,7 +101,8 @@ class TurnRecorder:
             try:
                 self.flush()
             except SessionStoreError as error:
-                # Kept for the owner to report (the next record() raises it too); the answer
-                # itself carries on unsaved rather than dying with the recorder.
+                # The answer carries on; the next flush tries again (a lock may have passed).
+                first = self.flush_error is None
                 self.flush_error = error
-                return
+                if first and self._on_error is not None:
+                    self._on_error(error)

@@ -41,6 +41,9 @@ def configure(copy: Path, module: str, tests: list[str]) -> None:
         f"pytest_add_cli_args_test_selection = [{listed}]\n"
         'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
         'also_copy = ["assets", "examples", "scripts"]\n'
+        # fork isolation crashes or hangs in tests that open LanceDB (counted as kills)
+        'process_isolation = "forkserver"\n'
+        "timeout_multiplier = 20\n"
     )
     pyproject.write_text(text)
 

@@ -29,6 +29,7 @@ def _isolated_environment(
     """Every test gets its own data dir and config, and never sees a real key or endpoint."""
     home = tmp_path_factory.mktemp("atlas-home")
     monkeypatch.setenv("ATLAS_DATA_DIR", str(home / "data"))
+    (home / "config.toml").write_text("")  # a config file that is named must exist
     monkeypatch.setenv("ATLAS_CONFIG", str(home / "config.toml"))
     for name in (
         "ANTHROPIC_API_KEY",

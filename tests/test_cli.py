@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shlex
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -136,3 +140,328 @@ def test_sigkill_mid_answer_keeps_question_documents_and_partial_answer(
     assert turn.documents and turn.documents[0].source == "lighthouse.md"
     assert turn.answer == "The keeper trims the wick nightly"
     assert turn.status == "interrupted"
+
+
+# --- settings and arguments checked at the edge ---------------------------------------------------
+
+# Minimal arguments of each verb; a verb not listed here runs with none (so a new verb is covered).
+VERB_ARGS: dict[str, tuple[str, ...]] = {
+    "": (),  # the TUI: a bad setting must stop it before it takes the terminal
+    "ingest": ("ingest", "."),
+    "search": ("search", "lamp"),
+    "stats": ("stats",),
+    "ask": ("ask", "What does a keeper do?"),
+    "sessions": ("sessions",),
+    "export": ("export", "last"),
+}
+
+
+def every_verb() -> list[tuple[str, ...]]:
+    from atlas_tui.cli import build_parser
+
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    return [VERB_ARGS[""], *(VERB_ARGS.get(verb, (verb,)) for verb in verbs)]
+
+
+BAD_SETTINGS = [  # (how it is set, the value, words the error must contain)
+    ("file", "max_results = 2.9", "max_results"),
+    ("file", "max_retries = -1", "max_retries"),
+    ("file", "request_timeout = 0", "request_timeout"),
+    ("file", "context_token_budget = -10", "context_token_budget"),
+    ("file", "min_relevance_score = nan", "min_relevance_score"),
+    ("file", "history_turns = 1.5", "history_turns"),
+    ("file", "skip_api_key_check = 'maybe'", "skip_api_key_check"),
+    ("file", "colour = 'red'", "colour"),
+    ("file", "max_results = [", "config file"),
+    ("missing", "", "does not exist"),
+    ("folder", "", "is a folder"),
+    ("env", "ATLAS_SEARCH_MODE=fuzzy", "fuzzy"),
+    ("env", "ATLAS_PROVIDER=openai", "openai"),
+    ("flag", "--config=/nonexistent/atlas.toml", "does not exist"),
+]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr and result.stdout == "", result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert all(needle in lines[0] for needle in needles), lines[0]
+
+
+@pytest.mark.parametrize(("how", "value", "needle"), BAD_SETTINGS, ids=lambda v: str(v)[:30])
+def test_every_verb_refuses_a_bad_setting_in_one_line(
+    env: dict[str, str], tmp_path: Path, how: str, value: str, needle: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(value if how == "file" else "")
+    env["ATLAS_CONFIG"] = str(config)
+    extra: list[str] = []
+    if how == "missing":
+        env["ATLAS_CONFIG"] = str(tmp_path / "missing.toml")
+    elif how == "folder":
+        env["ATLAS_CONFIG"] = str(tmp_path)
+    elif how == "env":
+        name, _, setting = value.partition("=")
+        env[name] = setting
+    elif how == "flag":
+        extra = [value]
+    for argv in every_verb():
+        assert_one_line_error(atlas(*argv, *extra, env=env, timeout=60), needle)
+
+
+@pytest.mark.parametrize(
+    ("flag", "needle"),
+    [
+        ("--limit=0", "--limit: must be a whole number from 1 to 1000"),
+        ("--limit=2.5", "--limit"),
+        ("--limit=1001", "--limit"),
+        ("--min-score=nan", "--min-score: must be a number from 0 to 1"),
+        ("--min-score=-0.1", "--min-score"),
+        ("--min-score=inf", "--min-score"),
+        ("--mode=fuzzy", "--mode"),
+    ],
+)
+def test_retrieval_flags_are_checked(env: dict[str, str], flag: str, needle: str) -> None:
+    for verb in ("search", "ask"):
+        assert_one_line_error(atlas(verb, "lamp", flag, env=env, timeout=60), needle)
+
+
+def test_falsy_flags_are_used_not_ignored(env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("min_relevance_score = 0.99\nmax_results = 1\n")
+    env["ATLAS_CONFIG"] = str(config)
+    strict = json.loads(atlas("search", "lamp wick", "--json", env=env).stdout)
+    assert strict == []  # nothing scores 0.99
+    loose = json.loads(atlas("search", "lamp wick", "--json", "--min-score", "0", "--limit", "3",
+                             env=env).stdout)  # fmt: skip
+    assert len(loose) == 3 and loose[0]["source"] == "lighthouse.md"
+
+
+# --- sessions, export, resume ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recorded_sessions(
+    research_index: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str, str]:
+    """A sessions file with two sessions recorded by `ask` (offline answerer), made once."""
+    path = tmp_path_factory.mktemp("recorded") / "sessions.sqlite3"
+    env = dict(os.environ, ATLAS_DB_PATH=research_index, ATLAS_SESSIONS_PATH=str(path))
+    first = atlas("ask", "What does a lighthouse keeper do?", env=env)
+    second = atlas("ask", "How is the espresso machine descaled?", env=env)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    with SessionStore(path) as store:
+        newest, oldest = (s.id for s in store.list_sessions())
+    return path, oldest, newest
+
+
+@pytest.fixture
+def two_sessions(env: dict[str, str], recorded_sessions: tuple[Path, str, str]) -> tuple[str, str]:
+    """A copy of the recorded sessions for this test: ids of the lighthouse and the café one."""
+    path, lighthouse, cafe = recorded_sessions
+    shutil.copyfile(path, env["ATLAS_SESSIONS_PATH"])
+    return lighthouse, cafe
+
+
+def test_sessions_search_shows_the_matching_turn(
+    env: dict[str, str], two_sessions: tuple[str, str]
+) -> None:
+    lighthouse, cafe = two_sessions
+    hits = json.loads(atlas("sessions", "--search", "descaled", "--json", env=env).stdout)
+    assert [(h["session_id"], h["position"]) for h in hits] == [(cafe, 1)]
+    assert hits[0]["question"] == "How is the espresso machine descaled?"
+    text = atlas("sessions", "--search", "wick", env=env).stdout
+    question, snippet = text.splitlines()
+    assert question.startswith(lighthouse) and "#1  What does a lighthouse keeper do?" in question
+    assert "wick" in snippet.lower()
+    none = atlas("sessions", "--search", "zeppelin", env=env)
+    assert none.returncode == 0 and none.stdout == "No research sessions match.\n"
+
+
+def test_sessions_lists_newest_first_with_counts_in_words(
+    env: dict[str, str], two_sessions: tuple[str, str]
+) -> None:
+    lighthouse, cafe = two_sessions
+    atlas("ask", "And at dawn?", "--session", lighthouse, env=env)
+    lines = atlas("sessions", env=env).stdout.splitlines()
+    assert lines[0].startswith(lighthouse) and "2 turns" in lines[0]
+    assert lines[1].startswith(cafe) and " 1 turn " in lines[1] and "turns" not in lines[1]
+
+
+def test_export_json_to_stdout_and_to_a_file(
+    env: dict[str, str], two_sessions: tuple[str, str], tmp_path: Path
+) -> None:
+    lighthouse, _ = two_sessions
+    shown = atlas("export", lighthouse[:4], "--format", "json", env=env)
+    data = json.loads(shown.stdout)
+    assert data["format"] == "atlas-tui.session" and data["session"]["id"] == lighthouse
+    turn = data["session"]["turns"][0]
+    assert turn["question"] == "What does a lighthouse keeper do?" and turn["status"] == "done"
+    assert turn["documents"][0]["source"] == "lighthouse.md"
+
+    out = tmp_path / "out.json"
+    written = atlas("export", lighthouse, "--format", "json", "-o", str(out), env=env)
+    assert written.returncode == 0 and written.stdout == ""
+    assert written.stderr.strip() == f"Wrote {out}"
+    assert json.loads(out.read_text()) == data
+    markdown = tmp_path / "out.md"
+    assert atlas("export", lighthouse, "-o", str(markdown), env=env).returncode == 0
+    assert markdown.read_text().startswith("# What does a lighthouse keeper do?")
+
+
+def test_export_to_a_place_that_cannot_be_written_is_one_line(
+    env: dict[str, str], two_sessions: tuple[str, str], tmp_path: Path
+) -> None:
+    lighthouse, _ = two_sessions
+    cases = {
+        str(tmp_path / "missing" / "out.md"): "does not exist",
+        str(tmp_path): "is a folder",
+        "/proc/atlas-export.md": "Cannot write /proc/atlas-export.md",
+    }
+    if Path("/dev/full").exists():  # every write fails with ENOSPC
+        cases["/dev/full"] = "Cannot write /dev/full: the disk is full."
+    for target, needle in cases.items():
+        assert_one_line_error(atlas("export", lighthouse, "-o", target, env=env), needle)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_export_of_an_unwritable_file_says_permission_denied(
+    env: dict[str, str], two_sessions: tuple[str, str], tmp_path: Path
+) -> None:
+    lighthouse, _ = two_sessions
+    target = tmp_path / "locked.md"
+    target.write_text("keep me")
+    target.chmod(0o444)
+    if os.geteuid() == 0:  # root ignores file modes; sysfs refuses root a write to a 0444 file
+        target = Path("/sys/kernel/notes")
+        if not target.is_file():
+            pytest.skip("needs a file root cannot write")
+    result = atlas("export", lighthouse, "-o", str(target), env=env)
+    assert_one_line_error(result, f"Cannot write {target}: permission denied")
+    assert (tmp_path / "locked.md").read_text() == "keep me"
+
+
+def test_export_of_a_turn_stored_in_the_wrong_shape_is_a_message(
+    env: dict[str, str], two_sessions: tuple[str, str]
+) -> None:
+    lighthouse, _ = two_sessions
+    with sqlite3.connect(env["ATLAS_SESSIONS_PATH"]) as db:
+        db.execute("UPDATE turns SET documents = '{\"a\": 1}', citations = '\"x\"'")
+    result = atlas("export", lighthouse, env=env)
+    assert "Traceback" not in result.stderr
+    if result.returncode == 0:  # read tolerantly: the question is still there
+        assert "What does a lighthouse keeper do?" in result.stdout
+    else:
+        assert_one_line_error(result, "damaged")
+
+
+def test_resume_of_an_unknown_session_fails_before_the_tui_starts(
+    env: dict[str, str], two_sessions: tuple[str, str]
+) -> None:
+    for ref in ("zzzz", "f"):  # unknown; and (with luck) no or several sessions starting "f"
+        result = atlas("--resume", ref, env=env, timeout=60)
+        if ref == "zzzz":
+            assert_one_line_error(result, "There is no session 'zzzz'", "atlas-tui sessions")
+        else:
+            assert result.returncode != 0 or "Traceback" not in result.stderr
+    assert_one_line_error(atlas("--new", "--resume", "x", env=env, timeout=60), "not allowed")
+
+
+def test_sessions_and_export_read_while_another_process_holds_the_write_lock(
+    env: dict[str, str], two_sessions: tuple[str, str]
+) -> None:
+    lighthouse, _ = two_sessions
+    writer = sqlite3.connect(env["ATLAS_SESSIONS_PATH"], isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # as the TUI does while it stores an answer
+    writer.execute("UPDATE sessions SET title = 'being written' WHERE id = ?", (lighthouse,))
+    try:
+        started = time.monotonic()
+        listing = atlas("sessions", env=env, timeout=60)
+        exported = atlas("export", lighthouse, env=env, timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert listing.returncode == 0 and "lighthouse keeper" in listing.stdout, listing.stderr
+    assert exported.returncode == 0 and "lighthouse keeper" in exported.stdout, exported.stderr
+    assert elapsed < 10  # no waiting on the writer (the lock wait would be 15 s)
+
+
+def test_a_reader_upgrades_to_recover_a_killed_writers_turn(
+    env: dict[str, str], two_sessions: tuple[str, str]
+) -> None:
+    lighthouse, _ = two_sessions
+    with sqlite3.connect(env["ATLAS_SESSIONS_PATH"]) as db:  # as a killed process leaves it
+        db.execute("UPDATE turns SET status = 'streaming', owner_pid = 999999999")
+    exported = atlas("export", lighthouse, env=env)
+    assert exported.returncode == 0 and "Interrupted" in exported.stdout, exported.stderr
+
+
+# --- pipes, plurals, ingest filters ---------------------------------------------------------------
+
+
+def test_a_closed_pipe_ends_quietly(env: dict[str, str], two_sessions: tuple[str, str]) -> None:
+    for argv in (["sessions"], ["search", "lamp", "--limit", "6"], ["export", "last"]):
+        reader = subprocess.Popen(
+            [sys.executable, "-m", "atlas_tui.cli", *argv],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        assert reader.stdout is not None and reader.stderr is not None
+        reader.stdout.close()  # `| head -0`: the reader is gone before anything is written
+        try:
+            stderr = reader.stderr.read().decode()
+            status = reader.wait(TIMEOUT)
+        finally:
+            reader.kill()
+        assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+        assert stderr == "" and status == 128 + signal.SIGPIPE, (argv, status, stderr)
+
+
+def test_ingest_include_and_exclude(tmp_path: Path, env: dict[str, str]) -> None:
+    corpus = tmp_path / "corpus"
+    for name, text in {
+        "guide.md": "# Guide\n\nThe widget needs two screws.\n",
+        "notes.txt": "Plain notes about gears.\n",
+        "drafts/draft.md": "# Draft\n\nUnfinished thoughts on levers.\n",
+    }.items():
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / name).write_text(text)
+    env["ATLAS_DB_PATH"] = str(tmp_path / "db")
+    only_md = atlas("ingest", str(corpus), "--include", "*.md", "--exclude", "drafts/",
+                    "--json", env=env)  # fmt: skip
+    assert only_md.returncode == 0, only_md.stderr
+    assert json.loads(only_md.stdout)["files_added"] == 1
+    sources = {r["source"] for r in json.loads(atlas("search", "widget gears levers", "--json",
+                                                     env=env).stdout)}  # fmt: skip
+    assert sources == {"guide.md"}
+    everything = json.loads(atlas("ingest", str(corpus), "--json", env=env).stdout)
+    assert (everything["files_added"], everything["files_unchanged"]) == (2, 1)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_resume_and_new_in_a_real_terminal(
+    env: dict[str, str], two_sessions: tuple[str, str], tmp_path: Path
+) -> None:
+    from tests.test_e2e_tmux import COMMAND, EXIT_LINE, Terminal
+
+    lighthouse, _ = two_sessions  # not the last session: --resume must open the one named
+    env.update(TERM="xterm-256color", ATLAS_CONFIG=os.devnull, ATLAS_DATA_DIR=str(tmp_path))
+    env = {k: v for k, v in env.items() if not k.startswith("TMUX")}
+    for flags, shown, hidden in (
+        (f"--resume {lighthouse[:5]}", "What does a lighthouse keeper do?", "espresso"),
+        ("--new", "Transcript", "lighthouse keeper"),
+    ):
+        terminal = Terminal(env)
+        try:
+            terminal.start(f"{shlex.quote(str(COMMAND))} {flags}")
+            screen = terminal.wait_for(lambda s, want=shown: want in s, f"{flags}: {shown}")
+            terminal.wait_for(lambda s: "Documents" in s, "the first paint")
+            screen = terminal.screen()
+            assert hidden not in screen and "Traceback" not in screen, screen
+            terminal.send("C-q")
+            terminal.wait_for(lambda s: bool(EXIT_LINE.search(s)), "the exit", timeout=30)
+            assert terminal.exit_status() == 0
+        finally:
+            terminal.kill()

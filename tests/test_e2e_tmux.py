@@ -81,6 +81,9 @@ class Terminal:
             if condition(text):
                 return text
             if self.exit_status() is not None:
+                text = self.screen()  # it may have ended just after the capture above
+                if condition(text):
+                    return text
                 break
             time.sleep(0.25)  # polling a foreign process's screen: there is no event to await
         status = self.exit_status()
@@ -100,6 +103,7 @@ def terminal(research_index: str, tmp_path: Path) -> Iterator[Terminal]:
         for key, value in os.environ.items()
         if not key.startswith(("ANTHROPIC_", "ATLAS_", "TMUX"))
     }
+    (tmp_path / "config.toml").write_text("")  # a config file that is named must exist
     env.update(
         TERM="xterm-256color",
         ATLAS_DB_PATH=research_index,
@@ -136,3 +140,39 @@ def test_ask_in_a_real_terminal_and_quit(terminal: Terminal) -> None:
     terminal.send("C-q")
     screen = terminal.wait_for(lambda s: bool(EXIT_LINE.search(s)), "the exit", timeout=30)
     assert terminal.exit_status() == 0, screen
+
+
+def stored_turns(terminal: Terminal) -> int:
+    """How many turns the sessions DB holds, read by the real `atlas-tui sessions` verb."""
+    done = subprocess.run(
+        [str(COMMAND), "sessions"], env=terminal.env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return sum(int(n) for n in re.findall(r"(\d+) turns?", done.stdout))
+
+
+def test_typing_with_the_documents_pane_focused_and_keys_behind_the_sessions_screen(
+    terminal: Terminal,
+) -> None:
+    terminal.start(shlex.quote(str(COMMAND)))
+    terminal.wait_for(lambda s: "Transcript" in s and "Documents" in s, "the first paint")
+    terminal.wait_for(lambda s: "index:" in s and "warming" not in s, "the model to warm")
+
+    terminal.send("F4")  # the documents pane has focus: typing still asks
+    terminal.send(QUESTION, literal=True)
+    terminal.send("Enter")
+    terminal.wait_for(lambda s: "holistic" in s and "trimodal.md" in s, "the answer")
+
+    terminal.send("C-l")
+    screen = terminal.wait_for(lambda s: "Last used" in s, "the sessions screen")
+    assert "^r" not in screen and "^s" not in screen  # the footer lists this screen's keys
+    terminal.send("C-s")
+    terminal.send("C-r")
+    time.sleep(2)  # give a wrongly bound key time to act: there is no event to await here
+    terminal.send("Escape")
+    screen = terminal.wait_for(lambda s: "Last used" not in s, "the main screen again")
+    assert "mode: hybrid" in screen  # ctrl+s did not cycle the mode behind the list
+    terminal.send("C-q")
+    terminal.wait_for(lambda s: bool(EXIT_LINE.search(s)), "the exit", timeout=30)
+    assert terminal.exit_status() == 0
+    assert stored_turns(terminal) == 1  # ctrl+r regenerated nothing behind the list

@@ -54,7 +54,7 @@ def example_env(demo_db: Path, tmp_path: Path) -> dict[str, str]:
     env.update(
         ATLAS_DB_PATH=str(demo_db),
         ATLAS_DATA_DIR=str(tmp_path / "data"),
-        ATLAS_CONFIG=str(tmp_path / "no-config.toml"),
+        ATLAS_CONFIG=os.devnull,  # no config file (a named file that is missing is an error)
         HF_HUB_OFFLINE="1",
         LANCEDB_LOG="error",
         PYTHONUNBUFFERED="1",

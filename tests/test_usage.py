@@ -46,7 +46,7 @@ def test_the_config_sets_the_model_list_and_adds_prices(tmp_path: Path) -> None:
     assert settings.prices["claude-haiku-5-5"] == (0.1, 0.5)
     assert settings.prices["claude-opus-5-5"] == (3.0, 15.0)  # overridden
     assert settings.prices["claude-sonnet-5-5"] == DEFAULT_PRICES["claude-sonnet-5-5"]  # kept
-    defaults = load_settings(tmp_path / "missing.toml")
+    defaults = load_settings(Path(os.devnull))  # no config file
     assert defaults.models == DEFAULT_MODELS and defaults.model in defaults.models
 
 
@@ -64,7 +64,7 @@ def test_the_config_sets_the_model_list_and_adds_prices(tmp_path: Path) -> None:
 def test_a_bad_model_list_or_price_is_a_clear_error(tmp_path: Path, toml: str) -> None:
     config = tmp_path / "config.toml"
     config.write_text(toml + "\n")
-    with pytest.raises(ConfigError, match=r"Setting '(models|prices)' should be"):
+    with pytest.raises(ConfigError, match=r"Setting '(models|prices)' must be"):
         load_settings(config)
 
 

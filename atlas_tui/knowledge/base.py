@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from atlas_tui.knowledge.embedding import Embedder
+    from atlas_tui.knowledge.health import Health
     from atlas_tui.knowledge.ingest import IngestProgress, IngestReport
     from atlas_tui.knowledge.store import Store
 
@@ -102,6 +103,7 @@ class KnowledgeBase:
     ) -> list[Passage]:
         from atlas_tui.knowledge import retrieval
 
+        retrieval.check_knobs(limit, min_score)  # before any work: a bad value is never used
         store = self._open_checked()
         return retrieval.search(
             store,
@@ -140,6 +142,20 @@ class KnowledgeBase:
             size_bytes=store.size_bytes(),
             last_ingest=meta.get("last_ingest"),
         )
+
+    def check(self, *, repair: bool = False) -> tuple[Health, list[str]]:
+        """Verify the index (health.py); with `repair`, drop what is damaged and say what was done.
+
+        Returns the health found (after a repair: found again) and the repairs made.
+        """
+        from atlas_tui.knowledge import health
+
+        store = self._open_checked()
+        found = health.check(store)
+        if not repair or found.clean:
+            return found, []
+        done = health.repair(store, found)
+        return health.check(store), done
 
     # --- ingesting ---
 

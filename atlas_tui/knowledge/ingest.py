@@ -7,6 +7,17 @@ Two phases, both resumable:
 2. Chunks without a vector are embedded in batches, each batch committed as it completes; a run that
    stops early leaves the rest for the next run. Hybrid search uses whatever is embedded so far.
 Bad input is skipped and reported (`IngestReport.skipped`); it never stops the run.
+
+What an ingest of PATHS means for the index: afterwards it holds exactly the ingestible files
+under PATHS as this walk found them. A known document under PATHS that this walk did not yield
+or could not use (deleted, renamed, emptied, turned binary, over the size cap, newly excluded by
+.gitignore or --exclude) loses its chunks and is listed in `IngestReport.removed` with the reason.
+Documents are identified by their real path (store.py), so a folder ingested inside another
+already ingested one changes nothing, and documents under other roots are left alone.
+Before anything, `health.check` finds what a crash, a race or damaged files left behind and
+`health.repair` drops it, so a run after any interruption converges to a clean build.
+Two ingests at once both finish: commit races are retried (store.py), and should one drop what
+the other was half-way through writing, the next ingest finds and redoes it.
 """
 
 from __future__ import annotations
@@ -19,12 +30,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
-from atlas_tui.knowledge import loaders
+from atlas_tui.knowledge import health, loaders
 from atlas_tui.knowledge.chunking import chunk_document, load_token_counter
 from atlas_tui.knowledge.records import Chunk, LoadedDocument, Skipped
-from atlas_tui.knowledge.store import FileRecord, Store, chunk_id, chunk_schema, file_id
+from atlas_tui.knowledge.store import (
+    FileRecord,
+    Store,
+    chunk_id,
+    chunk_schema,
+    document_path,
+    file_id,
+)
 
 if TYPE_CHECKING:
     from atlas_tui.knowledge.embedding import Embedder
@@ -33,6 +52,7 @@ FLUSH_ROWS = 2000  # chunks buffered before a write (fewer, larger fragments)
 FLUSH_FILES = 200
 PENDING_WINDOW = 1024  # chunks fetched at once to embed, sorted by length to limit padding
 EMBED_BATCH = 128  # chunks per committed embedding batch
+PROGRESS_EVERY = 32  # chunks encoded between two progress reports
 # A vector update rewrites its rows into new fragments, which the full-text index does not cover
 # yet (BM25 then scans them): re-index and compact after this many embedded chunks.
 OPTIMIZE_EVERY = 2048
@@ -56,13 +76,18 @@ class IngestReport:
     files_added: int = 0
     files_updated: int = 0
     files_unchanged: int = 0
-    files_removed: int = 0
     chunks_written: int = 0
     chunks_embedded: int = 0
     chunks_pending: int = 0  # still without a vector (an interrupted run embeds them next time)
     skipped: list[Skipped] = field(default_factory=list)
+    removed: list[Skipped] = field(default_factory=list)  # path, "removed: now empty" etc.
+    repaired: list[str] = field(default_factory=list)  # what `health.repair` did first
     elapsed_s: float = 0.0
     interrupted: bool = False
+
+    @property
+    def files_removed(self) -> int:
+        return len(self.removed)
 
     @property
     def files_indexed(self) -> int:
@@ -76,20 +101,14 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        data["removed"] = [{"path": s.path, "reason": s.reason} for s in self.removed]
+        data["files_removed"] = self.files_removed
         data["elapsed_s"] = round(self.elapsed_s, 3)
         data["ok"] = self.ok
         return data
 
 
 ProgressCallback = Callable[[IngestProgress], None]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _search_text(doc: LoadedDocument, chunk: Chunk) -> str:
@@ -146,6 +165,7 @@ class Ingestor:
         self._records: list[FileRecord] = []
         self._rows: list[dict[str, Any]] = []
         self._files_total = 0
+        self._dropped: dict[str, str] = {}  # known file id -> why it is no longer ingestible
 
     def run(
         self, paths: Sequence[str | Path], include: Sequence[str], exclude: Sequence[str]
@@ -153,6 +173,7 @@ class Ingestor:
         started = time.perf_counter()
         try:
             self.store.open_for_writing(self.embedder.name, self.embedder.dimension)
+            self._repair()
             self._ingest_files(paths, include, exclude)
             if self.report.chunks_written or self.report.files_removed:
                 # Index the new text now: BM25 over unindexed rows is a slow scan meanwhile.
@@ -173,6 +194,13 @@ class Ingestor:
         self.progress(IngestProgress("done", chunks_done=self.report.chunks_embedded))
         return self.report
 
+    def _repair(self) -> None:
+        """Drop what an earlier crash, race or damaged file left (see health.py)."""
+        scan = self.store.count() <= health.SCAN_MAX_ROWS
+        found = health.check(self.store, scan=scan)
+        if not found.clean:
+            self.report.repaired = health.repair(self.store, found)
+
     # --- phase 1: files -> chunk rows ---
 
     def _ingest_files(
@@ -180,53 +208,58 @@ class Ingestor:
     ) -> None:
         self.progress(IngestProgress("scanning"))
         found: list[tuple[Path, Path]] = []
+        unusable: dict[str, str] = {}  # path -> why discovery passed it over
         for item in loaders.discover(paths, include, exclude, self.max_bytes):
             if isinstance(item, Skipped):
                 self.report.skipped.append(item)
+                unusable[item.path] = item.reason
             else:
                 found.append(item)
         known = self.store.files()
-        seen: set[str] = set()
+        kept: set[str] = set()
         counter = load_token_counter(self.embedder.model_path)
         self._files_total = len(found)
         for done, (path, root) in enumerate(found, start=1):
             if self.should_stop():
                 self.report.interrupted = True
                 break
-            seen.add(self._ingest_file(path, root, known, counter))
+            key = file_id(document_path(path))
+            # (`key in kept`: a file reached twice in one run, through a symlink)
+            if key not in kept and self._ingest_file(path, root, key, known.get(key), counter):
+                kept.add(key)
             if len(self._rows) >= FLUSH_ROWS or len(self._records) >= FLUSH_FILES:
                 self._flush()
             self.progress(
                 IngestProgress("chunking", done, len(found), chunks_total=len(self._rows))
             )
         self._flush()
-        roots = {str(Path(p).resolve()) for p in paths} | {str(root) for _path, root in found}
         if not self.report.interrupted:
-            self._remove_vanished(known, seen, roots)
+            self._remove_unwanted(known, kept, paths, unusable)
 
     def _ingest_file(
-        self, path: Path, root: Path, known: dict[str, FileRecord], counter: Callable[[str], int]
-    ) -> str:
-        source = path.relative_to(root).as_posix()
-        key = file_id(str(root), source)
+        self,
+        path: Path,
+        root: Path,
+        key: str,
+        previous: FileRecord | None,
+        counter: Callable[[str], int],
+    ) -> bool:
+        """Load, chunk and buffer one file; False when it cannot be used (and why is recorded)."""
         try:
-            digest = _sha256(path)
-        except OSError as exc:
-            self.report.skipped.append(Skipped(str(path), f"unreadable: {exc.strerror or exc}"))
-            return key
-        previous = known.get(key)
-        if previous is not None and previous.content_hash == digest:
-            self.report.files_unchanged += 1
-            return key
-        try:
-            doc = loaders.load_document(path, root, self.max_bytes)
+            raw, info = loaders.read_regular(path, self.max_bytes)
+            digest = hashlib.sha256(raw).hexdigest()
+            if previous is not None and previous.content_hash == digest:
+                self.report.files_unchanged += 1
+                return True
+            doc = loaders.extract(path, root, raw, info.st_mtime)
+            chunks = chunk_document(doc, counter)
+            if not chunks:
+                raise loaders.LoadError("no text to index")
         except loaders.LoadError as exc:
             self.report.skipped.append(Skipped(str(path), str(exc)))
-            return key
-        chunks = chunk_document(doc, counter)
-        if not chunks:
-            self.report.skipped.append(Skipped(str(path), "no text to index"))
-            return key
+            if previous is not None:
+                self._dropped[key] = f"now {exc}"
+            return False
         self._rows.extend(_rows(doc, key, chunks))
         self._records.append(
             FileRecord(key, doc.root, doc.source, doc.content_hash, doc.mtime, len(chunks))
@@ -235,7 +268,7 @@ class Ingestor:
             self.report.files_added += 1
         else:
             self.report.files_updated += 1
-        return key
+        return True
 
     def _flush(self) -> None:
         if not self._records:
@@ -245,20 +278,42 @@ class Ingestor:
         self._records, self._rows = [], []
         self.store.ensure_fts_index()
 
-    def _remove_vanished(
-        self, known: dict[str, FileRecord], seen: set[str], roots: Iterable[str]
+    def _remove_unwanted(
+        self,
+        known: dict[str, FileRecord],
+        kept: set[str],
+        paths: Iterable[str | Path],
+        unusable: dict[str, str],
     ) -> None:
-        """Forget files of the roots ingested now that no longer exist on disk."""
-        roots = set(roots)
-        gone = [
-            key
-            for key, record in known.items()
-            if key not in seen
-            and record.root in roots
-            and not os.path.lexists(os.path.join(record.root, record.source))
-        ]
-        self.store.delete_files(gone)
-        self.report.files_removed = len(gone)
+        """Forget the known documents under `paths` that this run did not keep, saying why."""
+        scopes = set()
+        for given in paths:
+            absolute = os.path.abspath(Path(given).expanduser())
+            scopes |= {absolute, os.path.realpath(absolute)}
+
+        def in_scope(location: str) -> bool:
+            return any(location == s or location.startswith(s.rstrip("/") + "/") for s in scopes)
+
+        removed: dict[str, Skipped] = {}
+        superseded: list[str] = []  # a record of a kept file under an older id (a re-keying)
+        for key, record in known.items():
+            location = os.path.join(record.root, record.source)
+            if key in kept or not (key in self._dropped or in_scope(location)):
+                continue
+            if os.path.lexists(location) and file_id(document_path(location)) in kept:
+                superseded.append(key)
+                continue
+            if key in self._dropped:
+                reason = self._dropped[key]
+            elif not os.path.lexists(location):
+                reason = "no longer on disk"
+            elif location in unusable:
+                reason = f"now {unusable[location]}"
+            else:
+                reason = "now excluded (.gitignore, --exclude, --include or a hidden folder)"
+            removed[key] = Skipped(location, f"removed: {reason}")
+        self.store.delete_files(sorted([*removed, *superseded]))
+        self.report.removed = [removed[key] for key in sorted(removed)]
 
     # --- phase 2: embeddings ---
 
@@ -282,21 +337,21 @@ class Ingestor:
                     Chunk(row["text"], row["heading"], 0, 0, 0, 0, 0).embedding_text(row["title"])
                     for row in batch
                 ]
-                vectors = self.embedder.encode_documents(texts)
-                self.store.set_vectors([row["id"] for row in batch], vectors)
+                parts = []
+                for j in range(0, len(texts), PROGRESS_EVERY):  # the bar moves within a batch
+                    parts.append(self.embedder.encode_documents(texts[j : j + PROGRESS_EVERY]))
+                    self._embedding_progress(done + j + len(parts[-1]), total, started)
+                self.store.set_vectors([row["id"] for row in batch], np.concatenate(parts))
                 done += len(batch)
                 self.report.chunks_embedded += len(batch)
                 if done % OPTIMIZE_EVERY < len(batch) and done < total:
                     self.store.optimize()
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                self.progress(
-                    IngestProgress(
-                        "embedding",
-                        self._files_total,
-                        self._files_total,
-                        done,
-                        total,
-                        round(rate, 2),
-                    )
-                )
         return done
+
+    def _embedding_progress(self, done: int, total: int, started: float) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        self.progress(
+            IngestProgress(
+                "embedding", self._files_total, self._files_total, done, total, round(rate, 2)
+            )
+        )

@@ -1,9 +1,11 @@
 """Finding files under the ingested roots and turning each into a `LoadedDocument`.
 
-`discover` walks roots in a deterministic order, honours .gitignore files at every level
-(gitignore semantics via `pathspec`), skips hidden entries and never follows a symlink into a
-loop. Problems are yielded as `Skipped(path, reason)`, never raised. `load_document` raises
-`LoadError(reason)` with a short human reason ("binary file", "not valid UTF-8", "broken PDF: ...").
+`discover` walks roots in a deterministic order (iteratively: any nesting depth), honours
+.gitignore files at every level (gitignore semantics via `pathspec`), skips hidden entries and
+never follows a symlink into a loop. Every file, document or .gitignore, is read by
+`read_regular`: only regular files, never past a size cap, never blocking. Problems are yielded
+as `Skipped(path, reason)`, never raised. `load_document` raises `LoadError(reason)` with a short
+human reason ("binary file", "not valid UTF-8", "broken PDF: ...").
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -39,6 +42,7 @@ SUPPORTED = (
 )
 
 DEFAULT_MAX_BYTES = 20_000_000
+GITIGNORE_MAX_BYTES = 1_000_000  # a .gitignore larger than this is not used (and reported)
 _SNIFF_BYTES = 8192
 _MAX_INVALID_UTF8 = 0.01  # share of undecodable bytes tolerated (replaced by U+FFFD)
 _MAX_CONTROL = 0.05  # share of control characters above which a text is called binary
@@ -74,6 +78,8 @@ def _spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
 
 
 class _Walker:
+    """Walks one root depth-first with an explicit stack (no recursion: nesting depth is free)."""
+
     def __init__(self, root: Path, include: Sequence[str], exclude: Sequence[str], max_bytes: int):
         self.root = root
         self.include = _spec(include)
@@ -81,9 +87,7 @@ class _Walker:
         self.exclude = _spec(exclude)
         self.max_bytes = max_bytes
 
-    def _ignored(
-        self, rel: str, is_dir: bool, ignores: list[tuple[str, pathspec.GitIgnoreSpec]]
-    ) -> bool:
+    def _ignored(self, rel: str, is_dir: bool, ignores: _Ignores) -> bool:
         """Gitignore semantics: the deepest .gitignore with a matching pattern decides."""
         probe = rel + "/" if is_dir else rel
         if self.exclude is not None and self.exclude.match_file(probe):
@@ -101,34 +105,42 @@ class _Walker:
         name = rel.rsplit("/", 1)[-1]
         return self.include.match_file(rel) or any(fnmatch(name, p) for p in self.include_names)
 
-    def walk(
-        self,
-        directory: Path,
-        rel: str,
-        ignores: list[tuple[str, pathspec.GitIgnoreSpec]],
-        ancestors: frozenset[tuple[int, int]],
-    ) -> Iterator[tuple[Path, Path] | Skipped]:
+    def _open_folder(
+        self, directory: Path, rel: str, ignores: _Ignores, ancestors: _Ancestors
+    ) -> tuple[_Frame | None, list[Skipped]]:
+        """A stack frame for one folder (its sorted entries and ignore rules), or why not."""
         try:
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
         except PermissionError:
-            yield Skipped(str(directory), "permission denied")
-            return
+            return None, [Skipped(str(directory), "permission denied")]
         except OSError as exc:
-            yield Skipped(str(directory), f"unreadable folder: {exc.strerror or exc}")
-            return
-        gitignore = directory / ".gitignore"
+            return None, [Skipped(str(directory), f"unreadable folder: {exc.strerror or exc}")]
+        problems: list[Skipped] = []
         if any(e.name == ".gitignore" for e in entries):
+            gitignore = directory / ".gitignore"
             try:
-                lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+                raw, _info = read_regular(gitignore, GITIGNORE_MAX_BYTES)
+                lines = raw.decode("utf-8", errors="replace").splitlines()
                 ignores = [*ignores, (rel, pathspec.GitIgnoreSpec.from_lines(lines))]
-            except OSError as exc:
-                yield Skipped(str(gitignore), f"unreadable .gitignore: {exc.strerror or exc}")
-        for entry in entries:
+            except LoadError as exc:
+                problems.append(Skipped(str(gitignore), f".gitignore not used: {exc}"))
+        return _Frame(iter(entries), rel, ignores, ancestors), problems
+
+    def walk(self, directory: Path, device_inode: tuple[int, int]) -> Iterator[_Found | Skipped]:
+        frame, problems = self._open_folder(directory, "", [], frozenset({device_inode}))
+        yield from problems
+        stack = [frame] if frame is not None else []
+        while stack:
+            top = stack[-1]
+            entry = next(top.entries, None)
+            if entry is None:
+                stack.pop()
+                continue
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
-            entry_rel = f"{rel}{entry.name}"
+            entry_rel = f"{top.rel}{entry.name}"
             try:
                 info = path.stat()  # follows symlinks
             except FileNotFoundError:
@@ -141,28 +153,89 @@ class _Walker:
                 yield Skipped(str(path), reason)
                 continue
             if stat.S_ISDIR(info.st_mode):
-                if self._ignored(entry_rel, True, ignores):
+                if self._ignored(entry_rel, True, top.ignores):
                     continue
                 key = (info.st_dev, info.st_ino)
-                if key in ancestors:
+                if key in top.ancestors:
                     yield Skipped(str(path), "symlink loop")
                     continue
-                yield from self.walk(path, entry_rel + "/", ignores, ancestors | {key})
-            elif self._ignored(entry_rel, False, ignores) or not self._included(entry_rel):
+                frame, problems = self._open_folder(
+                    path, entry_rel + "/", top.ignores, top.ancestors | {key}
+                )
+                yield from problems
+                if frame is not None:
+                    stack.append(frame)
+            elif self._ignored(entry_rel, False, top.ignores) or not self._included(entry_rel):
                 continue
             else:
                 yield from _check_file(path, self.root, info, self.max_bytes)
 
 
+_Found = tuple[Path, Path]
+_Ignores = list[tuple[str, pathspec.GitIgnoreSpec]]
+_Ancestors = frozenset[tuple[int, int]]
+
+
+@dataclass(slots=True)
+class _Frame:
+    entries: Iterator[os.DirEntry[str]]
+    rel: str
+    ignores: _Ignores
+    ancestors: _Ancestors
+
+
 def _check_file(
     path: Path, root: Path, info: os.stat_result, max_bytes: int
-) -> Iterator[tuple[Path, Path] | Skipped]:
+) -> Iterator[_Found | Skipped]:
     if not stat.S_ISREG(info.st_mode):
         yield Skipped(str(path), "not a regular file")
     elif info.st_size > max_bytes:
-        yield Skipped(str(path), f"too large ({info.st_size:,} bytes; the limit is {max_bytes:,})")
+        yield Skipped(str(path), _too_large(info.st_size, max_bytes))
     else:
         yield path, root
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"too large ({size:,} bytes; the limit is {max_bytes:,})"
+
+
+def read_regular(path: Path, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """The bytes of `path` if it is a regular file of at most `max_bytes`, else `LoadError`.
+
+    The one way files are read (documents and .gitignore files alike): opened without blocking
+    (a FIFO cannot hang us), checked on the open descriptor (no swap between check and read), and
+    never read past the cap (a symlink to /dev/zero, or a file growing as we read, cannot balloon).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except PermissionError as exc:
+        raise LoadError("permission denied") from exc
+    except FileNotFoundError as exc:
+        raise LoadError("no such file") from exc
+    except OSError as exc:
+        raise LoadError(f"unreadable: {exc.strerror or exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise LoadError("not a regular file")
+        if info.st_size > max_bytes:
+            raise LoadError(_too_large(info.st_size, max_bytes))
+        blocks: list[bytes] = []
+        remaining = max_bytes + 1
+        while remaining > 0:
+            block = os.read(fd, min(remaining, 1 << 20))
+            if not block:
+                break
+            blocks.append(block)
+            remaining -= len(block)
+        if remaining <= 0:
+            raise LoadError(_too_large(max_bytes + 1, max_bytes))
+        return b"".join(blocks), info
+    except OSError as exc:
+        raise LoadError(f"unreadable: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
 
 
 def discover(
@@ -170,7 +243,7 @@ def discover(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
-) -> Iterator[tuple[Path, Path] | Skipped]:
+) -> Iterator[_Found | Skipped]:
     """Yield `(file, root)` for every candidate file under `roots`, or `Skipped(path, reason)`.
 
     A root that is a file yields `(file, its parent)`. Hidden entries and what .gitignore files or
@@ -193,7 +266,7 @@ def discover(
             continue
         if stat.S_ISDIR(info.st_mode):
             walker = _Walker(root, include, exclude, max_bytes)
-            yield from walker.walk(root, "", [], frozenset({(info.st_dev, info.st_ino)}))
+            yield from walker.walk(root, (info.st_dev, info.st_ino))
         else:
             yield from _check_file(root, root.parent, info, max_bytes)
 
@@ -282,19 +355,12 @@ def _pdf(raw: bytes) -> tuple[str, str, tuple[tuple[int, int], ...]]:
 
 def load_document(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
     """Read and extract one file; raises `LoadError` with the reason it cannot be used."""
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise LoadError("not a regular file")
-        if info.st_size > max_bytes:
-            raise LoadError(f"too large ({info.st_size:,} bytes; the limit is {max_bytes:,})")
-        raw = path.read_bytes()
-    except PermissionError as exc:
-        raise LoadError("permission denied") from exc
-    except FileNotFoundError as exc:
-        raise LoadError("no such file") from exc
-    except OSError as exc:
-        raise LoadError(f"unreadable: {exc.strerror or exc}") from exc
+    raw, info = read_regular(path, max_bytes)
+    return extract(path, root, raw, info.st_mtime)
+
+
+def extract(path: Path, root: Path, raw: bytes, mtime: float) -> LoadedDocument:
+    """A document from the bytes `read_regular` returned; `LoadError` when there is no text."""
     if not raw.strip():
         raise LoadError("empty file")
     kind = kind_of(path)
@@ -323,6 +389,6 @@ def load_document(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
         title=title or path.name,
         text=text,
         content_hash=hashlib.sha256(raw).hexdigest(),
-        mtime=info.st_mtime,
+        mtime=mtime,
         page_offsets=page_offsets,
     )

@@ -34,9 +34,12 @@ class Chunk:
     page: int | None = None
 
     def embedding_text(self, title: str) -> str:
-        """What the encoder reads: the heading path gives the passage its context."""
+        """What the encoder reads: the heading path gives the passage its context (and a
+        word too long for WordPiece is read in pieces, see `tokens.break_long_words`)."""
+        from atlas_tui.knowledge.tokens import break_long_words
+
         context = self.heading or title
-        return f"{context}\n{self.text}" if context else self.text
+        return break_long_words(f"{context}\n{self.text}" if context else self.text)
 
 
 @dataclass(frozen=True, slots=True)

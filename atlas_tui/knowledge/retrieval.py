@@ -16,6 +16,7 @@ never empties a result that has matching rows.
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -76,7 +77,7 @@ def build_predicate(
         ids = sorted(
             record.file_id
             for record in store.files().values()
-            if _glob_matches(source, record.source, record.root)
+            if _glob_matches(source, record.source)
         )
         if not ids:
             return "FALSE"
@@ -90,11 +91,26 @@ def build_predicate(
     return " AND ".join(f"({c})" for c in clauses) or None
 
 
-def _glob_matches(pattern: str, source: str, root: str) -> bool:
-    full = f"{root.rstrip('/')}/{source}"
-    return any(fnmatch.fnmatchcase(text, pattern) for text in (source, full)) or (
+def _glob_matches(pattern: str, source: str) -> bool:
+    """A `--source` glob matches the path relative to its ingest root, or (a glob without "/")
+    the file name; never the absolute path (`[!t]*` would then match every file under /)."""
+    return fnmatch.fnmatchcase(source, pattern) or (
         "/" not in pattern and fnmatch.fnmatchcase(source.rsplit("/", 1)[-1], pattern)
     )
+
+
+def check_knobs(limit: object, min_score: object) -> None:
+    """Refuse search settings outside their range, naming the setting (`ConfigError`)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"The result limit must be a whole number of at least 1, not {limit!r}.")
+    if (
+        isinstance(min_score, bool)
+        or not isinstance(min_score, int | float)
+        or not math.isfinite(min_score)
+    ):
+        raise ConfigError(
+            f"The minimum score must be a finite number (scores are 0 to 1), not {min_score!r}."
+        )
 
 
 def vector_candidates(
@@ -195,8 +211,7 @@ def search(
     """Ranked passages for `query`; `encode` makes the query vector (unused for keyword)."""
     if mode not in SEARCH_MODES:
         raise ConfigError(f"Unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}.")
-    if limit < 1:
-        raise ConfigError("The result limit must be at least 1.")
+    check_knobs(limit, min_score)
     if not query.strip():
         return []
     predicate = build_predicate(store, source, where)

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from atlas_tui.knowledge.sections import Section
-from atlas_tui.knowledge.tokens import IRREGULAR_SPACE, TokenCounter, count_all
+from atlas_tui.knowledge.tokens import (
+    IRREGULAR_SPACE,
+    LONG_WORD,
+    MAX_WORD_CHARS,
+    TokenCounter,
+    count_all,
+)
 
 _PARAGRAPH_GAP = re.compile(r"\n[ \t]*\n\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])[\"')\]]*\s+")
@@ -49,6 +55,7 @@ class Splitter:
         self.counter = counter
         self.code = code
         # counts of whitespace-joined pieces add up: count each paragraph once, check only joins
+        self._offsets_of: tuple[tuple[int, int], list[int]] = ((-1, -1), [])
         self.additive = bool(getattr(counter, "additive", False)) and not IRREGULAR_SPACE.search(
             text
         )
@@ -73,23 +80,37 @@ class Splitter:
         positions: Iterable[int]
         if level == 0 and not self.code:
             positions = (m.end() for m in _SENTENCE_END.finditer(self.text, start, end))
-        elif level < 3:
-            pattern = (_LINE_START, _WORD_START, _PRETOKEN_START)[level]
+        elif level < 2:
+            pattern = (_LINE_START, _WORD_START)[level]
             positions = (m.start() for m in pattern.finditer(self.text, start, end))
+        elif level == 2:  # pre-tokens, and a word too long for WordPiece where it is read apart
+            positions = sorted(
+                {m.start() for m in _PRETOKEN_START.finditer(self.text, start, end)}
+                | {
+                    p
+                    for m in LONG_WORD.finditer(self.text, start, end)
+                    for p in range(m.start(), m.end(), MAX_WORD_CHARS)
+                }
+            )
         else:
             positions = range(start + 1, end)
         return [p for p in positions if start < p < end]
 
-    def fit(self, start: int, end: int, budget: int, level: int = 0) -> list[Unit]:
+    def fit(
+        self, start: int, end: int, budget: int, level: int = 0, tokens: int | None = None
+    ) -> list[Unit]:
         """Cut [start, end) into units of at most `budget` tokens, at the coarsest level.
 
         Sentences (code: lines) become units of their own; below that, runs of words (then
         pre-tokens, then characters) are grouped into pieces small enough to pack with overlap.
         """
-        tokens = self.counter(self.text[start:end])
+        if tokens is None:  # (callers that counted the span already pass its count)
+            tokens = self.counter(self.text[start:end])
         if tokens <= budget or end - start <= 1:
             return [Unit(start, end, tokens)]
         bounds = [start, *self._cuts(start, end, level), end]
+        if len(bounds) == 2:  # nothing to cut at this level (a token-less run): the next one
+            return self.fit(start, end, budget, level + 1, tokens)
         spans = [strip_span(self.text, a, b) for a, b in pairwise(bounds)]
         if level == 0:
             counts = count_all(self.counter, [self.text[a:b] for a, b in spans])
@@ -97,7 +118,7 @@ class Splitter:
             for (a, b), count in zip(spans, counts, strict=True):
                 if b > a:
                     units.extend(
-                        [Unit(a, b, count)] if count <= budget else self.fit(a, b, budget, 1)
+                        [Unit(a, b, count)] if count <= budget else self.fit(a, b, budget, 1, count)
                     )
             return units
         return self._group_pieces(bounds, budget, level)
@@ -123,7 +144,7 @@ class Splitter:
                     hi = mid - 1
             if best is None:
                 a, b = strip_span(self.text, bounds[i], bounds[i + 1])
-                units.extend(self.fit(a, b, budget, level + 1) if b > a else [])
+                units.extend(self.fit(a, b, budget, level + 1, count(a, b)) if b > a else [])
                 i += 1
             else:
                 if best[1].end > best[1].start:
@@ -136,7 +157,9 @@ class Splitter:
         counts = count_all(self.counter, [self.text[a:b] for a, b in spans])
         units: list[Unit] = []
         for (a, b), count in zip(spans, counts, strict=True):
-            units.extend([Unit(a, b, count)] if count <= budget else self.fit(a, b, budget))
+            units.extend(
+                [Unit(a, b, count)] if count <= budget else self.fit(a, b, budget, 0, count)
+            )
         return units
 
     def tail(self, unit: Unit, limit: int) -> Unit | None:
@@ -168,7 +191,12 @@ class Splitter:
         """`f(a, b)` = tokens of text[a:b] for a, b cut at `level` (one encode if additive)."""
         token_starts = getattr(self.counter, "token_starts", None)
         if self.additive and token_starts is not None and level < 3:
-            offsets = [start + o for o in token_starts(self.text[start:end])]
+            if self._offsets_of[0] != (start, end):  # levels 1 and 2 of one span share one encode
+                self._offsets_of = (
+                    (start, end),
+                    [start + o for o in token_starts(self.text[start:end])],
+                )
+            offsets = self._offsets_of[1]
             return lambda a, b: bisect.bisect_left(offsets, b) - bisect.bisect_left(offsets, a)
         return lambda a, b: self.counter(self.text[a:b])
 

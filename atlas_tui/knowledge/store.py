@@ -3,15 +3,27 @@
 Nothing user-supplied is ever spliced raw into a LanceDB predicate: rows are addressed by hex ids
 (`file_id`, `id`), and the few literal values a caller filters on go through `sql_literal`.
 LanceDB reports a garbled manifest as a Rust panic (`pyo3_runtime.PanicException`, a
-BaseException); `guard` turns that, and LanceDB's own errors, into an `IndexCorruptError`.
+BaseException); `guard` (faults.py) turns that, and LanceDB's own errors, into one-line errors.
+
+Document identity: a file is one document whatever root reached it. Its `file_id` is a hash of
+its real path (absolute, symlinks resolved, `document_path`), so `ingest docs` then
+`ingest docs/sub` finds the same documents, and a file reached through a symlinked folder is the
+one file it points to. The `root` and `source` columns say how the last ingest that wrote the file
+reached it (what `--source` globs and the UI show).
+
+Crash safety: every write is ordered so that a kill between any two of them leaves a state the
+next ingest converges from (`audit` finds what is half-written; see ingest.py):
+- writing a file: its old chunks go, its new chunks come, then its record (the commit point);
+- deleting files: their chunks go first, then their records (a record left without chunks is
+  found by `audit` and redone or dropped).
+Writes that lose a commit race to another process are retried (`faults.retrying`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,12 +33,14 @@ import numpy as np
 import pyarrow as pa
 
 from atlas_tui.errors import (
-    AtlasError,
     IndexCorruptError,
     IndexMissingError,
     IngestError,
     ModelMismatchError,
 )
+from atlas_tui.knowledge.faults import guard, retrying
+
+__all__ = ["FileRecord", "Store", "chunk_id", "chunk_schema", "file_id", "guard", "in_list"]
 
 if TYPE_CHECKING:
     from lancedb.db import DBConnection
@@ -40,7 +54,6 @@ VECTOR_INDEX_MIN_ROWS = 20_000
 VECTOR_NPROBES = 32
 VECTOR_EF = 200  # HNSW candidates per partition searched
 VECTOR_REFINE = 4  # re-rank 4x the limit with the exact vectors (SQ is lossy)
-_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError, AtlasError)
 
 
 def sql_literal(value: object) -> str:
@@ -58,24 +71,18 @@ def in_list(column: str, values: Sequence[object]) -> str:
     return f"{column} IN ({', '.join(sql_literal(v) for v in values)})"
 
 
-def file_id(root: str, source: str) -> str:
-    return hashlib.sha1(f"{root}\n{source}".encode()).hexdigest()[:20]
+def document_path(path: str | Path) -> str:
+    """The path that names a document: absolute, with every symlink resolved."""
+    return os.path.realpath(path)
+
+
+def file_id(real_path: str) -> str:
+    """A document's id: a hash of its `document_path` (see the module doc)."""
+    return hashlib.sha1(real_path.encode()).hexdigest()[:20]
 
 
 def chunk_id(file_key: str, content_hash: str, index: int) -> str:
     return hashlib.sha1(f"{file_key}\n{content_hash}\n{index}".encode()).hexdigest()[:20]
-
-
-@contextmanager
-def guard(location: str, doing: str, error: type[AtlasError] = IndexCorruptError) -> Iterator[None]:
-    """Convert LanceDB failures (errors and Rust panics) into a clear `AtlasError`."""
-    try:
-        yield
-    except _PASS_THROUGH:
-        raise
-    except BaseException as exc:  # pyo3 panics derive from BaseException, not Exception
-        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise error(f"The index at {location} could not be {doing}: {detail}") from exc
 
 
 def chunk_schema(dimension: int) -> pa.Schema:
@@ -193,34 +200,37 @@ class Store:
         self._chunks, self._files, self._meta = chunks, files, meta
 
     def open_for_writing(self, model: str, dimension: int) -> None:
-        """Open the collection, creating it for this model when it does not exist yet."""
+        """Open the collection, creating it for this model when it does not exist yet.
+
+        Two processes may create it at once: each table is created whole or opened as it is
+        (`exist_ok`), so the one that loses the race simply opens what the winner made.
+        """
         if self._chunks is None and not self.exists():
             db = self._connect()
             names = self._names
+            wanted = [
+                {"key": "schema_version", "value": SCHEMA_VERSION},
+                {"key": "embedding_model", "value": model},
+                {"key": "dimension", "value": str(dimension)},
+            ]
             with guard(self.uri, "created", IngestError):
-                existing = self._table_names()
-                meta = (
-                    db.open_table(names[2])
-                    if names[2] in existing
-                    else db.create_table(names[2], schema=META_SCHEMA)
+                meta = db.create_table(
+                    names[2], data=pa.Table.from_pylist(wanted, META_SCHEMA), exist_ok=True
                 )
-                files = (
-                    db.open_table(names[1])
-                    if names[1] in existing
-                    else db.create_table(names[1], schema=FILE_SCHEMA)
-                )
-                meta.delete("true")
-                meta.add(
-                    [
-                        {"key": "schema_version", "value": SCHEMA_VERSION},
-                        {"key": "embedding_model", "value": model},
-                        {"key": "dimension", "value": str(dimension)},
-                    ]
-                )
-                chunks = db.create_table(names[0], schema=chunk_schema(dimension))
+                stored = {row["key"]: row["value"] for row in meta.to_arrow().to_pylist()}
+                if not self.collection_exists_now() and stored != {
+                    r["key"]: r["value"] for r in wanted
+                }:  # left by a creation that never finished (another model): start again
+                    retrying(lambda: meta.delete("true"))
+                    retrying(lambda: meta.add(pa.Table.from_pylist(wanted, META_SCHEMA)))
+                files = db.create_table(names[1], schema=FILE_SCHEMA, exist_ok=True)
+                chunks = db.create_table(names[0], schema=chunk_schema(dimension), exist_ok=True)
             self._chunks, self._files, self._meta = chunks, files, meta
         self.open()
         self.check_model(model, dimension)
+
+    def collection_exists_now(self) -> bool:
+        return self.collection in self._table_names()
 
     def check_model(self, model: str, dimension: int) -> None:
         meta = self.meta()
@@ -249,11 +259,16 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         self.open()
         assert self._meta is not None
+        meta = self._meta
+        table = pa.table({"key": [key], "value": [value]}, schema=META_SCHEMA)
         with guard(self.uri, "written", IngestError):
-            self._meta.merge_insert(
-                "key"
-            ).when_matched_update_all().when_not_matched_insert_all().execute(
-                pa.table({"key": [key], "value": [value]}, schema=META_SCHEMA)
+            retrying(
+                lambda: (
+                    meta.merge_insert("key")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute(table)
+                )
             )
 
     def files(self) -> dict[str, FileRecord]:
@@ -270,29 +285,54 @@ class Store:
 
         The file record is written last: it is the commit point. Until it lands, the next ingest
         sees the file as changed and redoes it, so an interruption anywhere leaves no half file.
+        Rows are inserted unless their id is there already, so two processes writing one file
+        at once do not leave its chunks twice (should they still, the next ingest's audit sees the
+        count disagree with the record and redoes the file).
         """
         if not records:
             return
         ids = [r.file_id for r in records]
         self.open()
         assert self._files is not None
+        files, chunks = self._files, self.chunks
+        table = pa.Table.from_pylist([asdict(r) for r in records], schema=FILE_SCHEMA)
         with guard(self.uri, "written", IngestError):
-            self.chunks.delete(in_list("file_id", ids))
+            retrying(lambda: chunks.delete(in_list("file_id", ids)))
             if rows.num_rows:
-                self.chunks.add(rows)
-            table = pa.Table.from_pylist([asdict(r) for r in records], schema=FILE_SCHEMA)
-            self._files.merge_insert(
-                "file_id"
-            ).when_matched_update_all().when_not_matched_insert_all().execute(table)
+                retrying(
+                    lambda: (
+                        chunks.merge_insert("id")
+                        .when_not_matched_insert_all()
+                        .execute(rows, on_bad_vectors="null")
+                    )
+                )
+            retrying(
+                lambda: (
+                    files.merge_insert("file_id")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute(table)
+                )
+            )
 
     def delete_files(self, ids: Sequence[str]) -> None:
+        """Forget these files: their chunks first, then their records (see the module doc)."""
         if not ids:
             return
         self.open()
         assert self._files is not None
+        files, chunks = self._files, self.chunks
         with guard(self.uri, "written", IngestError):
-            self._files.delete(in_list("file_id", ids))
-            self.chunks.delete(in_list("file_id", ids))
+            retrying(lambda: chunks.delete(in_list("file_id", ids)))
+            retrying(lambda: files.delete(in_list("file_id", ids)))
+
+    def delete_chunks_of(self, ids: Sequence[str]) -> None:
+        """Drop the chunks of these file ids (orphans: their files have no record)."""
+        if not ids:
+            return
+        chunks = self.chunks
+        with guard(self.uri, "written", IngestError):
+            retrying(lambda: chunks.delete(in_list("file_id", ids)))
 
     def pending(self, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` chunks still waiting for their embedding."""
@@ -315,14 +355,15 @@ class Store:
                 "vector": pa.FixedSizeListArray.from_arrays(flat, dimension),
             }
         )
+        chunks = self.chunks
         with guard(self.uri, "written", IngestError):
-            self.chunks.merge_insert("id").when_matched_update_all().execute(table)
+            retrying(lambda: chunks.merge_insert("id").when_matched_update_all().execute(table))
 
     def count(self, predicate: str | None = None) -> int:
         with guard(self.uri, "read"):
             return int(self.chunks.count_rows(predicate))
 
-    def _index_types(self) -> set[str]:
+    def index_types(self) -> set[str]:
         with guard(self.uri, "read"):
             return {str(index.index_type) for index in self.chunks.list_indices()}
 
@@ -335,7 +376,7 @@ class Store:
         """
         self.ensure_fts_index()
         pending = self.count("vector IS NULL")
-        has_vector_index = any(t.upper().startswith("IVF") for t in self._index_types())
+        has_vector_index = any(t.upper().startswith("IVF") for t in self.index_types())
         if pending and has_vector_index:
             self.ensure_fts_index(rebuild=True)
             return
@@ -343,28 +384,30 @@ class Store:
         if not pending and embedded >= vector_index_min_rows and not has_vector_index:
             self.build_vector_index(embedded)
         assert self._files is not None
+        files, chunks, keep = self._files, self.chunks, timedelta(minutes=2)
         with guard(self.uri, "optimized", IngestError):
             # optimize() also indexes rows added since the indexes were built
-            self.chunks.optimize(cleanup_older_than=timedelta(minutes=2))
-            self._files.optimize(cleanup_older_than=timedelta(minutes=2))
+            retrying(lambda: chunks.optimize(cleanup_older_than=keep))
+            retrying(lambda: files.optimize(cleanup_older_than=keep))
 
     def ensure_fts_index(self, *, rebuild: bool = False) -> None:
         from lancedb.index import FTS
 
-        if rebuild or "FTS" not in self._index_types():
+        if rebuild or "FTS" not in self.index_types():
+            chunks = self.chunks
             with guard(self.uri, "indexed", IngestError):
-                self.chunks.create_index("search_text", config=FTS(stem=True), replace=True)
+                retrying(
+                    lambda: chunks.create_index("search_text", config=FTS(stem=True), replace=True)
+                )
 
     def build_vector_index(self, rows: int) -> None:
         from lancedb.index import HnswSq
 
         partitions = max(1, round(np.sqrt(rows) / 4))
+        config = HnswSq(distance_type="cosine", num_partitions=partitions)
+        chunks = self.chunks
         with guard(self.uri, "indexed", IngestError):
-            self.chunks.create_index(
-                "vector",
-                config=HnswSq(distance_type="cosine", num_partitions=partitions),
-                replace=True,
-            )
+            retrying(lambda: chunks.create_index("vector", config=config, replace=True))
 
     def size_bytes(self) -> int | None:
         if "://" in self.uri:

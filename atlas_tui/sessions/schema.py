@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from atlas_tui.errors import SessionStoreError
+from atlas_tui.errors import SessionStoreError, session_db_error
 
 APPLICATION_ID = 0x41544C53  # "ATLS": marks the file as an atlas-tui session database
 
@@ -154,11 +154,8 @@ def check_file(db: sqlite3.Connection, path: Path) -> int:
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         problems = [row[0] for row in db.execute("PRAGMA quick_check")]
-    except sqlite3.OperationalError as exc:  # locked, unreadable: not a verdict on the file
-        raise SessionStoreError(
-            f"Cannot read the session database {path}: {exc}",
-            hint="Another program may be holding it; try again.",
-        ) from exc
+    except sqlite3.OperationalError as exc:  # locked, disk full...: not a verdict on the file
+        raise session_db_error(path, "read", exc) from exc
     except sqlite3.DatabaseError as exc:
         raise SessionStoreError(
             f"The session database {path} is damaged or is not a database ({exc})."

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas_tui.config import Settings
-from atlas_tui.errors import SessionStoreError
+from atlas_tui.errors import SessionStoreError, session_db_error
 from atlas_tui.sessions.records import (
     FINAL,
     SearchHit,
@@ -36,6 +36,7 @@ from atlas_tui.types import Citation, Passage, Turn
 
 INTERRUPTED_MESSAGE = "atlas-tui stopped before this answer finished; the partial answer is kept."
 _NOT_FOUND_HINT = "List the sessions with `atlas-tui sessions`."
+BUSY_TIMEOUT_S = 15.0  # how long a locked database is waited on (SQLite retries meanwhile)
 
 
 def _process_alive(pid: int | None) -> bool:
@@ -57,39 +58,67 @@ def _process_alive(pid: int | None) -> bool:
 class SessionStore:
     """The research-session database. Safe to share between the UI thread and a worker thread."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        """Open (or create) the database. A `read_only` store (for readers such as `sessions` and
+        `export`) opens an existing, current file read-only, so it never waits on a writer; it
+        upgrades to read-write only when the file must be created, migrated or recovered."""
         self.path = Path(path)
         self._lock = threading.RLock()
         self._in_flight: set[int] = set()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=5.0, isolation_level=None, check_same_thread=False
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise SessionStoreError(
-                f"Cannot open the session database {self.path}: {exc}",
-                hint="Check that the folder exists and is writable (or set ATLAS_SESSIONS_PATH).",
-            ) from exc
+        read_only = read_only and self.path.is_file()
+        self._db = self._connect(read_only)
         try:
             version = check_file(self._db, self.path)
-            self._db.execute("PRAGMA busy_timeout = 5000")
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")  # durable across a killed process
-            self._migrate(version)
-            self._recover_interrupted()
+            if read_only and (version < SCHEMA_VERSION or self._dead_turns()):
+                self._db.close()
+                self._db = self._connect(False)
+                read_only = False
+                self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                self._db.execute("PRAGMA foreign_keys = ON")
+            if not read_only:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")  # durable across a killed process
+                self._migrate(version)
+                if self._dead_turns():
+                    self._recover_interrupted()
         except sqlite3.Error as exc:
             self._db.close()
-            raise SessionStoreError(f"Cannot use the session database {self.path}: {exc}") from exc
+            raise session_db_error(self.path, "open", exc) from exc
         except BaseException:
             self._db.close()
             raise
 
+    def _connect(self, read_only: bool) -> sqlite3.Connection:
+        try:
+            if read_only:
+                return sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise session_db_error(self.path, "open", exc) from exc
+
+    def _dead_turns(self) -> bool:
+        """Are there turns left in flight by a process that is gone?"""
+        rows = self._db.execute(
+            "SELECT owner_pid FROM turns WHERE status IN ('pending', 'streaming')"
+        ).fetchall()
+        return any(not _process_alive(pid) for (pid,) in rows)
+
     @classmethod
-    def from_settings(cls, settings: Settings) -> SessionStore:
+    def from_settings(cls, settings: Settings, *, read_only: bool = False) -> SessionStore:
         """The store at `settings.resolved_sessions_path` (ATLAS_SESSIONS_PATH or the data dir)."""
-        return cls(settings.resolved_sessions_path)
+        return cls(settings.resolved_sessions_path, read_only=read_only)
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -128,7 +157,7 @@ class SessionStore:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise SessionStoreError(f"Writing {self.path} failed: {exc}") from exc
+                raise session_db_error(self.path, "write", exc) from exc
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -137,14 +166,14 @@ class SessionStore:
                 cursor.row_factory = sqlite3.Row
                 return cursor.fetchall()
             except sqlite3.Error as exc:
-                raise SessionStoreError(f"Reading {self.path} failed: {exc}") from exc
+                raise session_db_error(self.path, "read", exc) from exc
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._lock:
             try:
                 return self._db.execute(sql, params).rowcount
             except sqlite3.Error as exc:
-                raise SessionStoreError(f"Writing {self.path} failed: {exc}") from exc
+                raise session_db_error(self.path, "write", exc) from exc
 
     def close(self) -> None:
         """Close the database; this store's unfinished turns are marked interrupted."""

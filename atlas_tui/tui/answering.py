@@ -11,13 +11,12 @@ import threading
 from collections.abc import Iterator
 
 from textual import work
-from textual.app import App
 
 from atlas_tui.config import Settings
 from atlas_tui.errors import AtlasError, CancelledError_
 from atlas_tui.query import AtlasQuery, Delta, Done, Event, Failed, QueryRun, Retrieved
 from atlas_tui.safety import terminal_safe
-from atlas_tui.tui.keeper import SessionKeeper
+from atlas_tui.tui.keeper import SessionKeeper, Ticket
 from atlas_tui.tui.messages import (
     AnswerDelta,
     AnswerDone,
@@ -25,6 +24,7 @@ from atlas_tui.tui.messages import (
     DocumentsRetrieved,
     QuerySubmitted,
 )
+from atlas_tui.tui.navigation import NavigationMixin
 from atlas_tui.tui.notices import failure_notice
 from atlas_tui.tui.stream import DeltaBatcher, cited_numbers
 from atlas_tui.tui.turns import TurnRecord, answer_note, session_usage
@@ -36,7 +36,7 @@ from atlas_tui.types import Turn
 CANCELLED_BEFORE_START = "Cancelled before the answer started."
 
 
-class AnsweringMixin(App[None]):
+class AnsweringMixin(NavigationMixin):
     """The asking half of AtlasApp (which sets these attributes up)."""
 
     settings: Settings
@@ -69,17 +69,18 @@ class AnsweringMixin(App[None]):
         # the turns on screen are the session's turns (reopened ones included)
         history = [t.as_turn() for t in self.turns if t.status == "done" and t is not record]
         limit = max(self.settings.history_turns, 0)
-        self._answer(record.turn_id, record.question, history[len(history) - limit :])
+        ticket = self.keeper.ticket()  # now, on the UI thread: ctrl+n right after cannot move it
+        self._answer(record.turn_id, record.question, history[len(history) - limit :], ticket)
 
     @work(thread=True, exit_on_error=False, group="answer")
-    def _answer(self, turn_id: int, question: str, history: list[Turn]) -> None:
+    def _answer(self, turn_id: int, question: str, history: list[Turn], ticket: Ticket) -> None:
         record = self._record(turn_id)
         attempt = record.attempt if record is not None else 0
         regenerate = None
         if record is not None and attempt:  # answered again: the same stored turn
             self.keeper.wait_idle()  # the cancelled answer to this question is stored first
             regenerate = record.stored_id
-        with self.keeper.recording(question, regenerate) as recording:
+        with self.keeper.recording(question, regenerate, ticket=ticket) as recording:
             if record is not None and recording.turn_id is not None:
                 record.stored_id = recording.turn_id
             if not self._wait_for_client(turn_id):
@@ -157,9 +158,6 @@ class AnsweringMixin(App[None]):
         record = self._record(turn_id)
         return record is not None and record.attempt == attempt
 
-    def _record(self, turn_id: int) -> TurnRecord | None:
-        return next((t for t in self.turns if t.turn_id == turn_id), None)
-
     def _view(self, turn_id: int) -> TurnView | None:
         return self.query_one(Transcript).turn(turn_id)
 
@@ -169,6 +167,7 @@ class AnsweringMixin(App[None]):
             return
         record.documents, record.status = message.documents, "streaming"
         self.query_one(DocumentsPane).show(record.turn_id, record.documents, set())
+        self.label_documents()
         view.set_note(
             f"{len(message.documents)} documents · answering…"
             if message.documents
@@ -187,7 +186,7 @@ class AnsweringMixin(App[None]):
             return
         done = message.done
         record.answer, record.citations = terminal_safe(done.answer), done.citations
-        record.status, record.answerer, record.timings = "done", done.answerer, done.timings
+        record.answerer, record.timings = done.answerer, done.timings
         record.cited = cited_numbers(record.answer) | {c.number for c in done.citations}
         record.model, record.usage = done.model, done.usage_record()
         self._keep_answer(record)
@@ -205,6 +204,7 @@ class AnsweringMixin(App[None]):
         status = self.query_one(StatusLine)
         status.speed = "  ".join(speed)
         status.usage = session_usage(self.turns)
+        record.status = "done"  # last: whoever waits for it sees the whole turn on screen
 
     async def on_answer_failed(self, message: AnswerFailed) -> None:
         record, view = self._record(message.turn_id), self._view(message.turn_id)
@@ -212,7 +212,6 @@ class AnsweringMixin(App[None]):
             return
         failed = message.failed
         record.answer = terminal_safe(failed.partial_text) or record.answer
-        record.status = "cancelled" if failed.cancelled else "failed"
         record.error = "" if failed.cancelled else failed.error.message
         self._keep_answer(record)
         await view.show_final(record.answer)
@@ -222,6 +221,7 @@ class AnsweringMixin(App[None]):
             view.set_note(note + where, "cancelled")
         else:
             view.set_note(failure_notice(failed.error) + where, "error")
+        record.status = "cancelled" if failed.cancelled else "failed"  # last, as above
 
     # --- cancel and regenerate -------------------------------------------------------------------
 

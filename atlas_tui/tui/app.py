@@ -24,20 +24,24 @@ from atlas_tui.query import AtlasQuery, QueryRun
 from atlas_tui.safety import terminal_safe
 from atlas_tui.tui.ingesting import IngestingMixin
 from atlas_tui.tui.keeper import SessionKeeper
+from atlas_tui.tui.keys import prioritise, split_keymap
 from atlas_tui.tui.messages import CitationSelected, ClientReady, SessionChanged, SessionProblem
+from atlas_tui.tui.navigation import NavigationMixin
 from atlas_tui.tui.notices import index_is_empty, index_summary, no_key_note
 from atlas_tui.tui.peers import PeersMixin
+from atlas_tui.tui.saving import SavingMixin
 from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.preview import PreviewScreen
-from atlas_tui.tui.turns import TurnRecord, turn_markdown
-from atlas_tui.tui.widgets.documents import DocumentsPane
+from atlas_tui.tui.state import UIState
+from atlas_tui.tui.turns import TurnRecord
+from atlas_tui.tui.widgets.documents import DocumentsPane, Splitter
 from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import Transcript
 
 
-class AtlasApp(PeersMixin, IngestingMixin):
+class AtlasApp(PeersMixin, IngestingMixin, SavingMixin, NavigationMixin):
     """A keyboard-driven research session over the local index."""
 
     TITLE = "atlas-tui"
@@ -55,6 +59,13 @@ class AtlasApp(PeersMixin, IngestingMixin):
         Binding("f2", "focus_query", "Query box", id="focus_query", show=False),
         Binding("f3", "focus_transcript", "Transcript", id="focus_transcript", show=False),
         Binding("f4", "focus_documents", "Documents", id="focus_documents", show=False),
+        Binding("right_square_bracket", "citation(1)", "Next citation", id="next_citation"),
+        Binding("left_square_bracket", "citation(-1)", "Previous citation", id="prev_citation"),
+        Binding("enter", "open_citation", "Open cited passage", id="open_citation"),
+        Binding("shift+up", "select_turn(-1)", "Previous turn", id="prev_turn", show=False),
+        Binding("shift+down", "select_turn(1)", "Next turn", id="next_turn", show=False),
+        Binding("ctrl+left", "resize_documents(2)", "Wider documents", id="wider", show=False),
+        Binding("ctrl+right", "resize_documents(-2)", "Narrower pane", id="narrower", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -71,7 +82,9 @@ class AtlasApp(PeersMixin, IngestingMixin):
         super().__init__()
         self.settings = settings
         self.client = client if client is not None else AtlasQuery(settings)
-        self.theme = settings.theme
+        self.ui_state = UIState.load()
+        self._start_notes: list[str] = []  # said once the screen is up
+        self._set_start_theme(settings.theme)
         self.search_mode = settings.search_mode
         self.source_filter = ""
         self.turns: list[TurnRecord] = []
@@ -83,6 +96,8 @@ class AtlasApp(PeersMixin, IngestingMixin):
         self._run_lock = threading.Lock()
         self._answering: int | None = None
         self._key_note_shown = False
+        self._selected_turn: int | None = None
+        self._citation: tuple[int, int] | None = None
         self._opening = (resume, new_session)
         self.keeper = SessionKeeper(None, problem="not opened yet")  # opened on mount
 
@@ -93,6 +108,7 @@ class AtlasApp(PeersMixin, IngestingMixin):
             with Vertical(id="left"):
                 yield Transcript(id="transcript")
                 yield QueryBox(id="query")
+            yield Splitter(id="splitter")
             yield DocumentsPane(id="documents")
         yield ProgressBar(id="ingest-progress", show_eta=False)
         yield StatusLine(id="status")
@@ -100,6 +116,12 @@ class AtlasApp(PeersMixin, IngestingMixin):
 
     def on_mount(self) -> None:
         self._apply_keymap()
+        if self.ui_state.problem:
+            self._start_notes.append(self.ui_state.problem)
+        if self._start_notes:  # one toast: several would push each other off the screen
+            notes = "\n".join(self._start_notes)
+            self.notify(notes, title="Settings", severity="warning", timeout=15, markup=False)
+        self.theme_changed_signal.subscribe(self, self._theme_picked)
         self.query_one("#ingest-progress").display = False
         self.query_one(StatusLine).mode = self.search_mode
         self.query_one(QueryBox).focus()
@@ -121,13 +143,32 @@ class AtlasApp(PeersMixin, IngestingMixin):
         }
         unknown = sorted(set(self.settings.keys) - known)
         if unknown:
-            self.notify(
+            self._start_notes.append(
                 f"Unknown actions in [keys] of the config: {', '.join(unknown)}. "
-                f"Known: {', '.join(sorted(known))}.",
-                severity="warning",
-                markup=False,
+                f"Known: {', '.join(sorted(known))}."
             )
-        self.set_keymap({k: v for k, v in self.settings.keys.items() if k in known})
+        keymap = {k: v for k, v in self.settings.keys.items() if k in known}
+        self.set_keymap(keymap)
+        # a rebound key also works (and is listed) while typing, unless typing needs it
+        free, kept = split_keymap(keymap)
+        prioritise(self._bindings, free)
+        if kept:
+            self._start_notes.append(
+                f"While typing a question the query box keeps {', '.join(kept)}; "
+                "those keys act from the other panes."
+            )
+
+    def _set_start_theme(self, configured: str) -> None:
+        """The theme picked in the palette last time, unless the config names another one."""
+        theme = self.ui_state.theme_for(configured)
+        for candidate in dict.fromkeys((theme, configured)):
+            if candidate in self.available_themes:
+                self.theme = candidate
+                return
+            self._start_notes.append(f"Unknown theme “{candidate}”: using {self.theme}.")
+
+    def _theme_picked(self, theme: object) -> None:
+        self.ui_state.remember_theme(self.theme, self.settings.theme)
 
     # --- warming up ------------------------------------------------------------------------------
 
@@ -154,15 +195,33 @@ class AtlasApp(PeersMixin, IngestingMixin):
         self.post_message(ClientReady(answerer, extractive, summary, problem))
 
     def on_client_ready(self, message: ClientReady) -> None:
+        if self._stop.is_set():  # quitting: the screen may be gone already
+            return
         status = self.query_one(StatusLine)
         status.state = ""
         status.answerer = message.answerer
         status.index = message.index_summary
         if message.extractive and not self._key_note_shown:
             self._key_note_shown = True
-            self.notify(no_key_note(), title="Offline answers", timeout=12, markup=False)
+            self.show_offline_note()
         if message.problem:
             self._offer_demo(message.problem)
+
+    def show_offline_note(self) -> None:
+        """Offline answers: said in the status line always, in a short toast once per install;
+        F1 has the whole note."""
+        status = self.query_one(StatusLine)
+        status.answerer = f"{status.answerer} (no API key; F1)"
+        if self.ui_state.first_time("offline-answers"):
+            self.notify(
+                "No ANTHROPIC_API_KEY: answers quote your documents. F1 says how to get Claude's.",
+                title="Offline answers",
+                timeout=8,
+                markup=False,
+            )
+
+    def on_splitter_dragged(self, message: Splitter.Dragged) -> None:
+        self.set_documents_width(self.size.width - message.screen_x - 1)
 
     def _offer_demo(self, problem: str) -> None:
         try:
@@ -197,7 +256,9 @@ class AtlasApp(PeersMixin, IngestingMixin):
         if not pane.select_number(message.number):
             self.notify(f"The answer cites [{message.number}], which was not retrieved.")
             return
+        self._citation = (record.turn_id, message.number)
         self._show_documents(True)
+        self.label_documents()
         pane.focus()
 
     @on(DocumentsPane.PreviewRequested)
@@ -215,13 +276,6 @@ class AtlasApp(PeersMixin, IngestingMixin):
 
     # --- actions ---------------------------------------------------------------------------------
 
-    def action_copy_answer(self) -> None:
-        if not self.turns:
-            self.notify("No answer to copy yet.")
-            return
-        self.copy_to_clipboard(turn_markdown(self.turns[-1]))
-        self.notify("Copied the answer and its sources.")
-
     def action_help(self) -> None:
         rows: list[tuple[str, str]] = []
         for active in self.screen.active_bindings.values():
@@ -230,7 +284,7 @@ class AtlasApp(PeersMixin, IngestingMixin):
                 if active.binding.action == "command_palette":
                     description = "Command palette"  # Textual's own terse footer label
                 rows.append((self.get_key_display(active.binding), description))
-        self.push_screen(HelpScreen(rows))
+        self.push_screen(HelpScreen(rows, no_key_note() if self._key_note_shown else ""))
 
     def _show_documents(self, show: bool) -> None:
         self.query_one(DocumentsPane).display = show
@@ -270,17 +324,22 @@ class AtlasApp(PeersMixin, IngestingMixin):
         )
 
     def action_focus_query(self) -> None:
-        self.query_one(QueryBox).focus()
+        self.screen.set_focus(self.query_one(QueryBox))  # now: keys already typed follow it
 
     def action_focus_transcript(self) -> None:
-        self.query_one(Transcript).focus()
+        self.screen.set_focus(self.query_one(Transcript))
 
     def action_focus_documents(self) -> None:
         self._show_documents(True)
-        self.query_one(DocumentsPane).focus()
+        self.screen.set_focus(self.query_one(DocumentsPane))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # ours asks where, and says why it failed
+                command = SystemCommand(command.title, command.help, self.action_screenshot_to)
+            yield command
+        if screen is not self.screen_stack[0]:
+            return  # the main screen's commands act on the main screen only
         yield from self.session_commands()
         yield from self.peers_commands()
         yield SystemCommand("Ingest a folder", "Add files to the index", self.action_ingest)
@@ -301,6 +360,11 @@ class AtlasApp(PeersMixin, IngestingMixin):
         )
         yield SystemCommand(
             "Copy answer", "Copy the last answer with its sources", self.action_copy_answer
+        )
+        yield SystemCommand(
+            "Save answer to a file",
+            "Write the answer and its sources as Markdown",
+            self.action_save_answer,
         )
         yield SystemCommand("Regenerate", "Answer the last question again", self.action_regenerate)
 

@@ -88,7 +88,11 @@ class IngestingMixin(App[None]):
     def _ingest_progress(self, progress: IngestStep) -> None:
         if progress.phase == "embedding" and progress.chunks_total:
             done, total = progress.chunks_done, progress.chunks_total
-            label = f"embedding {done}/{total} chunks ({progress.chunks_per_s:.1f}/s)"
+            label = f"embedding {done}/{total} chunks"
+            if done:
+                label += f" ({progress.chunks_per_s:.1f}/s)"
+            else:  # ingest reports once per batch: until the first, the bar pulses
+                total = None
         else:
             done, total = progress.files_done, progress.files_total or None
             label = f"{progress.phase} {done}/{total or '?'} files"

@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from atlas_tui.config import Settings, user_data_dir
+from atlas_tui.config import Settings
 from atlas_tui.errors import AtlasError, SessionStoreError
 from atlas_tui.query import Event
 from atlas_tui.recorder import TurnRecorder
@@ -21,6 +22,12 @@ from atlas_tui.sessions import AnswerVersion, Session, SessionStore, title_from_
 
 EXPORT_SUFFIXES = {"md": ".md", "json": ".json"}
 CLOSE_TIMEOUT_S = 3.0  # how long closing waits for an answer still being recorded
+
+
+@dataclass(frozen=True)
+class Ticket:
+    epoch: int
+    session_id: str | None
 
 
 class Recording:
@@ -65,6 +72,7 @@ class SessionKeeper:
         self._lock = threading.Lock()
         self._recording = threading.Condition(self._lock)
         self._active = 0  # answers being recorded right now
+        self._epoch = 0  # bumped whenever another session is put on screen
 
     @classmethod
     def open(
@@ -100,6 +108,7 @@ class SessionKeeper:
         with self._lock:
             self.session_id, self.title = session.id, session.title
             self.system_prompt, self.model = session.system_prompt, session.model
+            self._epoch += 1
         return session
 
     def start_new(self) -> None:
@@ -107,6 +116,7 @@ class SessionKeeper:
         with self._lock:
             self.session_id, self.title = None, ""
             self.system_prompt, self.model = "", ""
+            self._epoch += 1
 
     def set_options(self, *, system_prompt: str | None = None, model: str | None = None) -> None:
         """The session's system prompt and model (None leaves one as it is). Stored at once when
@@ -135,6 +145,12 @@ class SessionKeeper:
         with self._lock:
             return self._recording.wait_for(lambda: self._active == 0, timeout)
 
+    def ticket(self) -> Ticket:
+        """Which session a question belongs to, taken when it is submitted (on the UI thread):
+        a question whose worker starts after ctrl+n still goes to the session it was asked in."""
+        with self._lock:
+            return Ticket(self._epoch, self.session_id)
+
     def current_exists(self) -> bool:
         """False when the session on screen was deleted (e.g. from the sessions screen)."""
         if self.store is None or self.session_id is None:
@@ -157,62 +173,70 @@ class SessionKeeper:
         with self._lock:
             self.title = title_from_question(title)
 
-    def export(self, fmt: str, folder: Path | None = None) -> Path:
-        """Write the session as Markdown ("md") or JSON ("json"); returns the file written.
+    def export_name(self, fmt: str) -> str:
+        """The file name an export of the session on screen gets by default."""
+        return f"atlas-session-{self.session_id or 'new'}{EXPORT_SUFFIXES[fmt]}"
 
-        The file goes to `folder` (default: the current directory), or to the data dir's
-        exports folder when that one cannot be written. Raises AtlasError.
-        """
+    def export_to(self, fmt: str, path: Path) -> Path:
+        """Write the session as `fmt` to exactly `path`; raises AtlasError with the reason."""
+        _, text = self._export_text(fmt)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise AtlasError(f"Cannot write {path}: {error.strerror or error}") from error
+        return path
+
+    def _export_text(self, fmt: str) -> tuple[Session, str]:
         from atlas_tui.export import export_json, export_markdown
 
         store = self._require_store()
         if self.session_id is None:
             raise AtlasError("Nothing to export yet.", hint="Ask a question: it starts a session.")
         session = store.load_session(self.session_id)
-        text = export_markdown(session) if fmt == "md" else export_json(session)
-        name = f"atlas-session-{session.id}{EXPORT_SUFFIXES[fmt]}"
-        errors = []
-        for place in (folder or Path.cwd(), user_data_dir() / "exports"):
-            try:
-                place.mkdir(parents=True, exist_ok=True)
-                (place / name).write_text(text, encoding="utf-8")
-            except OSError as error:
-                errors.append(f"{place}: {error.strerror or error}")
-                continue
-            return place / name
-        raise AtlasError(f"Cannot write the export ({'; '.join(errors)}).")
+        return session, export_markdown(session) if fmt == "md" else export_json(session)
 
     # --- recording answers (called from the answer worker) -------------------------------------
 
     @contextmanager
-    def recording(self, question: str, regenerate: int | None = None) -> Iterator[Recording]:
+    def recording(
+        self, question: str, regenerate: int | None = None, *, ticket: Ticket | None = None
+    ) -> Iterator[Recording]:
         """Store `question` now (creating the session if needed); record its events after.
 
         `regenerate`: the stored turn of this question, answered again (its answer so far is
-        kept as an alternative) instead of a new turn."""
+        kept as an alternative) instead of a new turn. `ticket` (from `ticket()` at submit)
+        names the session the question was asked in."""
         with self._lock:
             self._active += 1
         try:
-            yield Recording(self._begin(question, regenerate), self._on_problem)
+            yield Recording(self._begin(question, regenerate, ticket), self._on_problem)
         finally:
             with self._lock:
                 self._active -= 1
                 self._recording.notify_all()
 
-    def _begin(self, question: str, regenerate: int | None = None) -> TurnRecorder | None:
+    def _begin(
+        self, question: str, regenerate: int | None, ticket: Ticket | None
+    ) -> TurnRecorder | None:
         if self.store is None:
             return None
         try:
             with self._lock:
-                created = self.session_id is None
-                if created:
-                    self.session_id = self.store.create_session()
-                    self.title = title_from_question(question)
-                    if self.system_prompt or self.model:
-                        self.store.set_session_options(
-                            self.session_id, system_prompt=self.system_prompt, model=self.model
-                        )
-                session_id = self.session_id
+                if ticket is not None and ticket.epoch != self._epoch:
+                    # another session is on screen since: keep the question where it was asked
+                    created = False
+                    session_id = ticket.session_id or self.store.create_session()
+                else:
+                    created = self.session_id is None
+                    if created:
+                        self.session_id = self.store.create_session()
+                        self.title = title_from_question(question)
+                        if self.system_prompt or self.model:
+                            self.store.set_session_options(
+                                self.session_id, system_prompt=self.system_prompt, model=self.model
+                            )
+                    session_id = self.session_id
             recorder = TurnRecorder(self.store, session_id, question, regenerate=regenerate)
         except SessionStoreError as error:
             self._on_problem(f"This question could not be saved: {error.describe()}")

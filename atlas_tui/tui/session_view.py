@@ -15,15 +15,20 @@ from atlas_tui.errors import AtlasError
 from atlas_tui.sessions import Session
 from atlas_tui.tui.answering import AnsweringMixin
 from atlas_tui.tui.messages import SessionChanged, SessionProblem
+from atlas_tui.tui.saving import SavingMixin, documents_dir
 from atlas_tui.tui.screens.dialogs import PromptScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
+from atlas_tui.tui.state import UIState
 from atlas_tui.tui.turns import record_from_stored, stored_note
 from atlas_tui.tui.widgets.documents import DocumentsPane
+from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
 
 
-class SessionViewMixin(AnsweringMixin):
+class SessionViewMixin(AnsweringMixin, SavingMixin):
     """The session part of AtlasApp (which creates `self.keeper` before mounting)."""
+
+    ui_state: UIState
 
     def _session_error(self, error: AtlasError, title: str = "Sessions") -> None:
         self.notify(error.describe(), title=title, severity="error", markup=False)
@@ -42,24 +47,52 @@ class SessionViewMixin(AnsweringMixin):
         if resume:
             await self._resume(resume)
         elif self.settings.reopen_last_session and not new_session:
-            await self._resume("last", quiet=True)
+            await self._reopen_last_used()
 
-    async def _resume(self, ref: str, *, quiet: bool = False) -> None:
+    async def _reopen_last_used(self) -> None:
+        """The session last used in the TUI (not one `ask` recorded since), said in the title."""
+        last = self.ui_state.last_session
+        if not last:
+            return
+        session = self._open(last, quiet_if_missing=True)
+        if session is None:
+            self.ui_state.remember_session(None)  # deleted or unreadable: start afresh
+            return
+        await self._show_session(session)
+        self.query_one(Transcript).border_subtitle = "Reopened · ctrl+l for others"
+
+    def _open(self, ref: str, *, quiet_if_missing: bool = False) -> Session | None:
+        """The session `ref` made current, or None after saying why it cannot be opened."""
         try:
             session = self.keeper.open_session(ref)
         except AtlasError as error:
-            self._session_error(error)
-            return
+            if not (quiet_if_missing and "no session" in error.message):
+                self._session_error(error)
+            return None
+        except (TypeError, ValueError, AttributeError) as error:
+            # valid JSON of the wrong shape in a stored turn: say so, never crash on every start
+            self._session_error(
+                AtlasError(
+                    f"Session {ref!r} cannot be read ({type(error).__name__}: {error}).",
+                    hint="A new session was started; `atlas-tui export` may recover the rest.",
+                )
+            )
+            return None
+        if session is None:
+            self.notify("There is no research session yet.", title="Sessions")
+        return session
+
+    async def _resume(self, ref: str) -> None:
+        session = self._open(ref)
         if session is None:
             return
         await self._show_session(session)
-        if not quiet:
-            count = len(session.turns)
-            self.notify(
-                f"Resumed “{self.keeper.title}” ({count} turn{'' if count == 1 else 's'}).",
-                title="Sessions",
-                markup=False,
-            )
+        count = len(session.turns)
+        self.notify(
+            f"Resumed “{self.keeper.title}” ({count} turn{'' if count == 1 else 's'}).",
+            title="Sessions",
+            markup=False,
+        )
 
     async def _show_session(self, session: Session) -> None:
         self._cancel_run()
@@ -70,17 +103,22 @@ class SessionViewMixin(AnsweringMixin):
             self._next_turn += 1
             self.turns.append(record)
             views.append(TurnView(record, stored_note(record)))
-        await self.query_one(Transcript).restore(views)
-        pane = self.query_one(DocumentsPane)
+        self._selected_turn, self._citation = None, None
+        pane = self.query_one(DocumentsPane)  # first: the pane is filled when the turns show
         if self.turns:
             last = self.turns[-1]
             pane.show(last.turn_id, last.documents, last.cited)
         else:
             pane.show(0, (), set())
         self._show_title()
+        self.label_documents()
+        await self.query_one(Transcript).restore(views)
 
     def _show_title(self) -> None:
-        self.query_one(Transcript).show_title(self.keeper.title)
+        transcript = self.query_one(Transcript)
+        transcript.show_title(self.keeper.title)
+        transcript.border_subtitle = ""
+        self.ui_state.remember_session(self.keeper.session_id)
 
     def on_session_changed(self, message: SessionChanged) -> None:
         self._show_title()
@@ -101,6 +139,8 @@ class SessionViewMixin(AnsweringMixin):
         await self.query_one(Transcript).clear_turns()
         self.query_one(DocumentsPane).show(0, (), set())
         self._show_title()
+        self.label_documents()
+        self.screen.set_focus(self.query_one(QueryBox))  # before the next keys
         self.notify(note, markup=False)
 
     def action_sessions(self) -> None:
@@ -147,13 +187,17 @@ class SessionViewMixin(AnsweringMixin):
         )
 
     def action_export(self, fmt: str = "md") -> None:
-        """Write the session as Markdown or JSON into the current directory (or the data dir)."""
-        try:
-            path = self.keeper.export(fmt)
-        except AtlasError as error:
-            self._session_error(error, "Export")
+        """Write the session as Markdown or JSON to a path the user confirms."""
+        if self.keeper.session_id is None:
+            self.notify("Nothing to export yet: ask a question to start a session.")
             return
-        self.notify(f"Exported to {path}", title="Export", markup=False)
+        default = documents_dir() / self.keeper.export_name(fmt)
+        self.ask_path(
+            f"Export the session ({fmt.upper()}) to:",
+            default,
+            partial(self.keeper.export_to, fmt),
+            "Exported",
+        )
 
     def session_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand(

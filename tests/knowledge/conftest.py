@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,12 @@ def kb(settings: Settings, embedder):
     from atlas_tui.knowledge.base import KnowledgeBase
 
     return KnowledgeBase(settings)
+
+
+@pytest.fixture
+def world_readable_dir() -> Iterator[Path]:
+    """A folder an unprivileged user can reach (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="atlas-perm-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)

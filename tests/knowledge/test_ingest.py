@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from atlas_tui.config import Settings
 from atlas_tui.errors import ModelMismatchError
 from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.ingest import IngestProgress
 from atlas_tui.knowledge.store import Store
+from tests.corpus import write_files
+from tests.knowledge.test_loaders import as_unprivileged
 
 
 def test_first_ingest_indexes_and_embeds_everything(kb: KnowledgeBase, write_corpus) -> None:
@@ -95,15 +97,88 @@ def test_bad_input_is_skipped_and_reported(kb: KnowledgeBase, write_corpus, tmp_
     report = kb.ingest([root, missing])
     assert report.ok and report.files_added == 1
     skipped = {Path(s.path).name: s.reason for s in report.skipped}
-    assert all(skipped.values())
+    assert skipped == {
+        "empty.md": "empty file",
+        "binary.md": "binary file",
+        "does-not-exist": "no such file or folder",
+    }
+    assert not report.removed  # never indexed, so nothing to remove
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file_is_skipped(kb: KnowledgeBase, write_corpus) -> None:
-    root = write_corpus({"ok.md": "# Ok\n\nFine.\n", "secret.md": "# Secret\n\nHidden.\n"})
+def test_unreadable_file_is_skipped(settings, embedder, world_readable_dir: Path) -> None:
+    root = write_files(
+        world_readable_dir / "c", {"ok.md": "# Ok\n\nFine.\n", "secret.md": "# Secret\n\nHidden.\n"}
+    )
     (root / "secret.md").chmod(0)
+    db = world_readable_dir / "db"
+    db.mkdir(mode=0o777)
+    db.chmod(0o777)
+    kb = KnowledgeBase(Settings(db_path=str(db), collection=settings.collection))
+    # a first ingest as root imports every module (the child cannot read root's Python install)
+    warm = write_files(world_readable_dir / "warm", {"w.md": "# W\n\nWarm.\n"})
+    KnowledgeBase(Settings(db_path=str(world_readable_dir / "warm-db"))).ingest([warm])
+
+    def ingest() -> tuple[int, list[tuple[str, str]]]:
+        report = kb.ingest([root])
+        return report.files_added, [(Path(s.path).name, s.reason) for s in report.skipped]
+
+    added, skipped = as_unprivileged(ingest)
+    assert (added, skipped) == (1, [("secret.md", "permission denied")])
+
+
+def test_nested_roots_store_each_document_once(kb: KnowledgeBase, write_corpus) -> None:
+    root = write_corpus(
+        {"top.md": "# Top\n\nThe top note.\n", "sub/a.md": "# A\n\nAlpha owls.\n",
+         "sub/b.md": "# B\n\nBeta owls.\n"}
+    )  # fmt: skip
+    kb.ingest([root])
+    chunks = kb.stats().chunks
+    inner = kb.ingest([root / "sub"])
+    assert (inner.files_unchanged, inner.files_added, inner.chunks_written) == (2, 0, 0)
+    assert not inner.removed and kb.stats().chunks == chunks and kb.stats().documents == 3
+    outer = kb.ingest([root])
+    assert outer.files_unchanged == 3 and not outer.removed
+    hits = kb.search("owls", mode="keyword", limit=20)
+    assert sorted(p.source for p in hits) == ["sub/a.md", "sub/b.md"]
+    (root / "sub" / "b.md").unlink()  # an ingest of the inner root forgets it; top.md stays
+    assert [s.reason for s in kb.ingest([root / "sub"]).removed] == ["removed: no longer on disk"]
+    assert kb.stats().documents == 2
+
+
+def test_a_symlinked_root_is_the_same_documents(kb: KnowledgeBase, write_corpus, tmp_path) -> None:
+    root = write_corpus({"a.md": "# A\n\nAlpha owls.\n"})
+    link = tmp_path / "link"
+    link.symlink_to(root)
+    kb.ingest([root])
+    again = kb.ingest([link])
+    assert again.files_unchanged == 1 and not again.removed and kb.stats().chunks == 1
+
+
+def test_a_renamed_file_is_moved_not_duplicated(kb: KnowledgeBase, write_corpus) -> None:
+    root = write_corpus()
+    kb.ingest([root])
+    chunks = kb.stats().chunks
+    (root / "gardening.md").rename(root / "garden-notes.md")
     report = kb.ingest([root])
-    assert report.files_added == 1 and [Path(s.path).name for s in report.skipped] == ["secret.md"]
+    assert (report.files_added, report.files_unchanged) == (1, 2)
+    assert [(Path(s.path).name, s.reason) for s in report.removed] == [
+        ("gardening.md", "removed: no longer on disk")
+    ]
+    assert kb.stats().chunks == chunks and kb.stats().documents == 3
+    hits = kb.search("tomatoes basil", mode="keyword", limit=20)
+    assert {p.source for p in hits} == {"garden-notes.md"}
+
+
+def test_exclude_added_on_a_re_ingest_removes_the_files(kb: KnowledgeBase, write_corpus) -> None:
+    root = write_corpus()
+    kb.ingest([root])
+    report = kb.ingest([root], exclude=["install.md"])
+    assert [(Path(s.path).name, s.reason[:20]) for s in report.removed] == [
+        ("install.md", "removed: now exclude")
+    ]
+    assert report.files_unchanged == 2
+    assert all(p.source != "install.md" for p in kb.search("pip install linux", limit=20))
+    assert kb.ingest([root]).files_added == 1  # dropping the exclude brings it back
 
 
 def test_nothing_ingestable_is_not_ok(kb: KnowledgeBase, write_corpus, tmp_path) -> None:
@@ -120,3 +195,17 @@ def test_model_mismatch_is_a_clear_error(settings, embedder, write_corpus) -> No
     assert "rebuild" in caught.value.hint
     with pytest.raises(ModelMismatchError):
         kb.ingest([write_corpus()])
+
+
+def test_embedding_progress_moves_within_a_batch(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A bar fed by these events moves while a batch embeds, not only when it is committed."""
+    root = write_files(
+        tmp_path / "many",
+        {f"n{i:03}.md": f"# Note {i}\n\nThe keeper logs entry {i} at dawn.\n" for i in range(90)},
+    )
+    seen: list[IngestProgress] = []
+    kb.ingest([root], progress=seen.append)
+    embedding = [p.chunks_done for p in seen if p.phase == "embedding"]
+    assert embedding[0] == 0 and embedding[-1] == 90
+    assert embedding == sorted(embedding)
+    assert len({n for n in embedding if 0 < n < 90}) >= 2  # 32, 64 before the 90

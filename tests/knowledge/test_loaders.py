@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -236,15 +234,6 @@ def as_unprivileged(function: Callable[[], Any]) -> Any:
     if status == "error":
         raise value
     return value
-
-
-@pytest.fixture
-def world_readable_dir() -> Any:
-    """A folder an unprivileged user can reach (pytest's tmp_path is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="atlas-perm-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 def test_permission_denied_file_and_folder(world_readable_dir: Path) -> None:

@@ -103,10 +103,13 @@ def test_odd_names_can_be_changed_and_deleted(tmp_path, kb: KnowledgeBase) -> No
     kb.ingest([root])
     odd.write_text("# Owls\n\nOwls are silent flyers.\n", encoding="utf-8")
     assert kb.ingest([root]).files_updated == 1
-    assert "silent" in kb.search("owls", source=ODD, mode="keyword")[0].text
+    texts = [p.text for p in kb.search("owls mice night", source=ODD, mode="keyword", limit=20)]
+    assert texts == ["Owls are silent flyers."]  # the new text, and the old one gone
+    assert kb.search("swallow mice whole", mode="keyword", limit=20) == []
     odd.unlink()
     assert kb.ingest([root]).files_removed == 1
     assert kb.search("owls", source=ODD) == []
+    assert kb.search("silent flyers", mode="keyword", limit=20) == []
     assert [p.source for p in kb.search("herons", mode="keyword")] == ["it's here.md"]
 
 

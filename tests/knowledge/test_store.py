@@ -110,3 +110,35 @@ def test_new_unembedded_rows_after_a_vector_index(tmp_path: Path) -> None:
     store.set_vectors(["b0", "b1", "b2"], np.eye(3, dim, dtype=np.float32))
     store.optimize(vector_index_min_rows=100)
     assert store.count("vector IS NULL") == 0
+
+
+def test_check_finds_orphans_and_broken_records_and_repair_drops_them(
+    kb: KnowledgeBase, write_corpus
+) -> None:
+    from atlas_tui.knowledge import health
+
+    kb.ingest([write_corpus()])
+    store = kb.store
+    records = store.files()
+    victim = next(iter(records))
+    store.delete_chunks_of([victim])  # a record whose chunks vanished (a kill between deletes)
+    orphan = next(k for k in records if k != victim)
+    assert store._files is not None
+    store._files.delete(f"file_id = '{orphan}'")  # chunks left without their record
+    found, done = kb.check()
+    assert (found.orphans, found.broken, found.unreadable, found.fts_ok) == (
+        [orphan],
+        [victim],
+        [],
+        True,
+    )
+    assert not found.clean and done == []
+    assert found.problems() == [
+        "1 documents have chunks but no file record",
+        "1 documents have missing, extra or stale chunks",
+    ]
+    after, done = kb.check(repair=True)
+    assert after.clean and after.documents == 1 and len(done) == 2
+    assert health.audit(store).clean
+    report = kb.ingest([Path(records[victim].root)])
+    assert (report.files_added, report.files_unchanged) == (2, 1) and not report.repaired

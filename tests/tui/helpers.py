@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.widgets.transcript import TurnView
@@ -40,3 +42,14 @@ async def settled(pilot: Pilot) -> None:
 
 def note(view: TurnView) -> str:
     return str(view.query_one(".note").render())
+
+
+def cell_of(widget: Widget, text: str) -> tuple[int, int]:
+    """Where `text` is drawn on screen inside `widget` (its first occurrence), to click it."""
+    for child in [widget, *widget.query("*")]:
+        region = child.region
+        strips = child.render_lines(Region(0, 0, region.width, region.height))
+        for row, strip in enumerate(strips):
+            if text in strip.text:
+                return region.x + strip.text.index(text) + 1, region.y + row
+    raise AssertionError(f"{text!r} is not on screen")

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import Input
+
 from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
-from atlas_tui.tui.messages import CitationSelected, QuerySubmitted
-from atlas_tui.tui.screens.dialogs import ConfirmScreen
+from atlas_tui.tui.messages import AnswerDone, QuerySubmitted
+from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from atlas_tui.tui.screens.help import HelpScreen
+from atlas_tui.tui.screens.ingest import IngestScreen
 from atlas_tui.tui.screens.preview import PreviewScreen
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
-from tests.tui.helpers import ask, settled, until
+from tests.tui.helpers import ask, cell_of, settled, until
 
 
 async def test_query_box_enter_newline_and_recall(make_settings, warm_client):
@@ -51,7 +54,7 @@ async def test_citation_selects_document_and_preview_shows_context(make_settings
         pane = app.query_one(DocumentsPane)
         pane.highlighted = 2
         view = app.query_one(TurnView)
-        view.post_message(CitationSelected(view.record.turn_id, 1))
+        await pilot.click(offset=cell_of(view.answer, "[1]"))  # as a user clicks the citation
         await until(pilot, lambda: pane.highlighted == 0 and pane.has_focus)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, PreviewScreen))
@@ -109,8 +112,23 @@ async def test_regenerate_copy_new_session_toggle_and_mode(make_settings, warm_c
 async def test_help_lists_bindings_and_keys_are_rebindable(make_settings, warm_client):
     settings = make_settings(keys={"regenerate": "f9", "bogus": "f10"})
     app = AtlasApp(settings, client=warm_client)
-    async with app.run_test(size=(120, 40)) as pilot:
+    done: dict[int, AnswerDone] = {}
+
+    def hook(message: object) -> None:
+        if isinstance(message, AnswerDone):
+            done[id(message)] = message
+
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
         assert any("bogus" in n.message for n in app._notifications)
+        await ask(pilot, "What is the trimodal methodology?")
+        await settled(pilot)
+        await until(pilot, lambda: len(done) == 1)
+        await pilot.press("ctrl+r")  # the old key no longer regenerates
+        await pilot.pause(0.3)
+        assert len(done) == 1
+        await pilot.press("f9")  # the new one does (from the query box)
+        await until(pilot, lambda: len(done) == 2)
+        assert len(app.turns) == 1
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         rows = dict(app.screen.rows)
@@ -141,7 +159,16 @@ async def test_empty_index_offers_the_demo_and_ingest_reports(make_settings, tmp
         folder.mkdir()
         (folder / "note.md").write_text("# Note\n\nAn orchard of quince trees.\n")
         (folder / "blob.bin").write_bytes(b"\x00\x01\x02" * 100)
-        app.start_ingest([str(folder)])
+        await pilot.press("ctrl+o")  # the ingest prompt: a path typed, Enter
+        await until(pilot, lambda: isinstance(app.screen, IngestScreen))
+        await pilot.pause()
+        path = app.screen.query_one(Input)
+        path.value = str(tmp_path / "missing")
+        await pilot.press("enter")
+        assert isinstance(app.screen, IngestScreen)  # a missing path is refused in place
+        assert any("No such file or folder" in n.message for n in app._notifications)
+        path.value = str(folder)
+        await pilot.press("enter")
         await until(pilot, lambda: "index: 1 documents" in app.query_one(StatusLine).index, 1500)
         report = next(n for n in app._notifications if n.title == "Ingest finished")
         assert "Files: 1 added" in report.message
@@ -149,3 +176,36 @@ async def test_empty_index_offers_the_demo_and_ingest_reports(make_settings, tmp
         await settled(pilot)
         assert app.query_one(DocumentsPane).documents[0].source == "note.md"
         assert view.record.status == "done"
+
+
+async def test_the_source_filter_limits_what_is_retrieved(make_settings, warm_client):
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, app._warmed.is_set)
+        await pilot.press("ctrl+p", *"Source filter")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.pause()
+        await pilot.press(*"light*", "enter")
+        await until(pilot, lambda: app.source_filter == "light*")
+        assert "source: light*" in str(app.query_one(StatusLine).render())
+        await ask(pilot, "What is the trimodal methodology?")
+        await settled(pilot)
+        sources = {p.source for p in app.query_one(DocumentsPane).documents}
+        assert sources == {"lighthouse.md"}
+
+
+async def test_ctrl_s_cycles_the_mode_and_retrieval_follows_it(make_settings, warm_client):
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, app._warmed.is_set)
+        status = app.query_one(StatusLine)
+        seen = []
+        for _ in range(3):
+            await pilot.press("ctrl+s")
+            seen.append((app.search_mode, status.mode))
+        assert seen == [("vector", "vector"), ("keyword", "keyword"), ("hybrid", "hybrid")]
+        await pilot.press("ctrl+s", "ctrl+s")  # keyword: only passages with the word
+        await ask(pilot, "zeppelin")
+        await settled(pilot)
+        assert [p.source for p in app.query_one(DocumentsPane).documents] == ["hostile.md"]

@@ -40,7 +40,12 @@ def shown_questions(app: AtlasApp) -> list[str]:
 
 async def shown(pilot, app: AtlasApp, count: int) -> None:
     """Wait until the reopened session's `count` turns are on screen."""
-    await until(pilot, lambda: len(app.turns) == count and len(app.query(TurnView)) == count)
+
+    def composed() -> bool:
+        views = app.query(TurnView)
+        return len(views) == count and all(view.query(".note") for view in views)
+
+    await until(pilot, lambda: len(app.turns) == count and composed())
 
 
 def passage(source: str, text: str) -> Passage:
@@ -101,7 +106,7 @@ async def test_unfinished_turns_show_how_they_ended(make_settings, warm_client):
     store.update_answer(turn_id, "The keeper logs")
     store.close()  # the turn was still streaming: it is stored as interrupted
 
-    app = AtlasApp(settings, client=warm_client)
+    app = AtlasApp(settings, client=warm_client, resume=session_id)
     async with app.run_test(size=SIZE) as pilot:
         await shown(pilot, app, 2)
         first, second = app.query(TurnView)
@@ -148,10 +153,10 @@ async def test_sessions_screen_resumes_the_chosen_session(make_settings, warm_cl
         older = add_session(store, "Who keeps the lighthouse?", "A keeper", "lighthouse.md")
         add_session(store, "What needs descaling?", "The espresso machine", "cafe.md")
 
-    app = AtlasApp(settings, client=warm_client)
+    app = AtlasApp(settings, client=warm_client, resume="last")
     async with app.run_test(size=SIZE) as pilot:
         await shown(pilot, app, 1)
-        assert shown_questions(app) == ["› What needs descaling?"]  # the last one reopened
+        assert shown_questions(app) == ["› What needs descaling?"]  # the last one resumed
         await pilot.press("ctrl+l")
         await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await pilot.press("down", "enter")
@@ -228,10 +233,19 @@ async def test_export_from_the_palette_writes_markdown_and_json(
         session_id = app.keeper.session_id
         await pilot.press("ctrl+p", *"Export session as JSON")
         await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.pause()
         json_file = tmp_path / f"atlas-session-{session_id}.json"
+        app.screen.query_one("Input").value = str(json_file)
+        await pilot.press("enter")
         await until(pilot, json_file.exists)
         await app.run_action("export('md')")
-        markdown_file = tmp_path / f"atlas-session-{session_id}.md"
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.pause()
+        default = Path(app.screen.query_one("Input").value)
+        assert default.name == f"atlas-session-{session_id}.md"  # in Documents or the data dir
+        await pilot.press("enter")  # the default as offered
+        markdown_file = default
         await until(pilot, markdown_file.exists)
         await until(pilot, lambda: any(str(markdown_file) in n.message for n in app._notifications))
 
@@ -260,8 +274,9 @@ async def test_a_damaged_sessions_file_is_reported_kept_and_the_app_still_answer
         view = await ask(pilot, QUESTION)
         await settled(pilot)
         assert view.record.status == "done" and "bottom-up" in view.record.answer
+        app.clear_notifications()
         await pilot.press("ctrl+l")  # the sessions screen is explained instead of opened
-        await until(pilot, lambda: sum(n.title == "Sessions" for n in app._notifications) == 2)
+        await until(pilot, lambda: any(n.title == "Sessions" for n in app._notifications))
         assert not isinstance(app.screen, SessionsScreen)
 
     assert damaged.read_bytes() == before
@@ -275,7 +290,7 @@ async def test_a_long_session_reopens_every_turn_in_order(make_settings, warm_cl
             turn_id = store.begin_turn(session_id, f"Question {n}?")
             store.finish_turn(turn_id, f"Answer {n}.")
 
-    app = AtlasApp(settings, client=warm_client)
+    app = AtlasApp(settings, client=warm_client, resume=session_id)
     async with app.run_test(size=SIZE) as pilot:
         await shown(pilot, app, 11)
         assert shown_questions(app) == [f"› Question {n}?" for n in range(1, 12)]

@@ -18,6 +18,11 @@ QUERY_BOX_KEYS = (
     ("tab / shift+tab", "Move focus between panes"),
     ("enter / click (documents)", "Open the document's preview"),
     ("click [n] (answer)", "Highlight document n"),
+    ("] / [ (transcript)", "Step through the answer's citations"),
+    ("enter (transcript)", "Open the cited passage"),
+    ("shift+up / down (transcript)", "Select a turn (ctrl+t then copies it)"),
+    ("ctrl+left / right (panes)", "Resize the documents pane (or drag its edge)"),
+    ("any letter (other panes)", "Starts typing a question"),
 )
 
 
@@ -26,12 +31,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,f1,q", "dismiss", "Close", id="help.close")
     ]
 
-    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+    def __init__(self, bindings: list[tuple[str, str]], note: str = "") -> None:
+        """`note`: a paragraph shown above the keys (e.g. why answers are offline)."""
         super().__init__()
         self.rows = [*bindings, *QUERY_BOX_KEYS]
+        self.note = note
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
+            if self.note:
+                yield Static(Text(self.note), id="help-note")
             yield Static(Text("Keys", style="bold"), id="help-title")
             yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
         yield Footer()

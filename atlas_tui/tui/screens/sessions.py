@@ -18,10 +18,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from atlas_tui.errors import SessionStoreError
+from atlas_tui.safety import terminal_safe
 from atlas_tui.sessions import SessionStore, SessionSummary
 from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 
 UNTITLED = "Untitled session"
+
+
+def shown_title(summary: SessionSummary) -> str:
+    """A session's title as the terminal may show it (titles come from questions and documents)."""
+    return terminal_safe(summary.title) or UNTITLED
 
 
 def last_used(timestamp: float, now: datetime | None = None) -> str:
@@ -105,10 +111,12 @@ class SessionsScreen(Screen[str | None]):
         table.clear()
         words = re.findall(r"\w+", self.search_text)
         for summary, snippet in rows:
-            match = Text(" ".join(snippet.split()), no_wrap=True, overflow="ellipsis")
+            match = Text(
+                " ".join(terminal_safe(snippet).split()), no_wrap=True, overflow="ellipsis"
+            )
             match.highlight_words(words, style="bold reverse", case_sensitive=False)
             table.add_row(
-                Text(summary.title or UNTITLED, no_wrap=True, overflow="ellipsis"),
+                Text(shown_title(summary), no_wrap=True, overflow="ellipsis"),
                 last_used(summary.updated),
                 Text(str(summary.turns), justify="right"),
                 match,
@@ -181,7 +189,8 @@ class SessionsScreen(Screen[str | None]):
             self.reload(select=session_id)
 
         self.app.push_screen(
-            PromptScreen("Rename the session:", summary.title, allow_empty=False), renamed
+            PromptScreen("Rename the session:", terminal_safe(summary.title), allow_empty=False),
+            renamed,
         )
 
     def action_delete(self) -> None:
@@ -198,13 +207,12 @@ class SessionsScreen(Screen[str | None]):
             except SessionStoreError as error:
                 self.notify(error.describe(), severity="error", title="Delete", markup=False)
             else:
-                title = summary.title or UNTITLED
-                self.notify(f"Deleted “{title}”.", title="Sessions", markup=False)
+                self.notify(f"Deleted “{shown_title(summary)}”.", title="Sessions", markup=False)
             self.reload()
 
         turns = summary.turns
         question = Text("Delete ")
-        question.append(summary.title or UNTITLED, style="bold")
+        question.append(shown_title(summary), style="bold")
         question.append(f" and its {turns} turn{'' if turns == 1 else 's'}?")
         question.append("\nThis cannot be undone.", style="dim")
         self.app.push_screen(

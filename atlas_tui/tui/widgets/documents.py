@@ -2,27 +2,58 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from atlas_tui.safety import terminal_safe
 from atlas_tui.types import Passage
 
+TAIL_PARTS = 2  # heading levels shown first: the end of the path is what tells passages apart
+INNER_WORDS = 6
+_INNER_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
-def document_prompt(number: int, passage: Passage, cited: bool) -> Text:
+
+def heading_parts(heading: str) -> list[str]:
+    return [part.strip() for part in heading.split(" > ") if part.strip()]
+
+
+def label(passage: Passage) -> str:
+    """The distinguishing tail of the heading path, else the title (or the file)."""
+    tail = heading_parts(passage.heading)[-TAIL_PARTS:]
+    return terminal_safe(" › ".join(tail) if tail else passage.title or passage.source)
+
+
+def inner_heading(passage: Passage) -> str:
+    """The first heading inside the passage's text (a passage may span sub-sections), else
+    the first words of its first line: what tells apart passages sharing a heading path."""
+    found = _INNER_HEADING.search(passage.text)
+    first_line = next((line for line in passage.text.splitlines() if line.strip()), "")
+    words = (found[1] if found else first_line).split()
+    text = " ".join(words[:INNER_WORDS]) + (" …" if len(words) > INNER_WORDS else "")
+    return terminal_safe(text)
+
+
+def document_prompt(number: int, passage: Passage, cited: bool, detail: str = "") -> Text:
+    """Two lines: what tells the passage apart (the tail of its heading path, or `detail` when
+    other passages share that tail) and the score; then the file and the rest of the heading
+    path, which a narrow pane may cut."""
+    parts = [terminal_safe(p) for p in heading_parts(passage.heading)]
+    head = parts if detail else parts[:-TAIL_PARTS]
     mark = "●" if cited else " "
     prompt = Text()
     prompt.append(f"{mark}[{number}] ", style="bold underline" if cited else "bold")
-    prompt.append(terminal_safe(passage.title or passage.source))
+    prompt.append(detail or label(passage))
     prompt.append(f"  {passage.score:.2f}", style="dim")
-    where = terminal_safe(passage.source)
-    if passage.heading:
-        where += " › " + terminal_safe(passage.heading)
+    where = " › ".join([terminal_safe(passage.source), *head])
     if passage.page is not None:
         where += f" (p. {passage.page})"
     prompt.append("\n    " + where, style="dim")
@@ -53,8 +84,12 @@ class DocumentsPane(OptionList):
     def show(self, turn_id: int, documents: tuple[Passage, ...], cited: set[int]) -> None:
         self.turn_id, self.documents, self.cited = turn_id, documents, set(cited)
         self.clear_options()
+        shared = Counter(label(p) for p in documents)
         self.add_options(
-            Option(document_prompt(i, p, i in cited), id=f"doc-{i}")
+            Option(
+                document_prompt(i, p, i in cited, inner_heading(p) if shared[label(p)] > 1 else ""),
+                id=f"doc-{i}",
+            )
             for i, p in enumerate(documents, 1)
         )
         self.border_subtitle = f"{len(documents)} found" if documents else "none found"
@@ -72,3 +107,32 @@ class DocumentsPane(OptionList):
         event.stop()
         if self.turn_id is not None:
             self.post_message(self.PreviewRequested(self.turn_id, event.option_index + 1))
+
+
+class Splitter(Widget):
+    """The border between the transcript and the documents pane: drag it to resize."""
+
+    DEFAULT_CSS = """
+    Splitter { width: 1; height: 1fr; }
+    Splitter:hover, Splitter.-dragging { background: $primary 50%; }
+    """
+
+    class Dragged(Message):
+        def __init__(self, screen_x: int) -> None:
+            super().__init__()
+            self.screen_x = screen_x
+
+    def render(self) -> str:
+        return ""
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        self.capture_mouse()
+        self.add_class("-dragging")
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self.has_class("-dragging"):
+            self.post_message(self.Dragged(event.screen_x))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        self.release_mouse()
+        self.remove_class("-dragging")

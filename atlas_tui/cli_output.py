@@ -1,0 +1,45 @@
+"""How the CLI prints: JSON that is safe on a terminal, one-line text, counts in words, and files
+written with a one-line error when they cannot be."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+from typing import Any
+
+from atlas_tui.errors import AtlasError
+from atlas_tui.safety import display_path, json_safe
+
+
+def print_json(data: Any) -> None:
+    """JSON on stdout, with any control or invisible character escaped (same value decoded)."""
+    print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
+
+
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace (newlines included) as one space."""
+    return " ".join(text.split())
+
+
+def count(number: int, noun: str) -> str:
+    """ "1 turn", "2 turns"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write `text` to `path`, or raise an AtlasError saying in one line why it cannot be."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        if isinstance(exc, IsADirectoryError) or path.is_dir():
+            reason = "it is a folder; name a file inside it"
+        elif isinstance(exc, FileNotFoundError) and not path.parent.is_dir():
+            reason = f"the folder {display_path(path.parent)} does not exist"
+        elif isinstance(exc, PermissionError):
+            reason = "permission denied"
+        elif exc.errno == errno.ENOSPC:
+            reason = "the disk is full"
+        else:
+            reason = exc.strerror or str(exc)
+        raise AtlasError(f"Cannot write {display_path(path)}: {reason}.") from exc

@@ -1,0 +1,68 @@
+"""`atlas-tui sessions` and `atlas-tui export`: the session database's readers.
+
+Both open the database read-only, so they work while the TUI or `ask` writes to it. What they print
+passes the terminal filter; `export -o` writes the text verbatim to the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+from atlas_tui.cli_output import count, one_line, print_json, write_file
+from atlas_tui.config import Settings
+from atlas_tui.safety import display_path, json_safe, terminal_safe
+
+
+def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
+    from atlas_tui.sessions import SessionStore
+
+    with SessionStore.from_settings(settings, read_only=True) as store:
+        if args.search:
+            rows = [asdict(hit) for hit in store.search(args.search)]
+            lines = [
+                f"{h['session_id']}  {_when(h['updated'])}  #{h['position']}  "
+                f"{one_line(h['question'])}\n          {one_line(h['snippet'])}"
+                for h in rows
+            ]
+        else:
+            rows = [asdict(summary) for summary in store.list_sessions()]
+            lines = [
+                f"{r['id']}  {_when(r['updated'])}  {count(r['turns'], 'turn'):>9}  "
+                f"{one_line(r['title'])}"
+                for r in rows
+            ]
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("No research sessions match." if args.search else "No research sessions yet.")
+    else:
+        print("\n".join(terminal_safe(line) for line in lines))
+    return 0
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from atlas_tui.export import export_json, export_markdown
+    from atlas_tui.sessions import SessionStore
+
+    with SessionStore.from_settings(settings, read_only=True) as store:
+        session = store.load_session(args.session)
+    if args.format == "md":
+        text = export_markdown(session)
+        shown = terminal_safe(text)  # for reading: escapes and invisible characters removed
+    else:
+        text = export_json(session)
+        shown = json_safe(text)  # for programs: the same JSON value, escaped where needed
+    if args.output:
+        write_file(Path(args.output), text)  # the file keeps the text verbatim
+        print(f"Wrote {display_path(args.output)}", file=sys.stderr)
+    else:
+        sys.stdout.write(shown)
+    return 0
