@@ -33,6 +33,7 @@ def env(research_index: str, tmp_path: Path) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("ANTHROPIC_", "ATLAS_")) and k != "SKIP_API_KEY_CHECK"
     }
+    (tmp_path / "config.toml").write_text("")  # a named config file must exist
     clean.update(
         ATLAS_DB_PATH=research_index,
         ATLAS_DATA_DIR=str(tmp_path / "data"),
