@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -22,11 +21,11 @@ from atlas_tui.config import (
     demo_corpus_path,
     load_settings,
 )
-from atlas_tui.errors import AtlasError, CancelledError_, ConfigError
+from atlas_tui.errors import AtlasError, ConfigError
 from atlas_tui.safety import display_path, terminal_safe
 
 if TYPE_CHECKING:
-    from atlas_tui.query import AtlasQuery, Event
+    from atlas_tui.query import AtlasQuery
 
 
 class _Parser(argparse.ArgumentParser):
@@ -254,104 +253,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 # --- ask
 
 
-def _event_json(event: Event) -> dict[str, Any]:
-    from atlas_tui.query import Delta, Done, Failed, Retrieved
-
-    if isinstance(event, Retrieved):
-        docs = [
-            {"number": i, "text": p.text, **p.metadata()} for i, p in enumerate(event.documents, 1)
-        ]
-        return {"event": "retrieved", "documents": docs, "retrieval_ms": event.retrieval_ms}
-    if isinstance(event, Delta):
-        return {
-            "event": "delta",
-            "text": event.text,
-            "citations": [asdict(c) for c in event.citations],
-        }
-    if isinstance(event, Done):
-        return {
-            "event": "done",
-            "answer": event.answer,
-            "citations": [asdict(c) for c in event.citations],
-            "usage": asdict(event.usage),
-            "timings": asdict(event.timings),
-            "answerer": event.answerer,
-            "extractive": event.extractive,
-        }
-    assert isinstance(event, Failed)
-    return {
-        "event": "failed",
-        "error": type(event.error).__name__,
-        "message": event.error.message,
-        "hint": event.error.hint,
-        "partial_text": event.partial_text,
-        "cancelled": event.cancelled,
-    }
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
-    from atlas_tui.query import Delta, Done, Failed, Retrieved
+    from atlas_tui.ask import run_ask
 
     settings = _settings(args)
-    client = _client(settings)
-    store, recorder, history = _ask_session(settings, args)
-    run = client.events(args.question, history=history, **_knobs(args))
-    documents: tuple[Any, ...] = ()
-    status = 0
-    out = sys.stdout
-    try:
-        for event in run:
-            if recorder is not None:
-                recorder.record(event)
-            if args.json:
-                out.write(json.dumps(_event_json(event), ensure_ascii=False) + "\n")
-                out.flush()
-            if isinstance(event, Retrieved):
-                documents = event.documents
-            elif isinstance(event, Delta) and not args.json:
-                out.write(terminal_safe(event.text))
-                out.flush()
-            elif isinstance(event, Failed):
-                status = 1
-                if not args.json:
-                    out.write("\n")
-                    _print_error(event.error)
-            elif isinstance(event, Done) and not args.json:
-                out.write("\n")
-    except KeyboardInterrupt:
-        run.close()
-        out.write("\n[cancelled]\n")
-        status = 130
-        if recorder is not None:
-            recorder.record(Failed(CancelledError_("Cancelled."), recorder.text))
-    finally:
-        if store is not None:
-            store.close()
-    if not args.json and documents:
-        out.write("\nSources:\n")
-        for number, p in enumerate(documents, 1):
-            heading = f" > {p.heading}" if p.heading else ""
-            page = f" (p. {p.page})" if p.page else ""
-            out.write(
-                terminal_safe(f"  [{number}] {p.source}{page}{heading}  ({p.score:.3f})") + "\n"
-            )
-    return status
-
-
-def _ask_session(settings: Settings, args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
-    """The store, a recorder for this question, and the earlier turns of a continued session."""
-    if args.no_save:
-        return None, None, []
-    from atlas_tui.recorder import TurnRecorder
-    from atlas_tui.sessions import SessionStore
-
-    store = SessionStore.from_settings(settings)
-    if args.session:
-        session_id = store.resolve(args.session)
-        history = store.history(session_id, settings.history_turns)
-    else:
-        session_id, history = store.create_session(), []
-    return store, TurnRecorder(store, session_id, args.question), history
+    return run_ask(args, settings, _client(settings), _knobs(args))
 
 
 # --- the TUI and main

@@ -98,7 +98,9 @@ class Settings:
             return False
         if self.provider == "anthropic":
             return True
-        return bool(self.api_key) or self.skip_api_key_check
+        # SKIP_API_KEY_CHECK means "run without an API key": the offline answerer, unless a base
+        # URL names a gateway that adds its own credentials, where Claude works without a key.
+        return bool(self.api_key) or (self.skip_api_key_check and bool(self.base_url))
 
 
 _ENV: dict[str, str] = {

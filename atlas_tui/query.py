@@ -159,8 +159,12 @@ class AtlasQuery:
         if self._answerer is None:
             from atlas_tui.generation import make_answerer
 
-            self._answerer = make_answerer(self.settings)
+            self._answerer = make_answerer(self.settings, self.encode)
         return self._answerer
+
+    def encode(self, texts: list[str]) -> Any:
+        """Texts as L2-normalised vectors by the retrieval model (the offline answerer's use)."""
+        return self.knowledge.embedder.encode_documents(texts)
 
     @property
     def answerer_label(self) -> str:

@@ -60,3 +60,4 @@ class Turn:
     question: str
     answer: str
     passages: tuple[Passage, ...] = field(default_factory=tuple)
+    answerer: str = ""  # the label of what answered ("offline extractive", "Claude ..."), if known

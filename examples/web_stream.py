@@ -12,6 +12,20 @@ GET / serves the page; GET /ask?q=QUESTION streams the answer as server-sent eve
 
 Every payload is JSON, so newlines and quotes in the text cannot break the stream's framing, and
 the page inserts text with `textContent`, never as HTML.
+
+This is our working port of the Atlas documentation's Flask SSE route, which cannot work as
+written, and what it fixes:
+- Its `callback(delta, full_text)` contains `yield`, which makes it a generator function: each
+  call by `query_streaming` only creates a generator and runs none of its body, so no text is ever
+  sent; the client sees the final `done` (or an error) and nothing else. Here the handler iterates
+  the query client's event stream (`client.events()`), so each piece is written as it arrives.
+- It uses `request` (for `request.json`) without importing it: a NameError on every call. Here
+  the question comes from the query string of a GET, which an `EventSource` can send (it cannot
+  POST a JSON body at all).
+- A browser that goes away is noticed (a broken pipe) and the answer is cancelled, instead of the
+  answer running on to its end for nobody; failures arrive as an `event: failed` with the partial
+  text, and `done` always comes last.
+- The standard library's `http.server` instead of Flask: the example needs nothing to install.
 """
 
 from __future__ import annotations

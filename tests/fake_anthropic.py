@@ -67,6 +67,7 @@ class Block:
 
     text_chunks: Sequence[str]
     citations: Sequence[Cite] = ()
+    start_text: str = ""  # text sent in the block's content_block_start (the API may do so)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class Reply:
 
     @property
     def streamed_text(self) -> str:
-        return "".join("".join(block.text_chunks) for block in self.blocks)
+        return "".join(block.start_text + "".join(block.text_chunks) for block in self.blocks)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._stall()
             self.close_connection = True
         elif reply.status != 200:
-            error_type = reply.error_type or _STATUS_ERRORS.get(reply.status, "api_error")
+            error_type = (
+                reply.error_type
+                if reply.error_type is not None  # "" sends an error without a type
+                else _STATUS_ERRORS.get(reply.status, "api_error")
+            )
             self._send_error(reply.status, error_type, reply.error_message, reply.headers)
         else:
             self._stream(reply, body)
@@ -192,7 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "type": "error",
                     "error": {
-                        "type": reply.error_type or "overloaded_error",
+                        "type": "overloaded_error"
+                        if reply.error_type is None
+                        else reply.error_type,  # "" sends an error without a type
                         "message": reply.error_message,
                     },
                 },
@@ -258,7 +265,7 @@ def _events(reply: Reply, request: dict[str, Any]) -> Iterator[tuple[str, dict[s
     )
     yield "ping", {"type": "ping"}
     for index, block in enumerate(reply.blocks):
-        start: dict[str, Any] = {"type": "text", "text": ""}
+        start: dict[str, Any] = {"type": "text", "text": block.start_text}
         if block.citations:
             start["citations"] = []
         yield (

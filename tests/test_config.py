@@ -279,7 +279,10 @@ def test_key_or_skip_check_selects_claude(monkeypatch: pytest.MonkeyPatch) -> No
     assert not load_settings(provider="extractive").use_claude
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     monkeypatch.setenv("SKIP_API_KEY_CHECK", "true")
-    assert load_settings().use_claude
+    assert not load_settings().use_claude  # "run without a key": the offline answerer
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/gateway")
+    assert load_settings().use_claude  # a gateway that adds its own credentials
+    assert not load_settings(provider="extractive").use_claude
 
 
 def test_demo_corpus_is_bundled() -> None:

@@ -235,3 +235,68 @@ def test_web_example_serves_a_page_and_streams_an_answer(web_server: int) -> Non
     assert empty.status == 400
     assert "/ask?q=" in empty.read().decode()
     connection.close()
+
+
+# --- the Atlas documentation's own example, run as written ---------------------------------------
+
+ORIGIN = Path(__file__).resolve().parent / "origin" / "streaming-query-example.md"
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def origin_blocks() -> list[str]:
+    """The document's Python blocks, verbatim but for the import (`atlas` is `atlas_tui` here)."""
+    blocks = PYTHON_BLOCK.findall(ORIGIN.read_text(encoding="utf-8"))
+    ported = [b.replace("from atlas import ", "from atlas_tui import ") for b in blocks]
+    assert all("from atlas import" not in b for b in ported)
+    return ported
+
+
+def run_origin(code: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "docs_example.py"
+    script.write_text(code, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def test_the_documents_complete_example_streams_an_offline_answer(
+    example_env: dict[str, str], tmp_path: Path
+) -> None:
+    complete = next(b for b in origin_blocks() if 'if __name__ == "__main__":' in b)
+
+    result = run_origin(complete, example_env, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Error in streaming" not in out and "Falling back" not in out
+    streamed = out.split("Streaming Response:\n", 1)[1].split("\n\nStreaming completed", 1)[0]
+    assert streamed.startswith("_Offline extractive answer (no API key configured)")
+    assert_trimodal_answer(streamed)
+    assert f"Streaming completed with result length: {len(streamed)}" in out
+    assert out.rstrip().endswith("Test completed!")
+
+
+def test_the_documents_snippets_run_in_sequence(
+    example_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Setup, the callback, the basic query, error handling, the tokens/s handler and streaming
+    with context: the document's blocks before the complete example, run as one script."""
+    blocks = origin_blocks()
+    snippets = blocks[: next(i for i, b in enumerate(blocks) if "__main__" in b)]
+    assert len(snippets) == 6, "the document's snippets changed"
+
+    result = run_origin("\n".join(snippets), example_env, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Error in streaming" not in out
+    assert out.count("_Offline extractive answer") == 4  # basic, error handling, handler, context
+    assert "Streaming completed with result length:" in out
+    assert re.search(r"Retrieved \d+ relevant documents", out)
+    assert "Most relevant document: trimodal-" in out
+    assert_trimodal_answer(out)

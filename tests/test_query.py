@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,9 @@ from atlas_tui.errors import (
     IndexMissingError,
     StreamInterruptedError,
 )
+from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.query import AtlasQuery
+from atlas_tui.types import Passage
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply
 
 QUESTION = "What is the trimodal methodology in Atlas?"
@@ -79,7 +83,11 @@ def test_events_come_in_order_with_timings(offline: AtlasQuery) -> None:
     done = events[-1]
     assert isinstance(done, Done) and done.extractive
     assert done.answer == "".join(e.text for e in events[1:-1])
-    assert {c.number for c in done.citations} <= set(range(1, len(events[0].documents) + 1))
+    assert done.citations, "an extractive answer cites what it quotes"
+    for citation in done.citations:
+        document = events[0].documents[citation.number - 1]
+        assert citation.chunk_id == document.chunk_id
+        assert citation.cited_text and citation.cited_text in document.text
     assert done.timings.retrieval_ms > 0 and done.timings.first_token_ms is not None
 
 
@@ -137,10 +145,32 @@ def test_follow_up_sends_history(claude: AtlasQuery, fake_anthropic: FakeAnthrop
     earlier = Turn("Tell me about lighthouses", "Keepers trim the wick [1].")
     list(claude.events("and how often?", history=[earlier]))
     messages = fake_anthropic.last_body["messages"]
-    assert messages[0] == {"role": "user", "content": "Tell me about lighthouses"} or (
-        messages[0]["role"] == "user" and "lighthouses" in str(messages[0]["content"])
+    assert messages[0] == {"role": "user", "content": "Tell me about lighthouses"}
+    assert messages[1] == {"role": "assistant", "content": "Keepers trim the wick."}  # no [1]
+    assert messages[2]["role"] == "user" and len(messages) == 3
+    assert messages[2]["content"][-1] == {"type": "text", "text": "and how often?"}
+
+
+def test_offline_answers_are_never_sent_as_claudes_own_turns(
+    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.script(Reply.text("Monthly."))
+    offline = Turn(
+        "What does the café machine need?",
+        "_Offline extractive answer (no API key configured): the most relevant passages, "
+        "quoted._\n\n> The espresso machine needs descaling. [1]",
+        answerer="offline extractive",
     )
-    assert messages[1]["role"] == "assistant" and "trim the wick" in str(messages[1]["content"])
+    earlier = Turn("Tell me about lighthouses", "Keepers trim the wick [1].", answerer="Claude x")
+    list(claude.events("and how often?", history=[earlier, offline]))
+
+    messages = fake_anthropic.last_body["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[1] == {"role": "assistant", "content": "Keepers trim the wick."}
+    assert "Offline extractive" not in json.dumps(messages)
+    assert "descaling" not in json.dumps(messages[:2])
+    note = messages[2]["content"][-2]["text"]
+    assert "- What does the café machine need?" in note and "not by you" in note
 
 
 def test_cancel_while_server_stalls_is_prompt(
@@ -192,3 +222,65 @@ def test_follow_up_retrieval_uses_context_only_when_the_question_leans_on_it(
     assert first_source("What does the espresso machine at the café need?") == (
         "notes/it's a café.md"
     )
+
+
+class GatedKnowledge(KnowledgeBase):
+    """The real knowledge base, whose search waits for the test's go-ahead (to cancel during it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.searching = threading.Event()
+        self.go_on = threading.Event()
+
+    def search(self, query: str, **options: Any) -> list[Passage]:
+        self.searching.set()
+        assert self.go_on.wait(30)
+        return super().search(query, **options)
+
+
+def test_cancel_during_retrieval_asks_nothing(
+    research_index: str, fake_anthropic: FakeAnthropic
+) -> None:
+    settings = Settings(db_path=research_index, api_key="sk-test", base_url=fake_anthropic.base_url)
+    knowledge = GatedKnowledge(settings)
+    run = AtlasQuery(settings, knowledge=knowledge).events(QUESTION)
+    seen: list[object] = []
+    worker = threading.Thread(target=lambda: seen.extend(run), daemon=True)
+    worker.start()
+    assert knowledge.searching.wait(30)
+
+    run.cancel()
+    knowledge.go_on.set()
+    worker.join(30)
+
+    assert not worker.is_alive()
+    assert [type(e) for e in seen] == [Retrieved, Failed]
+    assert isinstance(seen[-1], Failed) and seen[-1].cancelled
+    assert fake_anthropic.requests == []  # the answer was never asked for
+
+
+def test_cancel_before_the_stream_attaches(
+    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+) -> None:
+    run = claude.events(QUESTION)
+    first = next(run)
+    assert isinstance(first, Retrieved)
+
+    run.cancel()  # between the documents and the answer: no stream exists yet
+    rest = list(run)
+
+    assert len(rest) == 1 and isinstance(rest[0], Failed) and rest[0].cancelled
+    assert rest[0].partial_text == ""
+    assert fake_anthropic.requests == []
+
+
+def test_a_stream_attached_after_cancel_is_cancelled_at_once(research_index: str) -> None:
+    from atlas_tui.generation.extractive import ExtractiveAnswerer
+
+    run = AtlasQuery(Settings(db_path=research_index)).events(QUESTION)
+    run.cancel()
+    stream = ExtractiveAnswerer(Settings()).stream(QUESTION, [])
+    run.attach(stream)
+
+    with pytest.raises(CancelledError_):
+        list(stream)

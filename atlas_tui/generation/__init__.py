@@ -11,12 +11,14 @@ the server stalls; `close()` (or leaving a `with` block) releases the connection
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from atlas_tui.config import Settings
 from atlas_tui.types import Citation, Passage, Turn, Usage
+
+EXTRACTIVE_LABEL = "offline extractive"  # the offline answerer's label, as sessions record it
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +57,15 @@ class Answerer(Protocol):
     ) -> AnswerStream: ...
 
 
-def make_answerer(settings: Settings) -> Answerer:
-    """Claude when a key is configured (or the provider is forced), else the extractive answerer."""
+def make_answerer(settings: Settings, encode: Callable[[list[str]], Any] | None = None) -> Answerer:
+    """Claude when a key is configured (or the provider is forced), else the extractive answerer.
+
+    `encode` (texts -> L2-normalised vectors) lets the extractive answerer score by meaning.
+    """
     if settings.use_claude:
         from atlas_tui.generation.anthropic import ClaudeAnswerer
 
         return ClaudeAnswerer(settings)
     from atlas_tui.generation.extractive import ExtractiveAnswerer
 
-    return ExtractiveAnswerer(settings)
+    return ExtractiveAnswerer(settings, encode)

@@ -52,12 +52,26 @@ class _Cancelled(Exception):
     """Raised by the middleware to stop the SDK from starting an attempt after a cancel."""
 
 
+class _TimedOut(Exception):
+    """A timed-out attempt, raised instead of the SDK's own error so that it is not retried."""
+
+
 class _StopWhenCancelled(anthropic.Middleware):
+    """Starts no attempt after a cancel, and retries no attempt that timed out.
+
+    The SDK retries timeouts like refused connections; but `request_timeout` is how long the user
+    agreed to wait for a silent server, and two retries made it three times that. A timeout is not
+    retried (refused or reset connections, 429, 529 and 5xx still are, with the SDK's backoff).
+    """
+
     def handle(self, request: anthropic.APIRequest, call_next: Any) -> Any:
         cancelled = _CANCELLED.get()
         if cancelled is not None and cancelled.is_set():
             raise _Cancelled
-        return call_next(request)
+        try:
+            return call_next(request)
+        except anthropic.APITimeoutError:
+            raise _TimedOut from None  # no __cause__: the SDK retries what a cause says it may
 
 
 def make_client(settings: Settings) -> anthropic.Anthropic:
@@ -329,10 +343,10 @@ def _normalise(text: str) -> str:
 def _generation_error(exc: BaseException, stream: ClaudeStream) -> errors.GenerationError | None:
     settings = stream.settings
     where = settings.base_url or "the Anthropic API"
-    if isinstance(exc, anthropic.APITimeoutError):
+    if isinstance(exc, _TimedOut | anthropic.APITimeoutError):
         return errors.APITimeoutError(
             f"{where} did not answer within {settings.request_timeout:g} s "
-            f"(after {settings.max_retries} retries)."
+            "(a timeout is not retried)."
         )
     if isinstance(exc, anthropic.APIConnectionError):
         cause = exc.__cause__ or exc

@@ -1,10 +1,17 @@
-"""The offline answerer: quotes the retrieved sentences most relevant to the question, cited.
+"""The offline answerer: quotes the few excerpts of the retrieved passages that answer the question.
 
-No model and no network. Sentences of the chosen passages (the same selection Claude gets) are
-scored by the question's terms they contain, each term weighted by how rare it is among those
-sentences (an IDF), then lifted by their passage's retrieval score. The best few are quoted
-verbatim, each followed by its [n]; nothing is written that is not in the documents, apart from the
-opening line that says what this answer is and the line that says when nothing relevant was found.
+No generative model and no network. The passages chosen for context (the same selection Claude
+gets) are cut into excerpts (see `excerpts`: sentences, a lead-in with its code block or list, a
+table row with its header, a signature with its description). Each excerpt is scored by meaning
+(cosine similarity with the question, from the embedding model retrieval already loaded, injected
+as `encode`) plus the question's terms it contains (each weighted by its rarity among the excerpts)
+plus a little of its passage's retrieval score. The best is quoted, then the next ones only while
+they are nearly as good (at most `MAX_QUOTES`, about `WORD_BUDGET` words); neighbouring sentences
+of one passage become one quote, and quotes follow document and position order. When even the best
+excerpt is weak, the answer says plainly that nothing answers the question.
+
+Nothing is written that is not in the documents, apart from the labelled opening line and the
+line that says nothing answers.
 """
 
 from __future__ import annotations
@@ -12,21 +19,45 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from atlas_tui.config import Settings
 from atlas_tui.errors import CancelledError_
-from atlas_tui.generation import Completed, GenerationEvent, TextDelta
+from atlas_tui.generation import EXTRACTIVE_LABEL, Completed, GenerationEvent, TextDelta
+from atlas_tui.generation.excerpts import Excerpt, excerpts
 from atlas_tui.generation.prompts import NumberedPassage, select_passages
 from atlas_tui.types import Citation, Passage, Turn
 
-MAX_SENTENCES = 5
-MIN_WORDS = 4
-NOTHING_RETRIEVED = "Nothing in the index matched this question, so there is nothing to quote."
-NOTHING_RELEVANT = (
-    "None of the retrieved passages contains the question's terms, so there is nothing to quote; "
-    "see the retrieved documents, or rephrase the question."
+# Texts -> L2-normalised vectors, one row per text (e.g. the knowledge base's embedder).
+Encode = Callable[[list[str]], Any]
+
+MAX_QUOTES = 3
+WORD_BUDGET = 70  # a further quote is added only while the answer stays about this short
+MARGIN = 0.3  # a further quote scores at least (1 - MARGIN) times the best one's score
+LEXICAL_WEIGHT = 0.25
+PASSAGE_WEIGHT = 0.1
+TERMS_RATIO = 0.3  # a further quote has at least this share of the best one's term weight...
+CLOSE_MEANING = 0.05  # ...or a meaning score this close to the best one's
+WEAK_MEANING = 0.3  # below this cosine, and with few of the question's terms, nothing answers
+WEAK_TERMS = 0.5
+MAX_CANDIDATES = 12  # excerpts encoded per question (the best by terms and passage score)
+EMBED_CHARS = 120  # of each excerpt, enough for its meaning and cheap to encode
+LONG_WORDS = 40  # excerpts longer than this lose LONG_PENALTY per word
+LONG_PENALTY = 0.003
+USE_SECTION = True
+CODE_BONUS = 0.1  # an excerpt that names code (a call, a keyword argument, an identifier)
+
+NOTHING_RETRIEVED = (
+    "Nothing in the index matched this question, so there is nothing to quote. "
+    "Try other words, or check what is indexed with `atlas-tui stats`."
+)
+NOTHING_ANSWERS = (
+    "None of the retrieved passages seems to answer this question, so nothing is quoted. "
+    "The closest documents are listed in the documents pane (and under Sources); "
+    "open them to look, or rephrase the question."
 )
 
 _STOPWORDS = frozenset(
@@ -34,19 +65,24 @@ _STOPWORDS = frozenset(
         r"\w+",
         """a an and are as at be by can could do does for from how i if in into is it its me my of
         on or our should so than that the their them then there these they this to use used using
-        was we were what when where which who why will with would you your""",
+        was we were what when where which who why will with would you your get make way want""",
     )
 )
-# A sentence ends at . ! or ? followed by white space, or at the end of its block.
-_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s)|$)", re.DOTALL)
-# Lines that stand alone rather than continue a wrapped paragraph: list items, headings, tables,
-# quotes, reST directives and field lists.
-_STANDALONE = re.compile(r"^\s*(?:[-*+•]\s|\d+[.)]\s|#|\||>|\.\.\s|:\w)")
 _WORD = re.compile(r"[a-z0-9][a-z0-9_+#.-]*[a-z0-9+#]|[a-z0-9]")
+_CODE_LIKE = re.compile(
+    r"\w\(|\b\w+=|\b[a-z]+_\w+|\b[a-z]+\.[a-z_]\w*|\b[A-Z][a-z]+[A-Z]\w*|\b[a-z]+[A-Z]\w*|`"
+)
 
 
 def _terms(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+    found: set[str] = set()
+    for word in _WORD.findall(text.lower()):
+        if word in _STOPWORDS:
+            continue
+        found.add(_stem(word))
+        if "-" in word:  # "SHA-256" also matches "sha256"
+            found.add(word.replace("-", ""))
+    return found
 
 
 def _stem(word: str) -> str:
@@ -58,77 +94,194 @@ def _stem(word: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Sentence:
-    text: str  # verbatim from the passage
+class Candidate:
+    excerpt: Excerpt
     numbered: NumberedPassage
-    terms: frozenset[str]
-    position: int
+    order: int  # position among all candidates, in document order
+    score: float = 0.0
+    meaning: float = 0.0  # cosine with the question (0 without an encoder)
+    terms: float = 0.0  # share of the question's term weight it contains
 
 
-def _blocks(text: str) -> Iterator[str]:
-    """Paragraphs (soft-wrapped lines kept together, verbatim); list items, headings and table
-    rows each a block of their own."""
-    for paragraph in re.split(r"\n\s*\n", text):
-        current: list[str] = []
-        for line in paragraph.splitlines():
-            if _STANDALONE.match(line) and current:
-                yield "\n".join(current)
-                current = []
-            current.append(line)
-        if current:
-            yield "\n".join(current)
-
-
-def _sentences(chosen: Sequence[NumberedPassage]) -> list[_Sentence]:
-    found: list[_Sentence] = []
+def candidates(chosen: Sequence[NumberedPassage]) -> list[Candidate]:
+    """Every excerpt of the chosen passages, duplicates (overlapping chunks) once."""
+    seen: set[str] = set()
+    found: list[Candidate] = []
     for numbered in chosen:
-        for block in _blocks(numbered.text):
-            if block.startswith("```"):
+        for excerpt in excerpts(numbered.text):
+            key = " ".join(excerpt.prose.lower().split())
+            if key in seen:
                 continue
-            for match in _SENTENCE.finditer(block):
-                text = match.group().strip()
-                # Too short to answer anything, or a question rather than an answer.
-                if len(text.split()) < MIN_WORDS or text.endswith("?"):
-                    continue
-                found.append(_Sentence(text, numbered, frozenset(_terms(text)), len(found)))
+            seen.add(key)
+            found.append(Candidate(excerpt, numbered, len(found)))
     return found
 
 
-def rank_sentences(question: str, chosen: Sequence[NumberedPassage]) -> list[_Sentence]:
-    """The sentences that share terms with the question, most relevant first."""
+def _code_like(text: str) -> bool:
+    return _CODE_LIKE.search(text) is not None
+
+
+def score(question: str, found: list[Candidate], vectors: Vectors | None = None) -> list[Candidate]:
+    """The candidates scored, best first. Without `vectors`, by terms and passage score only."""
     wanted = _terms(question)
-    sentences = _sentences(chosen)
-    if not wanted or not sentences:
+    if not found:
         return []
-    count = len(sentences)
-    idf = {
-        term: math.log(1 + count / (1 + sum(term in s.terms for s in sentences))) for term in wanted
-    }
-    scored: list[tuple[float, _Sentence]] = []
-    for sentence in sentences:
-        overlap = sum(idf[t] for t in wanted & sentence.terms)
-        if overlap <= 0:
+    terms = [frozenset(_terms(c.excerpt.prose)) for c in found]
+    count = len(found)
+    idf = {t: math.log(1 + count / (1 + sum(t in ts for ts in terms))) for t in wanted}
+    total = sum(idf.values()) or 1.0
+    scored = []
+    for candidate, its_terms in zip(found, terms, strict=True):
+        share = sum(idf[t] for t in wanted & its_terms) / total
+        prior = max(0.0, min(1.0, candidate.numbered.passage.score))
+        long = max(0, candidate.excerpt.words - LONG_WORDS) * LONG_PENALTY
+        code = CODE_BONUS if _code_like(" ".join(candidate.excerpt.quote)) else 0.0
+        # Without meaning, the terms are all there is: they get the weight meaning would have.
+        weight = LEXICAL_WEIGHT if vectors is not None else 1.0
+        value = weight * share + PASSAGE_WEIGHT * prior + code - long
+        scored.append(replace(candidate, terms=share, score=value))
+    if vectors is not None:
+        scored.sort(key=lambda c: -c.score)
+        shortlist = scored[:MAX_CANDIDATES]
+        meaning = vectors.similarity(question, [_embedded(c) for c in shortlist])
+        scored = [
+            replace(c, meaning=m, score=c.score + m)
+            for c, m in zip(shortlist, meaning, strict=True)
+        ]
+    scored.sort(key=lambda c: (-c.score, c.order))
+    return scored
+
+
+def _embedded(candidate: Candidate) -> str:
+    """What is encoded for an excerpt: its words, after its section's title for context."""
+    section = candidate.excerpt.section or candidate.numbered.passage.heading.rpartition(" > ")[2]
+    text = candidate.excerpt.prose[:EMBED_CHARS]
+    return f"{section}: {text}" if section and USE_SECTION else text
+
+
+class Vectors:
+    """Cosine similarity by the injected encoder, each text's vector kept for the next question."""
+
+    def __init__(self, encode: Encode, cache_size: int = 4096) -> None:
+        self._encode = encode
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def similarity(self, question: str, texts: list[str]) -> list[float]:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in [question, *texts] if t not in self._cache))
+        if missing:
+            encoded = self._encode(missing)
+            with self._lock:
+                for text, vector in zip(missing, encoded, strict=True):
+                    self._cache[text] = vector
+                    self._cache.move_to_end(text)
+        with self._lock:
+            wanted = self._cache[question]
+            vectors = [self._cache[t] for t in texts]
+            for text in [question, *texts]:
+                self._cache.move_to_end(text)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return [float(vector @ wanted) for vector in vectors]
+
+
+def _weak(best: Candidate, semantic: bool) -> bool:
+    if semantic:
+        return best.meaning < WEAK_MEANING and best.terms < WEAK_TERMS
+    return best.terms <= 0
+
+
+def _overlaps(a: Candidate, b: Candidate) -> bool:
+    if a.numbered.number != b.numbered.number or a.excerpt.block != b.excerpt.block:
+        return False
+    return a.excerpt.first <= b.excerpt.last and b.excerpt.first <= a.excerpt.last
+
+
+def _as_relevant(candidate: Candidate, best: Candidate) -> bool:
+    """A further quote shares the question's terms (about as much as the best does), or means
+    nearly the same: not merely a neighbour on the topic."""
+    if candidate.terms <= 0 and candidate.meaning <= 0:
+        return False  # without meaning scores, a quote must contain the question's terms
+    return candidate.terms >= TERMS_RATIO * best.terms or (
+        candidate.meaning >= best.meaning - CLOSE_MEANING and candidate.meaning > 0
+    )
+
+
+def choose(ranked: list[Candidate]) -> list[Candidate]:
+    """The best candidate, then those nearly as good, in document order."""
+    best = ranked[0]
+    chosen = [best]
+    words = best.excerpt.words
+    for candidate in ranked[1:]:
+        if len(chosen) >= MAX_QUOTES or candidate.score < best.score * (1 - MARGIN):
+            break
+        if not _as_relevant(candidate, best) or any(_overlaps(candidate, c) for c in chosen):
             continue
-        length_penalty = 1 + math.log1p(len(sentence.terms) / 20)
-        lift = 0.5 + max(0.0, min(1.0, sentence.numbered.passage.score))
-        scored.append((overlap * lift / length_penalty, sentence))
-    scored.sort(key=lambda pair: (-pair[0], pair[1].position))
-    return [sentence for _score, sentence in scored]
+        if words + candidate.excerpt.words > WORD_BUDGET:
+            continue
+        chosen.append(candidate)
+        words += candidate.excerpt.words
+    return sorted(chosen, key=lambda c: c.order)
 
 
-def _quote(sentence: str) -> str:
-    """A Markdown block quote that keeps the sentence verbatim and cannot open a code block."""
-    return "> " + " ".join(sentence.split())
+@dataclass(frozen=True, slots=True)
+class Quote:
+    numbered: NumberedPassage
+    lines: tuple[str, ...]
+    parts: tuple[str, ...]
+    ends_in_prose: bool
+
+    def markdown(self) -> str:
+        number = self.numbered.number
+        lines = [f"> {line}" if line else ">" for line in self.lines]
+        if self.ends_in_prose:
+            lines[-1] += f" [{number}]"
+        else:
+            lines += [">", f"> [{number}]"]
+        return "\n".join(lines) + "\n\n"
+
+    def citations(self) -> tuple[Citation, ...]:
+        chunk = self.numbered.passage.chunk_id
+        return tuple(Citation(self.numbered.number, chunk, part, True) for part in self.parts)
+
+
+def quotes(chosen: list[Candidate]) -> list[Quote]:
+    """One quote per chosen excerpt, neighbouring sentences of one passage merged."""
+    out: list[Quote] = []
+    previous: Candidate | None = None
+    for candidate in chosen:
+        excerpt = candidate.excerpt
+        if (
+            previous is not None
+            and out
+            and out[-1].ends_in_prose
+            and excerpt.kind == "sentence"
+            and previous.numbered.number == candidate.numbered.number
+            and previous.excerpt.block == excerpt.block
+            and excerpt.first == previous.excerpt.last + 1
+        ):
+            last = out[-1]
+            joined = (*last.lines[:-1], f"{last.lines[-1]} {excerpt.quote[0]}")
+            out[-1] = replace(last, lines=joined, parts=(*last.parts, *excerpt.parts))
+        else:
+            out.append(
+                Quote(candidate.numbered, excerpt.quote, excerpt.parts, excerpt.ends_in_prose)
+            )
+        previous = candidate
+    return out
 
 
 class ExtractiveAnswerer:
-    """Answers without a model: the most relevant sentences, quoted with their citations."""
+    """Answers without a model: the excerpts that answer, quoted with their citations."""
 
-    label = "offline extractive"
+    label = EXTRACTIVE_LABEL
     extractive = True
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, encode: Encode | None = None) -> None:
         self.settings = settings
+        self.vectors = Vectors(encode) if encode is not None else None
 
     @property
     def opening(self) -> str:
@@ -144,33 +297,37 @@ class ExtractiveAnswerer:
         model: str | None = None,  # for Claude only: quoting needs no model
         system_prompt: str | None = None,  # for Claude only: quoting follows no instructions
     ) -> ExtractiveStream:
-        return ExtractiveStream(self.opening, question, passages, self.settings)
+        return ExtractiveStream(self, question, passages)
+
+    def answer_quotes(self, question: str, passages: Sequence[Passage]) -> list[Quote] | None:
+        """The quotes that answer; [] when nothing does; None when nothing was retrieved."""
+        if not passages:
+            return None
+        chosen = select_passages(passages, self.settings.context_token_budget)
+        ranked = score(question, candidates(chosen), self.vectors)
+        if not ranked or _weak(ranked[0], self.vectors is not None):
+            return []
+        return quotes(choose(ranked))
 
 
 class ExtractiveStream:
     def __init__(
-        self, opening: str, question: str, passages: Sequence[Passage], settings: Settings
+        self, answerer: ExtractiveAnswerer, question: str, passages: Sequence[Passage]
     ) -> None:
-        self._opening = opening
+        self._answerer = answerer
         self._question = question
         self._passages = passages
-        self._settings = settings
         self._cancelled = threading.Event()
 
     def _deltas(self) -> Iterator[TextDelta]:
-        yield TextDelta(self._opening)
-        if not self._passages:
+        yield TextDelta(self._answerer.opening)
+        found = self._answerer.answer_quotes(self._question, self._passages)
+        if found is None:
             yield TextDelta(NOTHING_RETRIEVED + "\n")
-            return
-        chosen = select_passages(self._passages, self._settings.context_token_budget)
-        ranked = rank_sentences(self._question, chosen)[:MAX_SENTENCES]
-        if not ranked:
-            yield TextDelta(NOTHING_RELEVANT + "\n")
-            return
-        for sentence in ranked:
-            numbered = sentence.numbered
-            citation = Citation(numbered.number, numbered.passage.chunk_id, sentence.text, True)
-            yield TextDelta(f"{_quote(sentence.text)} [{numbered.number}]\n\n", (citation,))
+        elif not found:
+            yield TextDelta(NOTHING_ANSWERS + "\n")
+        for quote in found or ():
+            yield TextDelta(quote.markdown(), quote.citations())
 
     def __iter__(self) -> Iterator[GenerationEvent]:
         text = ""

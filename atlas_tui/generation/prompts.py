@@ -19,6 +19,7 @@ from typing import Any
 
 from atlas_tui.config import Settings
 from atlas_tui.errors import ConfigError
+from atlas_tui.generation import EXTRACTIVE_LABEL
 from atlas_tui.types import Passage, Turn
 
 CHARS_PER_TOKEN = 4
@@ -153,21 +154,42 @@ def search_result_block(numbered: NumberedPassage) -> dict[str, Any]:
 _MARKER = re.compile(r"[ \t]?\[\d+\]")
 
 
+def _offline(turn: Turn) -> bool:
+    return turn.answerer == EXTRACTIVE_LABEL
+
+
 def history_messages(history: Sequence[Turn], max_turns: int) -> list[dict[str, Any]]:
     """Earlier turns as user/assistant messages, the newest `max_turns` of them.
 
-    Their [n] markers are removed: they numbered that turn's sources, not this one's.
+    Only the model's own answers become assistant turns: an offline (extractive) answer is quotes
+    the model never wrote, so that turn is left out here (its question is mentioned in the new
+    question's message instead, see `build_messages`). The [n] markers are removed: they numbered
+    that turn's sources, not this one's.
     """
     if max_turns <= 0:
         return []
     messages: list[dict[str, Any]] = []
     for turn in history[-max_turns:]:
         answer = _MARKER.sub("", turn.answer).strip()
-        if not turn.question.strip() or not answer:
+        if _offline(turn) or not turn.question.strip() or not answer:
             continue  # the API rejects empty turns; an unanswered question adds nothing
         messages.append({"role": "user", "content": turn.question})
         messages.append({"role": "assistant", "content": answer})
     return messages
+
+
+def offline_questions_note(history: Sequence[Turn], max_turns: int) -> str:
+    """The earlier questions that were answered offline, as context for the new question."""
+    if max_turns <= 0:
+        return ""
+    asked = [t.question.strip() for t in history[-max_turns:] if _offline(t) and t.question.strip()]
+    if not asked:
+        return ""
+    listed = "\n".join(f"- {question}" for question in asked)
+    return (
+        "Earlier in this session I also asked these questions, answered offline by quoting the "
+        f"documents (not by you):\n{listed}"
+    )
 
 
 def build_messages(
@@ -180,5 +202,7 @@ def build_messages(
     content: list[dict[str, Any]] = [search_result_block(numbered) for numbered in chosen]
     if not chosen:
         content.append({"type": "text", "text": "(No documents were retrieved for this question.)"})
+    if note := offline_questions_note(history, max_turns):
+        content.append({"type": "text", "text": note})
     content.append({"type": "text", "text": question})
     return [*history_messages(history, max_turns), {"role": "user", "content": content}]

@@ -75,7 +75,12 @@ class SessionTurn:
 
     def as_turn(self) -> Turn:
         """The turn as conversation history for a follow-up question."""
-        return Turn(question=self.question, answer=self.answer, passages=self.documents)
+        return Turn(
+            question=self.question,
+            answer=self.answer,
+            passages=self.documents,
+            answerer=self.answerer,
+        )
 
     def version(self) -> AnswerVersion:
         """The turn's newest answer as an alternative (kept when it is regenerated)."""

@@ -39,7 +39,7 @@ class TurnRecord:
     damaged: str = ""
 
     def as_turn(self) -> Turn:
-        return Turn(self.question, self.answer, self.documents)
+        return Turn(self.question, self.answer, self.documents, self.answerer)
 
     def snapshot(self) -> AnswerVersion:
         """The answer on screen, as kept among the turn's answers."""

@@ -210,21 +210,38 @@ def test_http_errors_become_clear_errors(
 
 
 @pytest.mark.parametrize(
-    ("reply", "error_class"),
+    ("reply", "error_class", "says"),
     [
-        (Reply.text("Half ", "an answer", fault="error_event"), errors.OverloadedError),
+        (
+            Reply.text("Half ", "an answer", fault="error_event"),
+            errors.OverloadedError,
+            "The API is overloaded: Scripted error.",
+        ),
         (
             Reply.text("Half ", "an answer", fault="error_event", error_type="api_error"),
             errors.APIError,
+            "The API reported an error mid-answer (api_error): Scripted error.",
         ),
-        (Reply.text("Half ", "an answer", fault="drop"), errors.StreamInterruptedError),
-        (Reply.text("Half ", "an answer", fault="drop_unchunked"), errors.StreamInterruptedError),
-        (Reply.text("Half ", "an answer", fault="no_message_stop"), errors.StreamInterruptedError),
+        (
+            Reply.text("Half ", "an answer", fault="drop"),
+            errors.StreamInterruptedError,
+            "The connection dropped mid-answer.",
+        ),
+        (
+            Reply.text("Half ", "an answer", fault="drop_unchunked"),
+            errors.StreamInterruptedError,
+            "without message_stop",
+        ),
+        (
+            Reply.text("Half ", "an answer", fault="no_message_stop"),
+            errors.StreamInterruptedError,
+            "without message_stop",
+        ),
     ],
     ids=["error-event-overloaded", "error-event-api", "drop", "drop-unchunked", "no-message-stop"],
 )
 def test_mid_stream_failures_keep_the_partial_answer(
-    claude, fake_anthropic: FakeAnthropic, passages, reply, error_class
+    claude, fake_anthropic: FakeAnthropic, passages, reply, error_class, says
 ) -> None:
     fake_anthropic.script(reply)
     seen: list[str] = []
@@ -236,7 +253,8 @@ def test_mid_stream_failures_keep_the_partial_answer(
 
     assert seen == ["Half ", "an answer"]
     assert caught.value.partial_text == "Half an answer"
-    assert not isinstance(caught.value, errors.APIError) or "error" in caught.value.message
+    assert type(caught.value) is error_class  # not a broader or narrower kind
+    assert says in caught.value.message
 
 
 def test_rate_limit_is_retried_by_the_sdk_then_answers(
@@ -278,11 +296,28 @@ def test_silence_mid_answer_times_out_keeping_the_text(
     assert caught.value.partial_text == "So far"
 
 
-def test_no_response_at_all_times_out(claude, fake_anthropic: FakeAnthropic, passages) -> None:
-    fake_anthropic.script(Reply(fault="no_response"))
+def test_no_response_at_all_times_out_once_not_once_per_retry(
+    claude, fake_anthropic: FakeAnthropic, passages
+) -> None:
+    fake_anthropic.script(Reply(fault="no_response"), Reply(fault="no_response"))
+    started = time.monotonic()
 
-    with pytest.raises(errors.APITimeoutError, match=r"did not answer within 0\.3 s"):
-        collect(claude(request_timeout=0.3).stream("q", passages))
+    with pytest.raises(errors.APITimeoutError, match=r"did not answer within 0\.5 s"):
+        collect(claude(request_timeout=0.5, max_retries=2).stream("q", passages))
+
+    assert time.monotonic() - started < 1.4  # one timeout, not three plus backoff
+    assert len(fake_anthropic.requests) == 1
+
+
+def test_overloaded_replies_are_still_retried(
+    claude, fake_anthropic: FakeAnthropic, passages
+) -> None:
+    fake_anthropic.script(Reply(status=529), Reply.text("Answered on the retry."))
+
+    text, _deltas, _done = collect(claude(max_retries=1).stream("q", passages))
+
+    assert text == "Answered on the retry."
+    assert len(fake_anthropic.requests) == 2
 
 
 # --- cancelling -----------------------------------------------------------------------------------

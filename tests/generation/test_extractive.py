@@ -7,12 +7,24 @@ import pytest
 from atlas_tui.config import Settings
 from atlas_tui.errors import CancelledError_
 from atlas_tui.generation import Completed, TextDelta, make_answerer
-from atlas_tui.generation.extractive import NOTHING_RELEVANT, NOTHING_RETRIEVED, ExtractiveAnswerer
+from atlas_tui.generation.extractive import NOTHING_ANSWERS, NOTHING_RETRIEVED, ExtractiveAnswerer
 from atlas_tui.types import Passage
 
 
-def answer(question: str, passages: list[Passage], **settings) -> tuple[str, list[TextDelta]]:
-    events = list(ExtractiveAnswerer(Settings(**settings)).stream(question, passages))
+@pytest.fixture(scope="module")
+def encode():
+    """The real embedding model, as the query client injects it (texts -> unit vectors)."""
+    from atlas_tui.knowledge.embedding import get_embedder
+
+    embedder = get_embedder()
+    return lambda texts: embedder.encode_documents(texts)
+
+
+def answer(
+    question: str, passages: list[Passage], encode=None, **settings
+) -> tuple[str, list[TextDelta]]:
+    answerer = ExtractiveAnswerer(Settings(**settings), encode)
+    events = list(answerer.stream(question, passages))
     assert isinstance(events[-1], Completed)
     deltas = [e for e in events[:-1] if isinstance(e, TextDelta)]
     assert len(deltas) == len(events) - 1
@@ -37,7 +49,7 @@ def test_every_quote_is_verbatim_from_the_passage_it_cites(passages: list[Passag
     _text, deltas = answer("install python index folder markup", passages)
 
     citations = [c for d in deltas for c in d.citations]
-    assert len(citations) >= 3
+    assert len(citations) >= 2
     for delta in deltas[1:]:
         (citation,) = delta.citations
         assert citation.valid
@@ -45,7 +57,7 @@ def test_every_quote_is_verbatim_from_the_passage_it_cites(passages: list[Passag
         assert delta.text == f"> {citation.cited_text} [{citation.number}]\n\n"
 
 
-def test_better_matches_come_first(make_passage) -> None:
+def test_passages_without_the_questions_terms_are_not_quoted(make_passage) -> None:
     passages = [
         make_passage("The weather was mild that year in the valley.", score=0.9),
         make_passage("To rotate the logs, run atlas rotate-logs weekly.", score=0.5),
@@ -54,7 +66,7 @@ def test_better_matches_come_first(make_passage) -> None:
 
     _text, deltas = answer("how to rotate logs", passages)
 
-    assert [c.number for d in deltas for c in d.citations] == [2, 3]
+    assert [c.number for d in deltas for c in d.citations] == [2]  # not the weather, not padding
 
 
 def test_says_so_plainly_when_nothing_was_retrieved() -> None:
@@ -67,7 +79,7 @@ def test_says_so_plainly_when_nothing_was_retrieved() -> None:
 def test_says_so_plainly_when_no_passage_is_relevant(passages: list[Passage]) -> None:
     text, deltas = answer("zebra migration patterns", passages)
 
-    assert NOTHING_RELEVANT in text
+    assert NOTHING_ANSWERS in text
     assert all(not d.citations for d in deltas)
 
 
@@ -128,3 +140,131 @@ def test_hard_wrapped_prose_is_quoted_as_whole_sentences(make_passage) -> None:
     quoted = [c.cited_text for d in deltas for c in d.citations]
     assert all(q in wrapped.text for q in quoted)  # the citation stays verbatim
     assert "> - a list item about the trimodal methodology works too [1]" in text
+
+
+# --- what a reader notices: whole excerpts, fewer quotes, document order, honest misses ---------
+
+
+def cited(deltas: list[TextDelta]) -> list[int]:
+    return [c.number for d in deltas for c in d.citations[:1]]
+
+
+def test_a_lead_in_is_quoted_with_the_code_block_it_introduces(make_passage, encode) -> None:
+    deploy = make_passage(
+        "Deployments go through the release pipeline.\n\n"
+        "To deploy the widget service run the following:\n\n"
+        "```\nmake deploy SERVICE=widget ENV=staging\n```\n\n"
+        "The cafeteria on the third floor opens at nine.",
+        score=0.8,
+    )
+    text, deltas = answer("How do I deploy the widget service to staging?", [deploy], encode)
+
+    assert (
+        "> To deploy the widget service run the following:\n>\n> ```\n"
+        "> make deploy SERVICE=widget ENV=staging\n> ```\n>\n> [1]\n" in text
+    )
+    assert "cafeteria" not in text
+    quoted = [c.cited_text for d in deltas for c in d.citations]
+    assert all(part in deploy.text for part in quoted)
+
+
+def test_a_lead_in_is_quoted_with_the_list_it_introduces(make_passage, encode) -> None:
+    steps = make_passage(
+        "Rotating the keys takes three steps:\n\n- revoke the old key\n- issue a new key\n"
+        "- restart the gateway\n\nKeys are stored in the vault.",
+    )
+    text, _deltas = answer("What are the steps to rotate the keys?", [steps], encode)
+
+    assert "> Rotating the keys takes three steps:\n> - revoke the old key\n" in text
+    assert "> - restart the gateway\n" in text
+
+
+def test_a_table_row_is_quoted_with_its_header(make_passage, encode) -> None:
+    table = make_passage(
+        "Retention periods differ by kind of data.\n\n"
+        "| Data | Kept for |\n|------|----------|\n| logs | 30 days |\n| metrics | 13 months |\n"
+        "| traces | 7 days |\n",
+    )
+    text, _deltas = answer("How long are metrics kept?", [table], encode)
+
+    assert "> | Data | Kept for |\n> |------|----------|\n> | metrics | 13 months |\n" in text
+    assert "traces" not in text
+
+
+def test_quotes_follow_the_documents_order_not_their_scores(make_passage, encode) -> None:
+    first = make_passage(
+        "The lighthouse lamp is lit at dusk by the keeper. The weather was mild that year.",
+        score=0.9,
+    )
+    second = make_passage(
+        "The keeper of the lighthouse lights the lamp at dusk and trims its wick every evening.",
+        score=0.6,
+    )
+    text, deltas = answer(
+        "When does the keeper light the lighthouse lamp?", [first, second], encode
+    )
+
+    assert cited(deltas) == [1, 2]
+    assert text.index("lit at dusk") < text.index("trims its wick")
+
+
+def test_neighbouring_sentences_become_one_quote(make_passage, encode) -> None:
+    passage = make_passage(
+        "Snapshots of the index are taken nightly at two. Snapshots of the index are kept for a "
+        "week before deletion. Unrelated: the parking lot closes at ten.",
+    )
+    text, deltas = answer(
+        "When are index snapshots taken and how long are they kept?", [passage], encode
+    )
+
+    assert (
+        "> Snapshots of the index are taken nightly at two. Snapshots of the index are kept for "
+        "a week before deletion. [1]\n" in text
+    )
+    assert len([d for d in deltas if d.citations]) == 1
+    assert "parking" not in text
+
+
+def test_no_padding_with_sentences_unrelated_to_the_question(make_passage, encode) -> None:
+    passages = [
+        make_passage(
+            "Press ctrl+q to quit the application at any time. The index lives in the data "
+            "folder. Themes can be changed in the settings. The help screen lists every key.",
+            score=0.9,
+        ),
+        make_passage("Exports are written as Markdown or JSON files.", score=0.8),
+    ]
+    text, deltas = answer("How do I quit the application?", passages, encode)
+
+    assert "> Press ctrl+q to quit the application at any time. [1]" in text
+    assert cited(deltas) == [1]
+    assert "Exports" not in text and "Themes" not in text
+
+
+def test_when_nothing_answers_it_says_so_and_points_at_the_documents(passages, encode) -> None:
+    text, deltas = answer("What is the capital city of Mongolia?", passages, encode)
+
+    assert NOTHING_ANSWERS in text
+    assert "documents pane" in NOTHING_ANSWERS
+    assert all(not d.citations for d in deltas)
+
+
+def test_meaning_finds_the_answer_in_other_words(make_passage, encode) -> None:
+    passages = [
+        make_passage("By passing frozen=True to the decorator you can emulate immutability."),
+        make_passage("Instances hold their field values in slots when slots=True is passed."),
+    ]
+    text, _deltas = answer("How do I make instances immutable?", passages, encode)
+
+    assert "frozen=True" in text
+
+
+def test_a_quoted_sentence_cannot_open_a_code_block(make_passage) -> None:
+    passage = make_passage(
+        "Backticks are fine. ```inline backticks``` start this backticks sentence."
+    )
+
+    text, _deltas = answer("inline backticks sentence", [passage])
+
+    assert "> \\```inline backticks``` start this backticks sentence. [1]" in text
+    assert "\n> ```" not in text

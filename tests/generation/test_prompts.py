@@ -9,6 +9,7 @@ from atlas_tui.errors import ConfigError
 from atlas_tui.generation.prompts import (
     DEFAULT_SYSTEM_PROMPT,
     PASSAGE_OVERHEAD_TOKENS,
+    build_messages,
     estimate_tokens,
     history_messages,
     load_system_prompt,
@@ -145,3 +146,25 @@ def test_history_is_bounded_and_loses_its_old_markers() -> None:
 
 def test_history_skips_unanswered_turns() -> None:
     assert history_messages([Turn("cancelled before any text", "")], max_turns=4) == []
+
+
+def test_offline_answers_are_not_the_models_turns_but_their_questions_are_mentioned() -> None:
+    turns = [
+        Turn("What is Atlas?", "Atlas is a research tool [1].", answerer="Claude claude-x"),
+        Turn("Who wrote it?", "_Offline extractive answer_\n\n> Ada wrote it. [2]", answerer=""),
+        Turn("Where is it kept?", "> In the vault. [1]", answerer="offline extractive"),
+    ]
+
+    messages = build_messages("And when?", [], turns, max_turns=4)
+
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
+    assert "In the vault" not in str(messages)  # the offline answer is not sent as Claude's
+    note = messages[-1]["content"][-2]["text"]
+    assert "- Where is it kept?" in note and "not by you" in note
+    assert messages[-1]["content"][-1] == {"type": "text", "text": "And when?"}
+    # an offline turn older than max_turns is not mentioned either
+    assert "Where is it kept?" not in str(build_messages("q", [], turns[2:] + turns[:1], 1))
+    assert build_messages("q", [], turns, max_turns=0)[-1]["content"] == [
+        {"type": "text", "text": "(No documents were retrieved for this question.)"},
+        {"type": "text", "text": "q"},
+    ]

@@ -1,0 +1,401 @@
+"""What the offline answerer may quote: a passage cut into excerpts that make sense on their own.
+
+A passage (Markdown, reStructuredText or plain text) is read as blocks: paragraphs (soft-wrapped
+lines kept together), list items, fenced or indented code, doctest sessions, table rows, reST
+directive lines (`.. function:: gzip.open(...)`) and headings. The excerpts are then:
+- each sentence of a paragraph or list item;
+- a sentence that introduces what follows ("run the following:", "for example::") together with
+  the code block, list or table after it, so the quote is never a lead-in without its content;
+- each table row together with the table's header row;
+- a reST directive's signature together with the first sentence of its description;
+- a short code block on its own.
+Every excerpt is verbatim: its Markdown quote only re-wraps prose and indents code.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+MAX_CODE_LINES = 10  # a longer code block is quoted up to here, then "…"
+MAX_LIST_ITEMS = 4
+MIN_WORDS = 4
+
+_FENCE = re.compile(r"^\s*(```+|~~~+)")
+_HEADING = re.compile(r"^\s*#{1,6}\s")
+_UNDERLINE = re.compile(r"^\s*([=\-~^\"'`#*+])\1{2,}\s*$")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+\S")
+_DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")
+_FIELD = re.compile(r"^\s*:[\w -]+:")
+_CODE_DIRECTIVE = re.compile(r"^\s*\.\.\s+(?:code-block|code|sourcecode|doctest|testcode)::")
+_SIGNATURE = re.compile(
+    r"^\s*\.\.\s+(?:py:)?(?:function|class|method|classmethod|staticmethod|decorator|"
+    r"decoratormethod|exception|data|attribute|property|module|coroutinefunction|"
+    r"coroutinemethod|awaitablefunction|abstractmethod|cmdoption|option|envvar|describe)::"
+)
+_TITLE_LIKE = re.compile(r"^\s*[A-Z0-9`][^.!?:;,]{0,60}[^.!?:;,\s]\s*$")
+_DOCTEST = re.compile(r"^\s*>>>")
+# A sentence ends at . ! or ? followed by white space, or at the end of its block.
+_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s)|$)", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    kind: str  # para | item | code | row | rule | directive | heading
+    lines: tuple[str, ...]
+    indent: int = 0
+    skip_first: bool = False  # its first sentence is a fragment (the chunk began inside it)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Excerpt:
+    """A quotable piece of one passage. `parts` are verbatim substrings of the passage text."""
+
+    kind: str  # sentence | lead | row | signature | code
+    prose: str  # the words scored (the sentence, the lead-in, the row with its header)
+    quote: tuple[str, ...]  # Markdown lines of the quote, without "> " and without the [n]
+    parts: tuple[str, ...]  # verbatim pieces, for the citations
+    block: int  # index of its first block in the passage
+    first: int  # sentence span within that block, for merging neighbours
+    last: int
+    ends_in_prose: bool = True
+    section: str = ""  # the title of the section it is in, when the passage shows one
+
+    @property
+    def words(self) -> int:
+        return sum(len(line.split()) for line in self.quote)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def blocks(text: str) -> list[Block]:
+    """The blocks of a passage, in order."""
+    lines = text.splitlines()
+    out: list[Block] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            kind = "item" if _ITEM.match(para[0]) else "para"
+            if kind == "para" and len(para) == 1 and _TITLE_LIKE.match(para[0]):
+                kind = "heading"  # a section title whose "#" marks the chunker removed
+            out.append(Block(kind, tuple(para), _indent(para[0])))
+            para.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if fence := _FENCE.match(line):
+            flush()
+            mark, body = fence.group(1), []
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith(mark):
+                body.append(lines[i])
+                i += 1
+            out.append(Block("code", tuple(body)))
+            i += 1
+            continue
+        if not stripped:
+            flush()
+        elif _UNDERLINE.match(line):
+            if len(para) == 1:  # a reST title: the line above it
+                out.append(Block("heading", (para.pop(),)))
+            flush()
+        elif _HEADING.match(line):
+            flush()
+            out.append(Block("heading", (line,)))
+        elif _TABLE_ROW.match(line) or (_TABLE_RULE.match(line) and "|" in line):
+            flush()
+            out.append(Block("rule" if _TABLE_RULE.match(line) else "row", (line,)))
+        elif _DIRECTIVE.match(line):
+            flush()
+            out.append(Block("directive", (line,), _indent(line)))
+            if _CODE_DIRECTIVE.match(line):
+                i = _literal(lines, i, _indent(line), out)
+                continue
+        elif _FIELD.match(line) and not para:
+            pass  # a directive's options (":noindex:"): not prose
+        elif _DOCTEST.match(line) and not para:
+            flush()
+            body = []
+            while i < len(lines) and lines[i].strip():
+                body.append(lines[i])
+                i += 1
+            out.append(Block("code", tuple(body)))
+            continue
+        else:
+            if para and _ITEM.match(line):
+                flush()
+            para.append(line)
+            if stripped.endswith("::"):  # a reST literal block follows, indented deeper
+                base = _indent(para[0])
+                flush()
+                i = _literal(lines, i, base, out)
+                continue
+        i += 1
+    flush()
+    return out
+
+
+def _literal(lines: list[str], i: int, base: int, out: list[Block]) -> int:
+    """Adds the block indented deeper than `base` after line i (if any) as code; the next line."""
+    j = i + 1
+    while j < len(lines) and not lines[j].strip():
+        j += 1
+    if j >= len(lines) or _indent(lines[j]) <= base:
+        return i + 1
+    body: list[str] = []
+    while j < len(lines) and (not lines[j].strip() or _indent(lines[j]) > base):
+        if _FIELD.match(lines[j]) and not body:
+            j += 1
+            continue
+        body.append(lines[j])
+        j += 1
+    while body and not body[-1].strip():
+        body.pop()
+    out.append(Block("code", tuple(body)))
+    return j
+
+
+_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|cf|approx|Mr|Mrs|Dr|No)\.|\b[A-Z]\.)$")
+
+
+def _sentences(block: Block) -> list[str]:
+    """The sentences of a block, verbatim; "e.g." and the like do not end one."""
+    text = block.text
+    spans: list[list[int]] = []
+    for match in _SENTENCE.finditer(text):
+        if spans and _ABBREVIATION.search(text[spans[-1][0] : spans[-1][1]]):
+            spans[-1][1] = match.end()
+        else:
+            spans.append([match.start(), match.end()])
+    return [text[start:end].strip() for start, end in spans]
+
+
+_INDEX_ENTRY = re.compile(
+    r"^\s*!?(?:single|pair|triple|see|seealso|module|keyword|statement|builtin|object|operator)"
+    r":\s"
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_OPENS_BLOCK = re.compile(r"^(?:`{3,}|~{3,})")
+
+
+def _prose(text: str) -> str:
+    """Prose on one line; a line that would open a code block inside the quote is escaped."""
+    line = " ".join(text.split())
+    return "\\" + line if _OPENS_BLOCK.match(line) else line
+
+
+def _code_lines(block: Block) -> tuple[str, ...]:
+    lines = textwrap.dedent(block.text).splitlines()
+    if len(lines) > MAX_CODE_LINES:
+        lines = [*lines[:MAX_CODE_LINES], "…"]
+    fence = "```"
+    while any(fence in line for line in lines):
+        fence += "`"
+    return (fence, *lines, fence)
+
+
+def _is_lead_in(sentence: str) -> bool:
+    """A sentence that introduces what follows ("run the following:"); a bare "::" is not."""
+    text = sentence.rstrip()
+    return text.endswith(":") and len(text.split()) >= 2
+
+
+def _quotable_code(block: Block) -> bool:
+    """Code worth quoting: some lines, not too many, and more than a brace or two."""
+    return 0 < len(block.lines) <= MAX_CODE_LINES * 3 and len(_IDENTIFIER.findall(block.text)) >= 2
+
+
+def _following(found: list[Block], start: int) -> tuple[list[Block], int]:
+    """The code block, list or table right after a lead-in, and the index after it."""
+    if start >= len(found):
+        return [], start
+    kind = found[start].kind
+    if kind == "code":
+        return ([found[start]], start + 1) if _quotable_code(found[start]) else ([], start)
+    if kind in ("item", "row", "rule"):
+        group_kinds = ("item",) if kind == "item" else ("row", "rule")
+        end = start
+        while end < len(found) and found[end].kind in group_kinds:
+            end += 1
+        return found[start:end], end
+    return [], start
+
+
+def excerpts(text: str) -> list[Excerpt]:
+    """The excerpts of a passage, in document order."""
+    found = blocks(text)
+    out: list[Excerpt] = []
+    section = ""
+    for index, block in enumerate(found):
+        if block.kind == "heading":
+            section = block.text.strip().lstrip("#").strip()
+            continue
+        before = len(out)
+        fragment = index == 0 and block.text.lstrip()[:1].islower()  # the chunk began mid-sentence
+        described = _signature_of(found, index) is not None
+        if block.kind == "para" and (fragment or described):
+            # A fragment is not quoted; a description's first sentence is, with its signature.
+            block = Block(block.kind, block.lines, block.indent, skip_first=True)
+        if block.kind == "para" and _INDEX_ENTRY.match(block.text):
+            continue  # the entries of a reST `.. index::` directive, not prose
+        if block.kind in ("para", "item"):
+            out.extend(_prose_excerpts(found, index, block))
+        elif block.kind == "row":
+            out.extend(_row_excerpt(found, index))
+        elif block.kind == "directive":
+            out.extend(_signature_excerpt(found, index, block))
+        elif block.kind == "code" and len(block.lines) <= MAX_CODE_LINES and _quotable_code(block):
+            previous = found[index - 1] if index else None
+            introduced = (
+                previous is not None
+                and previous.kind in ("para", "item")
+                and bool(sentences := _sentences(previous))
+                and _is_lead_in(sentences[-1])
+            )
+            if not introduced:
+                out.append(
+                    Excerpt(
+                        "code",
+                        block.text,
+                        _code_lines(block),
+                        (block.text,),
+                        index,
+                        0,
+                        0,
+                        ends_in_prose=False,
+                    )
+                )
+        if section:
+            out[before:] = [replace(e, section=section) for e in out[before:]]
+    return out
+
+
+def _prose_excerpts(found: list[Block], index: int, block: Block) -> Iterator[Excerpt]:
+    sentences = _sentences(block)
+    bullet = (
+        re.match(r"\s*((?:[-*+•]|\d+[.)])\s+)", block.lines[0]) if block.kind == "item" else None
+    )
+    for position, sentence in enumerate(sentences):
+        if position == 0 and block.skip_first:
+            continue
+        last = position == len(sentences) - 1
+        if last and _is_lead_in(sentence):
+            following, _end = _following(found, index + 1)
+            if following:
+                yield _lead_excerpt(index, position, sentence, following)
+            continue  # a lead-in without what it introduces says nothing
+        words = len(sentence.split())
+        if words < MIN_WORDS or sentence.endswith("?"):
+            continue
+        shown = _prose(sentence)
+        if bullet and position == 0 and not shown.startswith(bullet.group(1).strip()):
+            shown = bullet.group(1) + shown
+        yield Excerpt(
+            "sentence", _prose(sentence), (shown,), (sentence,), index, position, position
+        )
+
+
+def _lead_excerpt(index: int, position: int, lead: str, following: list[Block]) -> Excerpt:
+    quote: list[str] = [_prose(lead)]
+    parts = [lead]
+    prose = [_prose(lead)]
+    if following[0].kind == "code":
+        quote += ["", *_code_lines(following[0])]
+        parts.append(following[0].text)
+        prose.append(_prose(following[0].text)[:200])
+    elif following[0].kind == "item":
+        for item in following[:MAX_LIST_ITEMS]:
+            quote.append(_prose(item.text))
+            parts.append(item.text)
+            prose.append(_prose(item.text))
+        if len(following) > MAX_LIST_ITEMS:
+            quote.append("- …")
+    else:
+        quote.append("")
+        for row in following:
+            quote.append(row.text.strip())
+            parts.append(row.text)
+            prose.append(_prose(row.text))
+    return Excerpt(
+        "lead",
+        " ".join(prose),
+        tuple(quote),
+        tuple(parts),
+        index,
+        position,
+        position,
+        ends_in_prose=False,
+    )
+
+
+def _row_excerpt(found: list[Block], index: int) -> Iterator[Excerpt]:
+    start = index
+    while start > 0 and found[start - 1].kind in ("row", "rule"):
+        start -= 1
+    table = found[start:]
+    has_header = len(table) > 1 and table[1].kind == "rule"
+    if has_header and index in (start, start + 1):
+        return  # the header row itself
+    if (
+        start > 0
+        and found[start - 1].kind in ("para", "item")
+        and _is_lead_in(found[start - 1].text)
+    ):
+        return  # quoted whole with its lead-in
+    row = found[index]
+    if has_header:
+        header, rule = table[0], table[1]
+        quote = (header.text.strip(), rule.text.strip(), row.text.strip())
+        prose = _prose(header.text + " " + row.text)
+        parts = (header.text, row.text)
+    else:
+        quote = (row.text.strip(),)
+        prose = _prose(row.text)
+        parts = (row.text,)
+    yield Excerpt("row", prose, quote, parts, index, 0, 0, ends_in_prose=False)
+
+
+def _signature_of(found: list[Block], index: int) -> Block | None:
+    """The reST signature directive that paragraph `index` describes, if any (other directives,
+    such as `.. index::` or `.. versionadded::`, may come between)."""
+    for previous in reversed(found[:index]):
+        if previous.kind != "directive":
+            return None
+        if _SIGNATURE.match(previous.text):
+            return previous
+    return None
+
+
+def _signature_excerpt(found: list[Block], index: int, block: Block) -> Iterator[Excerpt]:
+    if not _SIGNATURE.match(block.text):
+        return
+    following = index + 1
+    while following < len(found) and found[following].kind == "directive":
+        if _SIGNATURE.match(found[following].text):
+            return  # several signatures, one description: the last one is quoted with it
+        following += 1
+    if following >= len(found) or found[following].kind != "para":
+        return
+    sentences = _sentences(found[following])
+    if not sentences:
+        return
+    first = sentences[0]
+    signature = block.text.strip()
+    shown = signature.split("::", 1)[1].strip()
+    quote = (f"`{shown}`", _prose(first))
+    yield Excerpt(
+        "signature", f"{shown} {_prose(first)}", quote, (signature, first), following, 0, 0
+    )
