@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from atlas_tui.config import Settings
 from atlas_tui.errors import AtlasError, CancelledError_, SessionStoreError
-from atlas_tui.safety import terminal_safe
+from atlas_tui.safety import display_path, json_safe, terminal_safe
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery, Event
@@ -198,7 +198,7 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
         for event in run:
             session.record(event)
             if args.json:
-                out.write(json.dumps(event_json(event), ensure_ascii=False) + "\n")
+                out.write(json_safe(json.dumps(event_json(event), ensure_ascii=False)) + "\n")
                 out.flush()
             if isinstance(event, Retrieved):
                 documents = event.documents
@@ -222,7 +222,7 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
             out.write("[cancelled]\n")
         else:
             cancelled = Failed(CancelledError_("Cancelled."), streamed)
-            out.write(json.dumps(event_json(cancelled), ensure_ascii=False) + "\n")
+            out.write(json_safe(json.dumps(event_json(cancelled), ensure_ascii=False)) + "\n")
     finally:
         session.close()
     if not args.json and documents:
@@ -231,7 +231,10 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
             heading = f" > {p.heading}" if p.heading else ""
             page = f" (p. {p.page})" if p.page else ""
             out.write(
-                terminal_safe(f"  [{number}] {p.source}{page}{heading}  ({p.score:.3f})") + "\n"
+                terminal_safe(
+                    f"  [{number}] {display_path(p.source)}{page}{heading}  ({p.score:.3f})"
+                )
+                + "\n"
             )
     out.flush()
     # The process ends next. Exempting every object from the collector spares the interpreter's

@@ -196,7 +196,7 @@ class AtlasQuery:
         return self.knowledge.search(
             text,
             mode=mode or self.settings.search_mode,
-            limit=max_results or self.settings.max_results,
+            limit=self.settings.max_results if max_results is None else max_results,
             source=source,
             where=filter,
             min_score=(

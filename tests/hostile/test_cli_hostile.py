@@ -121,6 +121,7 @@ VERBS = [
     ("stats",),
     ("stats", "--json"),
     ("ask", "What does the quokka keeper write?"),
+    ("ask", "What does the quokka keeper write?", "--json"),  # one JSON object per line
     ("sessions",),
     ("sessions", "--json"),
     ("sessions", "--search", "quokka"),
@@ -141,7 +142,9 @@ def test_no_escape_reaches_the_terminal(world: World, verb: tuple[str, ...]) -> 
     run = world.run(*argv)
     assert b"Traceback" not in run.stderr, run.stderr.decode()
     assert unsafe(run.stdout) == [] and unsafe(run.stderr) == []
-    if "--json" in argv or "json" in argv:
+    if argv[0] == "ask" and "--json" in argv:
+        assert [json.loads(line) for line in run.stdout.splitlines()]  # still valid JSON
+    elif "--json" in argv or "json" in argv:
         json.loads(run.stdout)  # still valid JSON
     if run.returncode:
         lines = run.stderr.decode().strip().splitlines()
@@ -155,7 +158,11 @@ def test_the_first_ingest_report_is_clean_and_names_the_skipped_file(world: Worl
 
 
 def test_a_newline_in_a_file_name_is_shown_escaped(world: World) -> None:
-    for argv in (("search", "quokka Rottnest Island habitat"), ("export", world.hostile_session)):
+    for argv in (
+        ("search", "quokka Rottnest Island habitat"),
+        ("export", world.hostile_session),
+        ("ask", "quokka Rottnest Island habitat", "--no-save"),
+    ):
         run = world.run(*argv)
         assert run.returncode == 0, run.stderr
         lines = run.text.splitlines()

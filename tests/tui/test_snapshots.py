@@ -95,8 +95,7 @@ def test_preview(snap_compare, make_settings, warm_client):
         await until(pilot, lambda: isinstance(app.screen, PreviewScreen))
         screen = app.screen
         assert isinstance(screen, PreviewScreen)
-        before = screen.query_one("#preview-before", Static)
-        await until(pilot, lambda: "Loading" not in str(before.render()))
+        await until(pilot, lambda: bool(screen.query(".passage")))  # rendered, scrolled
         fixed_root = replace(screen.passage, root="/corpus")  # the real root is a temp dir
         screen.query_one("#preview-header", Static).update(passage_header(1, fixed_root))
         await pilot.pause()
