@@ -15,7 +15,6 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar
 
@@ -133,25 +132,6 @@ class AtlasApp(PeersMixin, IngestingMixin, SavingMixin, NavigationMixin):
             on_problem=lambda text: self.post_message(SessionProblem(text)),
         )
         self.call_after_refresh(self._reopen, *self._opening)  # after the first paint
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None:
-        """Every toast, from any screen, passes the one terminal filter: a session title or a
-        file name in a message must not reach the terminal as an escape sequence."""
-        super().notify(
-            terminal_safe(message),
-            title=terminal_safe(title),
-            severity=severity,
-            timeout=timeout,
-            markup=markup,
-        )
 
     def _apply_keymap(self) -> None:
         known = {  # the app's bindings and its mixins' (e.g. find, previous_answer)

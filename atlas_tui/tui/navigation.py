@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.widgets import Input, TextArea
 
+from atlas_tui.safety import terminal_safe
 from atlas_tui.tui.turns import TurnRecord
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.query_box import NEWLINE_KEYS, QueryBox
@@ -75,8 +76,16 @@ class NavigationMixin(App[None]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        """A toast, keeping at most MAX_TOASTS on screen so they never stack over the answer."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        """A toast, keeping at most MAX_TOASTS on screen so they never stack over the answer.
+        Every toast, from any screen, passes the one terminal filter: a session title or a file
+        name in a message must not reach the terminal as an escape sequence."""
+        super().notify(
+            terminal_safe(message),
+            title=terminal_safe(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
         self.call_later(self._trim_toasts)  # after the notification is added
 
     def _trim_toasts(self) -> None:
