@@ -36,12 +36,15 @@ def test_hostile_session_and_search_write_no_foreign_escape(
 
     terminal.send("C-l")  # the sessions screen: titles and match snippets from the DB
     terminal.wait_for(lambda s: "Last used" in s, "the sessions screen")
-    terminal.send("/")
-    terminal.send("quokka", literal=True)
-    terminal.wait_for(
-        lambda s: any("▊" in line and "quokka" in line for line in s.splitlines()[:4]),
-        "the search text typed",
-    )
+    typed = lambda s: any("▊" in line and "quokka" in line for line in s.splitlines()[:4])  # noqa: E731
+    for _ in range(5):  # keys sent while the screen still mounts may land before its search box
+        terminal.send("/")
+        time.sleep(0.5)
+        terminal.send("quokka", literal=True)
+        time.sleep(2)
+        if typed(terminal.screen()):
+            break
+    terminal.wait_for(typed, "the search text typed")
     time.sleep(1)  # let the matches and their snippets be drawn: no event to await in a foreign app
     for _ in range(3):  # Esc leaves the search box first, then the screen
         terminal.send("Escape")
