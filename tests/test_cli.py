@@ -360,12 +360,15 @@ def test_export_of_a_turn_stored_in_the_wrong_shape_is_a_message(
 def test_resume_of_an_unknown_session_fails_before_the_tui_starts(
     env: dict[str, str], two_sessions: tuple[str, str]
 ) -> None:
-    for ref in ("zzzz", "f"):  # unknown; and (with luck) no or several sessions starting "f"
-        result = atlas("--resume", ref, env=env, timeout=60)
-        if ref == "zzzz":
-            assert_one_line_error(result, "There is no session 'zzzz'", "atlas-tui sessions")
-        else:
-            assert result.returncode != 0 or "Traceback" not in result.stderr
+    result = atlas("--resume", "zzzz", env=env, timeout=60)
+    assert_one_line_error(result, "There is no session 'zzzz'", "atlas-tui sessions")
+    # one hex digit that is the start of both ids (ambiguous) or of neither (unknown): never
+    # of exactly one, which would open the TUI for real
+    first = {session_id[0] for session_id in two_sessions}
+    ref = first.pop() if len(first) == 1 else next(c for c in "0123456789abcdef" if c not in first)
+    result = atlas("--resume", ref, env=env, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == "", result.stderr
     assert_one_line_error(atlas("--new", "--resume", "x", env=env, timeout=60), "not allowed")
 
 
