@@ -170,7 +170,10 @@ def test_typing_with_the_documents_pane_focused_and_keys_behind_the_sessions_scr
     terminal.send("C-r")
     time.sleep(2)  # give a wrongly bound key time to act: there is no event to await here
     terminal.send("Escape")
-    screen = terminal.wait_for(lambda s: "Last used" not in s, "the main screen again")
+    screen = terminal.wait_for(
+        lambda s: "Last used" not in s and "mode: " in s and "^r" in s,
+        "the main screen again, drawn whole (status line and footer)",
+    )
     assert "mode: hybrid" in screen  # ctrl+s did not cycle the mode behind the list
     terminal.send("C-q")
     terminal.wait_for(lambda s: bool(EXIT_LINE.search(s)), "the exit", timeout=30)
