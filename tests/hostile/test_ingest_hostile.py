@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from atlas_tui.knowledge.faults import explain
 from atlas_tui.knowledge.store import Store
 from tests.corpus import write_files
 from tests.hostile.corpus import DEEP_LEVELS, MARKER, hostile_corpus
+from tests.test_cli import atlas as run_atlas
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -28,15 +30,7 @@ TIMEOUT = 240
 UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def atlas(*args: str, env: dict[str, str], timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "atlas_tui.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
+atlas = partial(run_atlas, timeout=TIMEOUT)  # the real CLI, given longer on hostile input
 
 
 def cli_env(db: Path) -> dict[str, str]:
