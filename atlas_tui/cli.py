@@ -220,8 +220,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Verify the index (bookkeeping, full-text index, every chunk row); exit 1 if damaged."""
+    from atlas_tui.progress import say_waiting
+
     client = _client(_settings(args))
-    health, done = client.knowledge.check(repair=args.repair)
+    health, done = client.knowledge.check(repair=args.repair, on_wait=say_waiting)
     if args.json:
         data = {"ok": health.clean, "problems": health.problems(), "repaired": done}
         print(json.dumps({**data, "documents": health.documents, "chunks": health.chunks}))

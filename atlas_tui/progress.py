@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,17 @@ from atlas_tui.safety import display_path, terminal_safe
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery
+
+WAITING = "Another ingest is writing this index: waiting for it to finish (ctrl+c stops)."
+
+
+def say_waiting() -> None:
+    print(WAITING, file=sys.stderr, flush=True)
+
+
+def _say_waiting(progress: Any) -> None:
+    if progress.phase == "waiting":
+        say_waiting()
 
 
 def ingest_with_progress(
@@ -22,7 +34,7 @@ def ingest_with_progress(
 ) -> Any:
     """Run `client.ingest`; on a terminal, show a live bar for each phase."""
     if not show:
-        return client.ingest(list(paths), include=include, exclude=exclude)
+        return client.ingest(list(paths), include=include, exclude=exclude, progress=_say_waiting)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -45,6 +57,9 @@ def ingest_with_progress(
         tasks: dict[str, Any] = {}
 
         def update(progress: Any) -> None:
+            if progress.phase == "waiting":
+                bar.console.print(WAITING, markup=False)
+                return
             files = tasks.get("files")
             if files is None:
                 files = tasks["files"] = bar.add_task("files", total=None, rate="")

@@ -143,18 +143,25 @@ class KnowledgeBase:
             last_ingest=meta.get("last_ingest"),
         )
 
-    def check(self, *, repair: bool = False) -> tuple[Health, list[str]]:
+    def check(
+        self, *, repair: bool = False, on_wait: Callable[[], None] = lambda: None
+    ) -> tuple[Health, list[str]]:
         """Verify the index (health.py); with `repair`, drop what is damaged and say what was done.
+
+        A repair waits for an ingest into the same index to finish (`on_wait` says so first).
 
         Returns the health found (after a repair: found again) and the repairs made.
         """
         from atlas_tui.knowledge import health
+        from atlas_tui.knowledge.writer_lock import writer_lock
 
         store = self._open_checked()
         found = health.check(store)
         if not repair or found.clean:
             return found, []
-        done = health.repair(store, found)
+        with writer_lock(store.uri, store.collection, on_wait=on_wait):
+            found = health.check(store)
+            done = health.repair(store, found) if not found.clean else []
         return health.check(store), done
 
     # --- ingesting ---

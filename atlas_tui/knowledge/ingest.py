@@ -16,8 +16,9 @@ Documents are identified by their real path (store.py), so a folder ingested ins
 already ingested one changes nothing, and documents under other roots are left alone.
 Before anything, `health.check` finds what a crash, a race or damaged files left behind and
 `health.repair` drops it, so a run after any interruption converges to a clean build.
-Two ingests at once both finish: commit races are retried (store.py), and should one drop what
-the other was half-way through writing, the next ingest finds and redoes it.
+Two ingests into one local index run one after the other (writer_lock.py: the second reports
+"waiting", then finds the first one's work done); into an object store they run at once, commit
+races are retried (store.py), and what one left half-written the next ingest finds and redoes.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from atlas_tui.knowledge.store import (
     document_path,
     file_id,
 )
+from atlas_tui.knowledge.writer_lock import writer_lock
 
 if TYPE_CHECKING:
     from atlas_tui.knowledge.embedding import Embedder
@@ -60,7 +62,7 @@ OPTIMIZE_EVERY = 2048
 
 @dataclass(frozen=True, slots=True)
 class IngestProgress:
-    phase: str  # scanning | chunking | embedding | indexing | done
+    phase: str  # waiting (for another ingest) | scanning | chunking | embedding | indexing | done
     files_done: int = 0
     files_total: int = 0
     chunks_done: int = 0
@@ -173,18 +175,16 @@ class Ingestor:
         started = time.perf_counter()
         try:
             self.store.open_for_writing(self.embedder.name, self.embedder.dimension)
-            self._repair()
-            self._ingest_files(paths, include, exclude)
-            if self.report.chunks_written or self.report.files_removed:
-                # Index the new text now: BM25 over unindexed rows is a slow scan meanwhile.
-                self.progress(IngestProgress("indexing", self._files_total, self._files_total))
-                self.store.optimize()
-            if not self.report.interrupted:
-                embedded = self._embed_pending()
-                if embedded:
-                    self.progress(IngestProgress("indexing", self._files_total, self._files_total))
-                    self.store.optimize()
-            self.store.set_meta("last_ingest", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            with writer_lock(
+                self.store.uri,
+                self.store.collection,
+                on_wait=lambda: self.progress(IngestProgress("waiting")),
+                should_stop=self.should_stop,
+            ) as locked:
+                if locked:
+                    self._run_locked(paths, include, exclude)
+                else:
+                    self.report.interrupted = True
         except KeyboardInterrupt:
             # Everything committed so far is consistent; the next run picks up from there.
             self.report.interrupted = True
@@ -193,6 +193,22 @@ class Ingestor:
         self.report.elapsed_s = time.perf_counter() - started
         self.progress(IngestProgress("done", chunks_done=self.report.chunks_embedded))
         return self.report
+
+    def _run_locked(
+        self, paths: Sequence[str | Path], include: Sequence[str], exclude: Sequence[str]
+    ) -> None:
+        self._repair()
+        self._ingest_files(paths, include, exclude)
+        if self.report.chunks_written or self.report.files_removed:
+            # Index the new text now: BM25 over unindexed rows is a slow scan meanwhile.
+            self.progress(IngestProgress("indexing", self._files_total, self._files_total))
+            self.store.optimize()
+        if not self.report.interrupted:
+            embedded = self._embed_pending()
+            if embedded:
+                self.progress(IngestProgress("indexing", self._files_total, self._files_total))
+                self.store.optimize()
+        self.store.set_meta("last_ingest", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
     def _repair(self) -> None:
         """Drop what an earlier crash, race or damaged file left (see health.py)."""

@@ -93,6 +93,8 @@ class IngestingMixin(App[None]):
                 label += f" ({progress.chunks_per_s:.1f}/s)"
             else:  # ingest reports once per batch: until the first, the bar pulses
                 total = None
+        elif progress.phase == "waiting":
+            done, total, label = 0, None, "waiting for another ingest into this index"
         else:
             done, total = progress.files_done, progress.files_total or None
             label = f"{progress.phase} {done}/{total or '?'} files"

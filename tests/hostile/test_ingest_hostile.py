@@ -19,6 +19,8 @@ from atlas_tui.errors import ConfigError, IndexError_, IngestError
 from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.faults import explain
 from atlas_tui.knowledge.store import Store
+from atlas_tui.knowledge.writer_lock import writer_lock
+from atlas_tui.progress import WAITING
 from tests.corpus import write_files
 from tests.hostile.corpus import DEEP_LEVELS, MARKER, hostile_corpus
 from tests.test_cli import atlas as run_atlas
@@ -267,7 +269,7 @@ def test_two_ingests_into_one_new_index_both_succeed(tmp_path: Path, embedder) -
     for run, (out, err) in zip(runs, outcomes, strict=True):
         assert run.returncode == 0, err
         assert json.loads(out)["ok"] is True
-    # into the existing index, two more at once (commit conflicts are retried)
+    # into the existing index, two more at once (the second waits for the first)
     (root / "doc0.md").write_text("# Doc 0\n\nChanged: a foghorn now.\n")
     runs = [
         subprocess.Popen(
@@ -286,6 +288,45 @@ def test_two_ingests_into_one_new_index_both_succeed(tmp_path: Path, embedder) -
     assert atlas("check", env=env).returncode == 0
     texts = " ".join(p.text for p in kb.search("foghorn lighthouse", mode="keyword", limit=20))
     assert "foghorn" in texts and "Lighthouse number 0 " not in texts
+
+
+def test_an_ingest_waits_for_the_one_writing_the_index_then_runs(tmp_path: Path, embedder) -> None:
+    root = write_files(tmp_path / "c", {"a.md": "# A\n\nThe lighthouse keeper rows out.\n"})
+    env = cli_env(tmp_path / "db")
+    assert atlas("ingest", str(root), env=env).returncode == 0
+    (root / "b.md").write_text("# B\n\nA foghorn sounds at dusk.\n")
+    err_path = tmp_path / "stderr"
+    with writer_lock(str(tmp_path / "db"), Settings().collection), err_path.open("w") as err:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "atlas_tui.cli", "ingest", str(root), "--json"],
+            env=env, stdout=subprocess.PIPE, stderr=err, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + TIMEOUT
+        while WAITING not in err_path.read_text() and time.monotonic() < deadline:
+            assert run.poll() is None, err_path.read_text()
+            time.sleep(0.2)
+        assert WAITING in err_path.read_text()
+        time.sleep(1)
+        assert run.poll() is None  # still waiting: nothing written under the lock
+        assert KnowledgeBase(Settings(db_path=str(tmp_path / "db"))).stats().documents == 1
+    out, _ = run.communicate(timeout=TIMEOUT)
+    assert run.returncode == 0, err_path.read_text()
+    assert json.loads(out)["files_added"] == 1
+    assert KnowledgeBase(Settings(db_path=str(tmp_path / "db"))).stats().documents == 2
+
+
+def test_a_wait_for_the_writer_lock_ends_when_asked_to_stop(tmp_path: Path) -> None:
+    waits: list[str] = []
+    with (
+        writer_lock(str(tmp_path / "db"), "kb"),
+        writer_lock(
+            str(tmp_path / "db"), "kb", on_wait=lambda: waits.append("w"), should_stop=lambda: True
+        ) as locked,
+    ):
+        assert locked is False
+    assert waits == ["w"]
+    with writer_lock(str(tmp_path / "db"), "kb") as locked:  # released by both
+        assert locked is True
 
 
 def test_store_can_be_created_twice_in_one_process(tmp_path: Path, embedder) -> None:
