@@ -26,7 +26,11 @@ if "ATLAS_CACHE_DIR" not in os.environ:  # one ONNX export per test run, kept ou
 def _isolated_environment(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ):
-    """Every test gets its own data dir and config, and never sees a real key or endpoint."""
+    """Every test gets its own data dir and config, and never sees a real key or endpoint.
+
+    Nor a terminal size: a pytest-xdist worker starts with COLUMNS=80 and LINES=24 in its
+    environment, and a TUI started in a tmux pane would size itself from those, not the pane.
+    """
     home = tmp_path_factory.mktemp("atlas-home")
     monkeypatch.setenv("ATLAS_DATA_DIR", str(home / "data"))
     (home / "config.toml").write_text("")  # a config file that is named must exist
@@ -42,6 +46,8 @@ def _isolated_environment(
         "ATLAS_PROVIDER",
         "ATLAS_SESSIONS_PATH",
         "SKIP_API_KEY_CHECK",
+        "COLUMNS",
+        "LINES",
     ):
         monkeypatch.delenv(name, raising=False)
 
