@@ -31,8 +31,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# The suite runs on pytest-xdist workers, one per core (TEST_WORKERS=0: in this one process).
+# loadgroup: the tests sharing a module's fixture stay on one worker (tests/conftest.py marks them).
+TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

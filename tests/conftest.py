@@ -52,6 +52,20 @@ def _isolated_environment(
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist's `--dist loadgroup` (`make test`), the tests that use a fixture made
+    once per module, or a session fixture their own module defines (the demo index, the torch
+    encoder), share one worker: it is then built once, not once per worker. Other tests go to
+    whichever worker is free. Without xdist the marks do nothing."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        for definitions in info.name2fixturedefs.values() if info else ():
+            for definition in definitions:
+                if definition.scope != "function" and definition.baseid.endswith(".py"):
+                    item.add_marker(pytest.mark.xdist_group(definition.baseid))
+
+
 RESEARCH_CORPUS = {
     "trimodal.md": (
         "# Trimodal methodology\n\n"
