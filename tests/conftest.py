@@ -22,6 +22,19 @@ if "ATLAS_CACHE_DIR" not in os.environ:  # one ONNX export per test run, kept ou
     atexit.register(shutil.rmtree, os.environ["ATLAS_CACHE_DIR"], True)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist, the controller makes the run's one ONNX export before the workers
+    start (they share ATLAS_CACHE_DIR); otherwise the first two workers both make it at once."""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
+        return
+    from atlas_tui.config import DEFAULT_EMBEDDING_MODEL
+    from atlas_tui.knowledge.embedding import get_embedder
+
+    get_embedder(DEFAULT_EMBEDDING_MODEL).warm()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
