@@ -146,15 +146,21 @@ def test_the_onnx_encoder_gives_the_stock_vectors(
     assert cosines.min() >= 0.999, cosines
 
 
-def test_a_damaged_onnx_export_is_rebuilt(onnx_embedder: Embedder, tmp_path: Path) -> None:
+def test_a_damaged_onnx_export_is_rebuilt(
+    onnx_embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from atlas_tui.knowledge.embedding_onnx import OnnxEncoder
 
-    damaged = Path(onnx_embedder._load().model_file)  # type: ignore[attr-defined]
+    # A cache of this test's own: the run's export is shared with parallel workers and the CLI
+    # subprocesses of other tests, which must not find it damaged or missing.
+    shared = Path(onnx_embedder._load().model_file)  # type: ignore[attr-defined]
+    monkeypatch.setenv("ATLAS_CACHE_DIR", str(tmp_path / "cache"))
+    damaged = tmp_path / "cache" / shared.relative_to(shared.parents[1])
+    damaged.parent.mkdir(parents=True)
     damaged.write_bytes(b"not an onnx graph")
     assert onnx_embedder.model_path is not None
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ATLAS_DATA_DIR", str(damaged.parents[1]))
-        rebuilt = OnnxEncoder(onnx_embedder.model_path, 256)
+    rebuilt = OnnxEncoder(onnx_embedder.model_path, 256)
     assert rebuilt.model_file == damaged
+    assert damaged.stat().st_size > 1_000_000  # the damaged file was replaced by a real export
     vector = rebuilt.encode([TEXTS[0]], threads=1)[0]
     assert float(vector @ onnx_embedder.encode_query(TEXTS[0])) > 0.9999
