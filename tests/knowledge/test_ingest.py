@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,25 @@ from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.ingest import IngestProgress
 from atlas_tui.knowledge.store import Store
 from tests.corpus import write_files
-from tests.knowledge.test_loaders import as_unprivileged
+
+
+@contextmanager
+def effectively_nobody() -> Iterator[None]:
+    """This process reads and writes as nobody for the block (root ignores file modes).
+
+    Not a forked child, as test_loaders' `as_unprivileged` makes: a fork of a process that runs
+    LanceDB's threads crashed or hung inside LanceDB (seen under pytest-xdist).
+    """
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
 
 
 def test_first_ingest_indexes_and_embeds_everything(kb: KnowledgeBase, write_corpus) -> None:
@@ -114,16 +135,14 @@ def test_unreadable_file_is_skipped(settings, embedder, world_readable_dir: Path
     db.mkdir(mode=0o777)
     db.chmod(0o777)
     kb = KnowledgeBase(Settings(db_path=str(db), collection=settings.collection))
-    # a first ingest as root imports every module (the child cannot read root's Python install)
+    # a first ingest as root imports every module (nobody cannot read root's Python install)
     warm = write_files(world_readable_dir / "warm", {"w.md": "# W\n\nWarm.\n"})
     KnowledgeBase(Settings(db_path=str(world_readable_dir / "warm-db"))).ingest([warm])
 
-    def ingest() -> tuple[int, list[tuple[str, str]]]:
+    with effectively_nobody():
         report = kb.ingest([root])
-        return report.files_added, [(Path(s.path).name, s.reason) for s in report.skipped]
-
-    added, skipped = as_unprivileged(ingest)
-    assert (added, skipped) == (1, [("secret.md", "permission denied")])
+    skipped = [(Path(s.path).name, s.reason) for s in report.skipped]
+    assert (report.files_added, skipped) == (1, [("secret.md", "permission denied")])
 
 
 def test_nested_roots_store_each_document_once(kb: KnowledgeBase, write_corpus) -> None:
