@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from textual import events, work
 
 from atlas_tui.config import Settings
-from atlas_tui.errors import AtlasError, CancelledError_
+from atlas_tui.errors import AtlasError, AuthenticationError, CancelledError_
 from atlas_tui.query import AtlasQuery, Delta, Done, Event, Failed, QueryRun, Retrieved
 from atlas_tui.safety import terminal_safe
 from atlas_tui.tui.keeper import SessionKeeper, Ticket
@@ -228,14 +228,22 @@ class AnsweringMixin(NavigationMixin):
         self._keep_answer(record)
         await view.show_final(record.answer)
         where = f" · {record.position} (alt+←/→)" if record.position else ""
+        again = f" {self._regenerate_key()} regenerates."
         if failed.cancelled:
-            note = "Cancelled: the partial answer is kept. ctrl+r regenerates."
-            view.set_note(note + where, "cancelled")
+            view.set_note("Cancelled: the partial answer is kept." + again + where, "cancelled")
         else:
-            view.set_note(failure_notice(failed.error) + where, "error")
+            retry = "" if isinstance(failed.error, AuthenticationError) else again
+            view.set_note(failure_notice(failed.error) + retry + where, "error")
         record.status = "cancelled" if failed.cancelled else "failed"  # last, as above
 
     # --- cancel and regenerate -------------------------------------------------------------------
+
+    def _regenerate_key(self) -> str:
+        """The key that regenerates, as the footer shows it (the keymap may have moved it)."""
+        for active in self.screen.active_bindings.values():
+            if active.binding.action == "regenerate":
+                return self.get_key_display(active.binding)
+        return "ctrl+r"
 
     def _cancel_run(self) -> bool:
         with self._run_lock:
