@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 MAX_CODE_LINES = 10  # a longer code block is quoted up to here, then "…"
 MAX_LIST_ITEMS = 4
 MIN_WORDS = 4
+SHORT_LEAD = 8  # a lead-in shorter than this (in words) is quoted after the sentence before it
 
 _FENCE = re.compile(r"^\s*(```+|~~~+)")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
@@ -180,6 +181,9 @@ def _sentences(block: Block) -> list[str]:
             spans[-1][1] = match.end()
         else:
             spans.append([match.start(), match.end()])
+    if len(spans) > 1 and text[spans[-1][0] : spans[-1][1]].strip() == "::":
+        spans[-2][1] = spans[-1][1]  # reST "text. ::": the sentence introduces the block after
+        spans.pop()
     return [text[start:end].strip() for start, end in spans]
 
 
@@ -283,6 +287,16 @@ def excerpts(text: str) -> list[Excerpt]:
     return out
 
 
+_PLAIN_WORD = re.compile(r"^[(\"'*`]*[A-Za-z][a-z]*[,.;:!?)\"'*`]*$")
+
+
+def _reads_as_prose(sentence: str) -> bool:
+    """At least MIN_WORDS words, half of them plain words: not a line of code or a URL list."""
+    tokens = sentence.split()
+    plain = sum(1 for token in tokens if _PLAIN_WORD.match(token))
+    return len(tokens) >= MIN_WORDS and plain >= 3 and 2 * plain >= len(tokens)
+
+
 def _prose_excerpts(found: list[Block], index: int, block: Block) -> Iterator[Excerpt]:
     sentences = _sentences(block)
     bullet = (
@@ -295,11 +309,14 @@ def _prose_excerpts(found: list[Block], index: int, block: Block) -> Iterator[Ex
         if last and _is_lead_in(sentence):
             following, _end = _following(found, index + 1)
             if following:
-                yield _lead_excerpt(index, position, sentence, following)
+                # "Here's how:" says little alone: the sentence before it says what it shows.
+                short = len(sentence.split()) < SHORT_LEAD
+                context = position > 0 and short and not (position == 1 and block.skip_first)
+                before = sentences[position - 1] if context else None
+                yield _lead_excerpt(index, position, sentence, following, before)
             continue  # a lead-in without what it introduces says nothing
-        words = len(sentence.split())
-        if words < MIN_WORDS or sentence.endswith("?"):
-            continue
+        if not _reads_as_prose(sentence) or sentence.endswith("?"):
+            continue  # a question, or code that lost its indentation (the chunk began in it)
         shown = _prose(sentence)
         if bullet and position == 0 and not shown.startswith(bullet.group(1).strip()):
             shown = bullet.group(1) + shown
@@ -308,10 +325,21 @@ def _prose_excerpts(found: list[Block], index: int, block: Block) -> Iterator[Ex
         )
 
 
-def _lead_excerpt(index: int, position: int, lead: str, following: list[Block]) -> Excerpt:
-    quote: list[str] = [_prose(lead)]
-    parts = [lead]
-    prose = [_prose(lead)]
+def _shown_lead(lead: str) -> str:
+    """A lead-in as reST renders it: "for example::" ends in one colon, "text. ::" in none."""
+    shown = _prose(lead)
+    if shown.endswith(" ::"):
+        return shown[:-3]
+    return shown[:-1] if shown.endswith("::") else shown
+
+
+def _lead_excerpt(
+    index: int, position: int, lead: str, following: list[Block], before: str | None = None
+) -> Excerpt:
+    shown = _shown_lead(lead) if before is None else f"{_prose(before)} {_shown_lead(lead)}"
+    quote: list[str] = [shown]
+    parts = [lead] if before is None else [before, lead]
+    prose = [shown]
     if following[0].kind == "code":
         quote += ["", *_code_lines(following[0])]
         parts.append(following[0].text)
@@ -335,7 +363,7 @@ def _lead_excerpt(index: int, position: int, lead: str, following: list[Block]) 
         tuple(quote),
         tuple(parts),
         index,
-        position,
+        position if before is None else position - 1,
         position,
         ends_in_prose=False,
     )

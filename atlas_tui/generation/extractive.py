@@ -43,8 +43,9 @@ TERMS_RATIO = 0.3  # a further quote has at least this share of the best one's t
 CLOSE_MEANING = 0.05  # ...or a meaning score this close to the best one's
 WEAK_MEANING = 0.3  # below this cosine, and with few of the question's terms, nothing answers
 WEAK_TERMS = 0.5
-MAX_CANDIDATES = 12  # excerpts encoded per question (the best by terms and passage score)
+MAX_CANDIDATES = 8  # excerpts encoded per question (the best by terms and passage score)
 EMBED_CHARS = 120  # of each excerpt, enough for its meaning and cheap to encode
+EMBED_CODE_CHARS = 60
 LONG_WORDS = 40  # excerpts longer than this lose LONG_PENALTY per word
 LONG_PENALTY = 0.003
 USE_SECTION = True
@@ -69,6 +70,7 @@ _STOPWORDS = frozenset(
     )
 )
 _WORD = re.compile(r"[a-z0-9][a-z0-9_+#.-]*[a-z0-9+#]|[a-z0-9]")
+_PART = re.compile(r"[_.]+")
 _CODE_LIKE = re.compile(
     r"\w\(|\b\w+=|\b[a-z]+_\w+|\b[a-z]+\.[a-z_]\w*|\b[A-Z][a-z]+[A-Z]\w*|\b[a-z]+[A-Z]\w*|`"
 )
@@ -82,15 +84,29 @@ def _terms(text: str) -> set[str]:
         found.add(_stem(word))
         if "-" in word:  # "SHA-256" also matches "sha256"
             found.add(word.replace("-", ""))
+        # An identifier also matches its parts: "date_string" ~ "date", "os.environ" ~ "environ"
+        for part in _PART.split(word) if _PART.search(word) else ():
+            if len(part) >= 3 and part not in _STOPWORDS:
+                found.add(_stem(part))
     return found
 
 
 def _stem(word: str) -> str:
-    """A light plural/verb-form fold, enough for overlap scoring ("indexes" ~ "index")."""
-    for suffix in ("ies", "es", "s", "ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    """A light plural/verb-form fold, enough for overlap scoring ("indexes" ~ "index",
+    "parsed" ~ "parse", "copies" ~ "copy")."""
+    if len(word) <= 4:
+        return word[:-1] if word.endswith("e") and len(word) == 4 else word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    elif word.endswith("ing") and len(word) >= 7:
+        word = word[:-3]
+    elif word.endswith("ed") and len(word) >= 6:
+        word = word[:-2]
+    return word[:-1] if word.endswith("e") and len(word) >= 4 else word
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +170,13 @@ def score(question: str, found: list[Candidate], vectors: Vectors | None = None)
 
 def _embedded(candidate: Candidate) -> str:
     """What is encoded for an excerpt: its words, after its section's title for context."""
-    section = candidate.excerpt.section or candidate.numbered.passage.heading.rpartition(" > ")[2]
-    text = candidate.excerpt.prose[:EMBED_CHARS]
+    excerpt = candidate.excerpt
+    section = excerpt.section or candidate.numbered.passage.heading.rpartition(" > ")[2]
+    if excerpt.kind == "lead":  # its words, then the start of the code, list or table it shows
+        lead = len(excerpt.quote[0])
+        text = excerpt.prose[:lead][:EMBED_CHARS] + excerpt.prose[lead:][:EMBED_CODE_CHARS]
+    else:
+        text = excerpt.prose[: EMBED_CODE_CHARS if excerpt.kind == "code" else EMBED_CHARS]
     return f"{section}: {text}" if section and USE_SECTION else text
 
 
