@@ -163,8 +163,14 @@ class AtlasQuery:
         return self._answerer
 
     def encode(self, texts: list[str]) -> Any:
-        """Texts as L2-normalised vectors by the retrieval model (the offline answerer's use)."""
-        return self.knowledge.embedder.encode_documents(texts)
+        """Texts as L2-normalised vectors by the retrieval model (the offline answerer's use).
+
+        The answerer's texts are a few short excerpts: one at a time on one thread (the query
+        path) costs about half the CPU of one batch on every core, which pads each text to the
+        longest and makes the threads contend on a busy machine (benchmarks/RESULTS-answers.md).
+        """
+        embedder = self.knowledge.embedder
+        return [embedder.encode_query(text) for text in texts]
 
     @property
     def answerer_label(self) -> str:
