@@ -270,21 +270,31 @@ def excerpts(text: str) -> list[Excerpt]:
                 and _is_lead_in(sentences[-1])
             )
             if not introduced:
-                out.append(
-                    Excerpt(
-                        "code",
-                        block.text,
-                        _code_lines(block),
-                        (block.text,),
-                        index,
-                        0,
-                        0,
-                        ends_in_prose=False,
-                    )
-                )
+                out.append(_code_excerpt(found, index, block))
         if section:
             out[before:] = [replace(e, section=section) for e in out[before:]]
     return out
+
+
+def _code_excerpt(found: list[Block], index: int, block: Block) -> Excerpt:
+    """A code block on its own. One that opens its section (its heading introduces it, as in
+    "## The ingest command" then the command) is quoted with the sentence after it, which
+    says what it does."""
+    opens_section = index == 0 or found[index - 1].kind == "heading"
+    after = found[index + 1] if index + 1 < len(found) else None
+    sentences = _sentences(after) if after is not None and after.kind == "para" else []
+    if not (opens_section and sentences and _reads_as_prose(sentences[0])):
+        return Excerpt("code", block.text, _code_lines(block), (block.text,), index, 0, 0, False)
+    explained = sentences[0]
+    return Excerpt(
+        "code",
+        f"{_prose(explained)} {block.text}",  # the words first: they are what is encoded
+        (*_code_lines(block), "", _prose(explained)),
+        (block.text, explained),
+        index,
+        0,
+        0,
+    )
 
 
 _PLAIN_WORD = re.compile(r"^[(\"'*`]*[A-Za-z][a-z]*[,.;:!?)\"'*`]*$")

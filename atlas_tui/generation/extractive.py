@@ -37,7 +37,7 @@ Encode = Callable[[list[str]], Any]
 MAX_QUOTES = 3
 WORD_BUDGET = 70  # a further quote is added only while the answer stays about this short
 MARGIN = 0.3  # a further quote scores at least (1 - MARGIN) times the best one's score
-LEXICAL_WEIGHT = 0.25
+LEXICAL_WEIGHT = 0.4
 PASSAGE_WEIGHT = 0.1
 TERMS_RATIO = 0.3  # a further quote has at least this share of the best one's term weight...
 CLOSE_MEANING = 0.05  # ...or a meaning score this close to the best one's
@@ -50,6 +50,7 @@ LONG_WORDS = 40  # excerpts longer than this lose LONG_PENALTY per word
 LONG_PENALTY = 0.003
 USE_SECTION = True
 CODE_BONUS = 0.1  # an excerpt that names code (a call, a keyword argument, an identifier)
+HOW_CODE_BONUS = 0.2  # the same when the question asks how to do something
 
 NOTHING_RETRIEVED = (
     "Nothing in the index matched this question, so there is nothing to quote. "
@@ -71,8 +72,10 @@ _STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"[a-z0-9][a-z0-9_+#.-]*[a-z0-9+#]|[a-z0-9]")
 _PART = re.compile(r"[_.]+")
+_HOW = re.compile(r"\s*how\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
 _CODE_LIKE = re.compile(
     r"\w\(|\b\w+=|\b[a-z]+_\w+|\b[a-z]+\.[a-z_]\w*|\b[A-Z][a-z]+[A-Z]\w*|\b[a-z]+[A-Z]\w*|`"
+    r"|@[a-z_]\w*"  # a decorator
 )
 
 
@@ -147,11 +150,12 @@ def score(question: str, found: list[Candidate], vectors: Vectors | None = None)
     idf = {t: math.log(1 + count / (1 + sum(t in ts for ts in terms))) for t in wanted}
     total = sum(idf.values()) or 1.0
     scored = []
+    bonus = HOW_CODE_BONUS if _HOW.match(question) else CODE_BONUS
     for candidate, its_terms in zip(found, terms, strict=True):
         share = sum(idf[t] for t in wanted & its_terms) / total
         prior = max(0.0, min(1.0, candidate.numbered.passage.score))
         long = max(0, candidate.excerpt.words - LONG_WORDS) * LONG_PENALTY
-        code = CODE_BONUS if _code_like(" ".join(candidate.excerpt.quote)) else 0.0
+        code = bonus if _code_like(" ".join(candidate.excerpt.quote)) else 0.0
         # Without meaning, the terms are all there is: they get the weight meaning would have.
         weight = LEXICAL_WEIGHT if vectors is not None else 1.0
         value = weight * share + PASSAGE_WEIGHT * prior + code - long
@@ -175,8 +179,10 @@ def _embedded(candidate: Candidate) -> str:
     if excerpt.kind == "lead":  # its words, then the start of the code, list or table it shows
         lead = len(excerpt.quote[0])
         text = excerpt.prose[:lead][:EMBED_CHARS] + excerpt.prose[lead:][:EMBED_CODE_CHARS]
+    elif excerpt.kind == "code" and len(excerpt.parts) == 1:  # code alone: its start
+        text = excerpt.prose[:EMBED_CODE_CHARS]
     else:
-        text = excerpt.prose[: EMBED_CODE_CHARS if excerpt.kind == "code" else EMBED_CHARS]
+        text = excerpt.prose[:EMBED_CHARS]
     return f"{section}: {text}" if section and USE_SECTION else text
 
 
@@ -215,7 +221,11 @@ def _weak(best: Candidate, semantic: bool) -> bool:
 
 
 def _overlaps(a: Candidate, b: Candidate) -> bool:
-    if a.numbered.number != b.numbered.number or a.excerpt.block != b.excerpt.block:
+    if a.numbered.number != b.numbered.number:
+        return False
+    if set(a.excerpt.parts) & set(b.excerpt.parts):  # e.g. a sentence quoted with its code
+        return True
+    if a.excerpt.block != b.excerpt.block:
         return False
     return a.excerpt.first <= b.excerpt.last and b.excerpt.first <= a.excerpt.last
 
