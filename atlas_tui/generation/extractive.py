@@ -5,10 +5,12 @@ gets) are cut into excerpts (see `excerpts`: sentences, a lead-in with its code 
 table row with its header, a signature with its description). Each excerpt is scored by meaning
 (cosine similarity with the question, from the embedding model retrieval already loaded, injected
 as `encode`) plus the question's terms it contains (each weighted by its rarity among the excerpts)
-plus a little of its passage's retrieval score. The best is quoted, then the next ones only while
-they are nearly as good (at most `MAX_QUOTES`, about `WORD_BUDGET` words); neighbouring sentences
-of one passage become one quote, and quotes follow document and position order. When even the best
-excerpt is weak, the answer says plainly that nothing answers the question.
+plus a little of its passage's retrieval score, plus a bonus when it shows code (larger when the
+question asks how to do something); only the best few by the other scores are encoded, each cut
+short. The best is quoted, then the next ones only while they are nearly as good (at most
+`MAX_QUOTES`, about `WORD_BUDGET` words); neighbouring sentences of one passage become one quote,
+and quotes follow document and position order. When even the best excerpt is weak, the answer
+says plainly that nothing answers the question.
 
 Nothing is written that is not in the documents, apart from the labelled opening line and the
 line that says nothing answers.
