@@ -52,7 +52,7 @@ LONG_WORDS = 40  # excerpts longer than this lose LONG_PENALTY per word
 LONG_PENALTY = 0.003
 USE_SECTION = True
 CODE_BONUS = 0.1  # an excerpt that names code (a call, a keyword argument, an identifier)
-HOW_CODE_BONUS = 0.2  # the same when the question asks how to do something
+HOW_CODE_BONUS = 0.2  # one that shows code (a block, a signature), for a how-to question
 
 NOTHING_RETRIEVED = (
     "Nothing in the index matched this question, so there is nothing to quote. "
@@ -157,7 +157,9 @@ def score(question: str, found: list[Candidate], vectors: Vectors | None = None)
         share = sum(idf[t] for t in wanted & its_terms) / total
         prior = max(0.0, min(1.0, candidate.numbered.passage.score))
         long = max(0, candidate.excerpt.words - LONG_WORDS) * LONG_PENALTY
-        code = bonus if _code_like(" ".join(candidate.excerpt.quote)) else 0.0
+        code = 0.0
+        if _code_like(" ".join(candidate.excerpt.quote)):  # a how-to favours what shows code
+            code = CODE_BONUS if candidate.excerpt.kind == "sentence" else bonus
         # Without meaning, the terms are all there is: they get the weight meaning would have.
         weight = LEXICAL_WEIGHT if vectors is not None else 1.0
         value = weight * share + PASSAGE_WEIGHT * prior + code - long

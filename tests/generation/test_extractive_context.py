@@ -150,3 +150,22 @@ def test_the_query_client_encodes_for_the_answerer_as_the_index_encodes_document
     assert len(vectors) == 2
     for vector, reference in zip(vectors, expected, strict=True):
         assert float(vector @ reference) > 0.9999  # the same vectors, one text at a time
+
+
+def test_a_how_to_question_ranks_the_excerpt_showing_code_above_one_naming_a_call(
+    make_passage,
+) -> None:
+    from atlas_tui.generation.extractive import candidates, score
+    from atlas_tui.generation.prompts import select_passages
+
+    passages = [
+        make_passage("Rotating the logs with rotate() is slow on old disks.", score=0.6),
+        make_passage("To rotate the logs:\n\n```\natlas rotate-logs --keep 7\n```", score=0.6),
+    ]
+    found = candidates(select_passages(passages, 6000))
+
+    how = score("How do I rotate the logs?", found)
+    what = score("What is slow when rotating the logs?", found)
+
+    assert how[0].excerpt.kind == "lead"  # the command, shown
+    assert what[0].excerpt.kind == "sentence"
