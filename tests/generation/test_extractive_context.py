@@ -13,7 +13,7 @@ from typing import Any
 from atlas_tui.config import Settings
 from atlas_tui.generation.extractive import MAX_CANDIDATES, ExtractiveAnswerer
 from atlas_tui.query import AtlasQuery
-from tests.generation.test_extractive import answer
+from tests.generation.test_extractive import answer, cited
 
 
 def test_a_code_block_under_its_heading_is_quoted_with_the_sentence_explaining_it(
@@ -169,3 +169,24 @@ def test_a_how_to_question_ranks_the_excerpt_showing_code_above_one_naming_a_cal
 
     assert how[0].excerpt.kind == "lead"  # the command, shown
     assert what[0].excerpt.kind == "sentence"
+
+
+def test_a_how_to_question_is_not_padded_with_unrelated_code(make_passage, encode) -> None:
+    passages = [
+        make_passage(
+            "To rotate the logs, run the rotate-logs command once a week. Old logs are "
+            "compressed before they are archived.",
+            score=0.9,
+        ),
+        make_passage(
+            "## Weather report\n\n```\nSELECT city, max(temp) FROM weather GROUP BY city\n```\n\n"
+            "The query lists the warmest day of each city.",
+            score=0.7,
+        ),
+    ]
+
+    text, deltas = answer("How do I rotate the logs?", passages, encode)
+
+    assert "> To rotate the logs, run the rotate-logs command once a week." in text
+    assert "SELECT" not in text and "weather" not in text
+    assert cited(deltas) == [1]
