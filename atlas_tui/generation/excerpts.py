@@ -165,13 +165,16 @@ def _code_excerpt(found: list[Block], index: int, block: Block) -> Excerpt:
     )
 
 
-_PLAIN_WORD = re.compile(r"^[(\"'*`]*[A-Za-z][a-z]*[,.;:!?)\"'*`]*$")
+def _plain_word(token: str) -> bool:
+    """A word of prose in any script ("file", "Größe", "`x`,"), not code ("f(x)", "a_b")."""
+    word = token.lstrip("(\"'*`").rstrip(",.;:!?)\"'*`")
+    return word.isalpha() and not any(c.isupper() for c in word[1:])
 
 
 def _reads_as_prose(sentence: str) -> bool:
     """At least MIN_WORDS words, half of them plain words: not a line of code or a URL list."""
     tokens = sentence.split()
-    plain = sum(1 for token in tokens if _PLAIN_WORD.match(token))
+    plain = sum(1 for token in tokens if _plain_word(token))
     return len(tokens) >= MIN_WORDS and plain >= 3 and 2 * plain >= len(tokens)
 
 

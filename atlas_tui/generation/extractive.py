@@ -72,7 +72,7 @@ _STOPWORDS = frozenset(
         was we were what when where which who why will with would you your get make way want""",
     )
 )
-_WORD = re.compile(r"[a-z0-9][a-z0-9_+#.-]*[a-z0-9+#]|[a-z0-9]")
+_WORD = re.compile(r"[^\W_](?:[\w+#.-]*(?:[^\W_]|[+#]))?")  # "c++", "os.path", "größe"
 _PART = re.compile(r"[_.]+")
 _HOW = re.compile(r"\s*how\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
 _CODE_LIKE = re.compile(

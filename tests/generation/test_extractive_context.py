@@ -190,3 +190,14 @@ def test_a_how_to_question_is_not_padded_with_unrelated_code(make_passage, encod
     assert "> To rotate the logs, run the rotate-logs command once a week." in text
     assert "SELECT" not in text and "weather" not in text
     assert cited(deltas) == [1]
+
+
+def test_prose_in_other_languages_is_still_quoted(make_passage) -> None:
+    passage = make_passage(
+        "Размер файла указывается в байтах. Дата изменения хранится отдельно от файла."
+    )
+
+    text, _deltas = answer("Как указывается размер файла?", [passage])  # by its words
+
+    assert "> Размер файла указывается в байтах. [1]" in text
+    assert "Дата" not in text
