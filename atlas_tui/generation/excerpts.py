@@ -193,7 +193,10 @@ def _prose_excerpts(found: list[Block], index: int, block: Block) -> Iterator[Ex
                 # "Here's how:" says little alone: the sentence before it says what it shows.
                 short = len(sentence.split()) < SHORT_LEAD
                 context = position > 0 and short and not (position == 1 and block.skip_first)
-                before = sentences[position - 1] if context else None
+                if context and _reads_as_prose(sentences[position - 1]):
+                    before: str | None = sentences[position - 1]
+                else:
+                    before = None
                 yield _lead_excerpt(index, position, sentence, following, before)
             continue  # a lead-in without what it introduces says nothing
         if not _reads_as_prose(sentence) or sentence.endswith("?"):
