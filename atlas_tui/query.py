@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from atlas_tui.generation import Answerer, AnswerStream
     from atlas_tui.knowledge.base import IngestReport, KnowledgeBase
 
+
+# The offline answerer's excerpts, encoded two at a time (the model releases the GIL).
+_ENCODE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="atlas-encode")
 
 MIN_RATE_SECONDS = 0.5  # a shorter stream is too short to time: no tokens/s is shown
 MIN_RATE_TOKENS = 16
@@ -163,8 +167,14 @@ class AtlasQuery:
         return self._answerer
 
     def encode(self, texts: list[str]) -> Any:
-        """Texts as L2-normalised vectors by the retrieval model (the offline answerer's use)."""
-        return self.knowledge.embedder.encode_documents(texts)
+        """Texts as L2-normalised vectors by the retrieval model (the offline answerer's use).
+
+        The answerer's texts are a few short excerpts: each is encoded alone on one thread (the
+        query path), two at a time. That costs about half the CPU of one batch on every core,
+        which pads each text to the longest and whose threads spin against each other on a busy
+        machine, and still uses both cores when they are free (benchmarks/RESULTS-answers.md).
+        """
+        return list(_ENCODE_POOL.map(self.knowledge.embedder.encode_query, texts))
 
     @property
     def answerer_label(self) -> str:
