@@ -8,10 +8,9 @@ the transcript, the documents pane and the status line. Nothing here blocks the 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
-from textual import events, work
+from textual import work
 
 from atlas_tui.config import Settings
 from atlas_tui.errors import AtlasError, AuthenticationError, CancelledError_
@@ -35,7 +34,6 @@ from atlas_tui.tui.widgets.transcript import Transcript, TurnView
 from atlas_tui.types import Turn
 
 CANCELLED_BEFORE_START = "Cancelled before the answer started."
-TYPING_WINDOW_S = 0.5  # a key this recent holds back the streaming answer's next update
 
 
 class AnsweringMixin(NavigationMixin):
@@ -53,16 +51,6 @@ class AnsweringMixin(NavigationMixin):
     _run: QueryRun | None
     _run_lock: threading.Lock
     _answering: int | None
-    _last_key_at: float = 0.0
-
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            self._last_key_at = time.monotonic()  # (read by the answer worker: typing_now)
-        await super().on_event(event)
-
-    def typing_now(self) -> bool:
-        """Whether the user is typing (a key within `TYPING_WINDOW_S`): typing comes first."""
-        return time.monotonic() - self._last_key_at < TYPING_WINDOW_S
 
     async def on_query_submitted(self, message: QuerySubmitted) -> None:
         self._cancel_run()

@@ -4,7 +4,10 @@ documents pane (tails, turn, resizing), rebound keys while typing, toasts that k
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+
+from textual import events
 
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
@@ -25,6 +28,7 @@ from tests.tui.helpers import ask, cell_of, settled, until
 
 QUESTION = "What is the trimodal methodology?"
 SIZE = (120, 40)
+KEY_NAMES = {" ": "space", "?": "question_mark"}
 
 
 def footer_keys(app: AtlasApp) -> dict[str, str]:
@@ -52,6 +56,27 @@ async def test_typing_in_the_documents_pane_asks_the_question(make_settings, war
         await pilot.press(*"Zeppelin")
         box = app.query_one(QueryBox)
         assert box.has_focus and box.text == "Zeppelin"
+
+
+async def test_a_burst_of_keys_typed_in_the_transcript_keeps_its_order(make_settings, warm_client):
+    """As a terminal delivers fast typing: every key is queued before the app handles the first
+    (seen scrambled in the browser: "Whahe trimodal methodology in t is tAtlas?")."""
+    app = AtlasApp(make_settings(), client=warm_client)
+    typed = "What is the trimodal methodology in Atlas?"
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, app._warmed.is_set)
+        box = app.query_one(QueryBox)
+        for start in range(3):  # the transcript, then the documents pane, then no focus
+            await pilot.press(("f3", "f4", "f3")[start])
+            if start == 2:
+                app.screen.set_focus(None)
+            box.clear()
+            for i, character in enumerate(typed):
+                app.post_message(events.Key(KEY_NAMES.get(character, character), character))
+                await asyncio.sleep(0.002 * (i % 3))  # bursts, some keys a little apart
+            await until(pilot, lambda: len(box.text) >= len(typed))
+            await pilot.pause()
+            assert box.text == typed and box.has_focus
 
 
 async def test_ctrl_n_focuses_the_query_box(make_settings, warm_client):
