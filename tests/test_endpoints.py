@@ -1,0 +1,121 @@
+"""Named endpoints in the config file: parsed and checked at the edge, and routing a question's
+model to the endpoint that serves it (else Claude, else the offline answerer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from atlas_tui.config import load_settings
+from atlas_tui.errors import ConfigError
+
+OLLAMA = """
+[endpoints.ollama]
+base_url = "http://localhost:11434/"
+models = ["qwen3", "llama3.2"]
+api_key_env = "ATLAS_TEST_OLLAMA_KEY"
+label = "Ollama"
+
+[endpoints.team]
+base_url = "https://llm.example.org"
+models = ["mistral-small", "qwen3"]
+profile = "anthropic"
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "config.toml"
+    monkeypatch.setenv("ATLAS_CONFIG", str(path))
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+
+    def write(text: str) -> Path:
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def test_endpoints_are_read_in_order_with_their_profile_and_key(
+    config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config(OLLAMA)
+    monkeypatch.setenv("ATLAS_TEST_OLLAMA_KEY", "sekrit")
+    ollama, team = load_settings().endpoints
+    assert (ollama.name, ollama.base_url, ollama.models) == (
+        "ollama",
+        "http://localhost:11434",
+        ("qwen3", "llama3.2"),
+    )
+    assert ollama.resolved_profile == "compatible"  # auto, and not Anthropic's API
+    assert ollama.api_key() == "sekrit"
+    assert ollama.describe("qwen3") == "local qwen3 via Ollama"
+    assert team.resolved_profile == "anthropic"  # configured
+    assert team.describe("mistral-small") == "mistral-small via team"  # not local, no label
+    assert team.api_key() == ""
+
+
+def test_without_a_key_the_first_endpoint_answers_before_the_offline_answerer(config) -> None:
+    config(OLLAMA)
+    settings = load_settings()
+    assert not settings.answers_offline
+    endpoint, model = settings.route()
+    assert (endpoint.name if endpoint else None, model) == ("ollama", "qwen3")
+    # a model another endpoint lists goes there; one nobody lists goes to the default endpoint
+    assert settings.route("mistral-small")[0].name == "team"
+    assert settings.route("qwen3")[0].name == "ollama"  # the first that lists it
+    assert settings.route("claude-opus-5-5") == (settings.default_endpoint, "qwen3")
+
+
+def test_with_a_claude_key_claude_stays_the_default_and_endpoint_models_are_offered(
+    config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config(OLLAMA)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    settings = load_settings()
+    assert settings.route() == (None, settings.model)
+    assert settings.route("claude-opus-5-5") == (None, "claude-opus-5-5")
+    assert settings.route("llama3.2")[0].name == "ollama"
+    choices = dict(settings.model_choices())
+    assert choices["llama3.2"] == "local llama3.2 via Ollama"
+    assert choices["claude-opus-5-5"] == "Claude claude-opus-5-5"
+
+
+def test_provider_names_an_endpoint_and_a_model_it_does_not_list(config) -> None:
+    config(OLLAMA)
+    settings = load_settings(provider="team", model="gpt-oss:20b")
+    assert settings.route() == (settings.endpoint_named("team"), "gpt-oss:20b")
+    assert load_settings(provider="team").route()[1] == "mistral-small"  # its first model
+    assert load_settings(provider="extractive").answers_offline
+    with pytest.raises(ConfigError, match=r"Unknown provider .olama.; .*\(ollama, team\)"):
+        load_settings(provider="olama")
+
+
+def test_no_endpoints_keeps_the_offline_default(config) -> None:
+    config("")
+    settings = load_settings()
+    assert settings.answers_offline
+    assert settings.route() == (None, settings.model)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[endpoints.x]\nmodels = ["m"]', "base_url must be an http:// or https:// URL"),
+        ('[endpoints.x]\nbase_url = "ftp://h"\nmodels = ["m"]', "base_url must be"),
+        ('[endpoints.x]\nbase_url = "http://h"', "models must be a non-empty list"),
+        ('[endpoints.x]\nbase_url = "http://h"\nmodels = [" "]', "models must be a non-empty"),
+        ('[endpoints.x]\nbase_url = "http://h"\nmodels = ["m"]\nprofile = "openai"', "profile"),
+        ('[endpoints.x]\nbase_url = "http://h"\nmodels = ["m"]\nkey = "k"', "unknown key 'key'"),
+        ('[endpoints.x]\nbase_url = "http://h"\nmodels = ["m"]\nlabel = 3', "label must be"),
+        ('[endpoints.anthropic]\nbase_url = "http://h"\nmodels = ["m"]', "is not allowed"),
+        ('[endpoints."a b"]\nbase_url = "http://h"\nmodels = ["m"]', "is not allowed"),
+        ("endpoints = 3", "must be a table of"),
+        ("[endpoints]\nx = 3", "must be a table"),
+    ],
+)
+def test_a_bad_endpoint_is_one_clear_error(config, table: str, message: str) -> None:
+    config(table)
+    with pytest.raises(ConfigError, match=message):
+        load_settings()
