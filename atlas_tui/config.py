@@ -112,7 +112,7 @@ class Settings:
     @property
     def default_endpoint(self) -> Endpoint | None:
         """The endpoint that answers when no model is chosen: the one `provider` names, or with
-        `auto` and no Claude key, the first configured (it takes precedence over offline answers)."""
+        `auto` and no Claude key, the first configured (it comes before the offline answerer)."""
         if self.provider in RESERVED_NAMES:
             usable = self.provider == "auto" and not self.use_claude and self.endpoints
             return self.endpoints[0] if usable else None
