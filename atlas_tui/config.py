@@ -125,7 +125,7 @@ class Settings:
         A model listed by an endpoint goes to that endpoint (the first that lists it); any other
         model goes to Claude, unless the default is an endpoint, which then answers with its own.
         """
-        if model:
+        if model and self.provider != "extractive":  # forced offline: no endpoint either
             for endpoint in self.endpoints:
                 if model in endpoint.models:
                     return endpoint, model

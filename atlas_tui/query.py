@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from atlas_tui.config import Settings, load_settings
 from atlas_tui.errors import AtlasError, CancelledError_
-from atlas_tui.generation import TextDelta
+from atlas_tui.generation import Completed, TextDelta
 from atlas_tui.types import Citation, Passage, Turn, Usage
 from atlas_tui.usage import cost_usd, usage_record
 
@@ -251,6 +251,7 @@ class AtlasQuery:
         citations: list[Citation] = []
         first_token: float | None = None
         usage = Usage()
+        completed: Completed | None = None
         try:
             answer = self.answerer.stream(text, passages, history, **given)
             run.attach(answer)
@@ -265,7 +266,7 @@ class AtlasQuery:
                         citations.extend(event.citations)
                         yield event
                     else:
-                        usage = event.usage
+                        usage, completed = event.usage, event
             finally:
                 answer.close()
         except AtlasError as error:  # a GenerationError, or e.g. an unreadable prompt file
@@ -280,9 +281,15 @@ class AtlasQuery:
         # read as tens of thousands of tokens a second.
         tokens = usage.output_tokens
         measurable = tokens >= MIN_RATE_TOKENS and streaming_s >= MIN_RATE_SECONDS
-        extractive = self.answerer.extractive
-        model = "" if extractive else str(given.get("model") or self.settings.model)
-        label = self.answerer.label if extractive or not given.get("model") else f"Claude {model}"
+        if completed is not None and completed.answerer:  # a router said who answered
+            extractive, model, label = completed.extractive, completed.model, completed.answerer
+        else:
+            extractive = self.answerer.extractive
+            model = "" if extractive else str(given.get("model") or self.settings.model)
+            label = (
+                self.answerer.label if extractive or not given.get("model") else f"Claude {model}"
+            )
+        model = "" if extractive else model
         yield Done(
             answer=answer_text,
             citations=tuple(citations),
