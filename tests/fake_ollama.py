@@ -41,8 +41,8 @@ class FakeOllama(FakeAnthropic):
     def get(self, path: str) -> dict[str, Any] | None:
         if path != "/v1/models" or self.models is None:
             return None
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "library"} for m in self.models]
-        return {"object": "list", "data": data}
+        row = {"object": "model", "created": 0, "owned_by": "library"}
+        return {"object": "list", "data": [{"id": m, **row} for m in self.models]}
 
 
 @pytest.fixture

@@ -75,7 +75,8 @@ def test_markers_are_verified_as_they_stream(
     fake_ollama.script(Reply.text(*MIXED))
     text, citations = run(local(), passages)
 
-    assert [(c.number, c.valid) for c in citations] == [(1, True), (1, False), (2, True), (7, False)]
+    checked = [(c.number, c.valid) for c in citations]
+    assert checked == [(1, True), (1, False), (2, True), (7, False)]
     assert citations[0].cited_text == "pipx install atlas-tui"
     assert citations[0].chunk_id == passages[0].chunk_id
     assert citations[1].cited_text == "Python 2.7 or newer"  # not what document 1 says
@@ -139,7 +140,7 @@ def test_a_gateway_refusing_search_results_is_asked_again_compatible_and_remembe
     )
     fake_ollama.script(Reply.text('Use "pipx install atlas-tui" [1].'), Reply.text("Again [2]."))
     try:
-        text, citations = run(answerer, passages)
+        _, citations = run(answerer, passages)
         assert [(c.number, c.valid) for c in citations] == [(1, True)]
         second, _ = run(answerer, passages)
     finally:
