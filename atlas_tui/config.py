@@ -23,6 +23,7 @@ DEFAULT_COLLECTION = "atlas_knowledge_base"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
 SEARCH_MODES = ("hybrid", "vector", "keyword")
+OFFLINE_LABEL = "offline extractive"  # the offline answerer, as the status line and sessions say
 
 
 def user_data_dir() -> Path:
@@ -137,6 +138,14 @@ class Settings:
         ):
             return endpoint, self.model  # named explicitly (e.g. provider_name + model_name)
         return endpoint, endpoint.models[0]
+
+    def label_for(self, model: str | None = None) -> str:
+        """Who answers `model` (None: the default), as the status line says it: "Claude
+        claude-sonnet-5-5", "local qwen3 via Ollama" or "offline extractive"."""
+        endpoint, model = self.route(model)
+        if endpoint is not None:
+            return endpoint.describe(model)
+        return f"Claude {model}" if self.use_claude else OFFLINE_LABEL
 
     @property
     def answers_offline(self) -> bool:

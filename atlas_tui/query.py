@@ -22,6 +22,7 @@ from atlas_tui.usage import cost_usd, usage_record
 
 if TYPE_CHECKING:
     from atlas_tui.generation import Answerer, AnswerStream
+    from atlas_tui.generation.catalog import Offer
     from atlas_tui.knowledge.base import IngestReport, KnowledgeBase
 
 
@@ -173,6 +174,20 @@ class AtlasQuery:
     @property
     def extractive(self) -> bool:
         return self.answerer.extractive
+
+    def label_for(self, model: str | None = None) -> str:
+        """Who answers `model` (None: the default): "local qwen3 via Ollama", "Claude ..."."""
+        return self.settings.label_for(model)
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        """The models a picker offers, as (model, who answers it)."""
+        return self.settings.model_choices()
+
+    def model_offers(self, *, ask_servers: bool = True) -> list[Offer]:
+        """Claude's and each endpoint's models, with what each server lists at /v1/models."""
+        from atlas_tui.generation.catalog import offers
+
+        return offers(self.settings, ask_servers=ask_servers)
 
     def warm(self) -> None:
         """Load the embedding model and open the index (slow: call off the UI thread)."""

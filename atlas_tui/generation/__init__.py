@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from atlas_tui.config import Settings
+from atlas_tui.config import OFFLINE_LABEL, Settings
 from atlas_tui.types import Citation, Passage, Turn, Usage
 
-EXTRACTIVE_LABEL = "offline extractive"  # the offline answerer's label, as sessions record it
+EXTRACTIVE_LABEL = OFFLINE_LABEL  # the offline answerer's label, as sessions record it
 
 
 @dataclass(frozen=True, slots=True)

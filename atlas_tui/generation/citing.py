@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from atlas_tui.generation import TextDelta
-from atlas_tui.generation.prompts import NumberedPassage
+from atlas_tui.generation.prompts import CHECK_LINE_PREFIX, NumberedPassage
 from atlas_tui.types import Citation
 
-SUMMARY_PREFIX = "Citations checked by atlas-tui:"
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _OPEN = re.compile(r"\[[\d,\s]{0,16}$")  # a marker the next delta may close
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{2,}?)[\"“”][\s.,;:!?)]*$")
@@ -123,11 +122,11 @@ def _written(result: Checked) -> str:
 def summary(checked: Sequence[Checked]) -> str:
     """ "3 of 4 citations verified; [7?]: no such document." (or that there were none)."""
     if not checked:
-        return f"{SUMMARY_PREFIX} this answer cites no document, so nothing in it was verified."
+        return f"{CHECK_LINE_PREFIX} this answer cites no document, so nothing in it was verified."
     good = sum(1 for c in checked if c.citation.valid)
     quoted = sum(1 for c in checked if c.citation.valid and c.citation.cited_text)
     noun = "citation" if len(checked) == 1 else "citations"
-    line = f"{SUMMARY_PREFIX} {good} of {len(checked)} {noun} verified"
+    line = f"{CHECK_LINE_PREFIX} {good} of {len(checked)} {noun} verified"
     if good:
         line += f" ({quoted} by quote, {good - quoted} by document number only)"
     failures = dict.fromkeys(f"[{c.citation.number}?]: {c.reason}" for c in checked if c.reason)

@@ -42,11 +42,7 @@ class RoutedAnswerer:
         self.label = self.label_for(None)
 
     def label_for(self, model: str | None) -> str:
-        """Who answers `model` (None: the default), as the status line says it."""
-        endpoint, model = self.settings.route(model)
-        if endpoint is not None:
-            return endpoint.describe(model)
-        return f"Claude {model}" if self.settings.use_claude else EXTRACTIVE_LABEL
+        return self.settings.label_for(model)
 
     def _answerer(self, key: str, make: Callable[[], Answerer]) -> Answerer:
         with self._lock:
@@ -86,8 +82,7 @@ class RoutedAnswerer:
         answer = answerer.stream(
             question, passages, history, model=chosen, system_prompt=system_prompt
         )
-        label = endpoint.describe(chosen) if endpoint else f"Claude {chosen}"
-        labelled = Labelled(answer, label, chosen)
+        labelled = Labelled(answer, self.label_for(model), chosen)
         if endpoint is None:
             return labelled
 

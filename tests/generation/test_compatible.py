@@ -190,3 +190,21 @@ def test_a_marker_split_one_character_at_a_time(passages: list[Passage]) -> None
     ]
     # every marker arrives whole, in one delta
     assert all("[" not in d.text or "]" in d.text for d in deltas)
+
+
+def test_a_verified_answer_goes_back_as_history_without_our_markers_or_check_line(
+    local, fake_ollama: FakeOllama, passages: list[Passage]
+) -> None:
+    from atlas_tui.types import Turn
+
+    fake_ollama.script(Reply.text(*MIXED), Reply.text("Yes [1]."))
+    answerer = local()
+    first, _ = run(answerer, passages)
+    earlier = Turn("How to install?", first, tuple(passages), "local qwen3 via Ollama")
+    with answerer.stream("And then?", passages, [earlier]) as stream:
+        list(stream)
+    said = fake_ollama.last_body["messages"][1]["content"]
+    assert said == (
+        'Install it with "pipx install atlas-tui". It needs \u201cPython 2.7 or newer\u201d. '
+        "Press ctrl+q to quit. The index is encrypted."
+    )
