@@ -21,7 +21,8 @@ from atlas_tui.generation import TextDelta
 from atlas_tui.generation.prompts import CHECK_LINE_PREFIX, NumberedPassage
 from atlas_tui.types import Citation
 
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# [n] or [n, m]; not an index in code such as `items[1]` (a marker follows a space or another)
+_MARKER = re.compile(r"(?<![\w\[(])\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _OPEN = re.compile(r"\[[\d,\s]{0,16}$")  # a marker the next delta may close
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{2,}?)[\"“”][\s.,;:!?)]*$")
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*")

@@ -208,3 +208,12 @@ def test_a_verified_answer_goes_back_as_history_without_our_markers_or_check_lin
         'Install it with "pipx install atlas-tui". It needs \u201cPython 2.7 or newer\u201d. '
         "Press ctrl+q to quit. The index is encrypted."
     )
+
+
+def test_an_index_in_code_is_not_a_citation(passages: list[Passage]) -> None:
+    checker = CitationChecker(select_passages(passages, 6000))
+    text = "".join(
+        d.text for d in checker.feed("Take `items[9]` or matrix[2] [1].") + checker.finish()
+    )
+    assert text.startswith("Take `items[9]` or matrix[2] [1].")
+    assert [c.citation.number for c in checker.checked] == [1]
