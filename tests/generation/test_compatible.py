@@ -170,6 +170,8 @@ def test_an_endpoint_configured_anthropic_is_not_second_guessed(
         ("Python 3.11 ... Install atlas-tui", False),  # out of order
         ("needs Python 3.12", False),
         ("...", False),
+        ("Install atlas-tui with pipx,", True),  # punctuation at a quote's edge is the writer's
+        ("pipx install atlas-tui.", True),
     ],
 )
 def test_quote_matching(quote: str, found: bool, passages: list[Passage]) -> None:
@@ -217,3 +219,31 @@ def test_an_index_in_code_is_not_a_citation(passages: list[Passage]) -> None:
     )
     assert text.startswith("Take `items[9]` or matrix[2] [1].")
     assert [c.citation.number for c in checker.checked] == [1]
+
+
+def finished(checker: CitationChecker, *pieces: str) -> str:
+    deltas = [d for piece in pieces for d in checker.feed(piece)] + checker.finish()
+    return "".join(d.text for d in deltas)
+
+
+def test_every_citation_verified_says_so_exactly(passages: list[Passage]) -> None:
+    checker = CitationChecker(select_passages(passages, 6000))
+    text = finished(checker, "[2] says you quit with ", '"ctrl+q" [2]', " and installs [1].")
+    assert [(c.citation.cited_text, c.citation.valid) for c in checker.checked] == [
+        ("", True),  # a marker before any text carries no quote
+        ("ctrl+q", True),
+        ("", True),
+    ]
+    assert text == (
+        '[2] says you quit with "ctrl+q" [2] and installs [1].\n\n*Citations checked by '
+        "atlas-tui: 3 of 3 citations verified (1 by quote, 2 by document number only).*"
+    )
+
+
+def test_an_unclosed_marker_at_the_end_is_released_as_text(passages: list[Passage]) -> None:
+    checker = CitationChecker(select_passages(passages, 6000))
+    assert finished(checker, "It ends [1", "2") == (
+        "It ends [12\n\n*Citations checked by atlas-tui: this answer cites no document, so "
+        "nothing in it was verified.*"
+    )
+    assert checker.checked == []
