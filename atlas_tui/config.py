@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from atlas_tui.endpoints import RESERVED_NAMES, Endpoint, parse_endpoints
+from atlas_tui.endpoints import RESERVED_NAMES, Endpoint, describe_url, parse_endpoints
 from atlas_tui.errors import ConfigError
 from atlas_tui.usage import DEFAULT_MODELS, DEFAULT_PRICES
 
@@ -66,6 +66,7 @@ class Settings:
     # | the name of an endpoint
     provider: str = "auto"
     api_key: str = ""
+    auth_token: str = ""  # sent as Authorization: Bearer (Ollama's docs set ANTHROPIC_AUTH_TOKEN)
     base_url: str = ""
     skip_api_key_check: bool = False
     system_prompt_file: str = ""
@@ -105,7 +106,8 @@ class Settings:
             return True
         # SKIP_API_KEY_CHECK means "run without an API key": the offline answerer, unless a base
         # URL names a gateway that adds its own credentials, where Claude works without a key.
-        return bool(self.api_key) or (self.skip_api_key_check and bool(self.base_url))
+        credential = bool(self.api_key or self.auth_token)
+        return credential or (self.skip_api_key_check and bool(self.base_url))
 
     def endpoint_named(self, name: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.name == name), None)
@@ -145,7 +147,7 @@ class Settings:
         endpoint, model = self.route(model)
         if endpoint is not None:
             return endpoint.describe(model)
-        return f"Claude {model}" if self.use_claude else OFFLINE_LABEL
+        return describe_url(self.base_url, model) if self.use_claude else OFFLINE_LABEL
 
     @property
     def answers_offline(self) -> bool:
@@ -172,6 +174,7 @@ _ENV: dict[str, str] = {
     "ATLAS_DEFAULT_MODEL": "model",
     "ATLAS_PROVIDER": "provider",
     "ANTHROPIC_API_KEY": "api_key",
+    "ANTHROPIC_AUTH_TOKEN": "auth_token",
     "ANTHROPIC_BASE_URL": "base_url",
     "SKIP_API_KEY_CHECK": "skip_api_key_check",
     "ATLAS_SYSTEM_PROMPT_FILE": "system_prompt_file",

@@ -85,6 +85,17 @@ def is_anthropic_url(base_url: str) -> bool:
     return host == "anthropic.com" or host.endswith(".anthropic.com")
 
 
+def describe_url(base_url: str, model: str) -> str:
+    """Who answers `model` at ANTHROPIC_BASE_URL: "Claude ..." for Anthropic's API or a Claude
+    model behind a gateway; otherwise the server, by its address ("local qwen3 via
+    localhost:11434")."""
+    if is_anthropic_url(base_url) or model.lower().startswith("claude"):
+        return f"Claude {model}"
+    parts = urlsplit(base_url)
+    where = parts.netloc.rsplit("@", 1)[-1] or base_url  # never a password in the URL
+    return Endpoint("", base_url, (model,), label=where).describe(model)
+
+
 def _problem(name: str, what: str) -> ConfigError:
     return ConfigError(f"Endpoint {name!r} in the config file: {what}.")
 

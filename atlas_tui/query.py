@@ -302,7 +302,9 @@ class AtlasQuery:
             extractive = self.answerer.extractive
             model = "" if extractive else str(given.get("model") or self.settings.model)
             label = (
-                self.answerer.label if extractive or not given.get("model") else f"Claude {model}"
+                self.answerer.label
+                if extractive or not given.get("model")
+                else self.settings.label_for(model)
             )
         model = "" if extractive else model
         yield Done(

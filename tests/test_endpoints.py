@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.config import load_settings
+from atlas_tui.endpoints import describe_url
 from atlas_tui.errors import ConfigError
 
 OLLAMA = """
@@ -119,3 +120,26 @@ def test_a_bad_endpoint_is_one_clear_error(config, table: str, message: str) -> 
     config(table)
     with pytest.raises(ConfigError, match=message):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("base_url", "model", "said"),
+    [
+        ("", "claude-sonnet-5-5", "Claude claude-sonnet-5-5"),
+        ("https://api.anthropic.com", "m", "Claude m"),
+        ("https://gateway.corp", "claude-opus-5-5", "Claude claude-opus-5-5"),
+        ("http://localhost:11434", "qwen3", "local qwen3 via localhost:11434"),
+        ("http://user:pw@10.0.0.5:8080/v1", "llama", "local llama via 10.0.0.5:8080"),
+        ("https://llm.example.org", "mistral", "mistral via llm.example.org"),
+    ],
+)
+def test_who_answers_at_a_base_url(base_url: str, model: str, said: str) -> None:
+    assert describe_url(base_url, model) == said
+
+
+def test_an_auth_token_is_a_credential(config, monkeypatch: pytest.MonkeyPatch) -> None:
+    config("")
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "ollama")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://localhost:11434")
+    settings = load_settings(model="qwen3")
+    assert settings.use_claude and settings.label_for() == "local qwen3 via localhost:11434"

@@ -127,6 +127,36 @@ def test_with_a_claude_key_a_sessions_endpoint_model_goes_to_the_endpoint(
     assert local_done.answerer == "local llama3.2 via Ollama"
     assert "search_result" in json.dumps(fake_anthropic.last_body)
     assert "search_result" not in json.dumps(fake_ollama.last_body)
+    local_request = fake_ollama.requests[-1]
+    assert "x-api-key" not in local_request.headers  # Claude's key never goes to an endpoint
+    assert "authorization" not in local_request.headers
+    claude_headers = fake_anthropic.requests[-1].headers
+    assert "sk-test" in claude_headers.get("x-api-key", "") + claude_headers.get(
+        "authorization", ""
+    )
+
+
+def test_ollama_as_its_docs_set_it_up_through_anthropic_base_url(
+    research_index: str, fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ollama's documentation: ANTHROPIC_AUTH_TOKEN=ollama, ANTHROPIC_BASE_URL=its address
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "ollama")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_ollama.base_url)
+    monkeypatch.setenv("ATLAS_DEFAULT_MODEL", "qwen3")
+    fake_ollama.script(Reply.text(f'Atlas joins "{QUOTE}" [1].'), Reply.text("Again [1]."))
+    client = create_query_client(db_path=research_index, max_retries=0)
+    host = fake_ollama.base_url.removeprefix("http://")
+
+    _, done, _ = events_of(client)
+    _, again, _ = events_of(client)
+
+    assert done.answerer == f"local qwen3 via {host}" == client.label_for()
+    assert [(c.number, c.valid) for c in done.citations] == [(1, True)]
+    refused, retried, second = fake_ollama.requests  # the 400, then compatible from then on
+    assert "search_result" in json.dumps(refused.body)
+    assert "search_result" not in json.dumps(retried.body) + json.dumps(second.body)
+    assert {r.headers["authorization"] for r in fake_ollama.requests} == {"Bearer ollama"}
+    assert "1 of 1 citation verified" in again.answer
 
 
 # --- the real CLI ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import httpx2
 
 from atlas_tui import errors
 from atlas_tui.config import Settings
-from atlas_tui.endpoints import Endpoint
+from atlas_tui.endpoints import Endpoint, describe_url
 from atlas_tui.generation import GenerationEvent, TextDelta
 from atlas_tui.generation.api_errors import TimedOut, generation_error, rejects_search_results
 from atlas_tui.generation.compatible import compatible_messages, compatible_system
@@ -72,12 +72,25 @@ class _StopWhenCancelled(anthropic.Middleware):
             raise TimedOut from None  # no __cause__: the SDK retries what a cause says it may
 
 
-def make_client(settings: Settings, *, bearer: str = "") -> anthropic.Anthropic:
-    """The SDK's client; `bearer` sends a key as `Authorization: Bearer` (what Ollama's and
-    llama.cpp's servers read) instead of Anthropic's `x-api-key`."""
+def make_client(settings: Settings, *, endpoint_key: str | None = None) -> anthropic.Anthropic:
+    """The SDK's client. For an endpoint (`endpoint_key` given, "" when it has none) only that key
+    is sent, as `Authorization: Bearer`: never a key or token the SDK would find in the
+    environment, which are Anthropic's."""
+    credential: dict[str, str]
+    if endpoint_key is not None:
+        # "" is an explicit credential to the SDK (it then reads no environment variable); the
+        # Authorization header it would make of it is omitted from every request
+        credential = {"auth_token": endpoint_key} if endpoint_key else {"api_key": ""}
+    elif settings.api_key or settings.auth_token:  # the SDK takes one: the key wins
+        credential = (
+            {"api_key": settings.api_key}
+            if settings.api_key
+            else {"auth_token": settings.auth_token}
+        )
+    else:
+        credential = {}
     return anthropic.Anthropic(
-        api_key=None if bearer else settings.api_key or None,
-        auth_token=bearer or None,
+        **credential,
         base_url=settings.base_url or None,
         max_retries=settings.max_retries,
         timeout=anthropic.Timeout(
@@ -85,6 +98,15 @@ def make_client(settings: Settings, *, bearer: str = "") -> anthropic.Anthropic:
         ),
         middleware=[_StopWhenCancelled()],
     )
+
+
+def omit_missing_credential(client: anthropic.Anthropic) -> dict[str, Any]:
+    """The extra headers of a request from `client`: without any credential (SKIP_API_KEY_CHECK
+    behind a gateway that adds its own; a local server that needs none), say so to the SDK
+    rather than have it refuse to send the request (or send an empty key)."""
+    if client.api_key or client.auth_token or client.credentials is not None:
+        return {}
+    return {"Authorization": anthropic.omit}
 
 
 class ClaudeAnswerer:
@@ -98,7 +120,8 @@ class ClaudeAnswerer:
         self, settings: Settings, endpoint: Endpoint | None = None, model: str | None = None
     ) -> None:
         if endpoint is not None:
-            settings = replace(settings, base_url=endpoint.base_url, api_key=endpoint.api_key())
+            key = endpoint.api_key()  # never the global key or token: they are Anthropic's
+            settings = replace(settings, base_url=endpoint.base_url, api_key=key, auth_token="")
         self.settings = settings
         self.endpoint = endpoint
         self.model = model or settings.model
@@ -107,22 +130,16 @@ class ClaudeAnswerer:
         self.profile = endpoint.profile if endpoint is not None else "auto"
         self.compatible = endpoint is not None and endpoint.resolved_profile == "compatible"
         self.system_prompt = load_system_prompt(settings)
-        compatible_key = endpoint is not None and endpoint.resolved_profile == "compatible"
-        self.client = make_client(settings, bearer=settings.api_key if compatible_key else "")
-        # Without any credential (SKIP_API_KEY_CHECK, e.g. behind a gateway that adds its own;
-        # a local server that needs none), say so to the SDK rather than have it refuse to send.
-        no_credential = (
-            self.client.api_key is None
-            and self.client.auth_token is None
-            and self.client.credentials is None
+        self.client = make_client(
+            settings, endpoint_key=settings.api_key if endpoint is not None else None
         )
-        self._extra_headers: dict[str, Any] = (
-            {"Authorization": anthropic.omit} if no_credential else {}
-        )
+        self._extra_headers = omit_missing_credential(self.client)
 
     def label_for(self, model: str) -> str:
         """ "Claude claude-sonnet-5-5", or "local qwen3 via Ollama" for an endpoint."""
-        return self.endpoint.describe(model) if self.endpoint else f"Claude {model}"
+        if self.endpoint is not None:
+            return self.endpoint.describe(model)
+        return describe_url(self.settings.base_url, model)
 
     def may_switch(self, exc: BaseException) -> bool:
         """Whether a refusal means: ask again in the compatible form (and keep to it)."""

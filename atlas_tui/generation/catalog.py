@@ -9,7 +9,7 @@ import anthropic
 
 from atlas_tui.config import Settings
 from atlas_tui.endpoints import Endpoint
-from atlas_tui.generation.anthropic import make_client
+from atlas_tui.generation.anthropic import make_client, omit_missing_credential
 
 LIST_TIMEOUT_S = 5.0
 MAX_LISTED = 500
@@ -38,14 +38,13 @@ class Offer:
         }
 
 
-def _served(settings: Settings, bearer: str = "") -> tuple[tuple[str, ...] | None, str]:
+def _served(
+    settings: Settings, endpoint_key: str | None = None
+) -> tuple[tuple[str, ...] | None, str]:
     quick = replace(settings, max_retries=0, request_timeout=min(settings.request_timeout, 5.0))
-    client = make_client(quick, bearer=bearer)
+    client = make_client(quick, endpoint_key=endpoint_key)
     try:
-        headers: dict[str, object] = {}
-        if client.api_key is None and client.auth_token is None:
-            headers = {"Authorization": anthropic.omit}
-        page = client.models.list(limit=100, extra_headers=headers)
+        page = client.models.list(limit=100, extra_headers=omit_missing_credential(client))
         names: list[str] = []
         for model in page:  # follows the pages, where the server has more than one
             names.append(str(model.id))
@@ -66,12 +65,11 @@ def _served(settings: Settings, bearer: str = "") -> tuple[tuple[str, ...] | Non
 
 def _endpoint_offer(settings: Settings, endpoint: Endpoint, ask: bool) -> Offer:
     default_endpoint, default_model = settings.route()
-    compatible = endpoint.resolved_profile == "compatible"
     key = endpoint.api_key()
     served, problem = (None, "")
     if ask:
-        local = replace(settings, base_url=endpoint.base_url, api_key=key)
-        served, problem = _served(local, bearer=key if compatible else "")
+        local = replace(settings, base_url=endpoint.base_url, api_key=key, auth_token="")
+        served, problem = _served(local, endpoint_key=key)
     return Offer(
         name=endpoint.name,
         where=endpoint.base_url,

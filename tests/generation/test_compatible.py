@@ -247,3 +247,15 @@ def test_an_unclosed_marker_at_the_end_is_released_as_text(passages: list[Passag
         "nothing in it was verified.*"
     )
     assert checker.checked == []
+
+
+def test_a_key_and_a_token_together_send_the_key(fake_anthropic, passages: list[Passage]) -> None:
+    fake_anthropic.script(Reply.text("Hi."))
+    settings = Settings(api_key="the-key", auth_token="the-token", base_url=fake_anthropic.base_url)
+    answerer = ClaudeAnswerer(settings)
+    try:
+        run(answerer, passages)
+    finally:
+        answerer.close()
+    sent = " ".join(fake_anthropic.requests[0].headers.values())
+    assert "the-key" in sent and "the-token" not in sent
