@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.config import load_settings
-from atlas_tui.endpoints import describe_url
+from atlas_tui.endpoints import Endpoint, describe_url, is_anthropic_url
 from atlas_tui.errors import ConfigError
 
 OLLAMA = """
@@ -128,6 +128,7 @@ def test_a_bad_endpoint_is_one_clear_error(config, table: str, message: str) -> 
         ("", "claude-sonnet-5-5", "Claude claude-sonnet-5-5"),
         ("https://api.anthropic.com", "m", "Claude m"),
         ("https://gateway.corp", "claude-opus-5-5", "Claude claude-opus-5-5"),
+        ("http://localhost:4000", "Claude-Haiku", "Claude Claude-Haiku"),  # a gateway's name
         ("http://localhost:11434", "qwen3", "local qwen3 via localhost:11434"),
         ("http://user:pw@10.0.0.5:8080/v1", "llama", "local llama via 10.0.0.5:8080"),
         ("https://llm.example.org", "mistral", "mistral via llm.example.org"),
@@ -143,3 +144,68 @@ def test_an_auth_token_is_a_credential(config, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://localhost:11434")
     settings = load_settings(model="qwen3")
     assert settings.use_claude and settings.label_for() == "local qwen3 via localhost:11434"
+
+
+def test_an_endpoints_values_are_tidied(config, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = "a" * 40  # the longest name allowed
+    config(
+        f"[endpoints.{name}]\n"
+        'base_url = "http://127.0.0.1:8080///"\n'
+        'models = [" qwen3 ", "qwen3", "", "llama"]\n'
+        'api_key_env = " ATLAS_TEST_UNSET_KEY "\n'
+        'label = " llama.cpp "\n'
+    )
+    monkeypatch.delenv("ATLAS_TEST_UNSET_KEY", raising=False)
+    (endpoint,) = load_settings().endpoints
+    assert endpoint == Endpoint(
+        name,
+        "http://127.0.0.1:8080",
+        ("qwen3", "llama"),
+        "auto",
+        "ATLAS_TEST_UNSET_KEY",
+        "llama.cpp",
+    )
+    assert endpoint.api_key() == ""  # named, but not set
+    assert endpoint.describe("llama") == "local llama via llama.cpp"
+    # Endpoint objects given directly (the Python API) are taken as they are
+    assert load_settings(endpoints=(endpoint,)).endpoints == (endpoint,)
+
+
+@pytest.mark.parametrize("name", ["a" * 41, "Anthropic", "EXTRACTIVE", "-x", "a/b"])
+def test_names_that_are_refused(config, name: str) -> None:
+    config(f'[endpoints."{name}"]\nbase_url = "http://h"\nmodels = ["m"]\n')
+    with pytest.raises(ConfigError, match="is not allowed"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "anthropic"),
+    [
+        ("https://API.Anthropic.com/", True),
+        ("https://anthropic.com", True),
+        ("https://notanthropic.com", False),
+        ("https://anthropic.com.example.org", False),
+        ("http://localhost:11434", False),
+    ],
+)
+def test_anthropics_own_api_is_recognised(url: str, anthropic: bool) -> None:
+    assert is_anthropic_url(url) is anthropic
+    profile = Endpoint("x", url, ("m",)).resolved_profile
+    assert profile == ("anthropic" if anthropic else "compatible")
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("localhost", True),
+        ("box.local", True),
+        ("127.0.0.2", True),
+        ("192.168.1.9", True),
+        ("[::1]", True),
+        ("169.254.0.1", True),
+        ("8.8.8.8", False),
+        ("ollama.com", False),
+    ],
+)
+def test_what_counts_as_local(host: str, local: bool) -> None:
+    assert Endpoint("x", f"http://{host}:1", ("m",)).is_local is local
