@@ -8,12 +8,13 @@ the transcript, the documents pane and the status line. Nothing here blocks the 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
-from textual import work
+from textual import events, work
 
 from atlas_tui.config import Settings
-from atlas_tui.errors import AtlasError, CancelledError_
+from atlas_tui.errors import AtlasError, AuthenticationError, CancelledError_
 from atlas_tui.query import AtlasQuery, Delta, Done, Event, Failed, QueryRun, Retrieved
 from atlas_tui.safety import terminal_safe
 from atlas_tui.tui.keeper import SessionKeeper, Ticket
@@ -34,6 +35,7 @@ from atlas_tui.tui.widgets.transcript import Transcript, TurnView
 from atlas_tui.types import Turn
 
 CANCELLED_BEFORE_START = "Cancelled before the answer started."
+TYPING_WINDOW_S = 0.5  # a key this recent holds back the streaming answer's next update
 
 
 class AnsweringMixin(NavigationMixin):
@@ -51,6 +53,16 @@ class AnsweringMixin(NavigationMixin):
     _run: QueryRun | None
     _run_lock: threading.Lock
     _answering: int | None
+    _last_key_at: float = 0.0
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._last_key_at = time.monotonic()  # (read by the answer worker: typing_now)
+        await super().on_event(event)
+
+    def typing_now(self) -> bool:
+        """Whether the user is typing (a key within `TYPING_WINDOW_S`): typing comes first."""
+        return time.monotonic() - self._last_key_at < TYPING_WINDOW_S
 
     async def on_query_submitted(self, message: QuerySubmitted) -> None:
         self._cancel_run()
@@ -91,7 +103,7 @@ class AnsweringMixin(NavigationMixin):
                 if self._current(turn_id, attempt):
                     self.post_message(AnswerDelta(turn_id, text))
 
-            with DeltaBatcher(emit) as batcher:
+            with DeltaBatcher(emit, typing=self.typing_now) as batcher:
                 try:
                     for event in self._events(turn_id, question, history):
                         recording.record(event)
@@ -216,14 +228,22 @@ class AnsweringMixin(NavigationMixin):
         self._keep_answer(record)
         await view.show_final(record.answer)
         where = f" · {record.position} (alt+←/→)" if record.position else ""
+        again = f" {self._regenerate_key()} regenerates."
         if failed.cancelled:
-            note = "Cancelled: the partial answer is kept. ctrl+r regenerates."
-            view.set_note(note + where, "cancelled")
+            view.set_note("Cancelled: the partial answer is kept." + again + where, "cancelled")
         else:
-            view.set_note(failure_notice(failed.error) + where, "error")
+            retry = "" if isinstance(failed.error, AuthenticationError) else again
+            view.set_note(failure_notice(failed.error) + retry + where, "error")
         record.status = "cancelled" if failed.cancelled else "failed"  # last, as above
 
     # --- cancel and regenerate -------------------------------------------------------------------
+
+    def _regenerate_key(self) -> str:
+        """The key that regenerates, as the footer shows it (the keymap may have moved it)."""
+        for active in self.screen.active_bindings.values():
+            if active.binding.action == "regenerate":
+                return self.get_key_display(active.binding)
+        return "ctrl+r"
 
     def _cancel_run(self) -> bool:
         with self._run_lock:

@@ -11,7 +11,12 @@ from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.preview import PreviewScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
-from atlas_tui.tui.widgets.documents import DocumentsPane, Splitter, document_prompt
+from atlas_tui.tui.widgets.documents import (
+    DocumentsPane,
+    Splitter,
+    distinguishing,
+    document_prompt,
+)
 from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
@@ -146,7 +151,20 @@ async def test_documents_pane_shows_the_distinguishing_tail_and_its_turn(
     one = document_prompt(1, passage("Supported formats > PDF files"), cited=True)
     two = document_prompt(2, passage("Supported formats > Markdown files"), cited=False)
     first_one, first_two = one.plain.split("\n")[0], two.plain.split("\n")[0]
-    assert "PDF files" in first_one[:40] and "Markdown files" in first_two[:40]
+    # what differs comes first: a 38-column pane (a 100-column terminal) still shows it
+    assert first_one.startswith("●[1] PDF files") and first_two.startswith(" [2] Markdown files")
+    assert "Ingesting your own documents › Supported formats" in one.plain.split("\n")[1]
+    # the same last heading under two parents: the parent is shown with it
+    setups = [passage("Linux > Setup"), passage("macOS > Setup"), passage("Usage")]
+    lines = [
+        document_prompt(i, p, False, shown).plain.split("\n")[0]
+        for i, (p, shown) in enumerate(zip(setups, distinguishing(setups), strict=True), 1)
+    ]
+    assert [line.split("  ")[0] for line in lines] == [
+        " [1] Linux › Setup",
+        " [2] macOS › Setup",
+        " [3] Usage",
+    ]
 
     # passages under one heading (a chunk spanning sub-sections): their own first heading
     pane = DocumentsPane()
