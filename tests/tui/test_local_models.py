@@ -13,7 +13,7 @@ from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.status import StatusLine
-from tests.fake_anthropic import Reply
+from tests.fake_anthropic import Reply, closed_port_url
 from tests.tui.helpers import ask, note, settled, until
 
 SIZE = (150, 40)
@@ -64,3 +64,16 @@ async def test_the_picker_offers_claude_and_endpoint_models(make_settings, fake_
             "Answer this session's questions with local qwen3 via Ollama (current)"
         )
         assert commands["Model: claude-opus-5-5"].endswith("with Claude claude-opus-5-5")
+
+
+async def test_a_down_local_server_answers_offline_labelled(make_settings):
+    down = Endpoint("ollama", closed_port_url(), ("qwen3",), label="Ollama")
+    settings = make_settings(provider="auto", endpoints=(down,))
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=SIZE) as pilot:
+        view = await ask(pilot, "What is the trimodal methodology?")
+        await settled(pilot)
+        assert view.answer.source.startswith("*Ollama is not answering (Could not connect")
+        assert "_Offline extractive answer" in view.answer.source
+        assert "offline extractive" in note(view) and app.turns[-1].status == "done"
+        assert "local qwen3 via Ollama" in status_text(app)  # the next question tries it again
