@@ -33,6 +33,7 @@ from atlas_tui.generation import GenerationEvent, TextDelta
 from atlas_tui.generation.api_errors import TimedOut, generation_error, rejects_search_results
 from atlas_tui.generation.compatible import compatible_messages, compatible_system
 from atlas_tui.generation.events import CompatibleTranslator, Translator
+from atlas_tui.generation.profiles import is_compatible, remember_compatible
 from atlas_tui.generation.prompts import (
     NumberedPassage,
     build_messages,
@@ -128,7 +129,11 @@ class ClaudeAnswerer:
         self.label = self.label_for(self.model)
         # `auto` may switch to the compatible form once a server refuses search_result blocks
         self.profile = endpoint.profile if endpoint is not None else "auto"
-        self.compatible = endpoint is not None and endpoint.resolved_profile == "compatible"
+        self.compatible = (
+            endpoint.resolved_profile == "compatible"
+            if endpoint is not None
+            else is_compatible(settings.base_url)  # learnt from an earlier refusal
+        )
         self.system_prompt = load_system_prompt(settings)
         self.client = make_client(
             settings, endpoint_key=settings.api_key if endpoint is not None else None
@@ -140,6 +145,12 @@ class ClaudeAnswerer:
         if self.endpoint is not None:
             return self.endpoint.describe(model)
         return describe_url(self.settings.base_url, model)
+
+    def learn_compatible(self) -> None:
+        """From now on ask in the compatible form (and, for ANTHROPIC_BASE_URL, in later runs)."""
+        self.compatible = True
+        if self.endpoint is None:
+            remember_compatible(self.settings.base_url)
 
     def may_switch(self, exc: BaseException) -> bool:
         """Whether a refusal means: ask again in the compatible form (and keep to it)."""
@@ -278,7 +289,7 @@ class ClaudeStream:
                     raise
                 # A server without search_result blocks: once more as plain documents, and
                 # from now on for this endpoint (the refusal came before any text).
-                self._answerer.compatible = True
+                self._answerer.learn_compatible()
                 self._translator = self._translator_for(compatible=True)
                 self._read(self._request(compatible=True))
         except BaseException as exc:  # every failure must reach the reader, who waits on the queue

@@ -151,6 +151,36 @@ def test_a_gateway_refusing_search_results_is_asked_again_compatible_and_remembe
     assert [b["type"] for b in next_question["messages"][0]["content"]] == ["text"]  # remembered
     assert "[2]" in second and "1 of 1 citation verified" in second
 
+    # a later process (a new answerer) knows it already: no refused request first
+    fake_ollama.script(Reply.text("Third [1]."))
+    later = ClaudeAnswerer(
+        Settings(api_key="k", base_url=fake_ollama.base_url, max_retries=0, model="qwen3")
+    )
+    try:
+        run(later, passages)
+    finally:
+        later.close()
+    assert len(fake_ollama.requests) == 4
+    assert [b["type"] for b in fake_ollama.last_body["messages"][0]["content"]] == ["text"]
+
+
+def test_a_damaged_memory_of_servers_is_forgotten_not_an_error(
+    fake_ollama: FakeOllama, passages: list[Passage]
+) -> None:
+    from atlas_tui.config import user_data_dir
+    from atlas_tui.generation.profiles import FILE_NAME
+
+    user_data_dir().mkdir(parents=True, exist_ok=True)
+    (user_data_dir() / FILE_NAME).write_text("{not json")
+    fake_ollama.script(Reply.text("Fine [1]."))
+    answerer = ClaudeAnswerer(Settings(api_key="k", base_url=fake_ollama.base_url, max_retries=0))
+    try:
+        _, citations = run(answerer, passages)
+    finally:
+        answerer.close()
+    assert [c.valid for c in citations] == [True] and len(fake_ollama.requests) == 2
+    assert fake_ollama.base_url in (user_data_dir() / FILE_NAME).read_text()  # rewritten whole
+
 
 def test_an_endpoint_configured_anthropic_is_not_second_guessed(
     local, fake_ollama: FakeOllama, passages: list[Passage]
