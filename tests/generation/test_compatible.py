@@ -201,6 +201,7 @@ def test_an_endpoint_configured_anthropic_is_not_second_guessed(
         ("needs Python 3.12", False),
         ("...", False),
         ("Install atlas-tui with pipx,", True),  # punctuation at a quote's edge is the writer's
+        ("install atlas-tui … pipx", True),  # the first "install atlas-tui", then what follows
         ("pipx install atlas-tui.", True),
     ],
 )
