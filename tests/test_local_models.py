@@ -228,3 +228,24 @@ def test_cli_models_without_anything_configured_says_how(env: dict[str, str]) ->
     result = atlas("models", env=env)
     assert result.returncode == 0 and "offline extractive" in result.stdout
     assert "[endpoints.NAME]" in result.stdout
+
+
+def test_model_offers_list_claudes_models_from_its_server_too(
+    fake_anthropic: FakeAnthropic, fake_ollama: FakeOllama, configured, monkeypatch
+) -> None:
+    configured(fake_ollama.base_url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_anthropic.base_url)
+    fake_anthropic.models = ["claude-sonnet-5-5", "claude-haiku-5-5"]
+    claude, ollama = create_query_client().model_offers()
+    assert (claude.name, claude.default, claude.served) == (
+        "claude",
+        "claude-sonnet-5-5",
+        ("claude-sonnet-5-5", "claude-haiku-5-5"),
+    )
+    assert (ollama.default, ollama.served, ollama.problem) == (
+        "",
+        None,
+        "the server has no /v1/models",
+    )
+    assert fake_anthropic.requests[-1].path.startswith("/v1/models")
