@@ -1,4 +1,4 @@
-"""`atlas-tui`: the TUI (no subcommand) and the ingest / search / stats / ask subcommands."""
+"""`atlas-tui`: the TUI (no subcommand) and the ingest / search / stats / ask / models ... verbs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from atlas_tui.cli_models import add_parser as add_models_parser
+from atlas_tui.cli_models import cmd_models
 from atlas_tui.cli_output import one_line, print_json
 from atlas_tui.cli_sessions import cmd_export, cmd_sessions
 from atlas_tui.config import (
@@ -127,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(sessions)
     sessions.add_argument("--search", metavar="TEXT", help="full-text search questions and answers")
     sessions.add_argument("--json", action="store_true")
+
+    add_models_parser(sub, _common)
 
     export = sub.add_parser("export", help="export a research session as Markdown or JSON")
     _common(export)
@@ -293,6 +297,7 @@ COMMANDS = {
     "ask": cmd_ask,
     "sessions": lambda args: cmd_sessions(args, _settings(args)),
     "export": lambda args: cmd_export(args, _settings(args)),
+    "models": lambda args: cmd_models(args, _settings(args)),
 }
 
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from atlas_tui.config import Settings, load_settings
 from atlas_tui.errors import AtlasError, CancelledError_
-from atlas_tui.generation import TextDelta
+from atlas_tui.generation import Completed, TextDelta
 from atlas_tui.types import Citation, Passage, Turn, Usage
 from atlas_tui.usage import cost_usd, usage_record
 
 if TYPE_CHECKING:
     from atlas_tui.generation import Answerer, AnswerStream
+    from atlas_tui.generation.catalog import Offer
     from atlas_tui.knowledge.base import IngestReport, KnowledgeBase
 
 
@@ -184,6 +185,20 @@ class AtlasQuery:
     def extractive(self) -> bool:
         return self.answerer.extractive
 
+    def label_for(self, model: str | None = None) -> str:
+        """Who answers `model` (None: the default): "local qwen3 via Ollama", "Claude ..."."""
+        return self.settings.label_for(model)
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        """The models a picker offers, as (model, who answers it)."""
+        return self.settings.model_choices()
+
+    def model_offers(self, *, ask_servers: bool = True) -> list[Offer]:
+        """Claude's and each endpoint's models, with what each server lists at /v1/models."""
+        from atlas_tui.generation.catalog import offers
+
+        return offers(self.settings, ask_servers=ask_servers)
+
     def warm(self) -> None:
         """Load the embedding model and open the index (slow: call off the UI thread)."""
         self.knowledge.warm()
@@ -261,6 +276,7 @@ class AtlasQuery:
         citations: list[Citation] = []
         first_token: float | None = None
         usage = Usage()
+        completed: Completed | None = None
         try:
             answer = self.answerer.stream(text, passages, history, **given)
             run.attach(answer)
@@ -275,7 +291,7 @@ class AtlasQuery:
                         citations.extend(event.citations)
                         yield event
                     else:
-                        usage = event.usage
+                        usage, completed = event.usage, event
             finally:
                 answer.close()
         except AtlasError as error:  # a GenerationError, or e.g. an unreadable prompt file
@@ -290,9 +306,17 @@ class AtlasQuery:
         # read as tens of thousands of tokens a second.
         tokens = usage.output_tokens
         measurable = tokens >= MIN_RATE_TOKENS and streaming_s >= MIN_RATE_SECONDS
-        extractive = self.answerer.extractive
-        model = "" if extractive else str(given.get("model") or self.settings.model)
-        label = self.answerer.label if extractive or not given.get("model") else f"Claude {model}"
+        if completed is not None and completed.answerer:  # a router said who answered
+            extractive, model, label = completed.extractive, completed.model, completed.answerer
+        else:
+            extractive = self.answerer.extractive
+            model = "" if extractive else str(given.get("model") or self.settings.model)
+            label = (
+                self.answerer.label
+                if extractive or not given.get("model")
+                else self.settings.label_for(model)
+            )
+        model = "" if extractive else model
         yield Done(
             answer=answer_text,
             citations=tuple(citations),

@@ -187,7 +187,7 @@ class AnsweringMixin(NavigationMixin):
         done = message.done
         record.answer, record.citations = terminal_safe(done.answer), done.citations
         record.answerer, record.timings = done.answerer, done.timings
-        record.cited = cited_numbers(record.answer) | {c.number for c in done.citations}
+        record.cited = cited_numbers(record.answer) | {c.number for c in done.citations if c.valid}
         record.model, record.usage = done.model, done.usage_record()
         self._keep_answer(record)
         await view.show_final(record.answer)

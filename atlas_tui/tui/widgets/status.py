@@ -17,7 +17,8 @@ class StatusLine(Static):
     mode: reactive[str] = reactive("hybrid")
     source: reactive[str] = reactive("")
     speed: reactive[str] = reactive("")
-    model: reactive[str] = reactive("")  # the session's chosen Claude model, when one is chosen
+    model: reactive[str] = reactive("")  # the session's chosen model, when one is chosen
+    route: reactive[str] = reactive("")  # who answers that model: "local qwen3 via Ollama"
     usage: reactive[str] = reactive("")
 
     def render(self) -> Text:
@@ -27,9 +28,11 @@ class StatusLine(Static):
         if self.state:
             text.append(f" {terminal_safe(self.state)} ", style="reverse")
             text.append("  ")
-        model = terminal_safe(self.model)
-        if model and self.answerer.startswith("Claude "):
-            text.append(f"Claude {model}")  # the session's model replaces the default
+        model, route = terminal_safe(self.model), terminal_safe(self.route)
+        if model and route and route != "offline extractive":
+            text.append(route)  # who answers the session's model replaces the default
+        elif model and self.answerer.startswith("Claude "):
+            text.append(f"Claude {model}")
         else:
             text.append(terminal_safe(self.answerer))
             if model:
