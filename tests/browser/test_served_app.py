@@ -38,7 +38,7 @@ def test_served_app_answers_shows_documents_and_help_then_quits(
     wait_for_screen(page, "Documents for turn 1")
 
     page.keyboard.press("Control+q")
-    expect(page.get_by_text("Session ended.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Session ended.")).to_be_visible()
 
 
 def test_each_browser_tab_gets_its_own_app(page: Page, served_app: str) -> None:
