@@ -5,9 +5,10 @@
 Three clients of the same index, each asked "What is the trimodal methodology in Atlas?" offline
 (the extractive answerer), each run a fresh process:
 - `atlas-tui serve` in Chromium (Playwright, the system's chromium): from `page.goto` to the first
-  frame of the app in the page, and from Enter to the first answer text on the page's terminal;
+  frame of the app in the page, and from Enter to the first answer text on the page's terminal
+  (the first question loads the model; then ctrl+n and the same question again, model loaded);
 - `atlas-tui` in a real terminal (tmux, polled every 10 ms): from the command's start to its first
-  frame, and from Enter to the first answer text on the screen;
+  frame, and the same two answers;
 - the web page (examples/web_stream.py, server warm): from Enter to the first answer text,
   timed inside the page.
 Without --db the demo corpus is indexed first into a temporary folder (about a minute).
@@ -94,7 +95,7 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def in_browser(page: Page, url: str) -> tuple[float, float]:
+def in_browser(page: Page, url: str) -> tuple[float, float, float]:
     page.add_init_script(CATCH_TERMINAL)
     start = time.perf_counter()
     page.goto(url)
@@ -106,10 +107,18 @@ def in_browser(page: Page, url: str) -> tuple[float, float]:
     start = time.perf_counter()
     page.keyboard.press("Enter")
     page.wait_for_function(SHOWS, arg=ANSWERED, timeout=WAIT_MS, polling="raf")
-    return painted, time.perf_counter() - start
+    first = time.perf_counter() - start
+    page.keyboard.press("Control+n")  # a new session: an empty transcript, the model loaded
+    page.wait_for_function(f"(wanted) => !({SHOWS})(wanted)", arg=ANSWERED, timeout=WAIT_MS)
+    page.keyboard.type(QUESTION)
+    page.wait_for_function(SHOWS, arg=QUESTION, timeout=WAIT_MS, polling="raf")
+    start = time.perf_counter()
+    page.keyboard.press("Enter")
+    page.wait_for_function(SHOWS, arg=ANSWERED, timeout=WAIT_MS, polling="raf")
+    return painted, first, time.perf_counter() - start
 
 
-def in_terminal(db: str, home: Path) -> tuple[float, float]:
+def in_terminal(db: str, home: Path) -> tuple[float, float, float]:
     terminal = Terminal(environment(home))
     command = shlex.join([sys.executable, "-m", "atlas_tui.cli", "--db", db, "--new"])
     start = time.perf_counter()
@@ -122,7 +131,15 @@ def in_terminal(db: str, home: Path) -> tuple[float, float]:
         start = time.perf_counter()
         terminal.send("Enter")
         poll(lambda: ANSWERED in terminal.screen())
-        return painted, time.perf_counter() - start
+        first = time.perf_counter() - start
+        terminal.send("C-n")
+        poll(lambda: ANSWERED not in terminal.screen())
+        terminal.send(QUESTION, literal=True)
+        poll(lambda: QUESTION in terminal.screen())
+        start = time.perf_counter()
+        terminal.send("Enter")
+        poll(lambda: ANSWERED in terminal.screen())
+        return painted, first, time.perf_counter() - start
     finally:
         terminal.kill()
 
@@ -179,28 +196,26 @@ def main() -> int:
         if args.db is None:
             print("Indexing the demo corpus...", flush=True)
             AtlasQuery(Settings(db_path=db)).ingest([str(demo_corpus_path())])
-        browser_paint, browser_answer, term_paint, term_answer, web_answer = [], [], [], [], []
+        browser: list[tuple[float, float, float]] = []
+        terminal: list[tuple[float, float, float]] = []
+        web: list[float] = []
         with sync_playwright() as playwright, serving(db, home) as url:
-            browser = playwright.chromium.launch(executable_path=chromium)
+            chrome = playwright.chromium.launch(executable_path=chromium)
             for _ in range(args.runs):
-                context = browser.new_context(viewport={"width": 1280, "height": 800})
+                context = chrome.new_context(viewport={"width": 1280, "height": 800})
                 context.route("https://fonts.googleapis.com/**", lambda route: route.abort())
-                painted, answered = in_browser(context.new_page(), url)
-                browser_paint.append(painted)
-                browser_answer.append(answered)
+                browser.append(in_browser(context.new_page(), url))
                 context.close()
-                painted, answered = in_terminal(db, home)
-                term_paint.append(painted)
-                term_answer.append(answered)
-            page = browser.new_page()
-            for _ in range(args.runs):
-                web_answer.append(in_web_page(page, db))
-            browser.close()
-    report("browser (serve): page open -> first app frame", browser_paint)
-    report("terminal (tmux): start -> first app frame", term_paint)
-    report("browser (serve): Enter -> first answer text", browser_answer)
-    report("terminal (tmux): Enter -> first answer text", term_answer)
-    report("web page: Enter -> first answer text", web_answer)
+                terminal.append(in_terminal(db, home))
+            page = chrome.new_page()
+            web = [in_web_page(page, db) for _ in range(args.runs)]
+            chrome.close()
+    for n, what in enumerate(("start -> first app frame", "Enter -> first answer text")):
+        report(f"browser (serve): {what}", [run[n] for run in browser])
+        report(f"terminal (tmux): {what}", [run[n] for run in terminal])
+    report("browser (serve): same, model loaded", [run[2] for run in browser])
+    report("terminal (tmux): same, model loaded", [run[2] for run in terminal])
+    report("web page (server warm): Enter -> first answer", web)
     return 0
 
 
