@@ -63,12 +63,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="package")
-def browser_index(tmp_path_factory: pytest.TempPathFactory) -> str:
+def browser_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Where the index goes: `atlas-tui serve` can start before it is built."""
+    return str(tmp_path_factory.mktemp("browser-index") / "db")
+
+
+@pytest.fixture(scope="package")
+def browser_index(tmp_path_factory: pytest.TempPathFactory, browser_db: str) -> str:
     corpus = write_files(tmp_path_factory.mktemp("browser-corpus"), CORPUS)
-    db = str(tmp_path_factory.mktemp("browser-index") / "db")
-    report = AtlasQuery(Settings(db_path=db)).ingest([str(corpus)])
+    report = AtlasQuery(Settings(db_path=browser_db)).ingest([str(corpus)])
     assert report.ok and not report.skipped
-    return db
+    return browser_db
 
 
 @pytest.fixture(scope="package")
@@ -134,11 +139,13 @@ def _pump(stream: Any, lines: queue.Queue[str]) -> None:
 
 
 @pytest.fixture(scope="package")
-def served_app(browser_index: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served_app(
+    browser_db: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """`atlas-tui serve` on a free port (each browser tab gets its own app); yields its URL."""
     port = free_port()
     home = tmp_path_factory.mktemp("serve-home")
-    command = ["serve", "--port", str(port), "--db", browser_index, "--new"]
+    command = ["serve", "--port", str(port), "--db", browser_db, "--new"]
     process = subprocess.Popen(
         [sys.executable, "-m", "atlas_tui.cli", *command],
         env=child_env(home),
@@ -150,6 +157,7 @@ def served_app(browser_index: str, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    request.getfixturevalue("browser_index")  # built while the server starts
     url = f"http://127.0.0.1:{port}/"
     seen: list[str] = []
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -53,3 +53,15 @@ def wait_for_screen(page: Page, text: str, timeout_s: float = 30.0) -> str:
 def focus_terminal(page: Page) -> None:
     """Keys go to the terminal's own input, as after a click, without clicking into a widget."""
     page.focus(".xterm-helper-textarea")
+
+
+def click_text(page: Page, text: str) -> None:
+    """Click the middle of `text` where the terminal in the page shows it."""
+    rows = screen(page).splitlines()
+    row = next(y for y, line in enumerate(rows) if text in line)
+    column = rows[row].index(text) + len(text) / 2
+    box = page.locator(".xterm-screen").bounding_box()
+    assert box is not None
+    columns = int(page.evaluate("window.atlasTerminal.cols"))
+    cell_width, cell_height = box["width"] / columns, box["height"] / len(rows)
+    page.mouse.click(box["x"] + column * cell_width, box["y"] + (row + 0.5) * cell_height)
