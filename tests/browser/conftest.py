@@ -2,8 +2,9 @@
 
 A small index (with a hostile passage) is built once; `atlas-tui serve` runs as a real subprocess
 and the web example's server runs in a thread, each on a free loopback port, and all are stopped
-at the end. Screenshots are test artefacts in a temporary folder (its path is printed); with
-ATLAS_UPDATE_SCREENSHOTS=1 the README's screenshots in assets/ are rewritten from this run.
+at the end. Screenshots are test artefacts: in $ATLAS_TEST_ARTEFACTS/browser-screenshots, or else a
+temporary folder (named at the end of the run); with ATLAS_UPDATE_SCREENSHOTS=1 the README's
+screenshots in assets/ are rewritten from this run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ EXAMPLES = ROOT / "examples"
 ASSETS = ROOT / "assets"
 START_TIMEOUT_S = 60.0
 WAIT_S = 30.0  # for anything to show in the page: 2 cores shared with other work can be slow
+SCREENSHOT_FOLDERS: list[Path] = []  # named at the end of the run
 README_SCREENSHOTS = {"browser-serve", "browser-web-page"}  # the others are artefacts only
 CORPUS = {
     "trimodal.md": (
@@ -101,8 +103,12 @@ def page(browser: Browser) -> Iterator[Page]:
 
 @pytest.fixture(scope="package")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Page, str], Path]:
-    folder = tmp_path_factory.mktemp("browser-screenshots")
-    print(f"\nbrowser screenshots: {folder}")
+    if artefacts := os.environ.get("ATLAS_TEST_ARTEFACTS"):  # CI keeps this folder
+        folder = Path(artefacts) / "browser-screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+    else:  # pytest keeps its last few runs' temporary folders
+        folder = tmp_path_factory.mktemp("browser-screenshots")
+    SCREENSHOT_FOLDERS.append(folder)
 
     def take(page: Page, name: str) -> Path:
         path = folder / f"{name}.png"
@@ -112,6 +118,11 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Page, str
         return path
 
     return take
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for folder in SCREENSHOT_FOLDERS:
+        terminalreporter.write_line(f"browser screenshots: {folder}")
 
 
 def child_env(home: Path, **extra: str) -> dict[str, str]:

@@ -50,6 +50,10 @@ def wait_for_screen(page: Page, text: str, timeout_s: float = 30.0) -> str:
     return screen(page)
 
 
+def wait_until_gone(page: Page, text: str, timeout_s: float = 30.0) -> None:
+    page.wait_for_function(f"(gone) => !({SHOWS})(gone)", arg=text, timeout=timeout_s * 1000)
+
+
 def focus_terminal(page: Page) -> None:
     """Keys go to the terminal's own input, as after a click, without clicking into a widget."""
     page.focus(".xterm-helper-textarea")

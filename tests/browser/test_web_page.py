@@ -55,7 +55,10 @@ def test_the_answer_streams_in_and_a_citation_leads_to_its_source(
 
 
 def test_a_dropped_stream_keeps_the_partial_answer_and_shows_the_error(
-    page: Page, claude_web_page: str, fake_claude: FakeAnthropic
+    page: Page,
+    claude_web_page: str,
+    fake_claude: FakeAnthropic,
+    screenshots: Callable[[Page, str], Path],
 ) -> None:
     cited = Block(["The trimodal methodology ", "combines three"], [Cite(0, "three modes")])
     fake_claude.script(Reply(blocks=(cited,), fault="drop"))
@@ -68,6 +71,7 @@ def test_a_dropped_stream_keeps_the_partial_answer_and_shows_the_error(
     expect(page.locator("#status")).to_contain_text("what arrived is kept")
     expect(page.locator("#source-1 .cited")).to_have_text("three modes")
     expect(page.get_by_role("button", name="Ask")).to_be_enabled()
+    screenshots(page, "browser-web-page-dropped")
 
 
 def test_cancel_keeps_the_partial_answer_and_stops_the_answer_upstream(
