@@ -100,3 +100,13 @@ def test_a_hostile_document_stays_text_in_the_page(page: Page, web_page: str) ->
     assert page.evaluate("window.pwned") is None
     for tag in ("img", "script", "a[href^='javascript']"):
         assert page.locator(f"#answer {tag}, #sources {tag}").count() == 0, tag
+
+
+def test_an_empty_question_is_not_sent(page: Page, web_page: str) -> None:
+    page.goto(web_page)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.get_by_label("Question").fill("   ")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator("#status")).to_have_text("Type a question first.")
+    assert not [url for url in requests if "/ask" in url]
