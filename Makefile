@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export LANCEDB_LOG ?= error
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: install run demo test lint bench bench-quick eval mutate clean
+.PHONY: install run demo test lint chromium bench bench-quick eval mutate clean
 
 install: $(STAMP)
 
@@ -34,8 +34,17 @@ lint: install
 # The suite runs on pytest-xdist workers, one per core (TEST_WORKERS=0: in this one process).
 # loadgroup: the tests sharing a module's fixture stay on one worker (tests/conftest.py marks them).
 TEST_WORKERS ?= auto
-test: lint
+test: lint chromium
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
+# The browser tests (tests/browser) drive the system's Chromium: Playwright's own browser download
+# is not reachable from every machine. Installed from Debian's packages only when it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing chromium for the browser tests (apt-get)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

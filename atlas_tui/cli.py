@@ -1,4 +1,5 @@
-"""`atlas-tui`: the TUI (no subcommand) and the ingest / search / stats / ask subcommands."""
+"""`atlas-tui`: the TUI (no subcommand), its verbs (ingest, search, ask, models...) and `serve`
+(the TUI in a browser)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from atlas_tui.cli_models import add_parser as add_models_parser
+from atlas_tui.cli_models import cmd_models
 from atlas_tui.cli_output import one_line, print_json
 from atlas_tui.cli_sessions import cmd_export, cmd_sessions
 from atlas_tui.config import (
@@ -23,6 +26,8 @@ from atlas_tui.config import (
 )
 from atlas_tui.errors import AtlasError, ConfigError
 from atlas_tui.safety import display_path, terminal_safe
+from atlas_tui.serve import add_arguments as add_serve_arguments
+from atlas_tui.serve import run_serve
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery
@@ -128,11 +133,35 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--search", metavar="TEXT", help="full-text search questions and answers")
     sessions.add_argument("--json", action="store_true")
 
+    add_models_parser(sub, _common)
+
     export = sub.add_parser("export", help="export a research session as Markdown or JSON")
     _common(export)
     export.add_argument("session", help="session id (or a unique prefix, or 'last')")
     export.add_argument("--format", choices=("md", "json"), default="md")
     export.add_argument("-o", "--output", help="write to this file instead of stdout")
+
+    serve = sub.add_parser("serve", help="the TUI in a web browser (one app per browser session)")
+    _common(serve)
+    serve.add_argument(
+        "--mode", choices=SEARCH_MODES, default=argparse.SUPPRESS, help="retrieval mode"
+    )
+    session = serve.add_mutually_exclusive_group()
+    session.add_argument(
+        "--resume",
+        nargs="?",
+        const="last",
+        default=argparse.SUPPRESS,
+        metavar="SESSION",
+        help="every browser session opens this research session",
+    )
+    session.add_argument(
+        "--new",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="every browser session starts a new research session",
+    )
+    add_serve_arguments(serve)
     return parser
 
 
@@ -265,15 +294,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
 # --- the TUI and main
 
 
-def cmd_tui(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+def _resume(args: argparse.Namespace, settings: Settings) -> str | None:
+    """The session `--resume` names, resolved: an unknown or ambiguous one fails here, before
+    the terminal is taken over (or the server started)."""
     resume = args.resume
     if resume is not None and resume.strip().lower() != "last":
-        # An unknown or ambiguous session fails here, before the terminal is taken over.
         from atlas_tui.sessions import SessionStore
 
         with SessionStore.from_settings(settings, read_only=True) as store:
             resume = store.resolve(resume)
+    return resume
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    resume = _resume(args, settings)
     from atlas_tui.tui.app import run_app
 
     run_app(settings, resume=resume, new_session=args.new)
@@ -293,6 +328,8 @@ COMMANDS = {
     "ask": cmd_ask,
     "sessions": lambda args: cmd_sessions(args, _settings(args)),
     "export": lambda args: cmd_export(args, _settings(args)),
+    "models": lambda args: cmd_models(args, _settings(args)),
+    "serve": lambda args: run_serve(args, _resume(args, _settings(args))),
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from atlas_tui.endpoints import RESERVED_NAMES, Endpoint, describe_url, parse_endpoints
 from atlas_tui.errors import ConfigError
 from atlas_tui.usage import DEFAULT_MODELS, DEFAULT_PRICES
 
@@ -22,6 +23,7 @@ DEFAULT_COLLECTION = "atlas_knowledge_base"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
 SEARCH_MODES = ("hybrid", "vector", "keyword")
+OFFLINE_LABEL = "offline extractive"  # the offline answerer, as the status line and sessions say
 
 
 def user_data_dir() -> Path:
@@ -60,8 +62,11 @@ class Settings:
     collection: str = DEFAULT_COLLECTION
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # name or local path
     model: str = DEFAULT_CLAUDE_MODEL  # Claude model for answers
-    provider: str = "auto"  # auto (Claude with a key, else extractive) | anthropic | extractive
+    # auto (Claude with a key, else the first endpoint, else extractive) | anthropic | extractive
+    # | the name of an endpoint
+    provider: str = "auto"
     api_key: str = ""
+    auth_token: str = ""  # sent as Authorization: Bearer (Ollama's docs set ANTHROPIC_AUTH_TOKEN)
     base_url: str = ""
     skip_api_key_check: bool = False
     system_prompt_file: str = ""
@@ -81,6 +86,7 @@ class Settings:
     models: tuple[str, ...] = DEFAULT_MODELS  # offered by the TUI's model picker
     # USD per million tokens, (input, output), per model; the config's [prices] adds to these
     prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    endpoints: tuple[Endpoint, ...] = ()  # Anthropic-compatible servers: [endpoints.NAME] tables
 
     @property
     def resolved_db_path(self) -> str:
@@ -100,7 +106,65 @@ class Settings:
             return True
         # SKIP_API_KEY_CHECK means "run without an API key": the offline answerer, unless a base
         # URL names a gateway that adds its own credentials, where Claude works without a key.
-        return bool(self.api_key) or (self.skip_api_key_check and bool(self.base_url))
+        credential = bool(self.api_key or self.auth_token)
+        return credential or (self.skip_api_key_check and bool(self.base_url))
+
+    def endpoint_named(self, name: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.name == name), None)
+
+    @property
+    def default_endpoint(self) -> Endpoint | None:
+        """The endpoint that answers when no model is chosen: the one `provider` names, or with
+        `auto` and no Claude key, the first configured (it comes before the offline answerer)."""
+        if self.provider in RESERVED_NAMES:
+            usable = self.provider == "auto" and not self.use_claude and self.endpoints
+            return self.endpoints[0] if usable else None
+        return self.endpoint_named(self.provider)
+
+    def route(self, model: str | None = None) -> tuple[Endpoint | None, str]:
+        """Who answers a question asked of `model` (None: the default) and with which model:
+        (an endpoint, or None for Claude / the offline answerer; the model name).
+
+        A model listed by an endpoint goes to that endpoint (the first that lists it); any other
+        model goes to Claude, unless the default is an endpoint, which then answers with its own.
+        """
+        if model and self.provider != "extractive":  # forced offline: no endpoint either
+            for endpoint in self.endpoints:
+                if model in endpoint.models:
+                    return endpoint, model
+        endpoint = self.default_endpoint
+        if endpoint is None:
+            return None, model or self.model
+        if self.model in endpoint.models or (
+            self.provider == endpoint.name and self.model != DEFAULT_CLAUDE_MODEL
+        ):
+            return endpoint, self.model  # named explicitly (e.g. provider_name + model_name)
+        return endpoint, endpoint.models[0]
+
+    def label_for(self, model: str | None = None) -> str:
+        """Who answers `model` (None: the default), as the status line says it: "Claude
+        claude-sonnet-5-5", "local qwen3 via Ollama" or "offline extractive"."""
+        endpoint, model = self.route(model)
+        if endpoint is not None:
+            return endpoint.describe(model)
+        return describe_url(self.base_url, model) if self.use_claude else OFFLINE_LABEL
+
+    @property
+    def answers_offline(self) -> bool:
+        """Whether questions are answered by the offline extractive answerer by default."""
+        return not self.use_claude and self.default_endpoint is None
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        """Every model the picker offers, as (model, who serves it): Claude's, then each
+        endpoint's."""
+        choices = [(m, f"Claude {m}") for m in dict.fromkeys((*self.models, self.model))]
+        seen = {m for m, _ in choices}
+        for endpoint in self.endpoints:
+            for model in endpoint.models:
+                if model not in seen:
+                    seen.add(model)
+                    choices.append((model, endpoint.describe(model)))
+        return choices
 
 
 _ENV: dict[str, str] = {
@@ -110,6 +174,7 @@ _ENV: dict[str, str] = {
     "ATLAS_DEFAULT_MODEL": "model",
     "ATLAS_PROVIDER": "provider",
     "ANTHROPIC_API_KEY": "api_key",
+    "ANTHROPIC_AUTH_TOKEN": "auth_token",
     "ANTHROPIC_BASE_URL": "base_url",
     "SKIP_API_KEY_CHECK": "skip_api_key_check",
     "ATLAS_SYSTEM_PROMPT_FILE": "system_prompt_file",
@@ -244,6 +309,7 @@ def _prices(value: Any) -> dict[str, tuple[float, float]]:
 _SPECIAL: dict[str, tuple[Callable[[Any], Any], str]] = {
     "models": (_models, "a non-empty list of model names"),
     "prices": (_prices, "a table of model = [input, output] USD per million tokens, 0 or more"),
+    "endpoints": (parse_endpoints, "a table of [endpoints.NAME] tables"),
 }
 
 
@@ -252,9 +318,11 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(
             f"Unknown search mode {settings.search_mode!r}; use one of {', '.join(SEARCH_MODES)}."
         )
-    if settings.provider not in ("auto", "anthropic", "extractive"):
+    if settings.provider not in RESERVED_NAMES and not settings.endpoint_named(settings.provider):
+        names = ", ".join(e.name for e in settings.endpoints) or "none configured"
         raise ConfigError(
-            f"Unknown provider {settings.provider!r}; use auto, anthropic or extractive."
+            f"Unknown provider {settings.provider!r}; use auto, anthropic or extractive, or the "
+            f"name of an endpoint in the config file's [endpoints] ({names})."
         )
     return settings
 

@@ -76,7 +76,7 @@ class AuthenticationError(GenerationError):
 
 
 class RateLimitError(GenerationError):
-    hint = "The API is rate limiting this key; wait a little and regenerate."
+    hint = "The API is rate limiting this key; wait a little and ask again."
 
 
 class OverloadedError(GenerationError):
@@ -84,7 +84,7 @@ class OverloadedError(GenerationError):
 
 
 class APITimeoutError(GenerationError):
-    hint = "The API did not answer in time; check the network and regenerate."
+    hint = "The API did not answer in time; check the network and ask again."
 
 
 class APIConnectionError(GenerationError):
@@ -92,7 +92,7 @@ class APIConnectionError(GenerationError):
 
 
 class StreamInterruptedError(GenerationError):
-    hint = "Ask again (ctrl+r regenerates in the TUI) to retry."
+    hint = "Ask again to retry."
 
 
 class APIError(GenerationError):

@@ -11,19 +11,24 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atlas_tui.config import Settings, load_settings
 from atlas_tui.errors import AtlasError, CancelledError_
-from atlas_tui.generation import TextDelta
+from atlas_tui.generation import Completed, TextDelta
 from atlas_tui.types import Citation, Passage, Turn, Usage
 from atlas_tui.usage import cost_usd, usage_record
 
 if TYPE_CHECKING:
     from atlas_tui.generation import Answerer, AnswerStream
+    from atlas_tui.generation.catalog import Offer
     from atlas_tui.knowledge.base import IngestReport, KnowledgeBase
 
+
+# The offline answerer's excerpts, encoded two at a time (the model releases the GIL).
+_ENCODE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="atlas-encode")
 
 MIN_RATE_SECONDS = 0.5  # a shorter stream is too short to time: no tokens/s is shown
 MIN_RATE_TOKENS = 16
@@ -163,8 +168,14 @@ class AtlasQuery:
         return self._answerer
 
     def encode(self, texts: list[str]) -> Any:
-        """Texts as L2-normalised vectors by the retrieval model (the offline answerer's use)."""
-        return self.knowledge.embedder.encode_documents(texts)
+        """Texts as L2-normalised vectors by the retrieval model (the offline answerer's use).
+
+        The answerer's texts are a few short excerpts: each is encoded alone on one thread (the
+        query path), two at a time. That costs about half the CPU of one batch on every core,
+        which pads each text to the longest and whose threads spin against each other on a busy
+        machine, and still uses both cores when they are free (benchmarks/RESULTS-answers.md).
+        """
+        return list(_ENCODE_POOL.map(self.knowledge.embedder.encode_query, texts))
 
     @property
     def answerer_label(self) -> str:
@@ -173,6 +184,20 @@ class AtlasQuery:
     @property
     def extractive(self) -> bool:
         return self.answerer.extractive
+
+    def label_for(self, model: str | None = None) -> str:
+        """Who answers `model` (None: the default): "local qwen3 via Ollama", "Claude ..."."""
+        return self.settings.label_for(model)
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        """The models a picker offers, as (model, who answers it)."""
+        return self.settings.model_choices()
+
+    def model_offers(self, *, ask_servers: bool = True) -> list[Offer]:
+        """Claude's and each endpoint's models, with what each server lists at /v1/models."""
+        from atlas_tui.generation.catalog import offers
+
+        return offers(self.settings, ask_servers=ask_servers)
 
     def warm(self) -> None:
         """Load the embedding model and open the index (slow: call off the UI thread)."""
@@ -251,6 +276,7 @@ class AtlasQuery:
         citations: list[Citation] = []
         first_token: float | None = None
         usage = Usage()
+        completed: Completed | None = None
         try:
             answer = self.answerer.stream(text, passages, history, **given)
             run.attach(answer)
@@ -265,7 +291,7 @@ class AtlasQuery:
                         citations.extend(event.citations)
                         yield event
                     else:
-                        usage = event.usage
+                        usage, completed = event.usage, event
             finally:
                 answer.close()
         except AtlasError as error:  # a GenerationError, or e.g. an unreadable prompt file
@@ -280,9 +306,17 @@ class AtlasQuery:
         # read as tens of thousands of tokens a second.
         tokens = usage.output_tokens
         measurable = tokens >= MIN_RATE_TOKENS and streaming_s >= MIN_RATE_SECONDS
-        extractive = self.answerer.extractive
-        model = "" if extractive else str(given.get("model") or self.settings.model)
-        label = self.answerer.label if extractive or not given.get("model") else f"Claude {model}"
+        if completed is not None and completed.answerer:  # a router said who answered
+            extractive, model, label = completed.extractive, completed.model, completed.answerer
+        else:
+            extractive = self.answerer.extractive
+            model = "" if extractive else str(given.get("model") or self.settings.model)
+            label = (
+                self.answerer.label
+                if extractive or not given.get("model")
+                else self.settings.label_for(model)
+            )
+        model = "" if extractive else model
         yield Done(
             answer=answer_text,
             citations=tuple(citations),

@@ -39,6 +39,8 @@ def main() -> int:
         ["bench_search.py", *db, *quick],
         ["bench_query.py", *db, "--collection", "bench"],
         ["bench_tui.py"],
+        ["bench_citations.py"],
+        ["bench_browser.py"],  # the demo corpus, in Chromium and tmux
     ]
     failed = 0
     for script, *rest in steps:

@@ -6,12 +6,15 @@ Listens on 127.0.0.1 only; PORT 0 (the default) picks a free port, and the addre
 GET / serves the page; GET /ask?q=QUESTION streams the answer as server-sent events:
 
     event: sources   data: [{"number": 1, "source": ..., "heading": ..., "score": ...}, ...]
-    (message)        data: {"text": "a piece of the answer"}
+    (message)        data: {"text": "a piece", "citations": [{"number": 1, "cited_text": ...}]}
     event: failed    data: {"message": "what went wrong", "partial_text": ...}   (only on failure)
-    event: done      data: {"answerer": ..., "extractive": ..., "citations": N}  (always last)
+    event: done      data: {"answerer": ..., "extractive": ..., "citations": [...]}  (always last)
 
-Every payload is JSON, so newlines and quotes in the text cannot break the stream's framing, and
-the page inserts text with `textContent`, never as HTML.
+Every payload is JSON, so newlines and quotes in the text cannot break the stream's framing. The
+page (web_stream.html) streams the answer in with each [n] linked to its source (path, heading and
+the cited text), keeps the partial answer and shows the error when the stream breaks, and has a
+Cancel button (closing the stream cancels the answer here). It inserts every piece of text with
+`textContent` or as a text node, never as HTML.
 
 This is our working port of the Atlas documentation's Flask SSE route, which cannot work as
 written, and what it fixes:
@@ -33,10 +36,14 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import select
+import socket
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,80 +52,27 @@ from _shared import DEFAULT_QUESTION, print_error
 from atlas_tui import (
     AtlasError,
     AtlasQuery,
+    Citation,
     Delta,
     Done,
     Event,
     Failed,
+    QueryRun,
     Retrieved,
     create_query_client,
 )
 
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>atlas-tui: streaming answers</title>
-<style>
-  body { font: 16px/1.5 system-ui, sans-serif; max-width: 50rem; margin: 2rem auto; }
-  form { display: flex; gap: .5rem; }
-  input { flex: 1; font: inherit; padding: .3rem .5rem; }
-  #answer { white-space: pre-wrap; border-left: 3px solid #888; padding-left: 1rem; }
-  #status { color: #666; }
-</style>
-</head>
-<body>
-<h1>Ask your knowledge base</h1>
-<form id="ask">
-  <input id="q" name="q" value="__QUESTION__" autofocus>
-  <button type="submit">Ask</button>
-</form>
-<p id="status"></p>
-<h2>Sources</h2>
-<ol id="sources"></ol>
-<h2>Answer</h2>
-<div id="answer"></div>
-<script>
-const $ = (id) => document.getElementById(id);
-let stream = null;
-$("ask").addEventListener("submit", (submitted) => {
-  submitted.preventDefault();
-  if (stream) stream.close();
-  $("answer").textContent = "";
-  $("sources").replaceChildren();
-  $("status").textContent = "Searching...";
-  stream = new EventSource("/ask?q=" + encodeURIComponent($("q").value));
-  stream.addEventListener("sources", (event) => {
-    for (const doc of JSON.parse(event.data)) {
-      const item = document.createElement("li");
-      item.textContent = doc.source + (doc.heading ? " > " + doc.heading : "");
-      $("sources").append(item);
-    }
-    $("status").textContent = "Answering...";
-  });
-  stream.onmessage = (event) => { $("answer").textContent += JSON.parse(event.data).text; };
-  stream.addEventListener("failed", (event) => {
-    $("status").textContent = "Failed: " + JSON.parse(event.data).message;
-  });
-  stream.addEventListener("done", (event) => {
-    stream.close();
-    const done = JSON.parse(event.data);
-    if (!done.failed) $("status").textContent = "Answered by " + done.answerer + ".";
-  });
-  stream.onerror = () => {  // without this, EventSource would reconnect and ask again
-    stream.close();
-    $("status").textContent = "The connection was lost.";
-  };
-});
-</script>
-</body>
-</html>
-"""
+PAGE = Path(__file__).with_name("web_stream.html")  # the page: question, answer, sources
 
 
 def sse(data: Any, event: str | None = None) -> bytes:
     """One server-sent event; the JSON payload keeps it on a single `data:` line."""
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {json.dumps(data)}\n\n".encode()
+
+
+def cited(citations: Sequence[Citation]) -> list[dict[str, Any]]:
+    return [{"number": c.number, "cited_text": c.cited_text} for c in citations]
 
 
 def frames(event: Event) -> Iterator[bytes]:
@@ -130,12 +84,12 @@ def frames(event: Event) -> Iterator[bytes]:
         ]
         yield sse(sources, "sources")
     elif isinstance(event, Delta):
-        yield sse({"text": event.text})
+        yield sse({"text": event.text, "citations": cited(event.citations)})
     elif isinstance(event, Done):
         summary = {
             "answerer": event.answerer,
             "extractive": event.extractive,
-            "citations": len(event.citations),
+            "citations": cited(event.citations),
             "failed": False,
         }
         yield sse(summary, "done")
@@ -150,7 +104,8 @@ class AnswerServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], client: AtlasQuery, question: str) -> None:
         super().__init__(address, AnswerHandler)
         self.client = client
-        self.page = PAGE.replace("__QUESTION__", html.escape(question, quote=True)).encode()
+        page = PAGE.read_text(encoding="utf-8")
+        self.page = page.replace("__QUESTION__", html.escape(question, quote=True)).encode()
 
 
 class AnswerHandler(BaseHTTPRequestHandler):
@@ -182,6 +137,8 @@ class AnswerHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         run = self.server.client.events(question)
+        finished = threading.Event()
+        threading.Thread(target=self._cancel_when_closed, args=(run, finished), daemon=True).start()
         try:
             for event in run:
                 for frame in frames(event):
@@ -190,7 +147,17 @@ class AnswerHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.log_message("the browser closed the stream; answer cancelled")
         finally:
+            finished.set()
             run.close()  # cancels the answer if it is still streaming
+
+    def _cancel_when_closed(self, run: QueryRun, finished: threading.Event) -> None:
+        """A browser sends nothing on an event stream, so the socket turns readable only when it
+        closes (Cancel, or the page closed): cancel then, not at the next write."""
+        while not finished.wait(0.1):
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                run.cancel()  # closes the model's HTTP stream; the loop above ends
+                return
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

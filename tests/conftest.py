@@ -8,6 +8,7 @@ import pytest
 
 from tests.corpus import write_files
 from tests.fake_anthropic import fake_anthropic  # noqa: F401 - a fixture for every test
+from tests.fake_ollama import fake_ollama  # noqa: F401 - the same, as Ollama speaks it
 
 os.environ.setdefault("LANCEDB_LOG", "error")
 os.environ["HF_HUB_OFFLINE"] = "1"

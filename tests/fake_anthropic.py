@@ -110,6 +110,20 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `server.requests` instead of a log."""
 
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        fake.record(RecordedRequest("GET", self.path, dict(self.headers.items()), {}))
+        answer = fake.get(self.path.split("?")[0])
+        if answer is None:
+            self._send_error(404, "not_found_error", f"No route {self.path}.", {})
+            return
+        payload = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
@@ -123,8 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
             )
         )
-        reply = fake.next_reply()
-        if reply is None:
+        rejection = fake.reject(body)
+        reply = None if rejection is not None else fake.next_reply()
+        if rejection is not None:
+            self._send_error(400, "invalid_request_error", rejection, {})
+        elif reply is None:
             self._send_error(500, "api_error", "The fake server had no scripted reply.", {})
         elif reply.fault == "no_response":
             self._stall()
@@ -338,6 +355,7 @@ class FakeAnthropic:
         self.stalled = threading.Event()  # set when a reply starts stalling
         self.client_gone = threading.Event()  # set when a client hung up mid-reply
         self.stopping = False
+        self.models: list[str] | None = None  # what GET /v1/models lists (None: a 404)
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -369,6 +387,21 @@ class FakeAnthropic:
     def next_reply(self) -> Reply | None:
         with self._lock:
             return self._replies.popleft() if self._replies else None
+
+    def reject(self, body: dict[str, Any]) -> str | None:
+        """The message of a 400 this server sends for `body` instead of a reply (None: none)."""
+        return None
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        """The JSON a GET of `path` answers (None: 404). `/v1/models` lists `self.models`."""
+        if path != "/v1/models" or self.models is None:
+            return None
+        data = [
+            {"type": "model", "id": m, "display_name": m, "created_at": "2026-01-01T00:00:00Z"}
+            for m in self.models
+        ]
+        first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+        return {"data": data, "has_more": False, "first_id": first, "last_id": last}
 
     def release(self) -> None:
         """Let stalled replies carry on."""

@@ -600,3 +600,38 @@ def test_last_names_the_most_recently_used_session(store: SessionStore) -> None:
     done_turn(store, first, "q", "a")  # using a session makes it the latest
     assert store.resolve("last") == first
     assert store.load_session("last").id == first
+
+
+def test_two_processes_creating_one_new_session_file_both_open_it(tmp_path: Path) -> None:
+    """Each saw an empty file (version 0) before either took the write lock: the second one's
+    migration finds the schema made and leaves it, instead of failing on CREATE TABLE."""
+    first = SessionStore(tmp_path / "sessions.sqlite3")
+    first.create_session("kept")
+    second = SessionStore(tmp_path / "sessions.sqlite3")
+    second._migrate(0)  # as a process that read version 0 just before `first` migrated
+    assert [s.title for s in second.list_sessions()] == ["kept"]
+
+
+def test_many_processes_opening_a_new_session_file_at_once_all_succeed(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from atlas_tui.sessions import SessionStore
+        SessionStore(sys.argv[1]).create_session("from " + sys.argv[2])
+        """
+    )
+    for attempt in range(3):
+        path = tmp_path / f"s{attempt}.sqlite3"
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(path), str(n)],
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            )
+            for n in range(4)
+        ]
+        for run in runs:
+            _, err = run.communicate(timeout=60)
+            assert run.returncode == 0, err
+        assert len(SessionStore(path).list_sessions()) == 4

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from atlas_tui.config import Settings
+from atlas_tui.config import OFFLINE_LABEL, Settings
 from atlas_tui.types import Citation, Passage, Turn, Usage
 
-EXTRACTIVE_LABEL = "offline extractive"  # the offline answerer's label, as sessions record it
+EXTRACTIVE_LABEL = OFFLINE_LABEL  # the offline answerer's label, as sessions record it
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,10 @@ class TextDelta:
 class Completed:
     usage: Usage = field(default_factory=Usage)
     stop_reason: str = "end_turn"
+    # who answered, when a router chose it ("" leaves it to the answerer's own label)
+    answerer: str = ""
+    model: str = ""
+    extractive: bool = False
 
 
 GenerationEvent = TextDelta | Completed
@@ -58,10 +62,15 @@ class Answerer(Protocol):
 
 
 def make_answerer(settings: Settings, encode: Callable[[list[str]], Any] | None = None) -> Answerer:
-    """Claude when a key is configured (or the provider is forced), else the extractive answerer.
+    """Claude when a key is configured (or the provider is forced), else the extractive answerer;
+    with endpoints configured, a router over those, the endpoints and their models.
 
     `encode` (texts -> L2-normalised vectors) lets the extractive answerer score by meaning.
     """
+    if settings.endpoints:
+        from atlas_tui.generation.routing import RoutedAnswerer
+
+        return RoutedAnswerer(settings, encode)
     if settings.use_claude:
         from atlas_tui.generation.anthropic import ClaudeAnswerer
 

@@ -6,23 +6,21 @@ on a server that went silent. Cancelling also shuts the socket down (closing the
 would not wake a read blocked on a silent socket), which ends the thread and tells the server to
 stop, and a middleware keeps the SDK from starting another attempt once cancelled.
 
-Citations arrive as `citations_delta` events naming a search result by index. Each becomes a
-`Citation` for the document [n] the user sees, checked against that passage's text. The markers
-are written when the cited text block ends (`content_block_stop`): the API sends a block's
-citations before its text, so a marker placed on arrival would precede the claim it supports; at the
-block's end it follows the claim, like a footnote. Markers the model already wrote are not doubled.
+The passages go as `search_result` blocks with citations enabled (the `anthropic` profile), or as
+numbered plain-text documents whose [n] markers we verify ourselves (`compatible`: Ollama,
+llama.cpp). On profile `auto`, a 400 naming an unknown block type makes the answerer ask once more
+in the compatible form and keep that form for its endpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import queue
-import re
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import anthropic
@@ -30,14 +28,19 @@ import httpx2
 
 from atlas_tui import errors
 from atlas_tui.config import Settings
-from atlas_tui.generation import Completed, GenerationEvent, TextDelta
+from atlas_tui.endpoints import Endpoint, describe_url
+from atlas_tui.generation import GenerationEvent, TextDelta
+from atlas_tui.generation.api_errors import TimedOut, generation_error, rejects_search_results
+from atlas_tui.generation.compatible import compatible_messages, compatible_system
+from atlas_tui.generation.events import CompatibleTranslator, Translator
+from atlas_tui.generation.profiles import is_compatible, remember_compatible
 from atlas_tui.generation.prompts import (
     NumberedPassage,
     build_messages,
     load_system_prompt,
     select_passages,
 )
-from atlas_tui.types import Citation, Passage, Turn, Usage
+from atlas_tui.types import Passage, Turn
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -50,10 +53,6 @@ _WAKE = object()  # cancel() wakes the reader with this
 
 class _Cancelled(Exception):
     """Raised by the middleware to stop the SDK from starting an attempt after a cancel."""
-
-
-class _TimedOut(Exception):
-    """A timed-out attempt, raised instead of the SDK's own error so that it is not retried."""
 
 
 class _StopWhenCancelled(anthropic.Middleware):
@@ -71,12 +70,28 @@ class _StopWhenCancelled(anthropic.Middleware):
         try:
             return call_next(request)
         except anthropic.APITimeoutError:
-            raise _TimedOut from None  # no __cause__: the SDK retries what a cause says it may
+            raise TimedOut from None  # no __cause__: the SDK retries what a cause says it may
 
 
-def make_client(settings: Settings) -> anthropic.Anthropic:
+def make_client(settings: Settings, *, endpoint_key: str | None = None) -> anthropic.Anthropic:
+    """The SDK's client. For an endpoint (`endpoint_key` given, "" when it has none) only that key
+    is sent, as `Authorization: Bearer`: never a key or token the SDK would find in the
+    environment, which are Anthropic's."""
+    credential: dict[str, str]
+    if endpoint_key is not None:
+        # "" is an explicit credential to the SDK (it then reads no environment variable); the
+        # Authorization header it would make of it is omitted from every request
+        credential = {"auth_token": endpoint_key} if endpoint_key else {"api_key": ""}
+    elif settings.api_key or settings.auth_token:  # the SDK takes one: the key wins
+        credential = (
+            {"api_key": settings.api_key}
+            if settings.api_key
+            else {"auth_token": settings.auth_token}
+        )
+    else:
+        credential = {}
     return anthropic.Anthropic(
-        api_key=settings.api_key or None,
+        **credential,
         base_url=settings.base_url or None,
         max_retries=settings.max_retries,
         timeout=anthropic.Timeout(
@@ -86,26 +101,60 @@ def make_client(settings: Settings) -> anthropic.Anthropic:
     )
 
 
+def omit_missing_credential(client: anthropic.Anthropic) -> dict[str, Any]:
+    """The extra headers of a request from `client`: without any credential (SKIP_API_KEY_CHECK
+    behind a gateway that adds its own; a local server that needs none), say so to the SDK
+    rather than have it refuse to send the request (or send an empty key)."""
+    if client.api_key or client.auth_token or client.credentials is not None:
+        return {}
+    return {"Authorization": anthropic.omit}
+
+
 class ClaudeAnswerer:
-    """Claude, given the passages as `search_result` blocks with citations enabled."""
+    """A model behind the Messages API: Claude given the passages as `search_result` blocks with
+    citations enabled, or (an `endpoint` on the compatible profile) a local model given them as
+    numbered documents, its [n] markers verified by us."""
 
     extractive = False
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, endpoint: Endpoint | None = None, model: str | None = None
+    ) -> None:
+        if endpoint is not None:
+            key = endpoint.api_key()  # never the global key or token: they are Anthropic's
+            settings = replace(settings, base_url=endpoint.base_url, api_key=key, auth_token="")
         self.settings = settings
-        self.label = f"Claude {settings.model}"
+        self.endpoint = endpoint
+        self.model = model or settings.model
+        self.label = self.label_for(self.model)
+        # `auto` may switch to the compatible form once a server refuses search_result blocks
+        self.profile = endpoint.profile if endpoint is not None else "auto"
+        self.compatible = (
+            endpoint.resolved_profile == "compatible"
+            if endpoint is not None
+            else is_compatible(settings.base_url)  # learnt from an earlier refusal
+        )
         self.system_prompt = load_system_prompt(settings)
-        self.client = make_client(settings)
-        # Without any credential (SKIP_API_KEY_CHECK, e.g. behind a gateway that adds its own),
-        # say so to the SDK rather than have it refuse to send the request.
-        no_credential = (
-            self.client.api_key is None
-            and self.client.auth_token is None
-            and self.client.credentials is None
+        self.client = make_client(
+            settings, endpoint_key=settings.api_key if endpoint is not None else None
         )
-        self._extra_headers: dict[str, Any] = (
-            {"Authorization": anthropic.omit} if no_credential else {}
-        )
+        self._extra_headers = omit_missing_credential(self.client)
+
+    def label_for(self, model: str) -> str:
+        """ "Claude claude-sonnet-5-5", or "local qwen3 via Ollama" for an endpoint."""
+        if self.endpoint is not None:
+            return self.endpoint.describe(model)
+        return describe_url(self.settings.base_url, model)
+
+    def learn_compatible(self) -> None:
+        """From now on ask in the compatible form (and, for ANTHROPIC_BASE_URL, in later runs)."""
+        self.compatible = True
+        if self.endpoint is None:
+            remember_compatible(self.settings.base_url)
+
+    def may_switch(self, exc: BaseException) -> bool:
+        """Whether a refusal means: ask again in the compatible form (and keep to it)."""
+        return self.profile == "auto" and not self.compatible and rejects_search_results(exc)
 
     def request(
         self,
@@ -115,19 +164,23 @@ class ClaudeAnswerer:
         *,
         model: str | None = None,
         system_prompt: str | None = None,
+        compatible: bool | None = None,
     ) -> dict[str, Any]:
-        """The keyword arguments of `messages.create` for this question (without `stream`).
+        """The keyword arguments of `messages.create` for this question (without `stream`), in
+        the answerer's form unless `compatible` says which.
 
         `system_prompt` (a session's own instructions) follows the configured system prompt,
         which keeps the rules on citing and on treating documents as data."""
-        system = self.system_prompt
+        compatible = self.compatible if compatible is None else compatible
+        system = compatible_system(self.system_prompt) if compatible else self.system_prompt
         if system_prompt and system_prompt.strip():
             system += "\n\nThe user's instructions for this research session:\n" + system_prompt
+        build = compatible_messages if compatible else build_messages
         return {
-            "model": model or self.settings.model,
+            "model": model or self.model,
             "max_tokens": self.settings.max_answer_tokens,
             "system": system,
-            "messages": build_messages(question, chosen, history, self.settings.history_turns),
+            "messages": build(question, chosen, history, self.settings.history_turns),
             "extra_headers": self._extra_headers,
         }
 
@@ -141,7 +194,17 @@ class ClaudeAnswerer:
         system_prompt: str | None = None,
     ) -> ClaudeStream:
         chosen = select_passages(passages, self.settings.context_token_budget)
-        request = self.request(question, chosen, history, model=model, system_prompt=system_prompt)
+
+        def request(compatible: bool | None = None) -> dict[str, Any]:
+            return self.request(
+                question,
+                chosen,
+                history,
+                model=model,
+                system_prompt=system_prompt,
+                compatible=compatible,
+            )
+
         return ClaudeStream(self, request, chosen)
 
     def close(self) -> None:
@@ -152,11 +215,15 @@ class ClaudeStream:
     """One answer being streamed. Iterate it once; `cancel()` from any thread."""
 
     def __init__(
-        self, answerer: ClaudeAnswerer, request: dict[str, Any], chosen: Sequence[NumberedPassage]
+        self,
+        answerer: ClaudeAnswerer,
+        request: Callable[..., dict[str, Any]],
+        chosen: Sequence[NumberedPassage],
     ) -> None:
         self._answerer = answerer
-        self._request = request
-        self._translator = _Translator(chosen)
+        self._request = request  # (compatible=None) -> the request in that form
+        self._chosen = chosen
+        self._translator = self._translator_for(answerer.compatible)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
@@ -214,26 +281,44 @@ class ClaudeStream:
 
     def _pump(self) -> None:
         _CANCELLED.set(self._cancelled)
-        translator = self._translator
         try:
-            with self._answerer.client.messages.create(**self._request, stream=True) as events:
-                self._attach(events.response)
-                for event in events:
-                    for item in translator.feed(event):
-                        self._queue.put(item)
-                if not translator.stopped:
-                    raise errors.StreamInterruptedError(
-                        "The answer stopped before it was complete (the stream ended without "
-                        "message_stop)."
-                    )
+            try:
+                self._read(self._request())
+            except anthropic.BadRequestError as exc:
+                if not self._answerer.may_switch(exc):
+                    raise
+                # A server without search_result blocks: once more as plain documents, and
+                # from now on for this endpoint (the refusal came before any text).
+                self._answerer.learn_compatible()
+                self._translator = self._translator_for(compatible=True)
+                self._read(self._request(compatible=True))
         except BaseException as exc:  # every failure must reach the reader, who waits on the queue
             self._queue.put(self._failure(exc))
         self._queue.put(_END)
 
+    def _translator_for(self, compatible: bool) -> Translator | CompatibleTranslator:
+        return CompatibleTranslator(self._chosen) if compatible else Translator(self._chosen)
+
+    def _read(self, request: dict[str, Any]) -> None:
+        translator = self._translator
+        with self._answerer.client.messages.create(**request, stream=True) as events:
+            self._attach(events.response)
+            for event in events:
+                for item in translator.feed(event):
+                    self._queue.put(item)
+            if not translator.stopped:
+                raise errors.StreamInterruptedError(
+                    "The answer stopped before it was complete (the stream ended without "
+                    "message_stop)."
+                )
+
     def _failure(self, exc: BaseException) -> BaseException:
         if self._cancelled.is_set() or isinstance(exc, _Cancelled):
             return errors.CancelledError_("Answer cancelled.", partial_text=self._translator.text)
-        error = exc if isinstance(exc, errors.GenerationError) else _generation_error(exc, self)
+        if isinstance(exc, errors.GenerationError):
+            error: errors.GenerationError | None = exc
+        else:
+            error = generation_error(exc, self.settings)
         if error is None:
             return exc  # not a failure of the API or the network: a bug, let it surface as it is
         error.partial_text = self._translator.text
@@ -263,137 +348,3 @@ class ClaudeStream:
     @property
     def settings(self) -> Settings:
         return self._answerer.settings
-
-
-class _Translator:
-    """Turns the SDK's raw stream events into our events, citations mapped to documents [n]."""
-
-    def __init__(self, chosen: Sequence[NumberedPassage]) -> None:
-        self._chosen = list(chosen)
-        self.text = ""
-        self.stopped = False
-        self._block_text = ""
-        self._block_citations: list[Citation] = []
-        self._input_tokens = 0
-        self._output_tokens = 0
-        self._stop_reason = "end_turn"
-
-    def feed(self, event: Any) -> list[GenerationEvent]:
-        kind = event.type
-        if kind == "message_start":
-            self._input_tokens = event.message.usage.input_tokens or 0
-            self._output_tokens = event.message.usage.output_tokens or 0
-        elif kind == "content_block_start":
-            self._block_text, self._block_citations = "", []
-            block = event.content_block
-            if block.type == "text" and block.text:
-                return [self._text_delta(block.text)]
-        elif kind == "content_block_delta":
-            return self._delta(event.delta)
-        elif kind == "content_block_stop":
-            return self._markers()
-        elif kind == "message_delta":
-            self._stop_reason = event.delta.stop_reason or self._stop_reason
-            self._output_tokens = event.usage.output_tokens or self._output_tokens
-            self._input_tokens = event.usage.input_tokens or self._input_tokens
-        elif kind == "message_stop":
-            self.stopped = True
-            usage = Usage(input_tokens=self._input_tokens, output_tokens=self._output_tokens)
-            return [Completed(usage=usage, stop_reason=self._stop_reason)]
-        return []
-
-    def _delta(self, delta: Any) -> list[GenerationEvent]:
-        if delta.type == "text_delta" and delta.text:
-            return [self._text_delta(delta.text)]
-        if delta.type == "citations_delta" and delta.citation.type == "search_result_location":
-            self._block_citations.append(self._citation(delta.citation))
-        return []
-
-    def _text_delta(self, text: str, citations: tuple[Citation, ...] = ()) -> TextDelta:
-        self.text += text
-        self._block_text += text
-        return TextDelta(text, citations)
-
-    def _citation(self, location: Any) -> Citation:
-        index = location.search_result_index
-        cited = location.cited_text or ""
-        if not 0 <= index < len(self._chosen):
-            return Citation(number=index + 1, chunk_id="", cited_text=cited, valid=False)
-        numbered = self._chosen[index]
-        valid = bool(_normalise(cited)) and _normalise(cited) in _normalise(numbered.passage.text)
-        return Citation(numbered.number, numbered.passage.chunk_id, cited, valid)
-
-    def _markers(self) -> list[GenerationEvent]:
-        if not self._block_citations:
-            return []
-        citations = tuple(dict.fromkeys(self._block_citations))
-        written = {int(n) for n in re.findall(r"\[(\d+)\]", self._block_text)}
-        numbers = dict.fromkeys(c.number for c in citations if c.number not in written)
-        markers = "".join(f"[{n}]" for n in numbers)
-        if markers and not self._block_text[-1:].isspace():
-            markers = " " + markers
-        self._block_citations = []
-        return [self._text_delta(markers, citations)]
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _generation_error(exc: BaseException, stream: ClaudeStream) -> errors.GenerationError | None:
-    settings = stream.settings
-    where = settings.base_url or "the Anthropic API"
-    if isinstance(exc, _TimedOut | anthropic.APITimeoutError):
-        return errors.APITimeoutError(
-            f"{where} did not answer within {settings.request_timeout:g} s "
-            "(a timeout is not retried)."
-        )
-    if isinstance(exc, anthropic.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return errors.APIConnectionError(f"Could not connect to {where}: {cause}")
-    if isinstance(exc, anthropic.APIStatusError):
-        return _status_error(exc, settings)
-    if isinstance(exc, anthropic.APIError):
-        return errors.APIError(
-            f"The API's answer could not be read: {exc.message}", hint=_RETRY_HINT
-        )
-    if isinstance(exc, httpx2.TimeoutException):
-        return errors.APITimeoutError(
-            f"{where} sent nothing for {settings.request_timeout:g} s in the middle of the answer."
-        )
-    if isinstance(exc, httpx2.TransportError):
-        # The transport's own wording stays on the chained cause, for a log, not the screen.
-        return errors.StreamInterruptedError("The connection dropped mid-answer.")
-    if isinstance(exc, json.JSONDecodeError):
-        return errors.APIError(f"The API sent a malformed stream event ({exc}).", hint=_RETRY_HINT)
-    return None
-
-
-def _status_error(exc: anthropic.APIStatusError, settings: Settings) -> errors.GenerationError:
-    status, kind = exc.status_code, exc.type or ""
-    detail = exc.api_message or exc.message
-    in_stream = status == 200
-    retried = "" if in_stream else f" (after {settings.max_retries} retries)"
-    if status == 401 or kind == "authentication_error":
-        return errors.AuthenticationError(f"The API rejected the key: {detail}")
-    if status == 403 or kind == "permission_error":
-        return errors.AuthenticationError(f"The key may not use this model or API: {detail}")
-    if status == 429 or kind == "rate_limit_error":
-        return errors.RateLimitError(f"Rate limited by the API{retried}: {detail}")
-    if status == 529 or kind == "overloaded_error":
-        return errors.OverloadedError(f"The API is overloaded{retried}: {detail}")
-    if in_stream:
-        return errors.APIError(
-            f"The API reported an error mid-answer ({kind or 'error'}): {detail}", hint=_RETRY_HINT
-        )
-    if status >= 500:
-        return errors.APIError(
-            f"The API failed ({status}, {kind or 'error'}): {detail}", hint=_RETRY_HINT
-        )
-    return errors.APIError(
-        f"The API refused the request ({status}, {kind or 'error'}): {detail}",
-        hint="Check the model name (ATLAS_DEFAULT_MODEL) and ANTHROPIC_BASE_URL.",
-    )
-
-
-_RETRY_HINT = "The partial answer is kept; regenerate to try again."

@@ -1,15 +1,18 @@
 """What the offline answerer may quote: a passage cut into excerpts that make sense on their own.
 
-A passage (Markdown, reStructuredText or plain text) is read as blocks: paragraphs (soft-wrapped
-lines kept together), list items, fenced or indented code, doctest sessions, table rows, reST
-directive lines (`.. function:: gzip.open(...)`) and headings. The excerpts are then:
-- each sentence of a paragraph or list item;
-- a sentence that introduces what follows ("run the following:", "for example::") together with
-  the code block, list or table after it, so the quote is never a lead-in without its content;
+A passage (Markdown, reStructuredText or plain text) is read as blocks (see `blocks`). The
+excerpts are then:
+- each sentence of a paragraph or list item that reads as prose (not a line of code that lost
+  its indentation because the chunk began inside a code block);
+- a sentence that introduces what follows ("run the following:", "for example::", reST's
+  "text. ::") together with the code block, list or table after it, so the quote is never a
+  lead-in without its content; a short lead-in ("Here's how::") after the sentence before it;
 - each table row together with the table's header row;
 - a reST directive's signature together with the first sentence of its description;
-- a short code block on its own.
-Every excerpt is verbatim: its Markdown quote only re-wraps prose and indents code.
+- a short code block on its own; one that opens its section (its heading introduces it) with
+  the sentence after it, which says what it does.
+Every excerpt is verbatim: its Markdown quote only re-wraps prose, indents code and shows reST's
+"::" as the single colon (or nothing) it renders as.
 """
 
 from __future__ import annotations
@@ -19,40 +22,18 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from atlas_tui.generation.blocks import Block, blocks, sentences_of
+
 MAX_CODE_LINES = 10  # a longer code block is quoted up to here, then "…"
 MAX_LIST_ITEMS = 4
 MIN_WORDS = 4
+SHORT_LEAD = 8  # a lead-in shorter than this (in words) is quoted after the sentence before it
 
-_FENCE = re.compile(r"^\s*(```+|~~~+)")
-_HEADING = re.compile(r"^\s*#{1,6}\s")
-_UNDERLINE = re.compile(r"^\s*([=\-~^\"'`#*+])\1{2,}\s*$")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+\S")
-_DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")
-_FIELD = re.compile(r"^\s*:[\w -]+:")
-_CODE_DIRECTIVE = re.compile(r"^\s*\.\.\s+(?:code-block|code|sourcecode|doctest|testcode)::")
 _SIGNATURE = re.compile(
     r"^\s*\.\.\s+(?:py:)?(?:function|class|method|classmethod|staticmethod|decorator|"
     r"decoratormethod|exception|data|attribute|property|module|coroutinefunction|"
     r"coroutinemethod|awaitablefunction|abstractmethod|cmdoption|option|envvar|describe)::"
 )
-_TITLE_LIKE = re.compile(r"^\s*[A-Z0-9`][^.!?:;,]{0,60}[^.!?:;,\s]\s*$")
-_DOCTEST = re.compile(r"^\s*>>>")
-# A sentence ends at . ! or ? followed by white space, or at the end of its block.
-_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s)|$)", re.DOTALL)
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    kind: str  # para | item | code | row | rule | directive | heading
-    lines: tuple[str, ...]
-    indent: int = 0
-    skip_first: bool = False  # its first sentence is a fragment (the chunk began inside it)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,115 +53,6 @@ class Excerpt:
     @property
     def words(self) -> int:
         return sum(len(line.split()) for line in self.quote)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def blocks(text: str) -> list[Block]:
-    """The blocks of a passage, in order."""
-    lines = text.splitlines()
-    out: list[Block] = []
-    para: list[str] = []
-
-    def flush() -> None:
-        if para:
-            kind = "item" if _ITEM.match(para[0]) else "para"
-            if kind == "para" and len(para) == 1 and _TITLE_LIKE.match(para[0]):
-                kind = "heading"  # a section title whose "#" marks the chunker removed
-            out.append(Block(kind, tuple(para), _indent(para[0])))
-            para.clear()
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if fence := _FENCE.match(line):
-            flush()
-            mark, body = fence.group(1), []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(mark):
-                body.append(lines[i])
-                i += 1
-            out.append(Block("code", tuple(body)))
-            i += 1
-            continue
-        if not stripped:
-            flush()
-        elif _UNDERLINE.match(line):
-            if len(para) == 1:  # a reST title: the line above it
-                out.append(Block("heading", (para.pop(),)))
-            flush()
-        elif _HEADING.match(line):
-            flush()
-            out.append(Block("heading", (line,)))
-        elif _TABLE_ROW.match(line) or (_TABLE_RULE.match(line) and "|" in line):
-            flush()
-            out.append(Block("rule" if _TABLE_RULE.match(line) else "row", (line,)))
-        elif _DIRECTIVE.match(line):
-            flush()
-            out.append(Block("directive", (line,), _indent(line)))
-            if _CODE_DIRECTIVE.match(line):
-                i = _literal(lines, i, _indent(line), out)
-                continue
-        elif _FIELD.match(line) and not para:
-            pass  # a directive's options (":noindex:"): not prose
-        elif _DOCTEST.match(line) and not para:
-            flush()
-            body = []
-            while i < len(lines) and lines[i].strip():
-                body.append(lines[i])
-                i += 1
-            out.append(Block("code", tuple(body)))
-            continue
-        else:
-            if para and _ITEM.match(line):
-                flush()
-            para.append(line)
-            if stripped.endswith("::"):  # a reST literal block follows, indented deeper
-                base = _indent(para[0])
-                flush()
-                i = _literal(lines, i, base, out)
-                continue
-        i += 1
-    flush()
-    return out
-
-
-def _literal(lines: list[str], i: int, base: int, out: list[Block]) -> int:
-    """Adds the block indented deeper than `base` after line i (if any) as code; the next line."""
-    j = i + 1
-    while j < len(lines) and not lines[j].strip():
-        j += 1
-    if j >= len(lines) or _indent(lines[j]) <= base:
-        return i + 1
-    body: list[str] = []
-    while j < len(lines) and (not lines[j].strip() or _indent(lines[j]) > base):
-        if _FIELD.match(lines[j]) and not body:
-            j += 1
-            continue
-        body.append(lines[j])
-        j += 1
-    while body and not body[-1].strip():
-        body.pop()
-    out.append(Block("code", tuple(body)))
-    return j
-
-
-_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|cf|approx|Mr|Mrs|Dr|No)\.|\b[A-Z]\.)$")
-
-
-def _sentences(block: Block) -> list[str]:
-    """The sentences of a block, verbatim; "e.g." and the like do not end one."""
-    text = block.text
-    spans: list[list[int]] = []
-    for match in _SENTENCE.finditer(text):
-        if spans and _ABBREVIATION.search(text[spans[-1][0] : spans[-1][1]]):
-            spans[-1][1] = match.end()
-        else:
-            spans.append([match.start(), match.end()])
-    return [text[start:end].strip() for start, end in spans]
 
 
 _INDEX_ENTRY = re.compile(
@@ -262,29 +134,52 @@ def excerpts(text: str) -> list[Excerpt]:
             introduced = (
                 previous is not None
                 and previous.kind in ("para", "item")
-                and bool(sentences := _sentences(previous))
+                and bool(sentences := sentences_of(previous))
                 and _is_lead_in(sentences[-1])
             )
             if not introduced:
-                out.append(
-                    Excerpt(
-                        "code",
-                        block.text,
-                        _code_lines(block),
-                        (block.text,),
-                        index,
-                        0,
-                        0,
-                        ends_in_prose=False,
-                    )
-                )
+                out.append(_code_excerpt(found, index, block))
         if section:
             out[before:] = [replace(e, section=section) for e in out[before:]]
     return out
 
 
+def _code_excerpt(found: list[Block], index: int, block: Block) -> Excerpt:
+    """A code block on its own. One that opens its section (its heading introduces it, as in
+    "## The ingest command" then the command) is quoted with the sentence after it, which
+    says what it does."""
+    opens_section = index == 0 or found[index - 1].kind == "heading"
+    after = found[index + 1] if index + 1 < len(found) else None
+    sentences = sentences_of(after) if after is not None and after.kind == "para" else []
+    if not (opens_section and sentences and _reads_as_prose(sentences[0])):
+        return Excerpt("code", block.text, _code_lines(block), (block.text,), index, 0, 0, False)
+    explained = sentences[0]
+    return Excerpt(
+        "code",
+        f"{_prose(explained)} {block.text}",  # the words first: they are what is encoded
+        (*_code_lines(block), "", _prose(explained)),
+        (block.text, explained),
+        index,
+        0,
+        0,
+    )
+
+
+def _plain_word(token: str) -> bool:
+    """A word of prose in any script ("file", "Größe", "`x`,"), not code ("f(x)", "a_b")."""
+    word = token.lstrip("(\"'*`").rstrip(",.;:!?)\"'*`")
+    return word.isalpha() and not any(c.isupper() for c in word[1:])
+
+
+def _reads_as_prose(sentence: str) -> bool:
+    """At least MIN_WORDS words, half of them plain words: not a line of code or a URL list."""
+    tokens = sentence.split()
+    plain = sum(1 for token in tokens if _plain_word(token))
+    return len(tokens) >= MIN_WORDS and plain >= 3 and 2 * plain >= len(tokens)
+
+
 def _prose_excerpts(found: list[Block], index: int, block: Block) -> Iterator[Excerpt]:
-    sentences = _sentences(block)
+    sentences = sentences_of(block)
     bullet = (
         re.match(r"\s*((?:[-*+•]|\d+[.)])\s+)", block.lines[0]) if block.kind == "item" else None
     )
@@ -295,11 +190,17 @@ def _prose_excerpts(found: list[Block], index: int, block: Block) -> Iterator[Ex
         if last and _is_lead_in(sentence):
             following, _end = _following(found, index + 1)
             if following:
-                yield _lead_excerpt(index, position, sentence, following)
+                # "Here's how:" says little alone: the sentence before it says what it shows.
+                short = len(sentence.split()) < SHORT_LEAD
+                context = position > 0 and short and not (position == 1 and block.skip_first)
+                if context and _reads_as_prose(sentences[position - 1]):
+                    before: str | None = sentences[position - 1]
+                else:
+                    before = None
+                yield _lead_excerpt(index, position, sentence, following, before)
             continue  # a lead-in without what it introduces says nothing
-        words = len(sentence.split())
-        if words < MIN_WORDS or sentence.endswith("?"):
-            continue
+        if not _reads_as_prose(sentence) or sentence.endswith("?"):
+            continue  # a question, or code that lost its indentation (the chunk began in it)
         shown = _prose(sentence)
         if bullet and position == 0 and not shown.startswith(bullet.group(1).strip()):
             shown = bullet.group(1) + shown
@@ -308,10 +209,21 @@ def _prose_excerpts(found: list[Block], index: int, block: Block) -> Iterator[Ex
         )
 
 
-def _lead_excerpt(index: int, position: int, lead: str, following: list[Block]) -> Excerpt:
-    quote: list[str] = [_prose(lead)]
-    parts = [lead]
-    prose = [_prose(lead)]
+def _shown_lead(lead: str) -> str:
+    """A lead-in as reST renders it: "for example::" ends in one colon, "text. ::" in none."""
+    shown = _prose(lead)
+    if shown.endswith(" ::"):
+        return shown[:-3]
+    return shown[:-1] if shown.endswith("::") else shown
+
+
+def _lead_excerpt(
+    index: int, position: int, lead: str, following: list[Block], before: str | None = None
+) -> Excerpt:
+    shown = _shown_lead(lead) if before is None else f"{_prose(before)} {_shown_lead(lead)}"
+    quote: list[str] = [shown]
+    parts = [lead] if before is None else [before, lead]
+    prose = [shown]
     if following[0].kind == "code":
         quote += ["", *_code_lines(following[0])]
         parts.append(following[0].text)
@@ -335,7 +247,7 @@ def _lead_excerpt(index: int, position: int, lead: str, following: list[Block]) 
         tuple(quote),
         tuple(parts),
         index,
-        position,
+        position if before is None else position - 1,
         position,
         ends_in_prose=False,
     )
@@ -389,7 +301,7 @@ def _signature_excerpt(found: list[Block], index: int, block: Block) -> Iterator
         following += 1
     if following >= len(found) or found[following].kind != "para":
         return
-    sentences = _sentences(found[following])
+    sentences = sentences_of(found[following])
     if not sentences:
         return
     first = sentences[0]

@@ -5,10 +5,12 @@ gets) are cut into excerpts (see `excerpts`: sentences, a lead-in with its code 
 table row with its header, a signature with its description). Each excerpt is scored by meaning
 (cosine similarity with the question, from the embedding model retrieval already loaded, injected
 as `encode`) plus the question's terms it contains (each weighted by its rarity among the excerpts)
-plus a little of its passage's retrieval score. The best is quoted, then the next ones only while
-they are nearly as good (at most `MAX_QUOTES`, about `WORD_BUDGET` words); neighbouring sentences
-of one passage become one quote, and quotes follow document and position order. When even the best
-excerpt is weak, the answer says plainly that nothing answers the question.
+plus a little of its passage's retrieval score, plus a bonus when it shows code (larger when the
+question asks how to do something); only the best few by the other scores are encoded, each cut
+short. The best is quoted, then the next ones only while they are nearly as good (at most
+`MAX_QUOTES`, about `WORD_BUDGET` words); neighbouring sentences of one passage become one quote,
+and quotes follow document and position order. When even the best excerpt is weak, the answer
+says plainly that nothing answers the question.
 
 Nothing is written that is not in the documents, apart from the labelled opening line and the
 line that says nothing answers.
@@ -37,18 +39,20 @@ Encode = Callable[[list[str]], Any]
 MAX_QUOTES = 3
 WORD_BUDGET = 70  # a further quote is added only while the answer stays about this short
 MARGIN = 0.3  # a further quote scores at least (1 - MARGIN) times the best one's score
-LEXICAL_WEIGHT = 0.25
+LEXICAL_WEIGHT = 0.4
 PASSAGE_WEIGHT = 0.1
 TERMS_RATIO = 0.3  # a further quote has at least this share of the best one's term weight...
 CLOSE_MEANING = 0.05  # ...or a meaning score this close to the best one's
 WEAK_MEANING = 0.3  # below this cosine, and with few of the question's terms, nothing answers
 WEAK_TERMS = 0.5
-MAX_CANDIDATES = 12  # excerpts encoded per question (the best by terms and passage score)
+MAX_CANDIDATES = 8  # excerpts encoded per question (the best by terms and passage score)
 EMBED_CHARS = 120  # of each excerpt, enough for its meaning and cheap to encode
+EMBED_CODE_CHARS = 60
 LONG_WORDS = 40  # excerpts longer than this lose LONG_PENALTY per word
 LONG_PENALTY = 0.003
 USE_SECTION = True
 CODE_BONUS = 0.1  # an excerpt that names code (a call, a keyword argument, an identifier)
+HOW_CODE_BONUS = 0.2  # one that shows code (a block, a signature), for a how-to question
 
 NOTHING_RETRIEVED = (
     "Nothing in the index matched this question, so there is nothing to quote. "
@@ -68,9 +72,12 @@ _STOPWORDS = frozenset(
         was we were what when where which who why will with would you your get make way want""",
     )
 )
-_WORD = re.compile(r"[a-z0-9][a-z0-9_+#.-]*[a-z0-9+#]|[a-z0-9]")
+_WORD = re.compile(r"[^\W_](?:[\w+#.-]*(?:[^\W_]|[+#]))?")  # "c++", "os.path", "größe"
+_PART = re.compile(r"[_.]+")
+_HOW = re.compile(r"\s*how\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
 _CODE_LIKE = re.compile(
     r"\w\(|\b\w+=|\b[a-z]+_\w+|\b[a-z]+\.[a-z_]\w*|\b[A-Z][a-z]+[A-Z]\w*|\b[a-z]+[A-Z]\w*|`"
+    r"|@[a-z_]\w*"  # a decorator
 )
 
 
@@ -82,15 +89,29 @@ def _terms(text: str) -> set[str]:
         found.add(_stem(word))
         if "-" in word:  # "SHA-256" also matches "sha256"
             found.add(word.replace("-", ""))
+        # An identifier also matches its parts: "date_string" ~ "date", "os.environ" ~ "environ"
+        for part in _PART.split(word) if _PART.search(word) else ():
+            if len(part) >= 3 and part not in _STOPWORDS:
+                found.add(_stem(part))
     return found
 
 
 def _stem(word: str) -> str:
-    """A light plural/verb-form fold, enough for overlap scoring ("indexes" ~ "index")."""
-    for suffix in ("ies", "es", "s", "ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    """A light plural/verb-form fold, enough for overlap scoring ("indexes" ~ "index",
+    "parsed" ~ "parse", "copies" ~ "copy")."""
+    if len(word) <= 4:
+        return word[:-1] if word.endswith("e") and len(word) == 4 else word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    elif word.endswith("ing") and len(word) >= 7:
+        word = word[:-3]
+    elif word.endswith("ed") and len(word) >= 6:
+        word = word[:-2]
+    return word[:-1] if word.endswith("e") and len(word) >= 4 else word
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +152,14 @@ def score(question: str, found: list[Candidate], vectors: Vectors | None = None)
     idf = {t: math.log(1 + count / (1 + sum(t in ts for ts in terms))) for t in wanted}
     total = sum(idf.values()) or 1.0
     scored = []
+    bonus = HOW_CODE_BONUS if _HOW.match(question) else CODE_BONUS
     for candidate, its_terms in zip(found, terms, strict=True):
         share = sum(idf[t] for t in wanted & its_terms) / total
         prior = max(0.0, min(1.0, candidate.numbered.passage.score))
         long = max(0, candidate.excerpt.words - LONG_WORDS) * LONG_PENALTY
-        code = CODE_BONUS if _code_like(" ".join(candidate.excerpt.quote)) else 0.0
+        code = 0.0
+        if _code_like(" ".join(candidate.excerpt.quote)):  # a how-to favours what shows code
+            code = CODE_BONUS if candidate.excerpt.kind == "sentence" else bonus
         # Without meaning, the terms are all there is: they get the weight meaning would have.
         weight = LEXICAL_WEIGHT if vectors is not None else 1.0
         value = weight * share + PASSAGE_WEIGHT * prior + code - long
@@ -154,8 +178,15 @@ def score(question: str, found: list[Candidate], vectors: Vectors | None = None)
 
 def _embedded(candidate: Candidate) -> str:
     """What is encoded for an excerpt: its words, after its section's title for context."""
-    section = candidate.excerpt.section or candidate.numbered.passage.heading.rpartition(" > ")[2]
-    text = candidate.excerpt.prose[:EMBED_CHARS]
+    excerpt = candidate.excerpt
+    section = excerpt.section or candidate.numbered.passage.heading.rpartition(" > ")[2]
+    if excerpt.kind == "lead":  # its words, then the start of the code, list or table it shows
+        lead = len(excerpt.quote[0])
+        text = excerpt.prose[:lead][:EMBED_CHARS] + excerpt.prose[lead:][:EMBED_CODE_CHARS]
+    elif excerpt.kind == "code" and len(excerpt.parts) == 1:  # code alone: its start
+        text = excerpt.prose[:EMBED_CODE_CHARS]
+    else:
+        text = excerpt.prose[:EMBED_CHARS]
     return f"{section}: {text}" if section and USE_SECTION else text
 
 
@@ -194,7 +225,11 @@ def _weak(best: Candidate, semantic: bool) -> bool:
 
 
 def _overlaps(a: Candidate, b: Candidate) -> bool:
-    if a.numbered.number != b.numbered.number or a.excerpt.block != b.excerpt.block:
+    if a.numbered.number != b.numbered.number:
+        return False
+    if set(a.excerpt.parts) & set(b.excerpt.parts):  # e.g. a sentence quoted with its code
+        return True
+    if a.excerpt.block != b.excerpt.block:
         return False
     return a.excerpt.first <= b.excerpt.last and b.excerpt.first <= a.excerpt.last
 

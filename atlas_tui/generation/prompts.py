@@ -151,7 +151,10 @@ def search_result_block(numbered: NumberedPassage) -> dict[str, Any]:
     }
 
 
-_MARKER = re.compile(r"[ \t]?\[\d+\]")
+_MARKER = re.compile(r"[ \t]?\[\d+\??\]")  # [n], and [n?] for a citation that failed our check
+# how atlas-tui's line ending a verified (compatible) answer starts: ours, not the model's words
+CHECK_LINE_PREFIX = "Citations checked by atlas-tui:"
+_CHECK_LINE = re.compile(r"\s*\*" + re.escape(CHECK_LINE_PREFIX) + r"[^\n]*\*\s*$")
 
 
 def _offline(turn: Turn) -> bool:
@@ -164,13 +167,13 @@ def history_messages(history: Sequence[Turn], max_turns: int) -> list[dict[str, 
     Only the model's own answers become assistant turns: an offline (extractive) answer is quotes
     the model never wrote, so that turn is left out here (its question is mentioned in the new
     question's message instead, see `build_messages`). The [n] markers are removed: they numbered
-    that turn's sources, not this one's.
+    that turn's sources, not this one's; so is the line saying how its citations checked out.
     """
     if max_turns <= 0:
         return []
     messages: list[dict[str, Any]] = []
     for turn in history[-max_turns:]:
-        answer = _MARKER.sub("", turn.answer).strip()
+        answer = _MARKER.sub("", _CHECK_LINE.sub("", turn.answer)).strip()
         if _offline(turn) or not turn.question.strip() or not answer:
             continue  # the API rejects empty turns; an unanswered question adds nothing
         messages.append({"role": "user", "content": turn.question})

@@ -125,6 +125,10 @@ class SessionStore:
     def _migrate(self, version: int) -> None:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self._transaction() as db:
+                # read again under the write lock: another process opening a new file at the
+                # same moment may have taken this step already
+                if db.execute("PRAGMA user_version").fetchone()[0] >= target:
+                    continue
                 for step in MIGRATIONS[target - 1]:
                     if callable(step):
                         step(db)  # a data migration, in the same transaction

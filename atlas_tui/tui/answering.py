@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from textual import work
 
 from atlas_tui.config import Settings
-from atlas_tui.errors import AtlasError, CancelledError_
+from atlas_tui.errors import AtlasError, AuthenticationError, CancelledError_
 from atlas_tui.query import AtlasQuery, Delta, Done, Event, Failed, QueryRun, Retrieved
 from atlas_tui.safety import terminal_safe
 from atlas_tui.tui.keeper import SessionKeeper, Ticket
@@ -91,7 +91,7 @@ class AnsweringMixin(NavigationMixin):
                 if self._current(turn_id, attempt):
                     self.post_message(AnswerDelta(turn_id, text))
 
-            with DeltaBatcher(emit) as batcher:
+            with DeltaBatcher(emit, typing=self.typing_now) as batcher:
                 try:
                     for event in self._events(turn_id, question, history):
                         recording.record(event)
@@ -187,7 +187,7 @@ class AnsweringMixin(NavigationMixin):
         done = message.done
         record.answer, record.citations = terminal_safe(done.answer), done.citations
         record.answerer, record.timings = done.answerer, done.timings
-        record.cited = cited_numbers(record.answer) | {c.number for c in done.citations}
+        record.cited = cited_numbers(record.answer) | {c.number for c in done.citations if c.valid}
         record.model, record.usage = done.model, done.usage_record()
         self._keep_answer(record)
         await view.show_final(record.answer)
@@ -216,14 +216,22 @@ class AnsweringMixin(NavigationMixin):
         self._keep_answer(record)
         await view.show_final(record.answer)
         where = f" · {record.position} (alt+←/→)" if record.position else ""
+        again = f" {self._regenerate_key()} regenerates."
         if failed.cancelled:
-            note = "Cancelled: the partial answer is kept. ctrl+r regenerates."
-            view.set_note(note + where, "cancelled")
+            view.set_note("Cancelled: the partial answer is kept." + again + where, "cancelled")
         else:
-            view.set_note(failure_notice(failed.error) + where, "error")
+            retry = "" if isinstance(failed.error, AuthenticationError) else again
+            view.set_note(failure_notice(failed.error) + retry + where, "error")
         record.status = "cancelled" if failed.cancelled else "failed"  # last, as above
 
     # --- cancel and regenerate -------------------------------------------------------------------
+
+    def _regenerate_key(self) -> str:
+        """The key that regenerates, as the footer shows it (the keymap may have moved it)."""
+        for active in self.screen.active_bindings.values():
+            if active.binding.action == "regenerate":
+                return self.get_key_display(active.binding)
+        return "ctrl+r"
 
     def _cancel_run(self) -> bool:
         with self._run_lock:

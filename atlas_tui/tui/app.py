@@ -7,6 +7,7 @@ on the way to the first paint: the client is lazy and warms in the background.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterable
 from typing import ClassVar
@@ -206,6 +207,10 @@ class AtlasApp(PeersMixin, IngestingMixin, SavingMixin, NavigationMixin):
             self.show_offline_note()
         if message.problem:
             self._offer_demo(message.problem)
+        # What start-up loaded (Textual, the index, the model) lives as long as the app: kept out
+        # of the cyclic collector, whose full passes stalled frames by 100-200 ms while an answer
+        # streamed (benchmarks/bench_tui.py).
+        gc.freeze()
 
     def show_offline_note(self) -> None:
         """Offline answers: said in the status line always, in a short toast once per install;

@@ -10,6 +10,7 @@ transcript's turns and citations, and the split between the transcript and the d
 
 from __future__ import annotations
 
+import time
 from functools import cache
 
 from textual import events
@@ -21,13 +22,13 @@ from textual.widgets import Input, TextArea
 from atlas_tui.safety import terminal_safe
 from atlas_tui.tui.turns import TurnRecord
 from atlas_tui.tui.widgets.documents import DocumentsPane
-from atlas_tui.tui.widgets.query_box import NEWLINE_KEYS, QueryBox
+from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
 
 ANYWHERE = frozenset({"quit", "command_palette"})  # app actions live on every screen
 TRANSCRIPT_ONLY = frozenset({"citation", "open_citation", "select_turn"})
 SELECTED = "-selected"
-BOX_KEYS = frozenset({"enter", *NEWLINE_KEYS})  # keys the query box handles itself
+TYPING_WINDOW_S = 0.5  # a key this recent holds back the streaming answer's next update
 MIN_DOCUMENTS_WIDTH, MIN_TRANSCRIPT_WIDTH = 24, 30
 MAX_TOASTS = 2  # more would stack over the answer; the oldest goes first
 
@@ -94,32 +95,32 @@ class NavigationMixin(App[None]):
 
     # --- typing from any pane --------------------------------------------------------------------
 
-    async def on_key(self, event: events.Key) -> None:
-        """A printable key no binding took, typed outside the query box, starts a question.
+    _last_key_at: float = 0.0
 
-        Keys typed fast (a paste-like burst in tmux) are already queued for the pane that had
-        focus: once the box has focus, those that reach the app here are handed to the box
-        (the box takes its own printable keys and Enter, so these came from the other pane)."""
-        if not self.on_main_screen:
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._last_key_at = time.monotonic()  # (read by the answer worker: typing_now)
+            self._typing_goes_to_the_box(event)
+        await super().on_event(event)
+
+    def typing_now(self) -> bool:
+        """Whether the user is typing (a key within `TYPING_WINDOW_S`): typing comes first."""
+        return time.monotonic() - self._last_key_at < TYPING_WINDOW_S
+
+    def _typing_goes_to_the_box(self, event: events.Key) -> None:
+        """A printable key no binding takes, typed outside the query box, starts a question.
+
+        Decided as the app receives the key, before it is sent to the focused pane: the focus
+        moves first, so this key and every key after it go to the box in the order typed (handing
+        keys on from the pane they reached had let later keys overtake them)."""
+        if not (event.is_printable and event.character) or not self.on_main_screen:
             return
-        box = self.query_one(QueryBox)
-        printable = bool(event.is_printable and event.character)
-        if self.focused is box:
-            if printable or event.key in BOX_KEYS:
-                self._hand_to(box, event)
-            return
-        if not printable or isinstance(self.focused, (TextArea, Input)):
+        if isinstance(self.focused, (TextArea, Input)):
             return
         active = self.screen.active_bindings.get(event.key)
         if active is not None and active.enabled:
             return  # a key of the focused pane (e.g. ] in the transcript): its binding acts
-        self.screen.set_focus(box)  # now, not after the keys already queued (they follow it)
-        self._hand_to(box, event)
-
-    def _hand_to(self, box: QueryBox, event: events.Key) -> None:
-        event.stop()
-        event.prevent_default()
-        box.post_message(events.Key(event.key, event.character))
+        self.screen.set_focus(self.query_one(QueryBox))
 
     # --- turns and citations in the transcript ---------------------------------------------------
 

@@ -36,7 +36,8 @@ def no_key_note() -> str:
     return (
         "No ANTHROPIC_API_KEY is set, so answers are extractive: the most relevant sentences of "
         "your documents, quoted with citations. Set ANTHROPIC_API_KEY (environment or the config "
-        "file's api_key) and restart for answers written by Claude."
+        "file's api_key) and restart for answers written by Claude, or name a local model "
+        "server (Ollama, llama.cpp) in the config file's [endpoints] (see the README)."
     )
 
 

@@ -1,7 +1,7 @@
 """What peers' chat apps give their users, as AtlasApp's actions: step through a question's
-answers (alt+left / alt+right), pick the session's Claude model, edit the session's system prompt,
-find in the transcript (ctrl+f), and open a passage in $EDITOR (e, in the documents pane and the
-preview).
+answers (alt+left / alt+right), pick the session's model (Claude's or an endpoint's), edit the
+session's system prompt, find in the transcript (ctrl+f), and open a passage in $EDITOR (e, in the
+documents pane and the preview).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from textual import on
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 
+from atlas_tui.config import OFFLINE_LABEL
 from atlas_tui.errors import AtlasError
 from atlas_tui.tui.editor import EditRequested, open_in_editor
 from atlas_tui.tui.screens.system_prompt import SystemPromptScreen
@@ -79,6 +80,7 @@ class PeersMixin(SessionViewMixin):
         """The status line names the session's model and its usage so far."""
         status = self.query_one(StatusLine)
         status.model = self.keeper.model
+        status.route = self.client.label_for(self.keeper.model or None) if self.keeper.model else ""
         status.usage = session_usage(self.turns)
 
     def set_session_model(self, model: str) -> None:
@@ -88,13 +90,18 @@ class PeersMixin(SessionViewMixin):
             self.notify(error.describe(), title="Model", severity="error", markup=False)
             return
         self.show_session_options()
-        chosen = model or f"the configured default ({self.settings.model})"
-        offline = " Offline answers ignore it: set ANTHROPIC_API_KEY." if self._offline else ""
+        who = self.client.label_for(model or None)
+        chosen = f"{model} ({who})" if model else f"the configured default ({who})"
+        offline = (
+            " Offline answers ignore it: set ANTHROPIC_API_KEY."
+            if who == OFFLINE_LABEL and model
+            else ""
+        )
         self.notify(f"Model for this session: {chosen}.{offline}", title="Model", markup=False)
 
     @property
     def _offline(self) -> bool:
-        return not self.settings.use_claude
+        return self.client.label_for(self.keeper.model or None) == OFFLINE_LABEL
 
     def action_edit_system_prompt(self) -> None:
         def saved(text: str | None) -> None:
@@ -114,15 +121,14 @@ class PeersMixin(SessionViewMixin):
         )
 
     def peers_commands(self) -> Iterable[SystemCommand]:
-        current = self.keeper.model or self.settings.model
-        for model in dict.fromkeys((*self.settings.models, self.settings.model)):
+        default = self.settings.route()[1]
+        current = self.keeper.model or default
+        for model, who in self.client.model_choices():
             mark = " (current)" if model == current else ""
             yield SystemCommand(
                 f"Model: {model}",
-                f"Answer this session's questions with {model}{mark}",
-                lambda model=model: self.set_session_model(
-                    "" if model == self.settings.model else model
-                ),
+                f"Answer this session's questions with {who}{mark}",
+                lambda model=model: self.set_session_model("" if model == default else model),
             )
         yield SystemCommand(
             "System prompt",

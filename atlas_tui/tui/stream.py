@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
 
 from atlas_tui.safety import terminal_safe
 
 BATCH_SECONDS = 0.033  # at most ~30 UI updates a second, however fast the tokens come
+MAX_HOLD_SECONDS = 0.25  # while the user types, at least 4 updates a second still
 CITATION = re.compile(r"\[(\d{1,3})\]")
 _OPEN_CITATION = re.compile(r"\[\d{0,3}$")  # a "[12" that the next delta may close
 
@@ -29,12 +31,25 @@ class DeltaBatcher:
     are emitted by a ticker thread, so text keeps appearing even while the stream stalls. A
     trailing, still-open `[n` is held back so a citation split across deltas is linked whole. Use
     as a context manager: leaving it stops the ticker and emits what is left.
+
+    Typing comes first: while `typing()` says a key was just pressed, the ticker holds the text
+    (up to `max_hold` seconds), so the frame that shows the key is not queued behind the relayout
+    of a growing answer. Nothing is dropped: the held text comes with the next update.
     """
 
-    def __init__(self, emit: Callable[[str], None], interval: float = BATCH_SECONDS) -> None:
-        self.interval = interval
+    def __init__(
+        self,
+        emit: Callable[[str], None],
+        interval: float = BATCH_SECONDS,
+        *,
+        typing: Callable[[], bool] = lambda: False,
+        max_hold: float = MAX_HOLD_SECONDS,
+    ) -> None:
+        self.interval, self.max_hold = interval, max_hold
         self.total = ""  # everything fed, cleaned
         self._emit = emit
+        self._typing = typing
+        self._released_at = time.monotonic()
         self._pending = ""
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -64,7 +79,9 @@ class DeltaBatcher:
 
     def _tick(self) -> None:
         while not self._stopped.wait(self.interval):
-            self._release(final=False)
+            held_for = time.monotonic() - self._released_at
+            if held_for >= self.max_hold or not self._typing():
+                self._release(final=False)
 
     def _release(self, *, final: bool) -> None:
         with self._lock:
@@ -72,5 +89,6 @@ class DeltaBatcher:
             if not final and (match := _OPEN_CITATION.search(ready)):
                 ready, held = ready[: match.start()], ready[match.start() :]
             self._pending = held
+            self._released_at = time.monotonic()
             if ready:
                 self._emit(link_citations(ready))

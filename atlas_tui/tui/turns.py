@@ -75,7 +75,7 @@ class TurnRecord:
         self.documents, self.citations = version.documents, version.citations
         self.status, self.error = version.status, version.error or ""
         self.answerer, self.model, self.usage = version.answerer, version.model, dict(version.usage)
-        self.cited = cited_numbers(self.answer) | {c.number for c in version.citations}
+        self.cited = cited_numbers(self.answer) | {c.number for c in version.citations if c.valid}
 
     @property
     def position(self) -> str:

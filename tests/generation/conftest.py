@@ -17,6 +17,15 @@ __all__ = ["fake_anthropic"]
 PassageFactory = Callable[..., Passage]
 
 
+@pytest.fixture(scope="session")
+def encode() -> Callable[[list[str]], Any]:
+    """The real embedding model, as the query client injects it (texts -> unit vectors)."""
+    from atlas_tui.knowledge.embedding import get_embedder
+
+    embedder = get_embedder()
+    return lambda texts: embedder.encode_documents(texts)
+
+
 @pytest.fixture
 def make_passage() -> PassageFactory:
     counter = iter(range(1, 1000))

@@ -11,15 +11,6 @@ from atlas_tui.generation.extractive import NOTHING_ANSWERS, NOTHING_RETRIEVED, 
 from atlas_tui.types import Passage
 
 
-@pytest.fixture(scope="module")
-def encode():
-    """The real embedding model, as the query client injects it (texts -> unit vectors)."""
-    from atlas_tui.knowledge.embedding import get_embedder
-
-    embedder = get_embedder()
-    return lambda texts: embedder.encode_documents(texts)
-
-
 def answer(
     question: str, passages: list[Passage], encode=None, **settings
 ) -> tuple[str, list[TextDelta]]:

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from atlas_tui.config import Settings
 from atlas_tui.errors import ModelMismatchError
 from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.ingest import IngestProgress
 from atlas_tui.knowledge.store import Store
 from tests.corpus import write_files
-
-
-@contextmanager
-def effectively_nobody() -> Iterator[None]:
-    """This process reads and writes as nobody for the block (root ignores file modes).
-
-    Not a forked child, as test_loaders' `as_unprivileged` makes: a fork of a process that runs
-    LanceDB's threads crashed or hung inside LanceDB (seen under pytest-xdist).
-    """
-    if os.geteuid() != 0:
-        yield
-        return
-    os.setegid(65534)
-    os.seteuid(65534)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
+from tests.knowledge.test_loaders import run_unprivileged_script
 
 
 def test_first_ingest_indexes_and_embeds_everything(kb: KnowledgeBase, write_corpus) -> None:
@@ -126,7 +104,26 @@ def test_bad_input_is_skipped_and_reported(kb: KnowledgeBase, write_corpus, tmp_
     assert not report.removed  # never indexed, so nothing to remove
 
 
-def test_unreadable_file_is_skipped(settings, embedder, world_readable_dir: Path) -> None:
+UNREADABLE_INGEST = """
+import json, sys
+from pathlib import Path
+from atlas_tui.config import Settings
+from atlas_tui.knowledge.base import KnowledgeBase
+from tests.knowledge.test_loaders import as_unprivileged
+db, collection, root, warm, warm_db = sys.argv[1:]
+kb = KnowledgeBase(Settings(db_path=db, collection=collection))
+# a first ingest as root imports every module (the child cannot read root's Python install)
+KnowledgeBase(Settings(db_path=warm_db)).ingest([warm])
+
+def ingest():
+    report = kb.ingest([root])
+    return report.files_added, [(Path(s.path).name, s.reason) for s in report.skipped]
+
+print(json.dumps(as_unprivileged(ingest)))
+"""
+
+
+def test_unreadable_file_is_skipped(settings, world_readable_dir: Path) -> None:
     root = write_files(
         world_readable_dir / "c", {"ok.md": "# Ok\n\nFine.\n", "secret.md": "# Secret\n\nHidden.\n"}
     )
@@ -134,15 +131,12 @@ def test_unreadable_file_is_skipped(settings, embedder, world_readable_dir: Path
     db = world_readable_dir / "db"
     db.mkdir(mode=0o777)
     db.chmod(0o777)
-    kb = KnowledgeBase(Settings(db_path=str(db), collection=settings.collection))
-    # a first ingest as root imports every module (nobody cannot read root's Python install)
     warm = write_files(world_readable_dir / "warm", {"w.md": "# W\n\nWarm.\n"})
-    KnowledgeBase(Settings(db_path=str(world_readable_dir / "warm-db"))).ingest([warm])
-
-    with effectively_nobody():
-        report = kb.ingest([root])
-    skipped = [(Path(s.path).name, s.reason) for s in report.skipped]
-    assert (report.files_added, skipped) == (1, [("secret.md", "permission denied")])
+    # in a fresh interpreter: forked from this one, whose threads serve other tests, the
+    # unprivileged child could wait forever on a lock one of them held at the fork
+    args = (str(db), settings.collection, str(root), str(warm), str(world_readable_dir / "wdb"))
+    added, skipped = run_unprivileged_script(UNREADABLE_INGEST, *args)
+    assert (added, skipped) == (1, [["secret.md", "permission denied"]])
 
 
 def test_nested_roots_store_each_document_once(kb: KnowledgeBase, write_corpus) -> None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
+import select
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -210,8 +215,15 @@ def test_oversized_is_skipped_and_refused(tmp_path: Path) -> None:
         load_document(tmp_path / "big.txt", tmp_path, max_bytes=1000)
 
 
-def as_unprivileged(function: Callable[[], Any]) -> Any:
-    """Run `function` in a child process that dropped root (chmod 000 does not stop root)."""
+UNPRIVILEGED_TIMEOUT_S = 120
+
+
+def as_unprivileged(function: Callable[[], Any], timeout: float = UNPRIVILEGED_TIMEOUT_S) -> Any:
+    """Run `function` in a child process that dropped root (chmod 000 does not stop root).
+
+    The child is forked: call this from a process with no other work in flight (a thread
+    holding a lock at the fork leaves the child waiting for it forever), e.g. a fresh
+    interpreter (`run_unprivileged_script`). A child that does not answer in `timeout` fails."""
     if os.geteuid() != 0:
         return function()
     read_end, write_end = os.pipe()
@@ -228,12 +240,34 @@ def as_unprivileged(function: Callable[[], Any]) -> Any:
             pickle.dump(result, out)
         os._exit(0)
     os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], timeout)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(read_end)
+        raise AssertionError(f"the unprivileged child did not answer in {timeout:.0f} s")
     with os.fdopen(read_end, "rb") as incoming:
         status, value = pickle.load(incoming)
     os.waitpid(pid, 0)
     if status == "error":
         raise value
     return value
+
+
+def run_unprivileged_script(script: str, *args: str) -> Any:
+    """Run `script` in a fresh interpreter (as root: it may import everything first) that calls
+    `as_unprivileged` itself and prints the result as JSON; return that result."""
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=UNPRIVILEGED_TIMEOUT_S + 60,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_permission_denied_file_and_folder(world_readable_dir: Path) -> None:

@@ -4,14 +4,22 @@ documents pane (tails, turn, resizing), rebound keys while typing, toasts that k
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+
+from textual import events
 
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.preview import PreviewScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
-from atlas_tui.tui.widgets.documents import DocumentsPane, Splitter, document_prompt
+from atlas_tui.tui.widgets.documents import (
+    DocumentsPane,
+    Splitter,
+    distinguishing,
+    document_prompt,
+)
 from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import Transcript, TurnView
@@ -20,6 +28,7 @@ from tests.tui.helpers import ask, cell_of, settled, until
 
 QUESTION = "What is the trimodal methodology?"
 SIZE = (120, 40)
+KEY_NAMES = {" ": "space", "?": "question_mark"}
 
 
 def footer_keys(app: AtlasApp) -> dict[str, str]:
@@ -47,6 +56,27 @@ async def test_typing_in_the_documents_pane_asks_the_question(make_settings, war
         await pilot.press(*"Zeppelin")
         box = app.query_one(QueryBox)
         assert box.has_focus and box.text == "Zeppelin"
+
+
+async def test_a_burst_of_keys_typed_in_the_transcript_keeps_its_order(make_settings, warm_client):
+    """As a terminal delivers fast typing: every key is queued before the app handles the first
+    (seen scrambled in the browser: "Whahe trimodal methodology in t is tAtlas?")."""
+    app = AtlasApp(make_settings(), client=warm_client)
+    typed = "What is the trimodal methodology in Atlas?"
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, app._warmed.is_set)
+        box = app.query_one(QueryBox)
+        for start in range(3):  # the transcript, then the documents pane, then no focus
+            await pilot.press(("f3", "f4", "f3")[start])
+            if start == 2:
+                app.screen.set_focus(None)
+            box.clear()
+            for i, character in enumerate(typed):
+                app.post_message(events.Key(KEY_NAMES.get(character, character), character))
+                await asyncio.sleep(0.002 * (i % 3))  # bursts, some keys a little apart
+            await until(pilot, lambda: len(box.text) >= len(typed))
+            await pilot.pause()
+            assert box.text == typed and box.has_focus
 
 
 async def test_ctrl_n_focuses_the_query_box(make_settings, warm_client):
@@ -146,7 +176,20 @@ async def test_documents_pane_shows_the_distinguishing_tail_and_its_turn(
     one = document_prompt(1, passage("Supported formats > PDF files"), cited=True)
     two = document_prompt(2, passage("Supported formats > Markdown files"), cited=False)
     first_one, first_two = one.plain.split("\n")[0], two.plain.split("\n")[0]
-    assert "PDF files" in first_one[:40] and "Markdown files" in first_two[:40]
+    # what differs comes first: a 38-column pane (a 100-column terminal) still shows it
+    assert first_one.startswith("●[1] PDF files") and first_two.startswith(" [2] Markdown files")
+    assert "Ingesting your own documents › Supported formats" in one.plain.split("\n")[1]
+    # the same last heading under two parents: the parent is shown with it
+    setups = [passage("Linux > Setup"), passage("macOS > Setup"), passage("Usage")]
+    lines = [
+        document_prompt(i, p, False, shown).plain.split("\n")[0]
+        for i, (p, shown) in enumerate(zip(setups, distinguishing(setups), strict=True), 1)
+    ]
+    assert [line.split("  ")[0] for line in lines] == [
+        " [1] Linux › Setup",
+        " [2] macOS › Setup",
+        " [3] Usage",
+    ]
 
     # passages under one heading (a chunk spanning sub-sections): their own first heading
     pane = DocumentsPane()

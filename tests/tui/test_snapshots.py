@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
 from textual.pilot import Pilot
-from textual.widgets import Static, TextArea
+from textual.widgets import Static
 
 from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
@@ -32,29 +31,6 @@ def steady(app: AtlasApp) -> None:
     assert status.speed.startswith("first token ") and "tok/s" not in status.speed
     status.speed = "first token 0.10 s"
     app.clear_notifications()
-
-
-@pytest.fixture
-def snap_compare(snap_compare):
-    """The plugin's snap_compare, with the focused box's cursor held still before the picture.
-
-    A focused TextArea draws its cursor for half a second after each key, then blinks; the stored
-    snapshots show it drawn. On a busy machine (parallel workers) more than half a second can pass
-    before the picture, so the blink is paused with the cursor drawn, as it is on a quiet one.
-    """
-
-    def compare(app, *args, run_before=None, **kwargs):
-        async def before(pilot: Pilot) -> None:
-            if run_before is not None:
-                await run_before(pilot)
-            focused = pilot.app.focused
-            if isinstance(focused, TextArea) and focused.cursor_blink:
-                focused.blink_timer.pause()
-                focused._cursor_visible = True
-
-        return snap_compare(app, *args, run_before=before, **kwargs)
-
-    return compare
 
 
 def claude_app(make_settings, server) -> AtlasApp:

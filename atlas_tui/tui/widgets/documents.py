@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -17,7 +18,6 @@ from textual.widgets.option_list import Option
 from atlas_tui.safety import terminal_safe
 from atlas_tui.types import Passage
 
-TAIL_PARTS = 2  # heading levels shown first: the end of the path is what tells passages apart
 INNER_WORDS = 6
 _INNER_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
@@ -26,9 +26,10 @@ def heading_parts(heading: str) -> list[str]:
     return [part.strip() for part in heading.split(" > ") if part.strip()]
 
 
-def label(passage: Passage) -> str:
-    """The distinguishing tail of the heading path, else the title (or the file)."""
-    tail = heading_parts(passage.heading)[-TAIL_PARTS:]
+def label(passage: Passage, parts: int = 1) -> str:
+    """The last `parts` levels of the heading path (the end tells passages apart), else the
+    title (or the file)."""
+    tail = heading_parts(passage.heading)[-parts:]
     return terminal_safe(" › ".join(tail) if tail else passage.title or passage.source)
 
 
@@ -42,16 +43,36 @@ def inner_heading(passage: Passage) -> str:
     return terminal_safe(text)
 
 
-def document_prompt(number: int, passage: Passage, cited: bool, detail: str = "") -> Text:
-    """Two lines: what tells the passage apart (the tail of its heading path, or `detail` when
-    other passages share that tail) and the score; then the file and the rest of the heading
-    path, which a narrow pane may cut."""
+def distinguishing(documents: Sequence[Passage]) -> list[tuple[str, int]]:
+    """For each passage, what its first line shows and how many heading levels that took:
+    the last heading; the last two where others share the last; else the passage's own first
+    heading or words (0 levels: the whole path goes on the second line)."""
+    once = Counter(label(p) for p in documents)
+    twice = Counter(label(p, 2) for p in documents)
+    shown = []
+    for p in documents:
+        if once[label(p)] == 1:
+            shown.append((label(p), 1))
+        elif twice[label(p, 2)] == 1:
+            shown.append((label(p, 2), 2))
+        else:
+            shown.append((inner_heading(p), 0))
+    return shown
+
+
+def document_prompt(
+    number: int, passage: Passage, cited: bool, shown: tuple[str, int] | None = None
+) -> Text:
+    """Two lines: what tells the passage apart (`shown`: the text and the heading levels it
+    took, see `distinguishing`) and the score; then the file and the rest of the heading path,
+    which a narrow pane may cut."""
+    text, levels = shown or (label(passage), 1)
     parts = [terminal_safe(p) for p in heading_parts(passage.heading)]
-    head = parts if detail else parts[:-TAIL_PARTS]
+    head = parts[: len(parts) - levels] if levels else parts
     mark = "●" if cited else " "
     prompt = Text()
     prompt.append(f"{mark}[{number}] ", style="bold underline" if cited else "bold")
-    prompt.append(detail or label(passage))
+    prompt.append(text)
     prompt.append(f"  {passage.score:.2f}", style="dim")
     where = " › ".join([terminal_safe(passage.source), *head])
     if passage.page is not None:
@@ -84,12 +105,9 @@ class DocumentsPane(OptionList):
     def show(self, turn_id: int, documents: tuple[Passage, ...], cited: set[int]) -> None:
         self.turn_id, self.documents, self.cited = turn_id, documents, set(cited)
         self.clear_options()
-        shared = Counter(label(p) for p in documents)
+        shown = distinguishing(documents)
         self.add_options(
-            Option(
-                document_prompt(i, p, i in cited, inner_heading(p) if shared[label(p)] > 1 else ""),
-                id=f"doc-{i}",
-            )
+            Option(document_prompt(i, p, i in cited, shown[i - 1]), id=f"doc-{i}")
             for i, p in enumerate(documents, 1)
         )
         self.border_subtitle = f"{len(documents)} found" if documents else "none found"

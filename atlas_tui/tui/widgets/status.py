@@ -1,5 +1,5 @@
-"""The status line: index size, answerer and model, retrieval mode, filter, the last answer's
-speed, and the session's usage (tokens in and out, cost where the model's price is known)."""
+"""The status line: answerer and model, retrieval mode, filter, the session's usage (tokens in
+and out, cost where the model's price is known), index size, and the last answer's speed."""
 
 from __future__ import annotations
 
@@ -17,28 +17,33 @@ class StatusLine(Static):
     mode: reactive[str] = reactive("hybrid")
     source: reactive[str] = reactive("")
     speed: reactive[str] = reactive("")
-    model: reactive[str] = reactive("")  # the session's chosen Claude model, when one is chosen
+    model: reactive[str] = reactive("")  # the session's chosen model, when one is chosen
+    route: reactive[str] = reactive("")  # who answers that model: "local qwen3 via Ollama"
     usage: reactive[str] = reactive("")
 
     def render(self) -> Text:
+        """Most needed first, as a narrow terminal cuts from the right: who answers and how
+        documents are found, then the session's usage, the index, and the last answer's speed."""
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.state:
             text.append(f" {terminal_safe(self.state)} ", style="reverse")
             text.append("  ")
-        text.append(terminal_safe(self.index))
-        model = terminal_safe(self.model)
-        if model and self.answerer.startswith("Claude "):
-            text.append(f"  │  Claude {model}")  # the session's model replaces the default
+        model, route = terminal_safe(self.model), terminal_safe(self.route)
+        if model and route and route != "offline extractive":
+            text.append(route)  # who answers the session's model replaces the default
+        elif model and self.answerer.startswith("Claude "):
+            text.append(f"Claude {model}")
         else:
-            text.append("  │  " + terminal_safe(self.answerer))
+            text.append(terminal_safe(self.answerer))
             if model:
                 offline = " (unused offline)" if self.answerer == "offline extractive" else ""
                 text.append(f"  │  model: {model}{offline}")
         text.append(f"  │  mode: {self.mode}")
         if self.source:
             text.append(f"  │  source: {terminal_safe(self.source)}")
-        if self.usage:  # before the speed: on a narrow terminal the speed is cut first
+        if self.usage:
             text.append("  │  " + self.usage)
+        text.append("  │  " + terminal_safe(self.index))
         if self.speed:
             text.append("  │  " + self.speed)
         return text
