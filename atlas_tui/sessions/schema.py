@@ -150,10 +150,16 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def check_file(db: sqlite3.Connection, path: Path) -> int:
     """Read-only checks: is this our database, one we understand, and intact? Its schema version."""
     try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+        # one read transaction: another process creating the file may commit between two
+        # reads (tables there, but no application id yet: "another application's database")
+        db.execute("BEGIN")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+        finally:
+            db.execute("COMMIT")
     except sqlite3.OperationalError as exc:  # locked, disk full...: not a verdict on the file
         raise session_db_error(path, "read", exc) from exc
     except sqlite3.DatabaseError as exc:
