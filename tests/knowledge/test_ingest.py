@@ -11,7 +11,7 @@ from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.ingest import IngestProgress
 from atlas_tui.knowledge.store import Store
 from tests.corpus import write_files
-from tests.knowledge.test_loaders import run_unprivileged_script
+from tests.knowledge.test_loaders import run_script
 
 
 def test_first_ingest_indexes_and_embeds_everything(kb: KnowledgeBase, write_corpus) -> None:
@@ -105,21 +105,21 @@ def test_bad_input_is_skipped_and_reported(kb: KnowledgeBase, write_corpus, tmp_
 
 
 UNREADABLE_INGEST = """
-import json, sys
+import json, os, sys
 from pathlib import Path
 from atlas_tui.config import Settings
 from atlas_tui.knowledge.base import KnowledgeBase
-from tests.knowledge.test_loaders import as_unprivileged
 db, collection, root, warm, warm_db = sys.argv[1:]
 kb = KnowledgeBase(Settings(db_path=db, collection=collection))
-# a first ingest as root imports every module (the child cannot read root's Python install)
+# a first ingest as root loads every module and the model (nobody cannot read root's files)
 KnowledgeBase(Settings(db_path=warm_db)).ingest([warm])
-
-def ingest():
-    report = kb.ingest([root])
-    return report.files_added, [(Path(s.path).name, s.reason) for s in report.skipped]
-
-print(json.dumps(as_unprivileged(ingest)))
+# this whole process reads and writes as nobody now (root ignores file modes); not a forked
+# child: a fork of a process running LanceDB's threads can hang in LanceDB (seen in CI)
+if os.geteuid() == 0:
+    os.setegid(65534)
+    os.seteuid(65534)
+report = kb.ingest([root])
+print(json.dumps([report.files_added, [(Path(s.path).name, s.reason) for s in report.skipped]]))
 """
 
 
@@ -132,10 +132,9 @@ def test_unreadable_file_is_skipped(settings, world_readable_dir: Path) -> None:
     db.mkdir(mode=0o777)
     db.chmod(0o777)
     warm = write_files(world_readable_dir / "warm", {"w.md": "# W\n\nWarm.\n"})
-    # in a fresh interpreter: forked from this one, whose threads serve other tests, the
-    # unprivileged child could wait forever on a lock one of them held at the fork
+    # in a fresh interpreter: this one's threads serve other tests, which must stay root
     args = (str(db), settings.collection, str(root), str(warm), str(world_readable_dir / "wdb"))
-    added, skipped = run_unprivileged_script(UNREADABLE_INGEST, *args)
+    added, skipped = run_script(UNREADABLE_INGEST, *args)
     assert (added, skipped) == (1, [["secret.md", "permission denied"]])
 
 

@@ -221,9 +221,8 @@ UNPRIVILEGED_TIMEOUT_S = 120
 def as_unprivileged(function: Callable[[], Any], timeout: float = UNPRIVILEGED_TIMEOUT_S) -> Any:
     """Run `function` in a child process that dropped root (chmod 000 does not stop root).
 
-    The child is forked: call this from a process with no other work in flight (a thread
-    holding a lock at the fork leaves the child waiting for it forever), e.g. a fresh
-    interpreter (`run_unprivileged_script`). A child that does not answer in `timeout` fails."""
+    The child is forked: only for code that runs no threads (not LanceDB's: a forked child can
+    hang in it); see `run_script` for those. A child that does not answer in `timeout` fails."""
     if os.geteuid() != 0:
         return function()
     read_end, write_end = os.pipe()
@@ -254,9 +253,9 @@ def as_unprivileged(function: Callable[[], Any], timeout: float = UNPRIVILEGED_T
     return value
 
 
-def run_unprivileged_script(script: str, *args: str) -> Any:
-    """Run `script` in a fresh interpreter (as root: it may import everything first) that calls
-    `as_unprivileged` itself and prints the result as JSON; return that result."""
+def run_script(script: str, *args: str) -> Any:
+    """Run `script` in a fresh interpreter (as root: it may import everything first, then drop
+    to nobody) that prints its result as JSON on its last line; return that result."""
     repo = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", script, *args],
