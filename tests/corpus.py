@@ -17,3 +17,17 @@ def write_files(root: Path, files: Mapping[str, str | bytes]) -> Path:
         else:
             path.write_text(content, encoding="utf-8")
     return root
+
+
+# Two short notes the TUI and browser tests ask about ("What is the trimodal methodology?").
+NOTES = {
+    "trimodal.md": (
+        "# Trimodal methodology\n\n"
+        "The trimodal methodology in Atlas combines three modes of work: bottom-up "
+        "implementation, top-down design and holistic integration. Each mode checks the others.\n"
+    ),
+    "lighthouse.md": (
+        "# Lighthouses\n\n"
+        "A lighthouse keeper trims the lamp wick every evening and logs the weather at dawn.\n"
+    ),
+}

@@ -429,12 +429,16 @@ class FakeAnthropic:
         self.stop()
 
 
-def closed_port_url() -> str:
-    """A base URL on 127.0.0.1 where nothing listens (connection refused)."""
+def free_port() -> int:
+    """A loopback port nothing listens on (the OS's pick, released at once)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        return int(probe.getsockname()[1])
+
+
+def closed_port_url() -> str:
+    """A base URL on 127.0.0.1 where nothing listens (connection refused)."""
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture

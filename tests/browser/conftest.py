@@ -15,7 +15,6 @@ import queue
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,8 +29,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from atlas_tui.config import Settings
 from atlas_tui.query import AtlasQuery
 from tests.browser import QUESTION
-from tests.corpus import write_files
-from tests.fake_anthropic import FakeAnthropic
+from tests.corpus import NOTES, write_files
+from tests.fake_anthropic import FakeAnthropic, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -41,27 +40,13 @@ WAIT_S = 30.0  # for anything to show in the page: 2 cores shared with other wor
 SCREENSHOT_FOLDERS: list[Path] = []  # named at the end of the run
 README_SCREENSHOTS = {"browser-serve", "browser-web-page"}  # the others are artefacts only
 CORPUS = {
-    "trimodal.md": (
-        "# Trimodal methodology\n\n"
-        "The trimodal methodology in Atlas combines three modes of work: bottom-up "
-        "implementation, top-down design and holistic integration. Each mode checks the others.\n"
-    ),
-    "lighthouse.md": (
-        "# Lighthouses\n\n"
-        "A lighthouse keeper trims the lamp wick every evening and logs the weather at dawn.\n"
-    ),
+    **NOTES,
     "hangar.md": (
         '# Zeppelin <img src=x onerror="window.pwned=1">hangar\n\n'
         "The zeppelin hangar door <script>window.pwned=2</script> opens at dawn, says "
         '<a href="javascript:window.pwned=3">the hangar chief</a>.\n'
     ),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="package")

@@ -9,19 +9,11 @@ import pytest
 
 from atlas_tui.config import Settings
 from atlas_tui.query import AtlasQuery
-from tests.corpus import write_files
+from tests.corpus import NOTES, write_files
 from tests.fake_anthropic import fake_anthropic  # noqa: F401 - a fixture
 
 CORPUS = {
-    "trimodal.md": (
-        "# Trimodal methodology\n\n"
-        "The trimodal methodology in Atlas combines three modes of work: bottom-up "
-        "implementation, top-down design and holistic integration. Each mode checks the others.\n"
-    ),
-    "lighthouse.md": (
-        "# Lighthouses\n\n"
-        "A lighthouse keeper trims the lamp wick every evening and logs the weather at dawn.\n"
-    ),
+    **NOTES,
     "hostile.md": (
         "# Hostile [bold]markup[/bold]\n\n"
         "This passage carries [bold red]rich markup[/] and escapes \x1b[31mred\x1b[0m and "
