@@ -87,6 +87,9 @@ class Settings:
     # USD per million tokens, (input, output), per model; the config's [prices] adds to these
     prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     endpoints: tuple[Endpoint, ...] = ()  # Anthropic-compatible servers: [endpoints.NAME] tables
+    # object-store options for an s3:// (gs://, az://) db_path: the config's [storage] table, e.g.
+    # aws_endpoint, aws_region, aws_allow_http; the environment's AWS_* variables win over it
+    storage: dict[str, str] = field(default_factory=dict, repr=False)  # may hold credentials
 
     @property
     def resolved_db_path(self) -> str:
@@ -288,6 +291,23 @@ def _models(value: Any) -> tuple[str, ...]:
     return models
 
 
+def _storage(value: Any) -> dict[str, str]:
+    """`[storage]`: object-store option names to strings (true/false and numbers allowed).
+    A bad value is named by its key, never shown: the table may hold credentials."""
+    if not isinstance(value, dict):
+        raise ConfigError("Setting 'storage' must be a table ([storage] in the config file).")
+    options = {}
+    for name, item in value.items():
+        if isinstance(item, bool):
+            item = "true" if item else "false"
+        elif isinstance(item, int | float):
+            item = str(item)
+        elif not isinstance(item, str):
+            raise ConfigError(f"[storage] {name} must be a string, true/false or a number.")
+        options[str(name).lower()] = item
+    return options
+
+
 def _prices(value: Any) -> dict[str, tuple[float, float]]:
     """`{model = [input, output]}` in USD per million tokens, added to the default table."""
     if not isinstance(value, dict):
@@ -310,6 +330,7 @@ _SPECIAL: dict[str, tuple[Callable[[Any], Any], str]] = {
     "models": (_models, "a non-empty list of model names"),
     "prices": (_prices, "a table of model = [input, output] USD per million tokens, 0 or more"),
     "endpoints": (parse_endpoints, "a table of [endpoints.NAME] tables"),
+    "storage": (_storage, "a table of object-store options (strings, true/false or numbers)"),
 }
 
 

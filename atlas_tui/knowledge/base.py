@@ -59,7 +59,9 @@ class KnowledgeBase:
             if self._store is None:
                 from atlas_tui.knowledge.store import Store
 
-                self._store = Store(self.settings.resolved_db_path, self.settings.collection)
+                self._store = Store(
+                    self.settings.resolved_db_path, self.settings.collection, self.settings.storage
+                )
             return self._store
 
     @property
@@ -159,7 +161,7 @@ class KnowledgeBase:
         found = health.check(store)
         if not repair or found.clean:
             return found, []
-        with writer_lock(store.uri, store.collection, on_wait=on_wait):
+        with writer_lock(store.uri, store.collection, on_wait=on_wait), store.exclusive():
             found = health.check(store)
             done = health.repair(store, found) if not found.clean else []
         return health.check(store), done

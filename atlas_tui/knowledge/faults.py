@@ -22,6 +22,9 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from atlas_tui.errors import AtlasError, IndexCorruptError, IndexError_
+from atlas_tui.knowledge.object_store import REMOTE_HINT, describe_failure, is_remote
+
+__all__ = ["explain", "guard", "is_conflict", "is_remote", "retrying", "short_reason"]
 
 T = TypeVar("T")
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError, AtlasError)
@@ -34,10 +37,6 @@ _UNREACHABLE = re.compile(
 _CONFLICT = re.compile(r"commit conflict|retryable|conflicting", re.I)
 _RUST_MESSAGE = re.compile(r'message: "([^"]+)"')
 _RUST_KIND = re.compile(r"kind: (\w+)")
-REMOTE_HINT = (
-    "Check the URI, the object store's endpoint and credentials (AWS_ENDPOINT, AWS_ACCESS_KEY_ID, "
-    "AWS_SECRET_ACCESS_KEY, AWS_REGION) and the network."
-)
 CORRUPT_HINT = (
     "`atlas-tui check` says what is damaged; `atlas-tui check --repair` and the same ingest again "
     "rebuild what they can, or move the folder aside and rebuild with `atlas-tui ingest PATH`."
@@ -45,10 +44,6 @@ CORRUPT_HINT = (
 DISK_FULL_HINT = (
     "Free some disk space, then run the same command again (what was committed is kept)."
 )
-
-
-def is_remote(location: str) -> bool:
-    return "://" in location
 
 
 def short_reason(exc: BaseException) -> str:
@@ -75,6 +70,15 @@ def _disk_full(exc: BaseException) -> bool:
     return False
 
 
+def _all_text(exc: BaseException) -> str:
+    """The text of `exc` and of the exceptions that caused it."""
+    texts, seen = [], exc
+    while seen is not None and len(texts) < 8:
+        texts.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(texts)
+
+
 def explain(
     exc: BaseException, location: str, doing: str, error: type[AtlasError] = IndexCorruptError
 ) -> AtlasError:
@@ -87,6 +91,10 @@ def explain(
             hint=DISK_FULL_HINT,
         )
     if is_remote(location):
+        if described := describe_failure(_all_text(exc), location):
+            return IndexError_(
+                f"The index at {location} could not be reached: {described}.", hint=REMOTE_HINT
+            )
         if _UNREACHABLE.search(str(exc)):
             return IndexError_(
                 f"The index at {location} could not be reached: {reason}", hint=REMOTE_HINT

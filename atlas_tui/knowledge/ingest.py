@@ -17,14 +17,15 @@ already ingested one changes nothing, and documents under other roots are left a
 Before anything, `health.check` finds what a crash, a race or damaged files left behind and
 `health.repair` drops it, so a run after any interruption converges to a clean build.
 Two ingests into one local index run one after the other (writer_lock.py: the second reports
-"waiting", then finds the first one's work done); into an object store they run at once, commit
-races are retried (store.py), and what one left half-written the next ingest finds and redoes.
+"waiting", then finds the first one's work done); into an object store they run at once, each
+write under the index's lease (lease.py), and what one left half-written the next ingest redoes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,7 @@ import pyarrow as pa
 
 from atlas_tui.knowledge import health, loaders
 from atlas_tui.knowledge.chunking import chunk_document, load_token_counter
+from atlas_tui.knowledge.object_store import is_remote
 from atlas_tui.knowledge.records import Chunk, LoadedDocument, Skipped
 from atlas_tui.knowledge.store import (
     FileRecord,
@@ -212,10 +214,11 @@ class Ingestor:
 
     def _repair(self) -> None:
         """Drop what an earlier crash, race or damaged file left (see health.py)."""
-        scan = self.store.count() <= health.SCAN_MAX_ROWS
-        found = health.check(self.store, scan=scan)
-        if not found.clean:
-            self.report.repaired = health.repair(self.store, found)
+        with self.store.exclusive():  # (an object store's other writers finish their writes first)
+            scan = self.store.count() <= health.SCAN_MAX_ROWS
+            found = health.check(self.store, scan=scan)
+            if not found.clean:
+                self.report.repaired = health.repair(self.store, found)
 
     # --- phase 1: files -> chunk rows ---
 
@@ -289,8 +292,8 @@ class Ingestor:
     def _flush(self) -> None:
         if not self._records:
             return
-        self.store.write_files(self._records, pa.Table.from_pylist(self._rows, schema=self._schema))
-        self.report.chunks_written += len(self._rows)
+        rows = pa.Table.from_pylist(self._rows, schema=self._schema)
+        self.report.chunks_written += self.store.write_files(self._records, rows)
         self._records, self._rows = [], []
         self.store.ensure_fts_index()
 
@@ -340,7 +343,7 @@ class Ingestor:
         started = time.perf_counter()
         self.progress(IngestProgress("embedding", self._files_total, self._files_total, 0, total))
         while done < total:
-            window = self.store.pending(PENDING_WINDOW)
+            window = self.store.pending(PENDING_WINDOW, self._window_offset(total - done))
             if not window:
                 break
             window.sort(key=lambda row: len(row["text"]))
@@ -363,6 +366,14 @@ class Ingestor:
                 if done % OPTIMIZE_EVERY < len(batch) and done < total:
                     self.store.optimize()
         return done
+
+    def _window_offset(self, left: int) -> int:
+        """Where the next window of pending chunks starts: at the first, except on an object
+        store, where other machines may be embedding the same chunks: there a random place, so
+        that concurrent ingests mostly share the work instead of repeating it."""
+        if not is_remote(self.store.uri) or left <= PENDING_WINDOW:
+            return 0
+        return random.randrange(0, left - PENDING_WINDOW + 1)
 
     def _embedding_progress(self, done: int, total: int, started: float) -> None:
         rate = done / max(time.perf_counter() - started, 1e-9)

@@ -13,7 +13,7 @@ reached it (what `--source` globs and the UI show).
 
 Crash safety: every write is ordered so that a kill between any two of them leaves a state the
 next ingest converges from (`audit` finds what is half-written; see ingest.py):
-- writing a file: its old chunks go, its new chunks come, then its record (the commit point);
+- writing a file: its chunks are replaced (one commit), then its record (the commit point);
 - deleting files: their chunks go first, then their records (a record left without chunks is
   found by `audit` and redone or dropped).
 Writes that lose a commit race to another process are retried (`faults.retrying`).
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from atlas_tui.errors import (
     IndexCorruptError,
@@ -39,6 +41,8 @@ from atlas_tui.errors import (
     ModelMismatchError,
 )
 from atlas_tui.knowledge.faults import guard, retrying
+from atlas_tui.knowledge.lease import Lease, initial_rows
+from atlas_tui.knowledge.object_store import is_remote, probe, storage_options
 
 __all__ = ["FileRecord", "Store", "chunk_id", "chunk_schema", "file_id", "guard", "in_list"]
 
@@ -136,15 +140,32 @@ class FileRecord:
 class Store:
     """One collection of one LanceDB database. Cheap to construct; connects on first use."""
 
-    def __init__(self, uri: str, collection: str) -> None:
+    def __init__(self, uri: str, collection: str, storage: Mapping[str, str] | None = None) -> None:
         self.uri = uri
         self.collection = collection
+        self.storage = dict(storage or {})  # the config file's [storage] (object_store.py)
         self._db: DBConnection | None = None
         self._chunks: Table | None = None
         self._files: Table | None = None
         self._meta: Table | None = None
+        self._lease = Lease(self._lease_table) if is_remote(uri) else None
 
     # --- opening ---
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the write lease of an object-store index (lease.py); reentrant. A local index's
+        writers take turns per ingest instead (writer_lock.py), so there it does nothing."""
+        if self._lease is None:
+            yield
+            return
+        with guard(self.uri, "locked for writing", IngestError), self._lease.held():
+            yield
+
+    def _lease_table(self) -> Table:
+        db = self._connect()
+        with guard(self.uri, "locked for writing", IngestError):
+            return db.create_table(f"{self.collection}__lease", data=initial_rows(), exist_ok=True)
 
     @property
     def _names(self) -> tuple[str, str, str]:
@@ -156,14 +177,21 @@ class Store:
             import lancedb
 
             self._check_local_path()
+            options = storage_options(self.storage) if is_remote(self.uri) else None
+            if options is not None:
+                probe(self.uri, options)
             with guard(self.uri, "opened"):
                 # interval 0: every read checks for the latest version, so a reader opened before
                 # a write (the TUI while `atlas-tui ingest` runs) sees that write.
-                self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
+                self._db = lancedb.connect(
+                    self.uri,
+                    read_consistency_interval=timedelta(0),
+                    storage_options=options,
+                )
         return self._db
 
     def _check_local_path(self) -> None:
-        if "://" not in self.uri and Path(self.uri).exists() and not Path(self.uri).is_dir():
+        if not is_remote(self.uri) and Path(self.uri).exists() and not Path(self.uri).is_dir():
             raise IndexCorruptError(f"The index path {self.uri} is a file, not a folder.")
 
     def _table_names(self) -> set[str]:
@@ -173,7 +201,7 @@ class Store:
 
     def exists(self) -> bool:
         """Whether the collection exists (does not validate it)."""
-        if "://" not in self.uri and not Path(self.uri).is_dir():
+        if not is_remote(self.uri) and not Path(self.uri).is_dir():
             return False
         return self.collection in self._table_names()
 
@@ -261,7 +289,7 @@ class Store:
         assert self._meta is not None
         meta = self._meta
         table = pa.table({"key": [key], "value": [value]}, schema=META_SCHEMA)
-        with guard(self.uri, "written", IngestError):
+        with self.exclusive(), guard(self.uri, "written", IngestError):
             retrying(
                 lambda: (
                     meta.merge_insert("key")
@@ -280,32 +308,36 @@ class Store:
 
     # --- writing ---
 
-    def write_files(self, records: Sequence[FileRecord], rows: pa.Table) -> None:
-        """Replace the chunks of these files with `rows`, then record the files.
+    def write_files(self, records: Sequence[FileRecord], rows: pa.Table) -> int:
+        """Replace the chunks of these files with `rows`, then record the files; return how
+        many rows were written.
 
-        The file record is written last: it is the commit point. Until it lands, the next ingest
-        sees the file as changed and redoes it, so an interruption anywhere leaves no half file.
-        Rows are inserted unless their id is there already, so two processes writing one file
-        at once do not leave its chunks twice (should they still, the next ingest's audit sees the
-        count disagree with the record and redoes the file).
+        The chunks are replaced in one commit (new ones inserted, the files' other ones deleted),
+        so a reader never finds a file without its passages. The file record is written last: it
+        is the commit point. Until it lands, the next ingest sees the file as changed and redoes
+        it, so an interruption anywhere leaves no half file. Files whose record already has this
+        content (another machine wrote them while this ingest read them) are left as they are.
         """
-        if not records:
-            return
-        ids = [r.file_id for r in records]
         self.open()
         assert self._files is not None
         files, chunks = self._files, self.chunks
-        table = pa.Table.from_pylist([asdict(r) for r in records], schema=FILE_SCHEMA)
-        with guard(self.uri, "written", IngestError):
-            retrying(lambda: chunks.delete(in_list("file_id", ids)))
+        with self.exclusive(), guard(self.uri, "written", IngestError):
+            records, rows = self._not_yet_written(records, rows)
+            if not records:
+                return 0
+            table = pa.Table.from_pylist([asdict(r) for r in records], schema=FILE_SCHEMA)
+            others = in_list("file_id", [r.file_id for r in records])
             if rows.num_rows:
                 retrying(
                     lambda: (
                         chunks.merge_insert("id")
                         .when_not_matched_insert_all()
+                        .when_not_matched_by_source_delete(others)
                         .execute(rows, on_bad_vectors="null")
                     )
                 )
+            else:
+                retrying(lambda: chunks.delete(others))
             retrying(
                 lambda: (
                     files.merge_insert("file_id")
@@ -314,6 +346,28 @@ class Store:
                     .execute(table)
                 )
             )
+        return rows.num_rows
+
+    def _not_yet_written(
+        self, records: Sequence[FileRecord], rows: pa.Table
+    ) -> tuple[list[FileRecord], pa.Table]:
+        """`records` and `rows` without the files already recorded with this very content."""
+        if not records:
+            return [], rows
+        assert self._files is not None
+        stored = (
+            self._files.search()
+            .where(in_list("file_id", [r.file_id for r in records]))
+            .select(["file_id", "content_hash"])
+            .to_arrow()
+            .to_pylist()
+        )
+        done = {(row["file_id"], row["content_hash"]) for row in stored}
+        wanted = [r for r in records if (r.file_id, r.content_hash) not in done]
+        if len(wanted) == len(records):
+            return wanted, rows
+        keep = pa.array([r.file_id for r in wanted], pa.string())
+        return wanted, rows.filter(pc.is_in(rows["file_id"], value_set=keep))
 
     def delete_files(self, ids: Sequence[str]) -> None:
         """Forget these files: their chunks first, then their records (see the module doc)."""
@@ -334,13 +388,14 @@ class Store:
         with guard(self.uri, "written", IngestError):
             retrying(lambda: chunks.delete(in_list("file_id", ids)))
 
-    def pending(self, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` chunks still waiting for their embedding."""
+    def pending(self, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """Up to `limit` chunks still waiting for their embedding, from the `offset`-th on."""
         with guard(self.uri, "read"):
             table = (
                 self.chunks.search()
                 .where("vector IS NULL")
                 .select(["id", "title", "heading", "text"])
+                .offset(offset)
                 .limit(limit)
                 .to_arrow()
             )
@@ -410,7 +465,7 @@ class Store:
             retrying(lambda: chunks.create_index("vector", config=config, replace=True))
 
     def size_bytes(self) -> int | None:
-        if "://" in self.uri:
+        if is_remote(self.uri):
             return None
         total = 0
         for dirpath, _dirs, names in os.walk(self.uri):

@@ -4,8 +4,8 @@ LanceDB retries a commit that races another, but two processes ingesting the sam
 at once can both insert its new chunks (each saw none there), and the duplicate ids then make
 every later update of those rows ambiguous. Writers of a local index therefore take an
 exclusive lock file next to its tables (`filelock`: released by the OS when a process dies).
-An object-store index has no shared lock; there the next ingest's audit finds the duplicates and
-redoes those files (health.py).
+An object-store index has no lock file; its writers take turns per write through a lease row
+in the index itself (lease.py), so ingests from several machines run at once.
 """
 
 from __future__ import annotations
