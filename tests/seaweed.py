@@ -8,6 +8,9 @@ atlas-tui process needs to reach it: the standard AWS variables LanceDB reads.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -140,6 +144,22 @@ class SeaweedS3:
         except urllib.error.HTTPError as exc:
             return int(exc.code)
 
+    def signed_put_status(self, key: str, body: bytes, *, if_none_match: bool = False) -> int:
+        """The HTTP status of a SigV4-signed PutObject of `key` ("bucket/path"), optionally
+        conditional (`If-None-Match: *`: create only)."""
+        headers = {"If-None-Match": "*"} if if_none_match else {}
+        request = urllib.request.Request(
+            f"{self.endpoint}/{key}",
+            data=body,
+            method="PUT",
+            headers=sigv4_headers("PUT", f"127.0.0.1:{self.port}", f"/{key}", body, headers),
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
     def env(self, **overrides: str) -> dict[str, str]:
         """The variables an atlas-tui process needs to reach this server."""
         values = {
@@ -154,13 +174,45 @@ class SeaweedS3:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+            os.killpg(self.process.pid, signal.SIGKILL)  # its data is a temporary folder
+            self.process.wait(timeout=10)
         self.log.close()
+
+
+def sigv4_headers(
+    method: str, host: str, path: str, body: bytes, extra: dict[str, str]
+) -> dict[str, str]:
+    """AWS Signature Version 4 headers for one S3 request with the test identity (no query)."""
+    now = datetime.datetime.now(datetime.UTC)
+    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    payload = hashlib.sha256(body).hexdigest()
+    headers = {"host": host, "x-amz-content-sha256": payload, "x-amz-date": stamp}
+    headers.update({k.lower(): v for k, v in extra.items()})
+    names = sorted(headers)
+    canonical = "\n".join(
+        [
+            method,
+            urllib.parse.quote(path),
+            "",
+            "".join(f"{n}:{headers[n]}\n" for n in names),
+            ";".join(names),
+            payload,
+        ]
+    )
+    scope = f"{day}/{REGION}/s3/aws4_request"
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key = f"AWS4{SECRET_KEY}".encode()
+    for part in (day, REGION, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{scope}, "
+        f"SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
+    headers.pop("host")
+    return headers
 
 
 @pytest.fixture(scope="session")

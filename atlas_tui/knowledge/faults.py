@@ -34,7 +34,7 @@ _UNREACHABLE = re.compile(
     r"Forbidden|credential|403|404 Not Found|Unauthorized|InvalidAccessKeyId|SignatureDoesNotMatch",
     re.I,
 )
-_CONFLICT = re.compile(r"commit conflict|retryable|conflicting", re.I)
+_CONFLICT = re.compile(r"commit conflict|retryable|conflicting|Incompatible transaction", re.I)
 _RUST_MESSAGE = re.compile(r'message: "([^"]+)"')
 _RUST_KIND = re.compile(r"kind: (\w+)")
 CORRUPT_HINT = (

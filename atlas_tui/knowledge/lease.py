@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from atlas_tui.knowledge.faults import retrying
+
 if TYPE_CHECKING:
     from lancedb.table import Table
 
@@ -76,9 +78,11 @@ class Lease:
         table, delay = self._table(), 0.05
         while True:
             now = time.time()
-            taken = table.update(
-                where=f"name = 'writer' AND (owner = '' OR expires < {now!r})",
-                values={"owner": self.owner, "expires": now + TTL_S},
+            taken = retrying(
+                lambda now=now: table.update(
+                    where=f"name = 'writer' AND (owner = '' OR expires < {now!r})",
+                    values={"owner": self.owner, "expires": now + TTL_S},
+                )
             )
             if taken.rows_updated == 1:
                 return

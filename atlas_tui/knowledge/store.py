@@ -149,6 +149,7 @@ class Store:
         self._files: Table | None = None
         self._meta: Table | None = None
         self._lease = Lease(self._lease_table) if is_remote(uri) else None
+        self._lease_rows: Table | None = None
 
     # --- opening ---
 
@@ -163,9 +164,16 @@ class Store:
             yield
 
     def _lease_table(self) -> Table:
-        db = self._connect()
-        with guard(self.uri, "locked for writing", IngestError):
-            return db.create_table(f"{self.collection}__lease", data=initial_rows(), exist_ok=True)
+        """The lease table, opened (made first if missing: a create of a table that exists could
+        race another process's update of it, so it is only attempted when the open fails)."""
+        if self._lease_rows is None:
+            db, name = self._connect(), f"{self.collection}__lease"
+            with guard(self.uri, "locked for writing", IngestError):
+                if name in self._table_names():
+                    self._lease_rows = db.open_table(name)
+                else:
+                    self._lease_rows = db.create_table(name, data=initial_rows(), exist_ok=True)
+        return self._lease_rows
 
     @property
     def _names(self) -> tuple[str, str, str]:
