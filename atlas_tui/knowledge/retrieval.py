@@ -125,7 +125,7 @@ def vector_candidates(
             .limit(limit)
             # the index's knobs (ignored by exact search, so no need to ask whether one exists)
             .nprobes(VECTOR_NPROBES)
-            .ef(VECTOR_EF)
+            .ef(max(VECTOR_EF, limit * VECTOR_REFINE))  # HNSW refuses fewer than it returns
             .refine_factor(VECTOR_REFINE)
         )
         if predicate:

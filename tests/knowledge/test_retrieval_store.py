@@ -238,3 +238,7 @@ def test_an_indexed_search_returns_exact_scores(tmp_path: Path) -> None:
     for p in hits:
         assert p.score == pytest.approx(max(0.0, float(exact[int(p.chunk_id[1:])])), abs=1e-5)
     assert hits[0].chunk_id == f"c{int(np.argmax(exact))}"
+    # hybrid takes 60 candidates from each list: 240 re-ranked, more than the 200 HNSW default
+    # (LanceDB refused that: "ef must be greater than or equal to k", on every hybrid question)
+    assert len(search(store, "t", encode=lambda _q: query, mode="hybrid")) == 6
+    assert len(search(store, "q", encode=lambda _q: query, mode="vector", limit=100)) == 100
