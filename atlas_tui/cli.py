@@ -242,8 +242,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         width = max(len(k) for k in data)
+        unknown = {"size_bytes": "not measured on an object store", "last_ingest": "never"}
         for key, value in data.items():
-            print(terminal_safe(f"{key.replace('_', ' '):<{width}}  {value}"))
+            shown = unknown.get(key, "none") if value is None else value
+            print(terminal_safe(f"{key.replace('_', ' '):<{width}}  {shown}"))
     return 0
 
 
