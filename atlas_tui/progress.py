@@ -69,6 +69,8 @@ def ingest_with_progress(
                 if chunks is None:
                     chunks = tasks["chunks"] = bar.add_task("embedding", total=None, rate="")
                 rate = f"{progress.chunks_per_s:.1f} chunks/s" if progress.chunks_per_s else ""
+                if rate and progress.workers > 1:
+                    rate += f" on {progress.workers} workers"
                 bar.update(
                     chunks, completed=progress.chunks_done, total=progress.chunks_total, rate=rate
                 )

@@ -19,6 +19,7 @@ Without an address a Ray instance is started on this machine for the run and sto
 from __future__ import annotations
 
 import logging
+import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 FILES_PER_TASK = 16
 BYTES_PER_TASK = 4_000_000
 IN_FLIGHT_PER_WORKER = 2  # tasks (or batches) out per CPU: one running, one queued behind it
+PROBE_TIMEOUT_S = 5.0
 RETRIES = 3  # a task rerun / an actor restarted this many times after its worker died
 
 
@@ -156,8 +158,9 @@ class RayEngine:
             if not self.address:
                 options["include_dashboard"] = False
             try:
+                _probe(self.address)
                 ray.init(address=self.address or None, **options)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
+            except (OSError, RuntimeError, ValueError) as exc:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
                 raise IngestError(
                     f"Cannot reach {where}: {_first_line(exc)}",
@@ -221,6 +224,18 @@ class RayEngine:
                 f"{_first_line(exc)}",
                 hint="What was committed is whole; run the same ingest again to resume.",
             ) from None
+
+
+def _probe(address: str | None, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Fail fast (OSError) when a HOST:PORT address does not answer: Ray itself retries for
+    minutes. ("auto" and ray:// client addresses are left to Ray.)"""
+    if not address or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"{address!r} is not HOST:PORT")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+        pass
 
 
 def _first_line(exc: BaseException) -> str:
