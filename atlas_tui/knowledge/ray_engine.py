@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 FILES_PER_TASK = 16
 BYTES_PER_TASK = 4_000_000
 IN_FLIGHT_PER_WORKER = 2  # tasks (or batches) out per CPU: one running, one queued behind it
+logger = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 5.0
 RETRIES = 3  # a task rerun / an actor restarted this many times after its worker died
 
@@ -102,6 +103,7 @@ class RayEngine:
         self._owns_connection = False
         self._actors: list[Any] = []
         self._out: deque[Any] = deque()  # object refs of tasks and batches in flight
+        self._restore_printer: Callable[[], None] = lambda: None
 
     # --- the Engine interface ---
 
@@ -146,6 +148,7 @@ class RayEngine:
         self._actors = []
         if self._owns_connection:
             ray.shutdown()
+        self._restore_printer()
 
     # --- helpers ---
 
@@ -169,6 +172,7 @@ class RayEngine:
                 ) from None
             self._owns_connection = True
         self._ray = ray
+        self._restore_printer = _quiet_cluster_messages()
         self.workers = max(1, int(ray.available_resources().get("CPU", 1)))
         return ray
 
@@ -224,6 +228,23 @@ class RayEngine:
                 f"{_first_line(exc)}",
                 hint="What was committed is whole; run the same ingest again to resume.",
             ) from None
+
+
+def _quiet_cluster_messages() -> Callable[[], None]:
+    """Ray's driver prints the cluster's error messages ("A worker died...", after which Ray
+    retries) to stdout, where they would corrupt `--json` and the terminal: log them instead.
+    Returns what puts Ray's printer back."""
+    from ray._private import worker  # (no public switch for this in Ray 2.x)
+
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None:
+        return lambda: None
+
+    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        logger.info("Ray cluster: %s", " ".join(str(line) for line in data.get("lines", ())))
+
+    worker.print_to_stdstream = to_log
+    return lambda: setattr(worker, "print_to_stdstream", original)
 
 
 def _probe(address: str | None, timeout_s: float = PROBE_TIMEOUT_S) -> None:
