@@ -35,13 +35,13 @@ QUERIES = ("how does the granite lantern work",)
 
 
 def corpus(files: int, sections: int, seed: int) -> dict[str, str]:
-    """Markdown notes of `sections` ~90-word sections each: one chunk per section."""
+    """Markdown notes of `sections` ~60-word sections each: one chunk per section."""
     rng = random.Random(seed)
     notes = {}
     for f in range(files):
         parts = [f"# Note {f} on {rng.choice(WORDS)}"]
         for s in range(sections):
-            words = " ".join(rng.choice(WORDS) for _ in range(90))
+            words = " ".join(rng.choice(WORDS) for _ in range(60))
             parts.append(f"## Part {s} about {rng.choice(WORDS)}\n\n{words.capitalize()}.")
         notes[f"notes/note{f:02d}.md"] = "\n\n".join(parts) + "\n"
     return notes
@@ -97,8 +97,8 @@ def assert_same_results(got: list[dict[str, Any]], want: list[dict[str, Any]]) -
 
 @pytest.fixture(scope="module")
 def notes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """~200 chunks: enough for the encoders to work a few seconds."""
-    return write_files(tmp_path_factory.mktemp("ray-notes"), corpus(20, 10, seed=7))
+    """~100 chunks: enough for the encoders to work a few seconds."""
+    return write_files(tmp_path_factory.mktemp("ray-notes"), corpus(12, 8, seed=7))
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def local_index(notes: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The same notes ingested by the local engine: what every Ray run must equal."""
     db = str(tmp_path_factory.mktemp("ray-local") / "db")
     report = ingest(notes, db)
-    assert report["chunks_embedded"] == report["chunks_written"] >= 190
+    assert report["chunks_embedded"] == report["chunks_written"] >= 90
     return db
 
 
@@ -154,7 +154,7 @@ def test_ray_ingest_equals_local(
 ) -> None:
     db = str(tmp_path / "db")
     report = ingest(notes, db, "--ray-address", ray_cluster.address)
-    assert report["files_added"] == 20 and not report["skipped"] and report["chunks_pending"] == 0
+    assert report["files_added"] == 12 and not report["skipped"] and report["chunks_pending"] == 0
     assert report["chunks_embedded"] == report["chunks_written"]
     assert_same_chunks(db, local_index)
     for query, want in local_results.items():
@@ -229,7 +229,7 @@ def test_ctrl_c_keeps_the_index_whole_and_a_rerun_resumes(
     assert check.returncode == 0 and json.loads(check.stdout)["ok"], check.stdout
 
     resumed = ingest(notes, db, "--ray-address", ray_cluster.address)
-    assert resumed["files_unchanged"] == 20 and resumed["chunks_written"] == 0
+    assert resumed["files_unchanged"] == 12 and resumed["chunks_written"] == 0
     assert resumed["chunks_embedded"] == report["chunks_pending"]
     assert resumed["chunks_pending"] == 0 and not resumed["interrupted"]
     assert_same_chunks(db, local_index)
@@ -244,7 +244,7 @@ def test_ray_ingest_into_seaweedfs(
     env = {**ray_env(), **seaweed.env()}
     db = f"s3://{seaweed.make_bucket()}/team"
     report = ingest(notes, db, "--ray-address", ray_cluster.address, env=env)
-    assert report["files_added"] == 20 and report["chunks_pending"] == 0
+    assert report["files_added"] == 12 and report["chunks_pending"] == 0
     for query, want in local_results.items():
         assert_same_results(search(db, query, env=env), want)
 
