@@ -36,7 +36,7 @@ def ray_env() -> dict[str, str]:
 
 
 class RayCluster:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cpus: int = 2) -> None:
         binary = Path(sys.executable).with_name("ray")
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -48,7 +48,7 @@ class RayCluster:
             "start",
             "--head",
             "--block",
-            "--num-cpus=2",
+            f"--num-cpus={cpus}",
             "--node-ip-address=127.0.0.1",
             f"--port={self.port}",
             f"--temp-dir={self.temp_dir}",
