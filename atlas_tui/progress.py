@@ -84,7 +84,8 @@ def format_report(report: Any) -> str:
         f"Indexed {count(report.files_indexed, 'file')} in {report.elapsed_s:.1f} s: "
         f"{report.files_added} added, {report.files_updated} updated, "
         f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
-        f"{count(report.chunks_written, 'chunk')} written, {report.chunks_embedded} embedded."
+        f"{count(report.chunks_written, 'chunk')} written, {report.chunks_embedded} embedded"
+        + (" on the Ray cluster." if report.engine == "ray" else ".")
     ]
     if report.chunks_pending:
         lines.append(

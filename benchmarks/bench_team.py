@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -81,8 +82,9 @@ def _encoder(args: argparse.Namespace) -> None:
     embedder.warm()
     load_s = time.perf_counter() - started
     table = lancedb.connect(args.db).open_table("atlas_knowledge_base")
-    rows = table.search().select(["text", "heading", "title"]).limit(args.sample).to_list()
-    texts = sorted((embedding_text(row) for row in rows), key=len)
+    rows = table.search().select(["text", "heading", "title"]).limit(None).to_list()
+    sample = random.Random(0).sample(rows, min(args.sample, len(rows)))
+    texts = sorted((embedding_text(row) for row in sample), key=len)
     embedder.batch_threads = 1
     embedder.encode_documents(texts[:8])
     started = time.perf_counter()

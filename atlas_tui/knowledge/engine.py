@@ -135,6 +135,7 @@ def encode_batch(
 
 
 class Engine(Protocol):
+    name: str  # local | ray
     workers: int  # how many encoders run at once (shown with the progress)
 
     def prepare(self, jobs: Iterable[FileJob]) -> Iterator[Outcome]:
@@ -154,6 +155,7 @@ class Engine(Protocol):
 class LocalEngine:
     """Everything in this process: the encoder on all its cores."""
 
+    name = "local"
     workers = 1
 
     def __init__(self, embedder: Embedder) -> None:

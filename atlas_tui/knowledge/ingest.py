@@ -86,6 +86,7 @@ class IngestReport:
     repaired: list[str] = field(default_factory=list)  # what `health.repair` did first
     elapsed_s: float = 0.0
     interrupted: bool = False
+    engine: str = "local"  # where chunking and embedding ran: local | ray
 
     @property
     def files_removed(self) -> int:
@@ -133,7 +134,7 @@ class Ingestor:
         self.progress = progress or (lambda _p: None)
         self.should_stop = should_stop or (lambda: False)
         self.engine: Engine = engine or LocalEngine(embedder)
-        self.report = IngestReport()
+        self.report = IngestReport(engine=self.engine.name)
         self._schema = chunk_schema(embedder.dimension)
         self._records: list[FileRecord] = []
         self._rows: list[dict[str, Any]] = []

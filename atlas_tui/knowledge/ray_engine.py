@@ -95,6 +95,8 @@ def _file_batches(jobs: Iterator[FileJob]) -> Iterator[list[FileJob]]:
 class RayEngine:
     """`engine.Engine` on a Ray cluster (see the module doc)."""
 
+    name = "ray"
+
     def __init__(self, embedder: Embedder, *, address: str | None = None) -> None:
         self.embedder = embedder
         self.address = address

@@ -168,13 +168,21 @@ def test_incremental_reingest_on_ray(ray_cluster: RayCluster, tmp_path: Path) ->
     db = str(tmp_path / "db")
     ray = ("--engine", "ray", "--ray-address", ray_cluster.address)
     first = ingest(root, db, *ray)
-    assert first["files_added"] == 5 and first["chunks_embedded"] == first["chunks_written"]
+    assert (
+        first["engine"] == "ray"
+        and first["files_added"] == 5
+        and first["chunks_embedded"] == first["chunks_written"]
+    )
     before = chunks(db)
 
     (root / "notes/note00.md").write_text("# Changed\n\nThe lighthouse keeper moved inland.\n")
     (root / "notes/note01.md").unlink()
     (root / "notes/new.md").write_text("# New\n\nA cormorant dries its wings on the pier.\n")
-    again = ingest(root, db, *ray)
+    # The config file's keys choose the engine and the cluster as the flags do.
+    config = tmp_path / "config.toml"
+    config.write_text(f'ingest_engine = "ray"\nray_address = "{ray_cluster.address}"\n')
+    again = ingest(root, db, env={**ray_env(), "ATLAS_CONFIG": str(config)})
+    assert again["engine"] == "ray"
     assert (again["files_added"], again["files_updated"], again["files_unchanged"]) == (1, 1, 3)
     assert [r["reason"] for r in again["removed"]] == ["removed: no longer on disk"]
     assert again["chunks_written"] == again["chunks_embedded"] == 2
@@ -268,6 +276,12 @@ def test_an_unreachable_cluster_is_one_line_and_fast(tmp_path: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith(
         "atlas-tui: Cannot reach the Ray cluster at 127.0.0.1:"
     )
+
+
+def test_an_unknown_engine_is_refused_in_one_line(tmp_path: Path) -> None:
+    done = atlas("ingest", str(tmp_path), env={**ray_env(), "ATLAS_INGEST_ENGINE": "spark"})
+    assert done.returncode == 1
+    assert done.stderr == "atlas-tui: Unknown ingest engine 'spark'; use one of local, ray.\n"
 
 
 def test_without_ray_installed_the_engine_says_which_extra(tmp_path: Path) -> None:
