@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
@@ -164,7 +165,11 @@ class RayEngine:
                 options["include_dashboard"] = False
             try:
                 _probe(self.address)
-                ray.init(address=self.address or None, **options)
+                with warnings.catch_warnings():
+                    # Starting Ray here spawns its services (fork then exec at once): LanceDB's
+                    # warning about code running on in a forked child does not apply.
+                    warnings.filterwarnings("ignore", "lancedb fork support", RuntimeWarning)
+                    ray.init(address=self.address or None, **options)
             except (OSError, RuntimeError, ValueError) as exc:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
                 raise IngestError(
