@@ -267,5 +267,6 @@ def _probe(address: str | None, timeout_s: float = PROBE_TIMEOUT_S) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    """The first line of an error's text, ending a sentence (a hint may follow on the line)."""
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0].rstrip()
+    return text if text.endswith((".", "!", "?", ")")) else f"{text}."
