@@ -115,7 +115,7 @@ def _line(name: str, run: dict[str, Any]) -> str:
     rate = run["chunks"] / run["total_s"]
     return (
         f"{name:<20} {run['total_s']:7.1f} s total  {run['chunking_s']:6.1f} s chunking  "
-        f"{run['embedding_s']:6.1f} s embedding (model ready after {run['model_wait_s']:.1f} s)  "
+        f"{run['embedding_s']:6.1f} s embedding (first batch in {run['model_wait_s']:.1f} s)  "
         f"{run['chunks']} chunks  {rate:5.2f} chunks/s overall  "
         f"{run['chunks'] / max(run['embedding_s'], 1e-9):5.2f} chunks/s embedding"
     )
