@@ -97,8 +97,8 @@ def assert_same_results(got: list[dict[str, Any]], want: list[dict[str, Any]]) -
 
 @pytest.fixture(scope="module")
 def notes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """~100 chunks: enough for the encoders to work a few seconds."""
-    return write_files(tmp_path_factory.mktemp("ray-notes"), corpus(12, 8, seed=7))
+    """~130 chunks: two batches (128 + the rest), one per actor, a few seconds of encoding."""
+    return write_files(tmp_path_factory.mktemp("ray-notes"), corpus(12, 11, seed=7))
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def local_index(notes: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The same notes ingested by the local engine: what every Ray run must equal."""
     db = str(tmp_path_factory.mktemp("ray-local") / "db")
     report = ingest(notes, db)
-    assert report["chunks_embedded"] == report["chunks_written"] >= 90
+    assert report["chunks_embedded"] == report["chunks_written"] > 128
     return db
 
 
