@@ -7,6 +7,9 @@ Two phases, both resumable:
 2. Chunks without a vector are embedded in batches, each batch committed as it completes; a run that
    stops early leaves the rest for the next run. Hybrid search uses whatever is embedded so far.
 Bad input is skipped and reported (`IngestReport.skipped`); it never stops the run.
+The extracting, chunking and encoding run on an engine (engine.py: in this process, or on a Ray
+cluster with ray_engine.py); whatever the engine, this module alone decides and writes, in the
+same order, so both give the same index.
 
 What an ingest of PATHS means for the index: afterwards it holds exactly the ingestible files
 under PATHS as this walk found them. A known document under PATHS that this walk did not yield
