@@ -229,10 +229,9 @@ class RayEngine:
             if isinstance(cause, AtlasError):
                 raise cause from None  # e.g. the model cannot load on a worker
             raise IngestError(f"A Ray task failed: {_first_line(cause)}") from None
-        except ray.exceptions.RayError as exc:  # a worker or actor died more than RETRIES times
+        except ray.exceptions.RayError as exc:  # e.g. a worker died more than RETRIES times
             raise IngestError(
-                f"The Ray cluster lost a worker {RETRIES + 1} times over one batch: "
-                f"{_first_line(exc)}",
+                f"The Ray cluster failed during the ingest: {_first_line(exc)}",
                 hint="What was committed is whole; run the same ingest again to resume.",
             ) from None
 
