@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from atlas_tui.cli_models import cmd_models
 from atlas_tui.cli_output import one_line, print_json
 from atlas_tui.cli_sessions import cmd_export, cmd_sessions
 from atlas_tui.config import (
+    INGEST_ENGINES,
     SEARCH_MODES,
     Settings,
     allowed_range,
@@ -24,7 +26,7 @@ from atlas_tui.config import (
     demo_corpus_path,
     load_settings,
 )
-from atlas_tui.errors import AtlasError, ConfigError
+from atlas_tui.errors import RAY_MISSING, AtlasError, ConfigError
 from atlas_tui.safety import display_path, terminal_safe
 from atlas_tui.serve import add_arguments as add_serve_arguments
 from atlas_tui.serve import run_serve
@@ -100,6 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--include", action="append", default=[], metavar="GLOB")
     ingest.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     ingest.add_argument("--json", action="store_true", help="print a JSON summary")
+    ingest.add_argument(
+        "--engine",
+        choices=INGEST_ENGINES,
+        help="where chunking and embedding run: here (local) or on a Ray cluster (ray)",
+    )
+    ingest.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="the Ray cluster to use (HOST:PORT or ray://HOST:10001; implies --engine ray)",
+    )
 
     search = sub.add_parser("search", help="search the index without answering")
     _common(search)
@@ -172,6 +184,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         collection=args.collection,
         embedding_model=args.embedding_model,
         search_mode=args.mode,
+        ingest_engine=getattr(args, "engine", None)
+        or ("ray" if getattr(args, "ray_address", None) else None),
+        ray_address=getattr(args, "ray_address", None),
     )
 
 
@@ -202,7 +217,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not paths:
         print("atlas-tui ingest: name at least one folder or file (or --demo).", file=sys.stderr)
         return 2
-    client = _client(_settings(args))
+    settings = _settings(args)
+    if settings.ingest_engine == "ray" and importlib.util.find_spec("ray") is None:
+        print(f"atlas-tui: {RAY_MISSING}", file=sys.stderr)
+        return 2
+    client = _client(settings)
     show = sys.stderr.isatty() and not args.json
     report = ingest_with_progress(
         client, paths, include=args.include, exclude=args.exclude, show=show

@@ -23,6 +23,7 @@ DEFAULT_COLLECTION = "atlas_knowledge_base"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
 SEARCH_MODES = ("hybrid", "vector", "keyword")
+INGEST_ENGINES = ("local", "ray")
 OFFLINE_LABEL = "offline extractive"  # the offline answerer, as the status line and sessions say
 
 
@@ -90,6 +91,8 @@ class Settings:
     # object-store options for an s3:// (gs://, az://) db_path: the config's [storage] table, e.g.
     # aws_endpoint, aws_region, aws_allow_http; the environment's AWS_* variables win over it
     storage: dict[str, str] = field(default_factory=dict, repr=False)  # may hold credentials
+    ingest_engine: str = "local"  # local | ray (`atlas-tui ingest --engine`; needs the ray extra)
+    ray_address: str = ""  # a Ray cluster ("HOST:PORT", "ray://HOST:10001"); "" starts one here
 
     @property
     def resolved_db_path(self) -> str:
@@ -183,6 +186,8 @@ _ENV: dict[str, str] = {
     "ATLAS_SYSTEM_PROMPT_FILE": "system_prompt_file",
     "ATLAS_SEARCH_MODE": "search_mode",
     "ATLAS_SESSIONS_PATH": "sessions_path",
+    "ATLAS_INGEST_ENGINE": "ingest_engine",
+    "ATLAS_RAY_ADDRESS": "ray_address",
 }
 
 
@@ -338,6 +343,11 @@ def _validate(settings: Settings) -> Settings:
     if settings.search_mode not in SEARCH_MODES:
         raise ConfigError(
             f"Unknown search mode {settings.search_mode!r}; use one of {', '.join(SEARCH_MODES)}."
+        )
+    if settings.ingest_engine not in INGEST_ENGINES:
+        raise ConfigError(
+            f"Unknown ingest engine {settings.ingest_engine!r}; use one of "
+            f"{', '.join(INGEST_ENGINES)}."
         )
     if settings.provider not in RESERVED_NAMES and not settings.endpoint_named(settings.provider):
         names = ", ".join(e.name for e in settings.endpoints) or "none configured"

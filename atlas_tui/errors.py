@@ -28,6 +28,9 @@ class ConfigError(AtlasError):
     """A setting or the config file is invalid."""
 
 
+RAY_MISSING = "The Ray engine needs the ray extra: pip install 'atlas-tui[ray]'"
+
+
 # --- the knowledge base -------------------------------------------------------------------------
 
 

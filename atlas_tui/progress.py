@@ -69,6 +69,8 @@ def ingest_with_progress(
                 if chunks is None:
                     chunks = tasks["chunks"] = bar.add_task("embedding", total=None, rate="")
                 rate = f"{progress.chunks_per_s:.1f} chunks/s" if progress.chunks_per_s else ""
+                if rate and progress.workers > 1:
+                    rate += f" on {progress.workers} workers"
                 bar.update(
                     chunks, completed=progress.chunks_done, total=progress.chunks_total, rate=rate
                 )
@@ -82,7 +84,8 @@ def format_report(report: Any) -> str:
         f"Indexed {count(report.files_indexed, 'file')} in {report.elapsed_s:.1f} s: "
         f"{report.files_added} added, {report.files_updated} updated, "
         f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
-        f"{count(report.chunks_written, 'chunk')} written, {report.chunks_embedded} embedded."
+        f"{count(report.chunks_written, 'chunk')} written, {report.chunks_embedded} embedded"
+        + (" on the Ray cluster." if report.engine == "ray" else ".")
     ]
     if report.chunks_pending:
         lines.append(

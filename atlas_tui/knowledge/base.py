@@ -180,12 +180,18 @@ class KnowledgeBase:
         """Add new and changed files, drop vanished ones, embed what is missing. See ingest.py."""
         from atlas_tui.knowledge.ingest import Ingestor
 
+        engine = None
+        if self.settings.ingest_engine == "ray":
+            from atlas_tui.knowledge.ray_engine import RayEngine
+
+            engine = RayEngine(self.embedder, address=self.settings.ray_address or None)
         ingestor = Ingestor(
             self.store,
             self.embedder,
             max_bytes=self.settings.max_file_bytes,
             progress=progress,
             should_stop=should_stop,
+            engine=engine,
         )
         return ingestor.run(paths, include, exclude)
 

@@ -7,6 +7,9 @@ Two phases, both resumable:
 2. Chunks without a vector are embedded in batches, each batch committed as it completes; a run that
    stops early leaves the rest for the next run. Hybrid search uses whatever is embedded so far.
 Bad input is skipped and reported (`IngestReport.skipped`); it never stops the run.
+The extracting, chunking and encoding run on an engine (engine.py: in this process, or on a Ray
+cluster with ray_engine.py); whatever the engine, this module alone decides and writes, in the
+same order, so both give the same index.
 
 What an ingest of PATHS means for the index: afterwards it holds exactly the ingestible files
 under PATHS as this walk found them. A known document under PATHS that this walk did not yield
@@ -23,30 +26,30 @@ write under the index's lease (lease.py), and what one left half-written the nex
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 
 from atlas_tui.knowledge import health, loaders
-from atlas_tui.knowledge.chunking import chunk_document, load_token_counter
-from atlas_tui.knowledge.object_store import is_remote
-from atlas_tui.knowledge.records import Chunk, LoadedDocument, Skipped
-from atlas_tui.knowledge.store import (
-    FileRecord,
-    Store,
-    chunk_id,
-    chunk_schema,
-    document_path,
-    file_id,
+from atlas_tui.knowledge.engine import (
+    Engine,
+    FileJob,
+    LocalEngine,
+    Prepared,
+    Unusable,
+    embedding_text,
+    read_file,
 )
+from atlas_tui.knowledge.object_store import is_remote
+from atlas_tui.knowledge.records import Skipped
+from atlas_tui.knowledge.store import FileRecord, Store, chunk_schema, document_path, file_id
 from atlas_tui.knowledge.writer_lock import writer_lock
 
 if TYPE_CHECKING:
@@ -56,7 +59,6 @@ FLUSH_ROWS = 2000  # chunks buffered before a write (fewer, larger fragments)
 FLUSH_FILES = 200
 PENDING_WINDOW = 1024  # chunks fetched at once to embed, sorted by length to limit padding
 EMBED_BATCH = 128  # chunks per committed embedding batch
-PROGRESS_EVERY = 32  # chunks encoded between two progress reports
 # A vector update rewrites its rows into new fragments, which the full-text index does not cover
 # yet (BM25 then scans them): re-index and compact after this many embedded chunks.
 OPTIMIZE_EVERY = 2048
@@ -70,6 +72,7 @@ class IngestProgress:
     chunks_done: int = 0
     chunks_total: int = 0
     chunks_per_s: float = 0.0
+    workers: int = 1  # encoders at work (Ray: actors across the cluster)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +91,7 @@ class IngestReport:
     repaired: list[str] = field(default_factory=list)  # what `health.repair` did first
     elapsed_s: float = 0.0
     interrupted: bool = False
+    engine: str = "local"  # where chunking and embedding ran: local | ray
 
     @property
     def files_removed(self) -> int:
@@ -115,40 +119,9 @@ class IngestReport:
 ProgressCallback = Callable[[IngestProgress], None]
 
 
-def _search_text(doc: LoadedDocument, chunk: Chunk) -> str:
-    """What BM25 reads: where the chunk sits (title, heading path, file path), then its text."""
-    path_words = doc.source.replace("/", " ").replace("_", " ").replace(".", " ")
-    return f"{doc.title}\n{chunk.heading}\n{path_words}\n{chunk.text}"
-
-
-def _rows(doc: LoadedDocument, key: str, chunks: Sequence[Chunk]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": chunk_id(key, doc.content_hash, c.chunk_index),
-            "file_id": key,
-            "source": doc.source,
-            "root": doc.root,
-            "title": doc.title,
-            "heading": c.heading,
-            "kind": doc.kind,
-            "chunk_index": c.chunk_index,
-            "start": c.start,
-            "end": c.end,
-            "line_start": c.line_start,
-            "line_end": c.line_end,
-            "page": c.page,
-            "mtime": doc.mtime,
-            "content_hash": doc.content_hash,
-            "text": c.text,
-            "search_text": _search_text(doc, c),
-            "vector": None,
-        }
-        for c in chunks
-    ]
-
-
 class Ingestor:
-    """One ingest run into `store` with `embedder`."""
+    """One ingest run into `store` with `embedder`; the heavy work runs on `engine` (engine.py:
+    this process by default, or a Ray cluster), every write from here."""
 
     def __init__(
         self,
@@ -158,17 +131,20 @@ class Ingestor:
         max_bytes: int,
         progress: ProgressCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.max_bytes = max_bytes
         self.progress = progress or (lambda _p: None)
         self.should_stop = should_stop or (lambda: False)
-        self.report = IngestReport()
+        self.engine: Engine = engine or LocalEngine(embedder)
+        self.report = IngestReport(engine=self.engine.name)
         self._schema = chunk_schema(embedder.dimension)
         self._records: list[FileRecord] = []
         self._rows: list[dict[str, Any]] = []
         self._files_total = 0
+        self._files_done = 0
         self._dropped: dict[str, str] = {}  # known file id -> why it is no longer ingestible
 
     def run(
@@ -190,6 +166,8 @@ class Ingestor:
         except KeyboardInterrupt:
             # Everything committed so far is consistent; the next run picks up from there.
             self.report.interrupted = True
+        finally:
+            self.engine.close()
         if self.store.exists():  # (not when interrupted before the index was created)
             self.report.chunks_pending = self.store.count("vector IS NULL")
         self.report.elapsed_s = time.perf_counter() - started
@@ -236,58 +214,72 @@ class Ingestor:
                 found.append(item)
         known = self.store.files()
         kept: set[str] = set()
-        counter = load_token_counter(self.embedder.model_path)
         self._files_total = len(found)
-        for done, (path, root) in enumerate(found, start=1):
-            if self.should_stop():
-                self.report.interrupted = True
-                break
-            key = file_id(document_path(path))
-            # (`key in kept`: a file reached twice in one run, through a symlink)
-            if key not in kept and self._ingest_file(path, root, key, known.get(key), counter):
-                kept.add(key)
-            if len(self._rows) >= FLUSH_ROWS or len(self._records) >= FLUSH_FILES:
-                self._flush()
-            self.progress(
-                IngestProgress("chunking", done, len(found), chunks_total=len(self._rows))
-            )
+        for outcome in self.engine.prepare(self._jobs(found, known, kept)):
+            if isinstance(outcome, Unusable):
+                self._unusable(outcome.path, outcome.key, known, outcome.reason)
+            else:
+                self._buffer(outcome, known)
+                kept.add(outcome.key)
+            self._file_done()
         self._flush()
         if not self.report.interrupted:
             self._remove_unwanted(known, kept, paths, unusable)
 
-    def _ingest_file(
-        self,
-        path: Path,
-        root: Path,
-        key: str,
-        previous: FileRecord | None,
-        counter: Callable[[str], int],
-    ) -> bool:
-        """Load, chunk and buffer one file; False when it cannot be used (and why is recorded)."""
-        try:
-            raw, info = loaders.read_regular(path, self.max_bytes)
-            digest = hashlib.sha256(raw).hexdigest()
+    def _jobs(
+        self, found: Sequence[tuple[Path, Path]], known: dict[str, FileRecord], kept: set[str]
+    ) -> Iterator[FileJob]:
+        """Read and hash each file; yield the new and changed ones (unchanged: kept as they are)."""
+        seen: set[str] = set()  # a file reached twice in one run, through a symlink
+        for path, root in found:
+            if self.should_stop():
+                self.report.interrupted = True
+                return
+            key = file_id(document_path(path))
+            if key in seen:
+                self._file_done()
+                continue
+            seen.add(key)
+            try:
+                raw, mtime, digest = read_file(path, self.max_bytes)
+            except loaders.LoadError as exc:
+                self._unusable(str(path), key, known, str(exc))
+                self._file_done()
+                continue
+            previous = known.get(key)
             if previous is not None and previous.content_hash == digest:
                 self.report.files_unchanged += 1
-                return True
-            doc = loaders.extract(path, root, raw, info.st_mtime)
-            chunks = chunk_document(doc, counter)
-            if not chunks:
-                raise loaders.LoadError("no text to index")
-        except loaders.LoadError as exc:
-            self.report.skipped.append(Skipped(str(path), str(exc)))
-            if previous is not None:
-                self._dropped[key] = f"now {exc}"
-            return False
-        self._rows.extend(_rows(doc, key, chunks))
-        self._records.append(
-            FileRecord(key, doc.root, doc.source, doc.content_hash, doc.mtime, len(chunks))
+                kept.add(key)
+                self._file_done()
+                continue
+            yield FileJob(str(path), str(root), key, raw, mtime)
+
+    def _file_done(self) -> None:
+        self._files_done += 1
+        if len(self._rows) >= FLUSH_ROWS or len(self._records) >= FLUSH_FILES:
+            self._flush()
+        self.progress(
+            IngestProgress(
+                "chunking",
+                self._files_done,
+                self._files_total,
+                chunks_total=len(self._rows),
+                workers=self.engine.workers,
+            )
         )
-        if previous is None:
-            self.report.files_added += 1
-        else:
+
+    def _unusable(self, path: str, key: str, known: dict[str, FileRecord], reason: str) -> None:
+        self.report.skipped.append(Skipped(path, reason))
+        if key in known:
+            self._dropped[key] = f"now {reason}"
+
+    def _buffer(self, prepared: Prepared, known: dict[str, FileRecord]) -> None:
+        self._rows.extend(prepared.rows)
+        self._records.append(prepared.record)
+        if prepared.key in known:
             self.report.files_updated += 1
-        return True
+        else:
+            self.report.files_added += 1
 
     def _flush(self) -> None:
         if not self._records:
@@ -337,34 +329,46 @@ class Ingestor:
     # --- phase 2: embeddings ---
 
     def _embed_pending(self) -> int:
-        """Embed chunks without a vector, batch by batch; return how many were embedded."""
+        """Embed chunks without a vector, batch by batch, each batch committed as it comes back
+        (several may be out on the engine at once); return how many were embedded."""
         total = self.store.count("vector IS NULL")
-        done = 0
         started = time.perf_counter()
-        self.progress(IngestProgress("embedding", self._files_total, self._files_total, 0, total))
-        while done < total:
-            window = self.store.pending(PENDING_WINDOW, self._window_offset(total - done))
-            if not window:
-                break
-            window.sort(key=lambda row: len(row["text"]))
-            for i in range(0, len(window), EMBED_BATCH):
-                if self.should_stop():
-                    self.report.interrupted = True
-                    return done
-                batch = window[i : i + EMBED_BATCH]
-                texts = [
-                    Chunk(row["text"], row["heading"], 0, 0, 0, 0, 0).embedding_text(row["title"])
-                    for row in batch
-                ]
-                parts = []
-                for j in range(0, len(texts), PROGRESS_EVERY):  # the bar moves within a batch
-                    parts.append(self.embedder.encode_documents(texts[j : j + PROGRESS_EVERY]))
-                    self._embedding_progress(done + j + len(parts[-1]), total, started)
-                self.store.set_vectors([row["id"] for row in batch], np.concatenate(parts))
-                done += len(batch)
-                self.report.chunks_embedded += len(batch)
-                if done % OPTIMIZE_EVERY < len(batch) and done < total:
-                    self.store.optimize()
+        sent: deque[list[str]] = deque()  # ids of the batches out on the engine, oldest first
+        out: set[str] = set()
+        done = 0
+        self._embedding_progress(0, total, started)
+
+        def batches() -> Iterator[list[str]]:
+            handed = 0
+            while handed < total:
+                # The next window of pending chunks, less those out already (not yet committed).
+                rows = self.store.pending(
+                    PENDING_WINDOW + len(out), self._window_offset(total - handed)
+                )
+                window = [row for row in rows if row["id"] not in out]
+                if not window:
+                    return
+                window.sort(key=lambda row: len(row["text"]))
+                for i in range(0, len(window), EMBED_BATCH):
+                    if self.should_stop() or handed >= total:
+                        self.report.interrupted |= handed < total
+                        return
+                    batch = window[i : i + EMBED_BATCH]
+                    sent.append([row["id"] for row in batch])
+                    out.update(sent[-1])
+                    handed += len(batch)
+                    yield [embedding_text(row) for row in batch]
+
+        encoded = lambda n: self._embedding_progress(done + n, total, started)  # noqa: E731
+        for vectors in self.engine.embed(batches(), encoded):
+            ids = sent.popleft()
+            self.store.set_vectors(ids, vectors)
+            out.difference_update(ids)
+            done += len(ids)
+            self.report.chunks_embedded += len(ids)
+            self._embedding_progress(done, total, started)
+            if done % OPTIMIZE_EVERY < len(ids) and done < total:
+                self.store.optimize()
         return done
 
     def _window_offset(self, left: int) -> int:
@@ -379,6 +383,12 @@ class Ingestor:
         rate = done / max(time.perf_counter() - started, 1e-9)
         self.progress(
             IngestProgress(
-                "embedding", self._files_total, self._files_total, done, total, round(rate, 2)
+                "embedding",
+                self._files_total,
+                self._files_total,
+                done,
+                total,
+                round(rate, 2),
+                self.engine.workers,
             )
         )
