@@ -165,9 +165,15 @@ def test_ray_ingest_equals_local(
 
 def test_incremental_reingest_on_ray(ray_cluster: RayCluster, tmp_path: Path) -> None:
     root = write_files(tmp_path / "notes", corpus(5, 2, seed=11))
+    (root / "blob.md").write_bytes(b"\x00\x01\x02 not text" * 50)  # refused on a worker
+    (root / "empty.md").write_text("   \n")
     db = str(tmp_path / "db")
     ray = ("--engine", "ray", "--ray-address", ray_cluster.address)
     first = ingest(root, db, *ray)
+    assert sorted((Path(s["path"]).name, s["reason"]) for s in first["skipped"]) == [
+        ("blob.md", "binary file"),
+        ("empty.md", "empty file"),
+    ]
     assert (
         first["engine"] == "ray"
         and first["files_added"] == 5
