@@ -1,6 +1,7 @@
 """Team-scale benchmarks (issue 11): one subcommand per part.
 
     nice -n -15 python benchmarks/bench_team.py ray --files 200 [--rounds N] [--cpus 2]
+    nice -n -15 python benchmarks/bench_team.py search --db /work/bench-db [--vector-index]
 
 `ray`: the same corpus (the first --files files of --corpus, copied) ingested into fresh local
 indexes, once by the local engine and once by the Ray engine on a local Ray cluster of --cpus
@@ -9,6 +10,9 @@ CPUs (`ray start --head`, started before and not timed, as a team's cluster is a
 included; the load is also measured apart, and the encoder's chunks/s on one core on the same
 chunks (the figure to scale by). Prints per engine: total, chunking phase, embedding phase,
 chunks/s, and the Ray/local time ratio (target: at most 1.3).
+
+`search`: search p50/p95 per mode on a SeaweedFS s3:// copy of an index vs the same index on local
+disk, at the demo and the Python-docs sizes (team_search.py).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ os.environ.setdefault("LANCEDB_LOG", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import team_search  # noqa: E402 - `search`: latency on an object store vs local (team_search.py)
 
 
 def _ingest(args: argparse.Namespace) -> None:
@@ -181,8 +188,10 @@ def main() -> None:
     enc = sub.add_parser("_encoder")  # internal: model load and per-core rate
     enc.add_argument("--db", required=True)
     enc.add_argument("--sample", type=int, default=256)
+    team_search.add_parser(sub)
     args = parser.parse_args()
-    {"ray": bench_ray, "_ingest": _ingest, "_encoder": _encoder}[args.part](args)
+    parts = {"ray": bench_ray, "_ingest": _ingest, "_encoder": _encoder}
+    parts.get(args.part, getattr(args, "func", None))(args)
 
 
 if __name__ == "__main__":

@@ -175,7 +175,10 @@ class RayEngine:
                 raise IngestError(
                     f"Cannot reach {where}: {_first_line(exc)}",
                     hint="Check --ray-address / ATLAS_RAY_ADDRESS (`ray status` on the head "
-                    "node prints it), or drop it to start Ray on this machine.",
+                    "node prints it), or drop it to start Ray on this machine. A cluster started "
+                    "with token authentication (`ray start`'s default) also needs "
+                    "RAY_AUTH_MODE=token here, and its token (~/.ray/auth_token or "
+                    "RAY_AUTH_TOKEN).",
                 ) from None
             self._owns_connection = True
         self._ray = ray
