@@ -19,12 +19,15 @@ Without an address a Ray instance is started on this machine for the run and sto
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import sys
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from atlas_tui.errors import RAY_MISSING, AtlasError, ConfigError, IngestError
 from atlas_tui.knowledge.engine import FileJob, Outcome, encode_batch, prepare_file
@@ -165,7 +168,7 @@ class RayEngine:
                 options["include_dashboard"] = False
             try:
                 _probe(self.address)
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), _real_stderr():
                     # Starting Ray here spawns its services (fork then exec at once): LanceDB's
                     # warning about code running on in a forked child does not apply.
                     warnings.filterwarnings("ignore", "lancedb fork support", RuntimeWarning)
@@ -254,6 +257,36 @@ def _quiet_cluster_messages() -> Callable[[], None]:
 
     worker.print_to_stdstream = to_log
     return lambda: setattr(worker, "print_to_stdstream", original)
+
+
+@contextmanager
+def _real_stderr() -> Iterator[None]:
+    """Standard streams with a file descriptor while Ray connects: a driver enables
+    `faulthandler` on sys.stderr, which fails ("file.fileno() is not a valid file descriptor")
+    under the TUI, whose stand-in streams have none. There they point at os.devnull (kept open:
+    faulthandler keeps writing to it), never at the terminal the TUI draws on."""
+    streams = {"stdout": sys.stdout, "stderr": sys.stderr}
+    if all(_has_descriptor(stream) for stream in streams.values()):
+        yield
+        return
+    global _DEVNULL
+    if _DEVNULL is None:
+        _DEVNULL = open(os.devnull, "w")  # noqa: SIM115 - held for the process's lifetime
+    sys.stdout = sys.stderr = _DEVNULL
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = streams["stdout"], streams["stderr"]
+
+
+_DEVNULL: IO[str] | None = None
+
+
+def _has_descriptor(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.fileno() >= 0)
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is an OSError
+        return False
 
 
 def _probe(address: str | None, timeout_s: float = PROBE_TIMEOUT_S) -> None:

@@ -310,3 +310,55 @@ def test_without_ray_installed_the_engine_says_which_extra(tmp_path: Path) -> No
     assert done.stderr == (
         "atlas-tui: The Ray engine needs the ray extra: pip install 'atlas-tui[ray]'\n"
     )
+
+
+def test_the_tui_ingests_on_ray(
+    ray_cluster: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ctrl+o in the TUI with the Ray engine configured: Ray's driver needs standard streams
+    with a file descriptor, which the TUI's stand-ins lack (the ingest failed with "file.fileno()
+    is not a valid file descriptor")."""
+    import asyncio
+
+    from atlas_tui.config import Settings
+    from atlas_tui.query import AtlasQuery
+    from atlas_tui.tui.app import AtlasApp
+    from atlas_tui.tui.screens.ingest import IngestScreen
+    from atlas_tui.tui.widgets.status import StatusLine
+    from tests.tui.helpers import until
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    folder = write_files(tmp_path / "docs", {"note.md": "# Note\n\nAn orchard of quince trees.\n"})
+    settings = Settings(
+        db_path=str(tmp_path / "db"),
+        sessions_path=str(tmp_path / "sessions.sqlite3"),
+        provider="extractive",
+        ingest_engine="ray",
+        ray_address=ray_cluster.address,
+    )
+
+    async def session() -> tuple[str, list[str]]:
+        app = AtlasApp(settings, client=AtlasQuery(settings))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            if app.screen is not app.screen_stack[0]:
+                await pilot.press("escape")  # "ingest the demo?": not now
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: isinstance(app.screen, IngestScreen))
+            app.screen.query_one("Input").value = str(folder)  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            status = app.query_one(StatusLine)
+            await until(pilot, lambda: "index: 1 documents" in status.index, rounds=3000)
+            return status.index, [n.title for n in app._notifications]
+
+    import faulthandler
+
+    was_enabled = faulthandler.is_enabled()
+    faulthandler.disable()  # as in a user's process (pytest enables it, and then Ray skips it)
+    try:
+        index, titles = asyncio.run(session())
+    finally:
+        faulthandler.disable()
+        if was_enabled:
+            faulthandler.enable(file=sys.__stderr__)
+    assert "1 documents" in index and "Ingest finished" in titles and "Ingest failed" not in titles
