@@ -22,10 +22,11 @@ from atlas_tui.tui.messages import (
     AnswerDone,
     AnswerFailed,
     DocumentsRetrieved,
+    IndexSized,
     QuerySubmitted,
 )
 from atlas_tui.tui.navigation import NavigationMixin
-from atlas_tui.tui.notices import failure_notice
+from atlas_tui.tui.notices import failure_notice, index_summary
 from atlas_tui.tui.stream import DeltaBatcher, cited_numbers
 from atlas_tui.tui.turns import TurnRecord, answer_note, session_usage
 from atlas_tui.tui.widgets.documents import DocumentsPane
@@ -108,6 +109,21 @@ class AnsweringMixin(NavigationMixin):
                     with self._run_lock:
                         if self._answering == turn_id:
                             self._run = None
+        self._measure_index()
+
+    def _measure_index(self) -> None:
+        """The status line's index size, again after each answer: on a shared index other
+        machines ingest meanwhile, and the answer may cite documents the count left out."""
+        try:
+            summary = index_summary(self.client.stats())
+        except AtlasError as error:  # (the answer said what is wrong; the count stays)
+            self.log.warning("the index size was not measured again", error)
+            return
+        self.post_message(IndexSized(summary))
+
+    def on_index_sized(self, message: IndexSized) -> None:
+        if not self._stop.is_set():
+            self.query_one(StatusLine).index = message.index
 
     def _wait_for_client(self, turn_id: int) -> bool:
         """Wait for the model to warm; False when the answer was cancelled (or the app quits)."""

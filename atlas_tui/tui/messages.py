@@ -86,6 +86,14 @@ class IngestFinished(Message):
         self.ok = ok
 
 
+class IndexSized(Message):
+    """The index's size, measured again after an answer (others may ingest into it)."""
+
+    def __init__(self, index: str) -> None:
+        super().__init__()
+        self.index = index
+
+
 class CitationSelected(Message):
     """A citation [n] in an answer was clicked: highlight document n of that turn."""
 

@@ -177,6 +177,33 @@ async def test_empty_index_offers_the_demo_and_ingest_reports(make_settings, tmp
         assert view.record.status == "done"
 
 
+async def test_documents_another_process_ingests_are_found_and_counted(
+    make_settings, tmp_path: Path
+):
+    """A shared index grows while the TUI is open: the next question finds the new document,
+    and the status line's count follows (measured again after each answer)."""
+    db = str(tmp_path / "shared-db")
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "quince.md").write_text("# Quince\n\nAn orchard of quince trees.\n")
+    settings = make_settings(db_path=db)
+    assert AtlasQuery(settings).ingest([str(first)]).ok
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ask(pilot, "quince orchard")
+        await settled(pilot)
+        status = app.query_one(StatusLine)
+        assert "index: 1 documents" in status.index
+        second = tmp_path / "second"
+        second.mkdir()
+        (second / "medlar.md").write_text("# Medlar\n\nMedlars ripen by bletting in straw.\n")
+        assert AtlasQuery(settings).ingest([str(second)]).ok  # another client: a colleague
+        await ask(pilot, "How do medlars ripen in winter storage?")
+        await settled(pilot)
+        assert app.query_one(DocumentsPane).documents[0].source == "medlar.md"
+        await until(pilot, lambda: "index: 2 documents" in status.index)
+
+
 async def test_the_source_filter_limits_what_is_retrieved(make_settings, warm_client):
     app = AtlasApp(make_settings(), client=warm_client)
     async with app.run_test(size=(120, 40)) as pilot:
