@@ -29,16 +29,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from atlas_tui.knowledge.faults import retrying
+from atlas_tui.knowledge.faults import is_conflict, retrying
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
 TTL_S = 120.0
+REOPENS = 5
 LEASE_SCHEMA = pa.schema(
     [
         pa.field("name", pa.string(), nullable=False),
@@ -57,8 +58,8 @@ def new_owner() -> str:
 class Lease:
     """The write lease of one collection; reentrant within a process."""
 
-    def __init__(self, table: Callable[[], Table], owner: str | None = None) -> None:
-        self._table = table  # made on first use (exist_ok: several creators end with one table)
+    def __init__(self, table: Callable[[bool], Table], owner: str | None = None) -> None:
+        self._table = table  # table(fresh): the lease table, opened again when fresh is True
         self.owner = owner or new_owner()
         self._depth = 0
 
@@ -75,14 +76,12 @@ class Lease:
                 self._release()
 
     def _acquire(self) -> None:
-        table, delay = self._table(), 0.05
+        delay = 0.05
         while True:
             now = time.time()
-            taken = retrying(
-                lambda now=now: table.update(
-                    where=f"name = 'writer' AND (owner = '' OR expires < {now!r})",
-                    values={"owner": self.owner, "expires": now + TTL_S},
-                )
+            taken = self._update(
+                f"name = 'writer' AND (owner = '' OR expires < {now!r})",
+                {"owner": self.owner, "expires": now + TTL_S},
             )
             if taken.rows_updated == 1:
                 return
@@ -90,7 +89,21 @@ class Lease:
             delay = min(delay * 1.5, 1.0)
 
     def _release(self) -> None:
-        self._table().update(where=f"owner = '{self.owner}'", values={"owner": "", "expires": 0.0})
+        self._update(f"owner = '{self.owner}'", {"owner": "", "expires": 0.0})
+
+    def _update(self, where: str, values: dict[str, object]) -> Any:
+        """One conditional update of the lease row, retried when another writer's commit won.
+        A create of the table that raced other commits can land as an Overwrite (seen under
+        load); an update from a handle older than it is "incompatible", so the table is opened
+        afresh and the update tried again."""
+        for attempt in range(1, REOPENS + 1):
+            table = self._table(attempt > 1)
+            try:
+                return retrying(lambda table=table: table.update(where=where, values=values))
+            except Exception as exc:
+                if attempt == REOPENS or not is_conflict(exc):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def initial_rows() -> pa.Table:

@@ -163,17 +163,21 @@ class Store:
         with guard(self.uri, "locked for writing", IngestError), self._lease.held():
             yield
 
-    def _lease_table(self) -> Table:
-        """The lease table, opened (made first if missing: a create of a table that exists could
-        race another process's update of it, so it is only attempted when the open fails)."""
-        if self._lease_rows is None:
-            db, name = self._connect(), f"{self.collection}__lease"
+    def _lease_table(self, fresh: bool = False) -> Table:
+        """The lease table (made with the collection by `open_for_writing`; made here for an
+        index from before it had one), opened once, or again when `fresh`."""
+        if self._lease_rows is None or fresh:
+            db, name = self._connect(), self._lease_name
             with guard(self.uri, "locked for writing", IngestError):
                 if name in self._table_names():
                     self._lease_rows = db.open_table(name)
                 else:
                     self._lease_rows = db.create_table(name, data=initial_rows(), exist_ok=True)
         return self._lease_rows
+
+    @property
+    def _lease_name(self) -> str:
+        return f"{self.collection}__lease"
 
     @property
     def _names(self) -> tuple[str, str, str]:
@@ -261,6 +265,8 @@ class Store:
                     retrying(lambda: meta.add(pa.Table.from_pylist(wanted, META_SCHEMA)))
                 files = db.create_table(names[1], schema=FILE_SCHEMA, exist_ok=True)
                 chunks = db.create_table(names[0], schema=chunk_schema(dimension), exist_ok=True)
+                if self._lease is not None:  # every table made up front, before any row lands
+                    db.create_table(self._lease_name, data=initial_rows(), exist_ok=True)
             self._chunks, self._files, self._meta = chunks, files, meta
         self.open()
         self.check_model(model, dimension)

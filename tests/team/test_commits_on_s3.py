@@ -79,6 +79,7 @@ def test_concurrent_appends_lose_no_rows(seaweed: SeaweedS3, s3_env: SeaweedS3) 
 
 def test_no_two_processes_hold_the_lease_at_once(seaweed: SeaweedS3, s3_env: SeaweedS3) -> None:
     uri = f"s3://{seaweed.make_bucket()}/db"
+    Store(uri, "kb").open_for_writing("hand-placed", 8)  # as the first ingest does: every table
     outputs = racers(seaweed, "lease", uri, "kb")
     holds = sorted(tuple(map(float, line.split())) for out in outputs for line in out.splitlines())
     assert len(holds) == 15
@@ -91,6 +92,7 @@ def test_a_lease_left_by_a_dead_holder_expires(
 ) -> None:
     uri = f"s3://{seaweed.make_bucket()}/db"
     monkeypatch.setattr(lease_module, "TTL_S", 1.0)
+    Store(uri, "kb").open_for_writing("hand-placed", 8)
     held = Store(uri, "kb").exclusive()
     held.__enter__()  # taken and never released: its holder "died"
     started = time.monotonic()
