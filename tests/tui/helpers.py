@@ -9,6 +9,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 
 from atlas_tui.tui.app import AtlasApp
+from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import TurnView
 
 
@@ -19,6 +20,16 @@ async def until(pilot: Pilot, condition: Callable[[], bool], rounds: int = 400) 
             return
         await pilot.pause(0.02)
     raise AssertionError("the app never reached the expected state")
+
+
+async def client_ready(pilot: Pilot) -> None:
+    """The client warmed AND the app has taken it in (status line, the offline note): warming
+    ends before its message is handled, so a notice may still be on its way after `_warmed`."""
+    app = pilot.app
+    assert isinstance(app, AtlasApp)
+    status = app.query_one(StatusLine)
+    await until(pilot, lambda: app._warmed.is_set() and status.answerer != "answerer: …")
+    await pilot.pause()
 
 
 async def ask(pilot: Pilot, question: str) -> TurnView:

@@ -18,7 +18,7 @@ from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.types import Passage
 from tests.fake_anthropic import Reply
-from tests.tui.helpers import ask, settled, until
+from tests.tui.helpers import ask, client_ready, settled, until
 
 SIZE = (110, 32)
 QUESTION = "What is the trimodal methodology?"
@@ -44,8 +44,7 @@ def test_empty(snap_compare, make_settings, warm_client):
     app = AtlasApp(make_settings(), client=warm_client)
 
     async def ready(pilot: Pilot) -> None:
-        await until(pilot, app._warmed.is_set)
-        await pilot.pause()
+        await client_ready(pilot)
         app.clear_notifications()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
@@ -122,7 +121,7 @@ def test_help(snap_compare, make_settings, warm_client):
     app = AtlasApp(make_settings(), client=warm_client)
 
     async def help_open(pilot: Pilot) -> None:
-        await until(pilot, app._warmed.is_set)
+        await client_ready(pilot)
         app.clear_notifications()
         await pilot.press("f1")
         await pilot.pause()
@@ -163,7 +162,7 @@ def test_documents_pane_heading_tails(snap_compare, make_settings, warm_client):
     sections = ("Supported formats > PDF files", "Supported formats > Markdown", "Excluding files")
 
     async def shown(pilot: Pilot) -> None:
-        await until(pilot, app._warmed.is_set)
+        await client_ready(pilot)
         app.clear_notifications()
         passages = tuple(
             Passage(
