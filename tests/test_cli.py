@@ -17,20 +17,14 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.sessions import SessionStore
+from tests.cli_run import run_cli
 from tests.fake_anthropic import FakeAnthropic, Reply
 
 TIMEOUT = 180
 
 
 def atlas(*args: str, env: dict[str, str], timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "atlas_tui.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
+    return run_cli(*args, env=env, timeout=timeout)
 
 
 @pytest.fixture

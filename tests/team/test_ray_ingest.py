@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.cli_run import run_cli, start_cli
 from tests.corpus import write_files
 from tests.ray_cluster import REPO, RayCluster, ray_env
 from tests.seaweed import SeaweedS3
@@ -48,14 +49,7 @@ def corpus(files: int, sections: int, seed: int) -> dict[str, str]:
 
 
 def atlas(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "atlas_tui.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env or ray_env(),
-        cwd=REPO,
-        timeout=RUN_TIMEOUT_S,
-    )
+    return run_cli(*args, env=env or ray_env(), timeout=RUN_TIMEOUT_S, cwd=REPO)
 
 
 def ingest(root: Path, db: str, *extra: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -126,14 +120,7 @@ def wait_for(condition: Any, what: str, timeout_s: float = 60.0) -> Any:
 
 def start_ingest(cluster: RayCluster, root: Path, db: str) -> subprocess.Popen[str]:
     args = ["ingest", str(root), "--db", db, "--json", "--ray-address", cluster.address]
-    return subprocess.Popen(
-        [sys.executable, "-m", "atlas_tui.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ray_env(),
-        cwd=REPO,
-    )
+    return start_cli(*args, env=ray_env(), cwd=REPO)
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str]:

@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 from atlas_tui.config import Settings
 from atlas_tui.query import AtlasQuery
 from atlas_tui.sessions import SessionStore
+from tests.cli_run import run_cli, start_cli
 from tests.corpus import NOTES, write_files
 from tests.fake_anthropic import free_port
 from tests.seaweed import SECRET_KEY, SeaweedS3
@@ -36,24 +36,7 @@ MORE = {
 
 
 def run(*args: str, env: dict[str, str], timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "atlas_tui.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def start(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "atlas_tui.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    return run_cli(*args, env=env, timeout=timeout)
 
 
 @pytest.fixture
@@ -148,7 +131,7 @@ def test_two_concurrent_ingests_into_a_new_index_both_succeed_and_write_each_chu
 ) -> None:
     corpus = write_files(tmp_path / "drive", {**NOTES, **MORE})
     db = f"s3://{seaweed.make_bucket()}/shared"
-    runs = [start("ingest", str(corpus), "--db", db, "--json", env=team_env) for _ in range(2)]
+    runs = [start_cli("ingest", str(corpus), "--db", db, "--json", env=team_env) for _ in range(2)]
     results = [(p.communicate(timeout=TIMEOUT), p.returncode) for p in runs]
     for (out, err), code in results:
         assert code == 0, err
@@ -173,7 +156,7 @@ def test_a_reader_keeps_answering_during_an_ingest_and_then_sees_its_files(
     reader = AtlasQuery(Settings(db_path=db, provider="extractive"))  # opened before the ingest
     reader.warm()
     second = write_files(tmp_path / "second", MORE)
-    ingest = start("ingest", str(second), "--db", db, env=team_env)
+    ingest = start_cli("ingest", str(second), "--db", db, env=team_env)
     answered = 0
     try:
         while ingest.poll() is None:
