@@ -37,11 +37,15 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-def bench_modes(db: str, collection: str, questions: list[str], repeats: int) -> None:
-    kb = KnowledgeBase(Settings(db_path=db, collection=collection))
-    kb.warm()
-    stats = kb.stats()
-    print(f"index {db}: {stats.chunks} chunks, {stats.embedded_chunks} embedded")
+def load_questions(path: str | Path) -> list[str]:
+    return [json.loads(line)["q"] for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def time_modes(
+    kb: KnowledgeBase, questions: list[str], repeats: int
+) -> dict[str, tuple[float, float, int]]:
+    """Warm search latency per mode: (p50 ms, p95 ms, queries), one untimed query first."""
+    figures = {}
     for mode in SEARCH_MODES:
         kb.search(questions[0], mode=mode)
         samples = []
@@ -50,8 +54,17 @@ def bench_modes(db: str, collection: str, questions: list[str], repeats: int) ->
                 started = time.perf_counter()
                 kb.search(question, mode=mode)
                 samples.append((time.perf_counter() - started) * 1000)
-        p50, p95 = percentiles(samples)
-        print(f"  {mode:8} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(samples)} queries)")
+        figures[mode] = (*percentiles(samples), len(samples))
+    return figures
+
+
+def bench_modes(db: str, collection: str, questions: list[str], repeats: int) -> None:
+    kb = KnowledgeBase(Settings(db_path=db, collection=collection))
+    kb.warm()
+    stats = kb.stats()
+    print(f"index {db}: {stats.chunks} chunks, {stats.embedded_chunks} embedded")
+    for mode, (p50, p95, n) in time_modes(kb, questions, repeats).items():
+        print(f"  {mode:8} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({n} queries)")
     encode = []
     for question in questions:
         started = time.perf_counter()
@@ -144,10 +157,7 @@ def main() -> None:
     if args.quick:
         args.synthetic, args.repeats, args.queries = min(args.synthetic, 100_000), 1, 20
     if args.db:
-        lines = Path(args.questions).read_text().splitlines()
-        bench_modes(
-            args.db, args.collection, [json.loads(x)["q"] for x in lines if x], args.repeats
-        )
+        bench_modes(args.db, args.collection, load_questions(args.questions), args.repeats)
     if args.synthetic:
         bench_synthetic(args.synthetic, args.queries)
 

@@ -14,24 +14,19 @@ the first search of a fresh client (opening the index included) for each locatio
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from atlas_tui.config import SEARCH_MODES, Settings, demo_corpus_path
+from bench_search import load_questions, time_modes
+
+from atlas_tui.config import Settings, demo_corpus_path
 from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.store import Store
 
 QUESTIONS = Path(__file__).resolve().parents[2] / "shared/eval/python-docs-dev-questions.jsonl"
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
 def copy_index(local: str, collection: str, server, bucket: str) -> str:  # type: ignore[no-untyped-def]
@@ -48,24 +43,16 @@ def copy_index(local: str, collection: str, server, bucket: str) -> str:  # type
     return f"s3://{bucket}/index"
 
 
-def measure(db: str, collection: str, questions: list[str], repeats: int) -> dict[str, object]:
+def measure(
+    db: str, collection: str, questions: list[str], repeats: int
+) -> tuple[int, float, dict[str, tuple[float, float, int]]]:
+    """(chunks, first search ms with the open, warm (p50, p95, n) per mode) of one index."""
     started = time.perf_counter()
     kb = KnowledgeBase(Settings(db_path=db, collection=collection))
     kb.warm()  # the model, and the index opened: what the TUI does at start-up
     kb.search(questions[0])
     cold_ms = (time.perf_counter() - started) * 1000
-    result: dict[str, object] = {"chunks": kb.stats().chunks, "first_search_ms": cold_ms}
-    for mode in SEARCH_MODES:
-        kb.search(questions[1 % len(questions)], mode=mode)
-        samples = []
-        for _ in range(repeats):
-            for question in questions:
-                begun = time.perf_counter()
-                kb.search(question, mode=mode)
-                samples.append((time.perf_counter() - begun) * 1000)
-        p50, p95 = percentiles(samples)
-        result[mode] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "n": len(samples)}
-    return result
+    return kb.stats().chunks, cold_ms, time_modes(kb, questions, repeats)
 
 
 def demo_index(root: Path) -> str:
@@ -77,11 +64,7 @@ def demo_index(root: Path) -> str:
 def run(args: argparse.Namespace) -> None:
     from tests.seaweed import SeaweedS3
 
-    questions = [
-        json.loads(line)["q"]
-        for line in Path(args.questions).read_text().splitlines()
-        if line.strip()
-    ]
+    questions = load_questions(args.questions)
     root = Path(tempfile.mkdtemp(prefix="atlas-team-bench-"))
     server = SeaweedS3(root / "seaweed")
     for name, value in server.env().items():
@@ -101,18 +84,10 @@ def run(args: argparse.Namespace) -> None:
         for label, local, collection in indexes:
             remote = copy_index(local, collection, server, server.make_bucket())
             for where, db in (("local disk", local), ("SeaweedFS s3://", remote)):
-                figures = measure(db, collection, questions, args.repeats)
-                print(
-                    f"{label:12} {where:16} {figures['chunks']} chunks, first search "
-                    f"{figures['first_search_ms']:.0f} ms"
-                )
-                for mode in SEARCH_MODES:
-                    m = figures[mode]
-                    assert isinstance(m, dict)
-                    print(
-                        f"{'':30} {mode:8} p50 {m['p50_ms']:7.1f} ms  p95 {m['p95_ms']:7.1f} ms"
-                        f"  ({m['n']} queries)"
-                    )
+                chunks, cold_ms, modes = measure(db, collection, questions, args.repeats)
+                print(f"{label:12} {where:16} {chunks} chunks, first search {cold_ms:.0f} ms")
+                for mode, (p50, p95, n) in modes.items():
+                    print(f"{'':30} {mode:8} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  ({n} queries)")
     finally:
         server.stop()
 
