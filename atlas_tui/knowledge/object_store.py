@@ -77,6 +77,14 @@ def storage_options(
     return options
 
 
+def _unresolved(endpoint: str) -> str:
+    return f"the host of {endpoint} could not be resolved (no network, or a wrong endpoint)"
+
+
+def _refused(endpoint: str) -> str:
+    return f"nothing answers at {endpoint} (connection refused)"
+
+
 def describe_failure(text: str, uri: str) -> str | None:
     """What went wrong reaching `uri`, in words, or None when the text says nothing we know."""
     code = next(iter(_CODE.findall(text)), "")
@@ -86,9 +94,9 @@ def describe_failure(text: str, uri: str) -> str | None:
     if code in _CREDENTIAL_CODES:
         return f"{endpoint} refused the credentials ({code})"
     if "dns error" in text or "failed to lookup address" in text:
-        return f"the host of {endpoint} could not be resolved (no network, or a wrong endpoint)"
+        return _unresolved(endpoint)
     if "ConnectionRefused" in text or "Connection refused" in text:
-        return f"nothing answers at {endpoint} (connection refused)"
+        return _refused(endpoint)
     if re.search(r"timed out|Timeout|operation timed out", text):
         return f"{endpoint} did not answer in time"
     if "Network is unreachable" in text or "NetworkUnreachable" in text:
@@ -127,9 +135,9 @@ def probe(uri: str, options: Mapping[str, str], environ: Mapping[str, str] | Non
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, socket.gaierror):
-            why = f"the host of {endpoint} could not be resolved (no network, or a wrong endpoint)"
+            why = _unresolved(endpoint)
         elif isinstance(reason, ConnectionRefusedError):
-            why = f"nothing answers at {endpoint} (connection refused)"
+            why = _refused(endpoint)
         elif isinstance(reason, TimeoutError | socket.timeout):
             why = f"{endpoint} did not answer within {PROBE_TIMEOUT_S:g} s"
         else:
