@@ -151,7 +151,7 @@ VERB_ARGS: dict[str, tuple[str, ...]] = {
 
 
 def every_verb() -> list[tuple[str, ...]]:
-    from atlas_tui.cli import build_parser
+    from atlas_tui.cli.main import build_parser
 
     parser = build_parser()
     verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_tui.config import Settings
+from atlas_tui.conversation.recording import TurnRecorder
 from atlas_tui.errors import AtlasError, SessionStoreError
 from atlas_tui.query import Event
-from atlas_tui.recorder import TurnRecorder
 from atlas_tui.sessions import AnswerVersion, Session, SessionStore, title_from_question
 
 EXPORT_SUFFIXES = {"md": ".md", "json": ".json"}
@@ -188,7 +188,7 @@ class SessionKeeper:
         return path
 
     def _export_text(self, fmt: str) -> tuple[Session, str]:
-        from atlas_tui.export import export_json, export_markdown
+        from atlas_tui.sessions.export import export_json, export_markdown
 
         store = self._require_store()
         if self.session_id is None:

@@ -23,8 +23,8 @@ from atlas_tui.errors import AtlasError, CancelledError_, SessionStoreError
 from atlas_tui.safety import display_path, json_safe, terminal_safe
 
 if TYPE_CHECKING:
+    from atlas_tui.conversation.recording import TurnRecorder
     from atlas_tui.query import AtlasQuery, Event
-    from atlas_tui.recorder import TurnRecorder
     from atlas_tui.sessions import SessionStore
 
 EXIT_CANCELLED = 128 + signal.SIGINT
@@ -78,7 +78,7 @@ class Session:
         self.history: list[Any] = []
         if args.no_save:
             return
-        from atlas_tui.recorder import TurnRecorder
+        from atlas_tui.conversation.recording import TurnRecorder
         from atlas_tui.sessions import SessionStore
 
         try:

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from atlas_tui.cli_output import count
+from atlas_tui.cli.output import count
 from atlas_tui.safety import display_path, terminal_safe
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from atlas_tui.cli_output import count, one_line, print_json, write_file
+from atlas_tui.cli.output import count, one_line, print_json, write_file
 from atlas_tui.config import Settings
 from atlas_tui.safety import display_path, json_safe, terminal_safe
 
@@ -49,8 +49,8 @@ def _when(timestamp: float) -> str:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from atlas_tui.export import export_json, export_markdown
     from atlas_tui.sessions import SessionStore
+    from atlas_tui.sessions.export import export_json, export_markdown
 
     with SessionStore.from_settings(settings, read_only=True) as store:
         session = store.load_session(args.session)

@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from atlas_tui.cli_models import add_parser as add_models_parser
-from atlas_tui.cli_models import cmd_models
-from atlas_tui.cli_output import one_line, print_json
-from atlas_tui.cli_sessions import cmd_export, cmd_sessions
+from atlas_tui.cli.models import add_parser as add_models_parser
+from atlas_tui.cli.models import cmd_models
+from atlas_tui.cli.output import one_line, print_json
+from atlas_tui.cli.serve import add_arguments as add_serve_arguments
+from atlas_tui.cli.serve import run_serve
+from atlas_tui.cli.sessions import cmd_export, cmd_sessions
 from atlas_tui.config import (
     INGEST_ENGINES,
     SEARCH_MODES,
@@ -28,8 +30,6 @@ from atlas_tui.config import (
 )
 from atlas_tui.errors import RAY_MISSING, AtlasError, ConfigError
 from atlas_tui.safety import display_path, terminal_safe
-from atlas_tui.serve import add_arguments as add_serve_arguments
-from atlas_tui.serve import run_serve
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery
@@ -209,7 +209,7 @@ def _knobs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from atlas_tui.progress import format_report, ingest_with_progress
+    from atlas_tui.cli.progress import format_report, ingest_with_progress
 
     paths = list(args.paths)
     if args.demo:
@@ -270,7 +270,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Verify the index (bookkeeping, full-text index, every chunk row); exit 1 if damaged."""
-    from atlas_tui.progress import say_waiting
+    from atlas_tui.cli.progress import say_waiting
 
     client = _client(_settings(args))
     health, done = client.knowledge.check(repair=args.repair, on_wait=say_waiting)
@@ -306,7 +306,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from atlas_tui.ask import run_ask
+    from atlas_tui.cli.ask import run_ask
 
     settings = _settings(args)
     return run_ask(args, settings, _client(settings), _knobs(args))
@@ -377,7 +377,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return 128 + signal.SIGPIPE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""A research conversation: its turns, their answers, and how they are recorded."""
