@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from atlas_tui.cli.models import add_parser as add_models_parser
 from atlas_tui.cli.models import cmd_models
-from atlas_tui.cli.output import one_line, print_json
+from atlas_tui.cli.output import print_error, print_json
 from atlas_tui.cli.serve import add_arguments as add_serve_arguments
 from atlas_tui.cli.serve import run_serve
 from atlas_tui.cli.sessions import cmd_export, cmd_sessions
@@ -336,11 +336,6 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_error(error: AtlasError) -> None:
-    """The error and its hint, on one line of stderr."""
-    print(f"atlas-tui: {one_line(terminal_safe(error.describe()))}", file=sys.stderr)
-
-
 COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
@@ -365,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return status
     except AtlasError as error:
-        _print_error(error)
+        print_error(error)
         return 1
     except KeyboardInterrupt:
         print("\natlas-tui: interrupted.", file=sys.stderr)

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import errno
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from atlas_tui.errors import AtlasError
-from atlas_tui.safety import display_path, json_safe
+from atlas_tui.safety import display_path, json_safe, terminal_safe
 
 
 def print_json(data: Any) -> None:
     """JSON on stdout, with any control or invisible character escaped (same value decoded)."""
     print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
+
+
+def print_error(error: AtlasError) -> None:
+    """The error and its hint, on one line of stderr."""
+    print(f"atlas-tui: {one_line(terminal_safe(error.describe()))}", file=sys.stderr)
 
 
 def one_line(text: str) -> str:

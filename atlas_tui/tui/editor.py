@@ -1,7 +1,7 @@
 """Open a passage's file in the user's editor ($VISUAL, else $EDITOR) at the passage's line.
 
 The app is suspended while the editor runs (it owns the terminal); a missing editor, file or
-terminal gives a one-line notice instead.
+terminal gives a one-line notice instead (toasts pass the app's terminal filter).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 from textual.app import App, SuspendNotSupported
 from textual.message import Message
 
-from atlas_tui.safety import terminal_safe
 from atlas_tui.types import Passage
 
 # Editors that take `FILE:LINE` after a flag rather than `+LINE FILE`.
@@ -50,7 +49,7 @@ def open_in_editor(app: App[object], passage: Passage) -> None:
     path = passage.path
     if not Path(path).is_file():
         app.notify(
-            f"The file is not there any more: {terminal_safe(path)}",
+            f"The file is not there any more: {path}",
             severity="warning",
             markup=False,
         )
@@ -82,14 +81,14 @@ def open_in_editor(app: App[object], passage: Passage) -> None:
             )
     except (OSError, subprocess.SubprocessError) as error:
         app.notify(
-            f"Cannot run the editor {terminal_safe(command[0])!r}: {terminal_safe(str(error))}",
+            f"Cannot run the editor {command[0]!r}: {error}",
             severity="error",
             markup=False,
         )
         return
     if result.returncode != 0:
         app.notify(
-            f"The editor {terminal_safe(command[0])!r} exited with status {result.returncode}.",
+            f"The editor {command[0]!r} exited with status {result.returncode}.",
             severity="warning",
             markup=False,
         )

@@ -25,7 +25,7 @@ async def test_offline_answer_cites_documents_and_fills_the_pane(make_settings, 
         view = await ask(pilot, QUESTION)
         assert "trimodal methodology" in str(view.query_one(".question").render())
         await settled(pilot)
-        record = app.turns[-1]
+        record = app.conversation.turns[-1]
         assert record.status == "done"
         assert "bottom-up implementation" in record.answer
         # documents arrived before the first piece of answer
@@ -49,10 +49,11 @@ async def test_no_key_note_is_in_the_status_line_and_a_toast_once_per_install(
     for launch in range(2):
         app = AtlasApp(make_settings(), client=warm_client)
         async with app.run_test() as pilot:
-            await until(pilot, lambda app=app: app._key_note_shown)
+            status = app.query_one(StatusLine)
+            await until(pilot, lambda status=status: "no API key" in status.answerer)
             await ask(pilot, QUESTION)
             await settled(pilot)
-            notes = [n for n in app._notifications if "ANTHROPIC_API_KEY" in n.message]
+            notes = [n for n in app.notices if "ANTHROPIC_API_KEY" in n.message]
             assert len(notes) == (1 if launch == 0 else 0)
             assert all(len(n.message) < 100 for n in notes)  # two lines, not seven
             assert "no API key" in app.query_one(StatusLine).answerer
@@ -76,7 +77,7 @@ async def test_claude_answer_streams_with_citations(make_settings, fake_anthropi
     async with app.run_test(size=(120, 40)) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        record = app.turns[-1]
+        record = app.conversation.turns[-1]
         assert record.status == "done", record.error
         assert record.answer.startswith("It combines three modes")
         assert "[1]" in record.answer and record.cited == {1}  # the one cited passage, marked
@@ -92,7 +93,7 @@ async def test_key_rejected_is_a_clear_notice(make_settings, fake_anthropic):
     async with app.run_test(size=(120, 40)) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        assert app.turns[-1].status == "failed"
+        assert app.conversation.turns[-1].status == "failed"
         text = note(view)
         assert "API key was rejected" in text and "ANTHROPIC_API_KEY" in text
         assert "Traceback" not in text
@@ -117,7 +118,7 @@ async def test_interrupted_stream_keeps_the_partial_answer(make_settings, fake_a
     async with app.run_test(size=(120, 40)) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        assert app.turns[-1].answer == "The partial answer"
+        assert app.conversation.turns[-1].answer == "The partial answer"
         assert "The partial answer" in view.answer.source
         assert "partial answer above is kept" in note(view)
 
@@ -132,7 +133,7 @@ async def test_escape_cancels_a_stalled_answer_and_quit_does_not_hang(
         await until(pilot, lambda: "Half an answer" in view.answer.source)
         await pilot.press("escape")
         await settled(pilot)
-        assert app.turns[-1].status == "cancelled"
+        assert app.conversation.turns[-1].status == "cancelled"
         assert "Half an answer" in view.answer.source
         assert "Cancelled" in note(view)
         # a second stall, then quit while it stalls: the app must exit promptly

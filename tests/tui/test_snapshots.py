@@ -11,6 +11,7 @@ from dataclasses import replace
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from atlas_tui.conversation import ShownPassage
 from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.preview import PreviewScreen, passage_header
@@ -60,7 +61,7 @@ def test_streaming(snap_compare, make_settings, fake_anthropic):
     async def stalled(pilot: Pilot) -> None:
         view = await ask(pilot, QUESTION)
         await until(pilot, lambda: "three modes of work" in view.answer.source)
-        assert app.turns[-1].status == "streaming"
+        assert app.conversation.turns[-1].status == "streaming"
         app.clear_notifications()
         await pilot.pause()
 
@@ -95,7 +96,7 @@ def test_preview(snap_compare, make_settings, warm_client):
         screen = app.screen
         assert isinstance(screen, PreviewScreen)
         await until(pilot, lambda: bool(screen.query(".passage")))  # rendered, scrolled
-        fixed_root = replace(screen.passage, root="/corpus")  # the real root is a temp dir
+        fixed_root = ShownPassage.of(replace(screen.passage.passage, root="/corpus"))  # not tmp
         screen.query_one("#preview-header", Static).update(passage_header(1, fixed_root))
         await pilot.pause()
 
@@ -110,7 +111,7 @@ def test_error_keeps_the_partial_answer(snap_compare, make_settings, fake_anthro
     async def failed(pilot: Pilot) -> None:
         await ask(pilot, QUESTION)
         await settled(pilot)
-        assert app.turns[-1].status == "failed"
+        assert app.conversation.turns[-1].status == "failed"
         app.clear_notifications()
         await pilot.pause()
 
@@ -165,14 +166,16 @@ def test_documents_pane_heading_tails(snap_compare, make_settings, warm_client):
         await client_ready(pilot)
         app.clear_notifications()
         passages = tuple(
-            Passage(
-                f"ingesting-documents.md#{i}",
-                "text",
-                "ingesting-documents.md",
-                "/docs",
-                guide,
-                f"{guide} > {heading}",
-                0.95 - i / 100,
+            ShownPassage.of(
+                Passage(
+                    f"ingesting-documents.md#{i}",
+                    "text",
+                    "ingesting-documents.md",
+                    "/docs",
+                    guide,
+                    f"{guide} > {heading}",
+                    0.95 - i / 100,
+                )
             )
             for i, heading in enumerate(sections)
         )

@@ -1,7 +1,7 @@
 """The sessions screen: list, search, open, rename and delete research sessions.
 
-`SessionsScreen(store)` dismisses with the id of the session to resume, or None. Titles, questions
-and answers are untrusted text: they are shown as plain `Text`, never parsed as markup.
+`SessionsScreen(library)` dismisses with the id of the session to resume, or None. Titles, questions
+and answers come cleaned from the library and are shown as plain `Text`, never parsed as markup.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from atlas_tui.conversation import SessionLibrary
 from atlas_tui.errors import SessionStoreError
-from atlas_tui.safety import terminal_safe
-from atlas_tui.sessions import SessionStore, SessionSummary
+from atlas_tui.sessions import SessionSummary
 from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 
 UNTITLED = "Untitled session"
 
 
 def shown_title(summary: SessionSummary) -> str:
-    """A session's title as the terminal may show it (titles come from questions and documents)."""
-    return terminal_safe(summary.title) or UNTITLED
+    return summary.title or UNTITLED
 
 
 def last_used(timestamp: float, now: datetime | None = None) -> str:
@@ -64,9 +63,9 @@ class SessionsScreen(Screen[str | None]):
         Binding("slash", "focus_search", "Search"),
     ]
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, library: SessionLibrary) -> None:
         super().__init__()
-        self.store = store
+        self.library = library
         self._summaries: dict[str, SessionSummary] = {}
 
     def compose(self) -> ComposeResult:
@@ -95,8 +94,8 @@ class SessionsScreen(Screen[str | None]):
         table = self.query_one(DataTable)
         select = select or self.selected_id
         try:
-            summaries = self.store.list_sessions()
-            hits = self.store.search(self.search_text) if self.search_text else []
+            summaries = self.library.sessions()
+            hits = self.library.search(self.search_text) if self.search_text else []
         except SessionStoreError as error:
             self.notify(error.describe(), severity="error", title="Sessions", markup=False)
             return
@@ -111,9 +110,7 @@ class SessionsScreen(Screen[str | None]):
         table.clear()
         words = re.findall(r"\w+", self.search_text)
         for summary, snippet in rows:
-            match = Text(
-                " ".join(terminal_safe(snippet).split()), no_wrap=True, overflow="ellipsis"
-            )
+            match = Text(" ".join(snippet.split()), no_wrap=True, overflow="ellipsis")
             match.highlight_words(words, style="bold reverse", case_sensitive=False)
             table.add_row(
                 Text(shown_title(summary), no_wrap=True, overflow="ellipsis"),
@@ -183,13 +180,13 @@ class SessionsScreen(Screen[str | None]):
             if title is None:
                 return
             try:
-                self.store.rename(session_id, title)
+                self.library.rename(session_id, title)
             except SessionStoreError as error:
                 self.notify(error.describe(), severity="error", title="Rename", markup=False)
             self.reload(select=session_id)
 
         self.app.push_screen(
-            PromptScreen("Rename the session:", terminal_safe(summary.title), allow_empty=False),
+            PromptScreen("Rename the session:", summary.title, allow_empty=False),
             renamed,
         )
 
@@ -203,7 +200,7 @@ class SessionsScreen(Screen[str | None]):
             if not delete:
                 return
             try:
-                self.store.delete(session_id)
+                self.library.delete(session_id)
             except SessionStoreError as error:
                 self.notify(error.describe(), severity="error", title="Delete", markup=False)
             else:

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from atlas_tui.query import Timings
 from atlas_tui.safety import terminal_safe
 
 
@@ -21,29 +22,41 @@ class StatusLine(Static):
     route: reactive[str] = reactive("")  # who answers that model: "local qwen3 via Ollama"
     usage: reactive[str] = reactive("")
 
+    def show_timings(self, timings: Timings) -> None:
+        """The last answer's speed: time to first token, and tokens a second when measured."""
+        speed = []
+        if timings.first_token_ms is not None:
+            speed.append(f"first token {timings.first_token_ms / 1000:.2f} s")
+        if timings.tokens_per_s is not None:
+            speed.append(f"{timings.tokens_per_s:.0f} tok/s")
+        self.speed = "  ".join(speed)
+
     def render(self) -> Text:
         """Most needed first, as a narrow terminal cuts from the right: who answers and how
-        documents are found, then the session's usage, the index, and the last answer's speed."""
+        documents are found, then the session's usage, the index, and the last answer's speed.
+        Its parts come from the config, the sessions database and servers: the line is cleaned
+        as a whole before it is drawn."""
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.state:
             text.append(f" {terminal_safe(self.state)} ", style="reverse")
             text.append("  ")
-        model, route = terminal_safe(self.model), terminal_safe(self.route)
+        model, route = self.model, self.route
         if model and route and route != "offline extractive":
-            text.append(route)  # who answers the session's model replaces the default
+            parts = [route]  # who answers the session's model replaces the default
         elif model and self.answerer.startswith("Claude "):
-            text.append(f"Claude {model}")
+            parts = [f"Claude {model}"]
         else:
-            text.append(terminal_safe(self.answerer))
+            parts = [self.answerer]
             if model:
                 offline = " (unused offline)" if self.answerer == "offline extractive" else ""
-                text.append(f"  │  model: {model}{offline}")
-        text.append(f"  │  mode: {self.mode}")
+                parts[0] += f"  │  model: {model}{offline}"
+        parts.append(f"mode: {self.mode}")
         if self.source:
-            text.append(f"  │  source: {terminal_safe(self.source)}")
+            parts.append(f"source: {self.source}")
         if self.usage:
-            text.append("  │  " + self.usage)
-        text.append("  │  " + terminal_safe(self.index))
+            parts.append(self.usage)
+        parts.append(self.index)
         if self.speed:
-            text.append("  │  " + self.speed)
+            parts.append(self.speed)
+        text.append(terminal_safe("  │  ".join(parts)))
         return text
