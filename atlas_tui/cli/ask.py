@@ -18,10 +18,10 @@ import sys
 from dataclasses import asdict
 from typing import IO, TYPE_CHECKING, Any
 
-from atlas_tui.cli.output import one_line, print_error
+from atlas_tui.cli.output import one_line, print_error, say
 from atlas_tui.config import Settings
 from atlas_tui.errors import CancelledError_, SessionStoreError
-from atlas_tui.safety import Clean, display_path, json_safe, terminal_safe
+from atlas_tui.safety import Clean, display_path, json_safe
 
 if TYPE_CHECKING:
     from atlas_tui.conversation import Conversation
@@ -66,7 +66,7 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 def warn(message: str) -> None:
-    print(f"atlas-tui: warning: {one_line(terminal_safe(message))}", file=sys.stderr, flush=True)
+    say(f"atlas-tui: warning: {one_line(message)}", err=True)
 
 
 def _conversation(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from atlas_tui.cli.models import add_parser as add_models_parser
 from atlas_tui.cli.models import cmd_models
-from atlas_tui.cli.output import print_error, print_json
+from atlas_tui.cli.output import print_error, print_json, say
 from atlas_tui.cli.serve import add_arguments as add_serve_arguments
 from atlas_tui.cli.serve import run_serve
 from atlas_tui.cli.sessions import cmd_export, cmd_sessions
@@ -229,7 +229,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
     else:
-        print(format_report(report))
+        say(format_report(report))
     return 0 if report.ok else 1
 
 
@@ -248,9 +248,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     for p in passages:
         where = display_path(p.source) + (f" p.{p.page}" if p.page else "")
         heading = f"  {p.heading}" if p.heading else ""
-        print(terminal_safe(f"[{p.rank}] {p.score:.3f}  {where}{heading}"))
+        say(f"[{p.rank}] {p.score:.3f}  {where}{heading}")
         snippet = " ".join(p.text.split())
-        print(terminal_safe(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}"))
+        say(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
     return 0
 
 
@@ -264,7 +264,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         unknown = {"size_bytes": "not measured on an object store", "last_ingest": "never"}
         for key, value in data.items():
             shown = unknown.get(key, "none") if value is None else value
-            print(terminal_safe(f"{key.replace('_', ' '):<{width}}  {shown}"))
+            say(f"{key.replace('_', ' '):<{width}}  {shown}")
     return 0
 
 
@@ -286,7 +286,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print("Run `atlas-tui ingest` on the same folders to re-add what was dropped.")
         return 0
     for problem in health.problems():
-        print(f"atlas-tui check: {problem}.", file=sys.stderr)
+        say(f"atlas-tui check: {problem}.", err=True)
     if args.repair:
         print(
             "atlas-tui check: could not repair this; move the index aside and rebuild it "

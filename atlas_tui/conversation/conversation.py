@@ -23,12 +23,12 @@ from atlas_tui.config import Settings
 from atlas_tui.conversation.answer import Answer, Recording
 from atlas_tui.conversation.library import SessionLibrary
 from atlas_tui.conversation.recording import TurnRecorder
-from atlas_tui.conversation.shown import ShownAnswer
+from atlas_tui.conversation.shown import ShownAnswer, shown_title
 from atlas_tui.conversation.token import Token
 from atlas_tui.conversation.turns import NO_TEXT, ConversationTurn, usage_of
 from atlas_tui.errors import AtlasError, SessionStoreError
-from atlas_tui.safety import Clean, terminal_safe
-from atlas_tui.sessions import AnswerVersion, Session, SessionStore, title_from_question
+from atlas_tui.safety import Clean
+from atlas_tui.sessions import AnswerVersion, Session, SessionStore
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery
@@ -196,7 +196,7 @@ class Conversation:
                 created = session.id is None
                 if created:
                     session.id = store.create_session()
-                    session.title = terminal_safe(title_from_question(turn.asked))
+                    session.title = shown_title(turn.asked)
                     if session.system_prompt or session.model:
                         store.set_session_options(
                             session.id, system_prompt=session.system_prompt, model=session.model
@@ -241,7 +241,7 @@ class Conversation:
         self._replace_session(
             SessionRef(
                 session.id,
-                terminal_safe(session.title),
+                shown_title(session.title),
                 session.system_prompt,
                 session.model,
             )
@@ -283,7 +283,7 @@ class Conversation:
         """The session's title as stored (the sessions screen may have renamed it)."""
         if self.store is not None and self.session.id is not None:
             title = self.store.load_session(self.session.id).title
-            self.session.title = terminal_safe(title)
+            self.session.title = shown_title(title)
 
     def rename(self, title: str) -> None:
         store = self._require_store()
@@ -292,7 +292,7 @@ class Conversation:
                 "There is no session to rename yet.", hint="Ask a question: it starts one."
             )
         store.rename(self.session.id, title)
-        self.session.title = terminal_safe(title_from_question(title))
+        self.session.title = shown_title(title)
 
     def export_name(self, fmt: str) -> str:
         """The file name an export of the session on screen gets by default."""

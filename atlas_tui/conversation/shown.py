@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from atlas_tui.errors import AtlasError
 from atlas_tui.query import Delta, Done, Event, Failed, Retrieved
 from atlas_tui.safety import Clean, terminal_safe
-from atlas_tui.sessions import AnswerVersion, SearchHit, SessionSummary
+from atlas_tui.sessions import AnswerVersion, SearchHit, SessionSummary, title_from_question
 from atlas_tui.types import Citation, Passage
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -126,6 +126,11 @@ class ShownAnswer:
     def cited(self) -> set[int]:
         """The documents the answer cites: its [n] markers and its valid citations."""
         return cited_numbers(self.text) | {c.number for c in self.citations if c.valid}
+
+
+def shown_title(title: str) -> Clean:
+    """A session title for a screen: one line, at most TITLE_LENGTH characters, cleaned."""
+    return terminal_safe(title_from_question(title))
 
 
 def shown_summary(summary: SessionSummary) -> SessionSummary:

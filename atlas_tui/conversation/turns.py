@@ -30,10 +30,10 @@ class ConversationTurn:
     live: ShownAnswer = PENDING  # the answer being written: its documents, how far it got
     stored_id: int | None = None  # the turn's id in the session store, once recorded
     damaged: Clean = NO_TEXT  # what of the stored turn could not be read
+    question: Clean = field(init=False)  # `asked`, as the screen shows it
 
-    @property
-    def question(self) -> Clean:
-        return terminal_safe(self.asked)
+    def __post_init__(self) -> None:
+        self.question = terminal_safe(self.asked)
 
     @property
     def on_screen(self) -> ShownAnswer:
