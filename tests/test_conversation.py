@@ -1,0 +1,352 @@
+"""The conversation without a screen: what is asked, recorded, shown and dropped, over a real
+session database. The query client is scripted (its events are the input here); everything from
+the conversation down (recording, the store, cleaning) is the real code.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from atlas_tui.config import Settings
+from atlas_tui.conversation import (
+    CANCELLED_BEFORE_START,
+    Conversation,
+    ConversationTurn,
+    ShownPassage,
+    Token,
+    turn_markdown,
+)
+from atlas_tui.conversation.shown import shown_error, shown_event
+from atlas_tui.errors import APIConnectionError, CancelledError_
+from atlas_tui.query import Delta, Done, Event, Failed, QueryRun, Retrieved, Timings
+from atlas_tui.safety import Clean
+from atlas_tui.sessions import SessionStore
+from atlas_tui.types import Citation, Passage, Usage
+
+HOSTILE = "Keepers \x1b]0;pwned\x07trim \u202ethe wick\u202c [1]."
+PASSAGE = Passage(
+    chunk_id="c1",
+    text="Keepers \x1b[31mtrim\x1b[0m the wick.",
+    source="light\u200bhouse.md",
+    root="/docs",
+    title="Lighthouses",
+    heading="Duties > Keepers",
+    score=0.8,
+)
+WAIT_S = 10.0  # the most any wait here takes
+
+
+def done(answer: str, citations: tuple[Citation, ...] = ()) -> Done:
+    return Done(
+        answer=answer,
+        citations=citations,
+        usage=Usage(1000, 100),
+        timings=Timings(first_token_ms=12.0),
+        answerer="Claude test",
+        model="claude-test",
+        cost_usd=0.001,
+    )
+
+
+def answered(*parts: str) -> list[Event]:
+    return [Retrieved((PASSAGE,)), *(Delta(p) for p in parts), done("".join(parts))]
+
+
+@dataclass
+class ScriptedClient:
+    """A query client whose questions get scripted event lists, in order; records its calls."""
+
+    scripts: list[list[Event] | Callable[[QueryRun], Iterator[Event]]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def events(self, text: str, **knobs: Any) -> QueryRun:
+        self.calls.append({"text": text, **knobs})
+        script = self.scripts.pop(0)
+        return QueryRun(script if callable(script) else lambda run: self._play(run, script))
+
+    @staticmethod
+    def _play(run: QueryRun, script: list[Event]) -> Iterator[Event]:
+        """The events in order; once cancelled, a cancelled end (as AtlasQuery's run does)."""
+        said = ""
+        for event in script:
+            if run.cancelled:
+                yield Failed(CancelledError_("Cancelled."), said)
+                return
+            said += event.text if isinstance(event, Delta) else ""
+            yield event
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(sessions_path=str(tmp_path / "sessions.sqlite3"), history_turns=4)
+
+
+@pytest.fixture
+def client() -> ScriptedClient:
+    return ScriptedClient()
+
+
+@pytest.fixture
+def conversation(client: ScriptedClient, settings: Settings) -> Iterator[Conversation]:
+    opened = Conversation(client, settings)  # type: ignore[arg-type]
+    assert opened.open_store()
+    yield opened
+    opened.close()
+
+
+def run(conversation: Conversation, question: str) -> tuple[ConversationTurn, list[Event]]:
+    """Ask, then read and take in every event (as `ask` does, on one thread)."""
+    answer = conversation.ask(question)
+    shown = [answer.take(event) for event in answer.events()]
+    return answer.turn, shown
+
+
+def stored(settings: Settings) -> list[Any]:
+    with SessionStore(settings.resolved_sessions_path) as store:
+        return [store.load_session(s.id) for s in store.list_sessions()]
+
+
+# --- asking and recording ---------------------------------------------------------------------
+
+
+def test_an_answer_is_recorded_verbatim_and_shown_clean(conversation, client, settings) -> None:
+    changes: list[str | None] = []
+    conversation.on_change = lambda: changes.append(conversation.session.id)
+    client.scripts.append(answered("Keepers \x1b]0;pwned\x07trim ", "\u202ethe wick\u202c [1]."))
+
+    turn, shown = run(conversation, "What do \x1b[2Jkeepers do?")
+
+    assert turn.status == "done" and turn.answer == "Keepers trim the wick [1]."
+    assert isinstance(turn.answer, Clean) and turn.question == "What do keepers do?"
+    assert [d.text for d in turn.documents] == ["Keepers trim the wick."]
+    assert turn.documents[0].source == "lighthouse.md"  # shown clean ...
+    assert turn.documents[0].passage.path == "/docs/light\u200bhouse.md"  # ... found by its name
+    assert [type(e) for e in shown] == [Retrieved, Delta, Delta, Done]
+    assert all("\x1b" not in e.text for e in shown if isinstance(e, Delta))
+    assert turn.cited == {1}
+    (session,) = stored(settings)
+    assert changes == [session.id]  # the new session was announced once, with its id
+    assert session.title == "What do \x1b[2Jkeepers do?"  # the store keeps what was typed
+    (kept,) = session.turns
+    assert kept.answer == HOSTILE and kept.status == "done"  # verbatim
+    assert kept.documents == (PASSAGE,) and kept.usage["cost_usd"] == 0.001
+    assert conversation.session.title == "What do keepers do?"
+
+
+def test_a_follow_up_is_sent_the_finished_turns_and_the_session_options(
+    conversation, client
+) -> None:
+    client.scripts += [answered("First."), answered("Second.")]
+    conversation.set_options(model="claude-opus", system_prompt="Be brief.")
+    conversation.retrieval.mode, conversation.retrieval.source = "keyword", "docs/*.md"
+    run(conversation, "One?")
+    run(conversation, "Two?")
+    first, second = client.calls
+    assert first["history"] == () and second["history"][0].question == "One?"
+    assert second["history"][0].answer == "First."
+    assert second["model"] == "claude-opus" and second["system_prompt"] == "Be brief."
+    assert second["mode"] == "keyword" and second["source"] == "docs/*.md"
+    assert conversation.usage() == "session: 2,000 in · 200 out · $0.0020"
+
+
+def test_a_cancel_before_the_client_is_ready_ends_the_answer_and_is_stored(
+    conversation, settings
+) -> None:
+    answer = conversation.ask("Who keeps the light?")
+    events = answer.events(ready=threading.Event())  # never set: the client is still warming
+    assert conversation.answering is answer
+    conversation.cancel()
+    (failed,) = list(events)
+    assert isinstance(failed, Failed) and failed.error.message == CANCELLED_BEFORE_START
+    answer.take(failed)
+    assert answer.turn.status == "cancelled" and conversation.answering is None
+    (session,) = stored(settings)
+    assert session.turns[0].status == "cancelled"
+
+
+def test_a_cancel_mid_answer_stops_the_run_and_keeps_the_partial_text(
+    conversation, client, settings
+) -> None:
+    stopped = threading.Event()
+
+    def stalls(run: QueryRun) -> Iterator[Event]:
+        yield Retrieved((PASSAGE,))
+        yield Delta("Half an ")
+        yield Delta("answer")
+        stopped.wait(WAIT_S)  # the stream stalls until the run is cancelled
+        yield Failed(CancelledError_("Cancelled."), "Half an answer")
+
+    client.scripts.append(stalls)
+    answer = conversation.ask("Who?")
+    events = answer.events()
+    for _ in range(3):
+        answer.take(next(events))
+    answer.token.on_cancel(stopped.set)
+    conversation.cancel()
+    answer.take(next(events))
+    assert answer.turn.status == "cancelled" and answer.turn.answer == "Half an answer"
+    assert list(events) == []
+    (session,) = stored(settings)
+    assert (session.turns[0].status, session.turns[0].answer) == ("cancelled", "Half an answer")
+
+
+def test_an_unexpected_failure_ends_the_answer_in_place(conversation, client, settings) -> None:
+    def breaks(run: QueryRun) -> Iterator[Event]:
+        yield Retrieved((PASSAGE,))
+        yield Delta("So far")
+        raise RuntimeError("the \x1b[31mbug\x1b[0m")
+
+    client.scripts.append(breaks)
+    turn, shown = run(conversation, "Why?")
+    assert isinstance(shown[-1], Failed)
+    assert shown[-1].error.message == "Unexpected error while answering: the bug"
+    assert turn.status == "failed" and turn.answer == "So far"
+    assert stored(settings)[0].turns[0].status == "failed"
+
+
+def test_a_reader_that_stops_reading_leaves_the_answer_stored_as_cancelled(
+    conversation, client, settings
+) -> None:
+    client.scripts.append(answered("The keeper ", "trims", " the wick."))
+    answer = conversation.ask("Who?")
+    events = answer.events()
+    next(events), next(events)  # documents, then "The keeper "
+    events.close()  # Ctrl+C in `ask`: the generator is closed where it stood
+    (session,) = stored(settings)
+    assert (session.turns[0].status, session.turns[0].answer) == ("cancelled", "The keeper ")
+
+
+# --- answering again, switching sessions -----------------------------------------------------
+
+
+def test_a_regenerated_question_keeps_its_answers_and_drops_the_stale_ones(
+    conversation, client, settings
+) -> None:
+    client.scripts += [answered("Half", " and more"), answered("The whole answer.")]
+    first = conversation.ask("What?")
+    events = first.events()
+    first.take(next(events)), first.take(next(events))  # documents, "Half": then ctrl+r
+    again = conversation.regenerate()
+    assert not first.current and first.token.cancelled
+    stale = list(events)  # the first answer's end is still recorded ...
+    assert stale and all(first.take(e) is not None for e in stale)
+    assert first.turn.shown == -1 and first.turn.status == "pending"  # ... but changes nothing
+    for event in again.events():
+        again.take(event)
+    turn = again.turn
+    assert [a.text for a in turn.answers] == ["Half", "The whole answer."]
+    assert turn.position == "answer 2/2" and turn.answer == "The whole answer."
+    turn.show(0)
+    assert turn.answer == "Half" and turn.status == "cancelled"
+    (session,) = stored(settings)
+    (kept,) = session.turns
+    assert [a.answer for a in kept.alternatives] == ["Half"]
+
+
+def test_a_question_asked_before_a_new_session_stays_in_its_own(conversation, client, settings):
+    client.scripts += [answered("Here."), answered("Never shown."), answered("Anew.")]
+    run(conversation, "First?")
+    first = conversation.session.id
+    asked_here = conversation.ask("Asked here?")  # its worker has not started yet ...
+    conversation.new_session()  # ... when ctrl+n comes
+    assert not asked_here.current and conversation.turns == []
+    list(asked_here.events())
+    run(conversation, "Asked anew?")
+    questions = {s.id: [t.question for t in s.turns] for s in stored(settings)}
+    assert questions.pop(first) == ["First?", "Asked here?"]
+    assert list(questions.values()) == [["Asked anew?"]]
+
+
+def test_a_reopened_session_shows_its_turns_clean_and_continues(
+    conversation, client, settings
+) -> None:
+    client.scripts += [answered(HOSTILE), answered("More.")]
+    run(conversation, "Keepers?")
+    session_id = conversation.session.id
+    conversation.new_session()
+    old_token = conversation.session.token
+    assert session_id is not None
+    conversation.open_session(session_id[:5])
+    assert not old_token.current
+    (turn,) = conversation.turns
+    assert turn.answer == "Keepers trim the wick [1]." and turn.stored_id is not None
+    _, _ = run(conversation, "And then?")
+    assert client.calls[-1]["history"][0].answer == HOSTILE  # the model is sent what it said
+    assert [t.question for t in stored(settings)[0].turns] == ["Keepers?", "And then?"]
+    assert conversation.open_session("last") is not None
+
+
+def test_without_a_store_it_answers_unsaved(client, tmp_path: Path) -> None:
+    broken = tmp_path / "not-a-db.sqlite3"
+    broken.write_bytes(b"not SQLite at all" * 200)
+    conversation = Conversation(client, Settings(sessions_path=str(broken)))  # type: ignore[arg-type]
+    assert not conversation.open_store() and "not a database" in conversation.problem
+    client.scripts.append(answered("Unsaved."))
+    turn, _ = run(conversation, "Q?")
+    assert turn.status == "done" and not conversation.saving
+    with pytest.raises(Exception, match="not being saved"):
+        conversation.library()
+
+
+def test_a_store_that_fails_while_recording_is_said_once(conversation, client) -> None:
+    problems: list[str] = []
+    conversation.on_problem = problems.append
+    client.scripts += [answered("One."), answered("Two.")]
+    run(conversation, "One?")
+    assert conversation.store is not None
+    conversation.store.close()  # every write fails from here on
+    turn, _ = run(conversation, "Two?")
+    assert turn.status == "done"  # the answer goes on
+    assert len(problems) == 1 and problems[0].startswith("This question could not be saved")
+
+
+# --- small parts -------------------------------------------------------------------------------
+
+
+def test_a_token_stops_its_work_once_and_a_retired_parent_retires_its_children() -> None:
+    session = Token()
+    answer = Token(session)
+    stops: list[str] = []
+    answer.on_cancel(lambda: stops.append("run"))
+    assert answer.current and not answer.cancelled and not answer.wait_cancelled(0)
+    answer.cancel()
+    answer.cancel()
+    assert stops == ["run"] and answer.cancelled and answer.current  # cancelled, still shown
+    answer.on_cancel(lambda: stops.append("late"))  # already cancelled: at once
+    assert stops == ["run", "late"]
+    session.retire()
+    assert not answer.current and answer.cancelled and answer.wait_cancelled(0)
+
+
+def test_shown_errors_and_events_are_clean_and_keep_their_kind() -> None:
+    error = APIConnectionError("Offline \x1b]52;c;AAAA\x07now", hint="Check \u202ethe net")
+    shown = shown_error(error)
+    assert isinstance(shown, APIConnectionError) and shown is not error
+    assert (shown.message, shown.hint, str(shown)) == (
+        "Offline now",
+        "Check the net",
+        "Offline now",
+    )
+    assert error.message.startswith("Offline \x1b")  # the original is left as it was
+    failed = shown_event(Failed(error, "part\x07ial"))
+    assert isinstance(failed, Failed) and failed.partial_text == "partial"
+    cited = shown_event(Delta("x", (Citation(1, "c1", "tr\u200bim"),)))
+    assert isinstance(cited, Delta) and cited.citations[0].cited_text == "trim"
+    retrieved = Retrieved((PASSAGE,))
+    assert shown_event(retrieved) is retrieved  # documents are shown through ShownPassage
+    assert ShownPassage.of(PASSAGE).heading == "Duties > Keepers"
+
+
+def test_a_turn_copied_as_markdown_lists_only_the_sources_it_cites(conversation, client) -> None:
+    other = Passage("c2", "Unrelated.", "other.md", "/docs", "Other", "", 0.5)
+    client.scripts.append([Retrieved((PASSAGE, other)), done("They trim it [1].")])
+    turn, _ = run(conversation, "Keepers?")
+    assert turn_markdown(turn) == (
+        "## Keepers?\n\nThey trim it [1].\n\nSources:\n\n- [1] lighthouse.md — Duties > Keepers\n"
+    )
