@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 CLI = (sys.executable, "-m", "atlas_tui.cli")
+TIMEOUT_S = 180  # a verb that loads the model, on a busy machine
 
 
 def run_cli(
@@ -35,3 +36,10 @@ def start_cli(*args: str, env: Mapping[str, str], cwd: Path | None = None) -> su
         env=dict(env),
         cwd=cwd,
     )
+
+
+def atlas(
+    *args: str, env: Mapping[str, str], timeout: float = TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
+    """`atlas-tui ARGS` run to the end: what most CLI tests need."""
+    return run_cli(*args, env=env, timeout=timeout)

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
 
 import pytest
 
 from atlas_tui import errors
-from atlas_tui.generation import Completed, GenerationEvent, TextDelta
+from atlas_tui.generation import Completed, TextDelta
 from atlas_tui.generation.prompts import DEFAULT_SYSTEM_PROMPT
 from atlas_tui.types import Passage, Turn, Usage
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply, closed_port_url
-
-
-def collect(events: Iterable[GenerationEvent]) -> tuple[str, list[TextDelta], list[Completed]]:
-    deltas: list[TextDelta] = []
-    done: list[Completed] = []
-    for event in events:
-        (deltas if isinstance(event, TextDelta) else done).append(event)  # type: ignore[arg-type]
-    return "".join(d.text for d in deltas), deltas, done
+from tests.generation.helpers import collect
 
 
 def test_request_carries_model_prompt_search_results_question_and_history(

@@ -21,9 +21,9 @@ from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.faults import explain
 from atlas_tui.knowledge.store import Store
 from atlas_tui.knowledge.writer_lock import writer_lock
+from tests.cli_run import atlas as run_atlas
 from tests.corpus import write_files
 from tests.hostile.corpus import DEEP_LEVELS, MARKER, hostile_corpus
-from tests.test_cli import atlas as run_atlas
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 240

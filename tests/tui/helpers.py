@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 
+from atlas_tui.config import Settings
+from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import TurnView
+
+QUESTION = "What is the trimodal methodology?"
+
+
+def claude_app(make_settings: Callable[..., Settings], server: Any, **overrides: Any) -> AtlasApp:
+    """The app answering with Claude from the fake Anthropic server `server`."""
+    settings = make_settings(
+        provider="auto", api_key="test-key", base_url=server.base_url, **overrides
+    )
+    return AtlasApp(settings, client=AtlasQuery(settings))
 
 
 async def until(pilot: Pilot, condition: Callable[[], bool], rounds: int = 400) -> None:

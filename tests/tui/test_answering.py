@@ -10,9 +10,8 @@ from atlas_tui.tui.messages import AnswerDelta, DocumentsRetrieved
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.status import StatusLine
 from tests.fake_anthropic import Block, Cite, Reply, closed_port_url
-from tests.tui.helpers import ask, note, settled, until
+from tests.tui.helpers import QUESTION, ask, claude_app, note, settled, until
 
-QUESTION = "What is the trimodal methodology?"
 QUIT_BOUND_S = 10.0  # the stalled stream must not hold the exit (it would hang for minutes)
 
 
@@ -57,11 +56,6 @@ async def test_no_key_note_is_in_the_status_line_and_a_toast_once_per_install(
             assert len(notes) == (1 if launch == 0 else 0)
             assert all(len(n.message) < 100 for n in notes)  # two lines, not seven
             assert "no API key" in app.query_one(StatusLine).answerer
-
-
-def claude_app(make_settings, server) -> AtlasApp:
-    settings = make_settings(provider="auto", api_key="test-key", base_url=server.base_url)
-    return AtlasApp(settings, client=AtlasQuery(settings))
 
 
 async def test_claude_answer_streams_with_citations(make_settings, fake_anthropic):

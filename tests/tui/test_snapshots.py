@@ -12,17 +12,15 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from atlas_tui.conversation import ShownPassage
-from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.preview import PreviewScreen, passage_header
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.types import Passage
 from tests.fake_anthropic import Reply
-from tests.tui.helpers import ask, client_ready, settled, until
+from tests.tui.helpers import QUESTION, ask, claude_app, client_ready, settled, until
 
 SIZE = (110, 32)
-QUESTION = "What is the trimodal methodology?"
 
 
 def steady(app: AtlasApp) -> None:
@@ -34,11 +32,9 @@ def steady(app: AtlasApp) -> None:
     app.clear_notifications()
 
 
-def claude_app(make_settings, server) -> AtlasApp:
-    settings = make_settings(
-        provider="auto", api_key="test-key", base_url=server.base_url, model="claude-sonnet-5-5"
-    )  # the model is named on screen: pinned, so a new default does not change the snapshots
-    return AtlasApp(settings, client=AtlasQuery(settings))
+def pinned_claude_app(make_settings, server) -> AtlasApp:
+    """The model is named on screen: pinned, so a new default does not change the snapshots."""
+    return claude_app(make_settings, server, model="claude-sonnet-5-5")
 
 
 def test_empty(snap_compare, make_settings, warm_client):
@@ -56,7 +52,7 @@ def test_streaming(snap_compare, make_settings, fake_anthropic):
     fake_anthropic.script(
         Reply.text("The trimodal methodology combines ", "three modes of work", fault="stall")
     )
-    app = claude_app(make_settings, fake_anthropic)
+    app = pinned_claude_app(make_settings, fake_anthropic)
 
     async def stalled(pilot: Pilot) -> None:
         view = await ask(pilot, QUESTION)
@@ -106,7 +102,7 @@ def test_preview(snap_compare, make_settings, warm_client):
 def test_error_keeps_the_partial_answer(snap_compare, make_settings, fake_anthropic):
     """The connection drops mid-answer: a clear notice in place, the partial answer kept."""
     fake_anthropic.script(Reply.text("The trimodal methodology ", "combines", fault="drop"))
-    app = claude_app(make_settings, fake_anthropic)
+    app = pinned_claude_app(make_settings, fake_anthropic)
 
     async def failed(pilot: Pilot) -> None:
         await ask(pilot, QUESTION)

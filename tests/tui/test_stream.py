@@ -7,8 +7,7 @@ import time
 
 from atlas_tui.tui.stream import DeltaBatcher
 from tests.fake_anthropic import Reply
-from tests.tui.helpers import ask, settled, until
-from tests.tui.test_answering import QUESTION, claude_app
+from tests.tui.helpers import QUESTION, ask, claude_app, settled, until
 
 BOUND_S = 10.0
 
