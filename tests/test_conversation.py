@@ -350,3 +350,179 @@ def test_a_turn_copied_as_markdown_lists_only_the_sources_it_cites(conversation,
     assert turn_markdown(turn) == (
         "## Keepers?\n\nThey trim it [1].\n\nSources:\n\n- [1] lighthouse.md — Duties > Keepers\n"
     )
+
+
+# --- what a turn keeps of each answer ---------------------------------------------------------
+
+
+def test_each_event_is_taken_into_the_turn(conversation, client) -> None:
+    citation = Citation(1, "c1", "Keepers \x1b[1mtrim")
+    client.scripts.append(
+        [Retrieved((PASSAGE,)), Delta("Keepers trim [1]."), done("Keepers trim [1].", (citation,))]
+    )
+    answer = conversation.ask("Who?")
+    events = answer.events()
+    assert answer.turn.status == "pending" and answer.turn.position == ""
+    answer.take(next(events))
+    turn = answer.turn
+    assert turn.status == "streaming" and turn.documents[0].passage == PASSAGE
+    answer.take(next(events))
+    assert turn.status == "streaming" and turn.answer == ""  # deltas are drawn, not kept
+    answer.take(next(events))
+    assert (turn.status, turn.answerer, turn.model) == ("done", "Claude test", "claude-test")
+    assert turn.documents[0].passage == PASSAGE and turn.error == ""
+    assert turn.citations[0].cited_text == "Keepers trim"
+    assert turn.usage == {"input_tokens": 1000, "output_tokens": 100, "cost_usd": 0.001}
+    assert turn.on_screen.version.timings["first_token_ms"] == 12.0
+    assert turn.finished and conversation.answering is None
+    assert turn.as_turn().passages == (PASSAGE,) and turn.as_turn().answerer == "Claude test"
+
+
+def test_a_failed_answer_keeps_its_documents_and_says_why(conversation, client) -> None:
+    error = APIConnectionError("Could not \x1b[2Jreach the API.")
+    client.scripts.append([Retrieved((PASSAGE,)), Delta("So "), Failed(error, "So ")])
+    turn, shown = run(conversation, "Why?")
+    assert (turn.status, turn.answer) == ("failed", "So ")
+    assert turn.error == "Could not reach the API." and turn.documents[0].passage == PASSAGE
+    assert isinstance(shown[-1], Failed) and not shown[-1].cancelled
+    assert turn_markdown(turn).endswith(
+        "So \n\n_(failed: Could not reach the API.)_\n"
+    )  # no source cited: none listed
+
+
+def test_a_reader_that_stops_after_the_end_leaves_the_answer_done(
+    conversation, client, settings
+) -> None:
+    client.scripts.append([*answered("Whole."), Delta("never read")])
+    answer = conversation.ask("Q?")
+    events = answer.events()
+    for event in events:
+        if isinstance(event, Done):
+            break
+    events.close()
+    assert stored(settings)[0].turns[0].status == "done"
+
+
+def test_the_history_sent_is_the_last_finished_turns(client, tmp_path: Path) -> None:
+    settings = Settings(sessions_path=str(tmp_path / "s.sqlite3"), history_turns=2)
+    conversation = Conversation(client, settings)  # type: ignore[arg-type]
+    client.scripts += [answered("A1."), answered("A2."), [Failed(error_of("no"), "")]]
+    client.scripts += [answered("A3."), answered("A4.")]
+    for question in ("Q1?", "Q2?", "Q3?", "Q4?", "Q5?"):
+        run(conversation, question)
+    assert [t.question for t in client.calls[-1]["history"]] == ["Q2?", "Q4?"]  # Q3 failed
+    none = Conversation(client, Settings(history_turns=0))  # type: ignore[arg-type]
+    client.scripts.append(answered("x"))
+    run(none, "Alone?")
+    assert client.calls[-1]["history"] == ()
+
+
+def error_of(message: str) -> APIConnectionError:
+    return APIConnectionError(message)
+
+
+def test_the_session_on_screen_is_renamed_exported_and_its_options_stored(
+    conversation, client, settings, tmp_path: Path
+) -> None:
+    with pytest.raises(Exception, match="no session to rename"):
+        conversation.rename("Too early")
+    with pytest.raises(Exception, match="Nothing to export"):
+        conversation.export_to("md", tmp_path / "x.md")
+    assert conversation.export_name("json") == "atlas-session-new.json"
+    conversation.set_options(model=" claude-opus ")  # before the session exists: kept ...
+    client.scripts.append(answered("Done."))
+    run(conversation, "Q?")
+    session_id = conversation.session.id
+    assert session_id is not None and conversation.session.model == "claude-opus"
+    (session,) = stored(settings)
+    assert session.model == "claude-opus"  # ... and stored when the session is created
+    conversation.set_options(system_prompt="Be \x1b[31mbrief.")
+    assert stored(settings)[0].system_prompt == "Be \x1b[31mbrief."
+    conversation.rename("A \x1b]0;x\x07title\n  on two lines")
+    assert conversation.session.title == "A title on two lines"
+    assert stored(settings)[0].title == "A \x1b]0;x\x07title on two lines"
+    assert conversation.export_name("md") == f"atlas-session-{session_id}.md"
+    written = conversation.export_to("md", tmp_path / "out" / "s.md")
+    assert written.read_text(encoding="utf-8").startswith("# A")
+    assert json_of(conversation.export_to("json", tmp_path / "s.json"))["session"]["id"]
+    with pytest.raises(Exception, match="Cannot write"):
+        conversation.export_to("md", tmp_path)  # a folder
+    with SessionStore(settings.resolved_sessions_path) as other:  # renamed elsewhere
+        other.rename(session_id, "Renamed elsewhere")
+    conversation.refresh_title()
+    assert conversation.session.title == "Renamed elsewhere" and conversation.current_exists()
+    with SessionStore(settings.resolved_sessions_path) as other:
+        other.delete(session_id)
+    assert not conversation.current_exists()
+
+
+def json_of(path: Path) -> Any:
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_library_lists_and_finds_sessions_cleaned(conversation, client, settings) -> None:
+    client.scripts.append(answered("The \x1b[31mquokka\x1b[0m answer."))
+    run(conversation, "Quokka \u202equestion\u202c?")
+    library = conversation.library()
+    (summary,) = library.sessions()
+    assert summary.title == "Quokka question?" and summary.turns == 1
+    (hit,) = library.search("answer")  # a word of the answer only: the snippet is its text
+    assert hit.session_title == "Quokka question?" and hit.question == "Quokka question?"
+    assert hit.snippet == "The quokka answer."
+    library.rename(summary.id, "Marsupials")
+    assert library.sessions()[0].title == "Marsupials"
+    library.delete(summary.id)
+    assert library.sessions() == []
+
+
+def test_a_reopened_turn_shows_its_newest_answer_and_the_earlier_ones(
+    conversation, client, settings
+) -> None:
+    client.scripts += [answered("First."), answered("Second.")]
+    run(conversation, "Q?")
+    again = conversation.regenerate()
+    for event in again.events():
+        again.take(event)
+    session_id = conversation.session.id
+    assert session_id is not None
+    conversation.new_session()
+    assert conversation.open_session(session_id) is not None
+    (turn,) = conversation.turns
+    assert turn.position == "answer 2/2" and turn.answer == "Second." and turn.finished
+    turn.show(0)
+    assert turn.answer == "First." and turn.position == "answer 1/2"
+    assert turn.id == 2  # ids on screen are never reused
+    with pytest.raises(Exception, match="Nothing to regenerate"):
+        Conversation(client, settings).regenerate()  # type: ignore[arg-type]
+
+
+def test_a_damaged_turn_is_shown_as_such_and_not_regenerated(
+    conversation, client, settings
+) -> None:
+    client.scripts.append(answered("Fine."))
+    run(conversation, "Q?")
+    session_id = conversation.session.id
+    import sqlite3
+
+    with sqlite3.connect(settings.resolved_sessions_path) as db:
+        db.execute('UPDATE turns SET documents = \'{"not": "a list"}\'')
+    assert session_id is not None
+    conversation.open_session(session_id)
+    (turn,) = conversation.turns
+    assert turn.damaged.startswith("documents:") and turn.status == "failed"
+    with pytest.raises(Exception, match="damaged"):
+        conversation.regenerate()
+
+
+def test_a_source_line_names_the_file_its_heading_and_page() -> None:
+    from dataclasses import replace
+
+    from atlas_tui.conversation import source_line
+
+    assert source_line(2, ShownPassage.of(PASSAGE)) == "[2] lighthouse.md — Duties > Keepers"
+    paged = ShownPassage.of(replace(PASSAGE, heading="", page=3))
+    assert source_line(1, paged) == "[1] lighthouse.md — p. 3"
+    assert ShownPassage.of(paged.passage).title == "Lighthouses"
+    assert (paged.score, paged.page, paged.line_start, paged.line_end) == (0.8, 3, 0, 0)

@@ -94,7 +94,7 @@ def fake_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return log
 
 
-async def test_e_in_the_documents_pane_opens_the_passage_at_its_line(
+async def test_ctrl_e_in_the_documents_pane_opens_the_passage_at_its_line(
     make_settings, warm_client, fake_editor: Path
 ):
     app = AtlasApp(make_settings(), client=warm_client)
@@ -102,7 +102,7 @@ async def test_e_in_the_documents_pane_opens_the_passage_at_its_line(
         await ask(pilot, "What is the trimodal methodology?")
         await settled(pilot)
         pane = app.query_one(DocumentsPane)
-        await pilot.press("f4", "e")
+        await pilot.press("f4", "ctrl+e")
         await until(pilot, fake_editor.exists)
         passage = pane.documents[pane.highlighted or 0]
         line, path = fake_editor.read_text().splitlines()
@@ -126,14 +126,14 @@ async def test_no_editor_or_a_missing_file_is_a_one_line_notice(
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, "Who trims the lamp wick?")
         await settled(pilot)
-        await pilot.press("f4", "e")
+        await pilot.press("f4", "ctrl+e")
         await until(pilot, lambda: any("No editor is set" in n.message for n in app.notices))
         monkeypatch.setenv("EDITOR", "true")
         pane = app.query_one(DocumentsPane)
         turn = app.conversation.turns[-1]  # its file has gone since it was retrieved
         gone = ShownPassage.of(replace(turn.documents[0].passage, root="/nonexistent"))
         pane.show(turn.id, (gone,), set())
-        await pilot.press("e")
+        await pilot.press("ctrl+e")
         await until(pilot, lambda: any("not there any more" in n.message for n in app.notices))
         assert all("\n" not in n.message for n in app.notices)
 

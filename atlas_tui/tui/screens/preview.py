@@ -3,7 +3,8 @@ cited text highlighted, with its source path, heading, page and score.
 
 Markdown files are rendered (Textual's Markdown widget, the passage's blocks marked), source files
 highlighted with line numbers (rich Syntax, the passage's lines marked); other files are shown as
-text. Each preview is scrolled to the passage, and e opens the file in $EDITOR at its line.
+text. Each preview is scrolled to the passage, and e (or ctrl+e, as in the documents pane) opens
+the file in $EDITOR at its line.
 
 The file's text is untrusted: it is cleaned where it comes in (`split_around`); the passage, the
 question and the cited text come cleaned from the conversation."""
@@ -84,7 +85,7 @@ class PreviewScreen(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "dismiss", "Close", id="preview.close"),
-        Binding("e", "edit", "Open in $EDITOR", id="preview.edit"),
+        Binding("e,ctrl+e", "edit", "Open in $EDITOR", id="preview.edit"),
     ]
 
     def __init__(

@@ -1,7 +1,8 @@
 """The documents pane: the passages retrieved for a question, numbered as the answer cites them.
 
-Enter, space or a click asks for a passage's preview (`PreviewRequested`); e asks to open it in the
-editor (`EditRequested`, which the app handles)."""
+Enter, space or a click asks for a passage's preview (`PreviewRequested`); ctrl+e asks to open it
+in the editor (`EditRequested`, which the app handles). A letter typed here starts a question (the
+main screen moves it to the query box), so the pane binds no bare letter."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class DocumentsPane(OptionList):
     BORDER_TITLE = "Documents"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "select", "Preview", show=False),
-        Binding("e", "edit", "Open in $EDITOR", id="documents.edit"),
+        Binding("ctrl+e", "edit", "Open in $EDITOR", id="documents.edit"),
     ]
 
     class PreviewRequested(Message):
