@@ -44,7 +44,7 @@ from atlas_tui.tui.messages import (
 from atlas_tui.tui.notices import index_summary, no_key_note
 from atlas_tui.tui.saving import copy_text, save_text
 from atlas_tui.tui.screens.dialogs import PromptScreen
-from atlas_tui.tui.screens.help import HelpScreen
+from atlas_tui.tui.screens.help import TYPING, HelpScreen, key_rows, other_screens
 from atlas_tui.tui.screens.preview import PreviewScreen
 from atlas_tui.tui.session_view import SessionView
 from atlas_tui.tui.widgets.documents import DocumentsPane, Splitter
@@ -83,9 +83,9 @@ class MainScreen(Screen[None]):
     ]
     # The widgets whose own keys F1 lists and a config's [keys] may rebind, with where they act.
     WIDGET_KEYS: ClassVar[tuple[tuple[str, type], ...]] = (
-        ("transcript", Transcript),
-        ("documents pane", DocumentsPane),
-        ("find bar", FindBar),
+        ("Transcript", Transcript),
+        ("Documents pane", DocumentsPane),
+        ("Find bar (ctrl+f)", FindBar),
     )
 
     def __init__(self, resume: str | None = None, new_session: bool = False) -> None:
@@ -95,7 +95,6 @@ class MainScreen(Screen[None]):
         self._stop = threading.Event()  # set on quit: workers give up waiting
         self._stop_ingest = threading.Event()
         self._key_note_shown = False
-        self._own_ids = {b.id for b in self.BINDINGS if isinstance(b, Binding)}
 
     # --- what it shows ---------------------------------------------------------------------------
 
@@ -140,13 +139,6 @@ class MainScreen(Screen[None]):
         conversation.on_problem = lambda text: self.post_message(SessionProblem(text))
         conversation.open_store()
         self.call_after_refresh(self.sessions.reopen, *self._opening)  # after the first paint
-
-    def key_bindings(self) -> list[tuple[str, Binding]]:
-        """Every key of this screen, with where it acts ("" for anywhere on it)."""
-        rows = [("", b) for b in bindings_of([type(self)])]
-        for where, widget in self.WIDGET_KEYS:
-            rows += [(where, b) for b in bindings_of([widget])]
-        return rows
 
     def on_client_ready(self, message: ClientReady) -> None:
         if self._stop.is_set():  # quitting: the screen may be gone already
@@ -328,16 +320,21 @@ class MainScreen(Screen[None]):
         await self.transcript.action_step_answer(by)
 
     def action_help(self) -> None:
-        rows: list[tuple[str, str]] = []
-        for active in self.active_bindings.values():
-            own = active.node is self and active.binding.id in self._own_ids
-            if active.binding.description and (own or active.node is self.app):
-                description = active.binding.description
-                if active.binding.action == "command_palette":
-                    description = "Command palette"  # Textual's own terse footer label
-                rows.append((self.app.get_key_display(active.binding), description))
+        """Every key, by where it acts, as the config's [keys] rebound them."""
+        keymap, display = self.atlas.settings.keys, self.app.get_key_display
+        palette = Binding(self.app.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
+        own = [b for b in self.BINDINGS if isinstance(b, Binding)]
+        sections = [
+            ("Main screen", key_rows([*own, palette], keymap, display)),
+            TYPING,
+            *(
+                (where, key_rows(bindings_of([w]), keymap, display))
+                for where, w in self.WIDGET_KEYS
+            ),
+            *other_screens(keymap, display),
+        ]
         note = no_key_note() if self._key_note_shown else ""
-        self.app.push_screen(HelpScreen(rows, note))
+        self.app.push_screen(HelpScreen(sections, note))
 
     # --- retrieval -------------------------------------------------------------------------------
 

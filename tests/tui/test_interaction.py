@@ -133,10 +133,10 @@ async def test_help_lists_bindings_and_keys_are_rebindable(make_settings, warm_c
         assert len(app.conversation.turns) == 1
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        rows = dict(app.screen.rows)
-        assert rows.get("f9") == "Regenerate"
+        rows = app.screen.rows
+        assert ("f9", "Regenerate") in rows and ("^r", "Regenerate") not in rows
         for description in ("Cancel answer", "Copy answer", "Quit", "Command palette"):
-            assert description in rows.values()
+            assert description in {action for _, action in rows}
         await pilot.press("escape")
         commands = {c.title for c in app.get_system_commands(app.screen)}
         for title in (
