@@ -77,7 +77,7 @@ def _conversation(
     mistake: an error, not a warning."""
     from atlas_tui.conversation import Conversation, Retrieval
 
-    conversation = Conversation(client, settings, retrieval=Retrieval(**knobs))
+    conversation = Conversation(client, settings, retrieval=Retrieval(**knobs), origin="ask")
     conversation.on_problem = warn
     lost = f" (without session {args.session}'s earlier turns)" if args.session else ""
     if not args.no_save and not conversation.open_store():

@@ -61,10 +61,17 @@ class SessionRef:
 
 class Conversation:
     def __init__(
-        self, client: AtlasQuery, settings: Settings, *, retrieval: Retrieval | None = None
+        self,
+        client: AtlasQuery,
+        settings: Settings,
+        *,
+        retrieval: Retrieval | None = None,
+        origin: str = "",
     ) -> None:
+        """`origin`: what records the sessions it creates ("tui", "ask")."""
         self.client = client
         self.settings = settings
+        self.origin = origin
         self.store: SessionStore | None = None  # none until `open_store`
         self.problem = ""  # why sessions are not saved, when the store could not be opened
         self.retrieval = retrieval or Retrieval()
@@ -195,7 +202,7 @@ class Conversation:
             with self._lock:
                 created = session.id is None
                 if created:
-                    session.id = store.create_session()
+                    session.id = store.create_session(origin=self.origin)
                     session.title = shown_title(turn.asked)
                     if session.system_prompt or session.model:
                         store.set_session_options(

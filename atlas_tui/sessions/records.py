@@ -28,6 +28,7 @@ class SessionSummary:
     created: float  # seconds since the epoch
     updated: float
     turns: int
+    origin: str = ""  # what recorded it: "tui", "ask" ("" when not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ class Session:
     turns: tuple[SessionTurn, ...] = ()
     system_prompt: str = ""  # the session's own instructions to Claude ("" when none)
     model: str = ""  # the Claude model chosen for the session ("" for the configured default)
+    origin: str = ""  # what recorded it: "tui", "ask" ("" when not known)
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,6 +143,9 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         "ALTER TABLE sessions ADD COLUMN model TEXT NOT NULL DEFAULT ''",
         _fold_regenerated,
     ),
+    (  # 4: which interface recorded a session ("tui", "ask"; "" for sessions from before)
+        "ALTER TABLE sessions ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

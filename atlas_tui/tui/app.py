@@ -64,7 +64,7 @@ class AtlasApp(App[None]):
         self.client = client if client is not None else AtlasQuery(settings)
         self.ui_state = UIState.load()
         self.conversation = Conversation(
-            self.client, settings, retrieval=Retrieval(mode=settings.search_mode)
+            self.client, settings, retrieval=Retrieval(mode=settings.search_mode), origin="tui"
         )
         self.warmed = threading.Event()  # set once the client warmed up (well or not)
         self.notices: deque[Notification] = deque(maxlen=NOTICES_KEPT)  # every toast shown

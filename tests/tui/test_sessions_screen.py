@@ -64,8 +64,7 @@ def rows(app: App) -> list[tuple[str, str]]:
     """(title, turns) of every row, in order, as the user reads them."""
     table = app.screen.query_one(DataTable)
     return [
-        (str(table.get_cell_at((r, 0))), str(table.get_cell_at((r, 2))))
-        for r in range(table.row_count)
+        (str(table.get_cell(row, "title")), str(table.get_cell(row, "turns"))) for row in table.rows
     ]
 
 
@@ -100,7 +99,8 @@ async def test_search_finds_answers_then_escape_clears_it(
         await pilot.press("slash", *"flipper")
         await pilot.pause()
         assert rows(app) == [("How do penguins swim?", "2")]
-        match = str(app.screen.query_one(DataTable).get_cell_at((0, 3)))
+        table = app.screen.query_one(DataTable)
+        match = str(table.get_cell(next(iter(table.rows)), "match"))
         assert "flippers" in match
 
         await pilot.press("backspace", *"rs zebra")

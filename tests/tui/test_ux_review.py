@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, Static
 
+from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
+from atlas_tui.tui.screens.dialogs import PromptScreen
 from atlas_tui.tui.screens.help import HelpScreen
+from atlas_tui.tui.screens.sessions import SessionsScreen
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
@@ -75,3 +78,48 @@ async def test_help_reaches_every_key_on_a_small_terminal(make_settings, warm_cl
         ):
             assert any(key in row and action in row for row in rows), (key, action, listed)
         assert "Transcript" in listed and "Documents pane" in listed and "Find" in listed
+
+
+def two_alike_sessions(path: str) -> tuple[str, str]:
+    """Two sessions titled alike: one recorded by `ask` (one turn), one by the TUI (two)."""
+    with SessionStore(path) as store:
+        asked = store.create_session(origin="ask")
+        turn = store.begin_turn(asked, "How do I ingest a folder?")
+        store.finish_turn(turn, "With ingest.", status="done")
+        tui = store.create_session(origin="tui")
+        for question in ("How do I ingest a folder?", "And a single PDF?"):
+            turn = store.begin_turn(tui, question)
+            store.finish_turn(turn, "Like so.", status="done")
+    return asked, tui
+
+
+async def test_sessions_screen_down_reaches_the_list_and_alike_sessions_differ(
+    make_settings, warm_client
+):
+    """Down from the search box left the focus there (a following r was typed into the search);
+    two sessions titled alike could not be told apart; no preview of a session's questions."""
+    settings = make_settings()
+    asked, tui = two_alike_sessions(settings.resolved_sessions_path)
+    app = AtlasApp(settings, client=warm_client)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        rows = {str(key.value): [str(c) for c in table.get_row(key)] for key in table.rows}
+        assert rows[asked][0] == rows[tui][0] == "How do I ingest a folder?"
+        assert "ask" in rows[asked] and "TUI" in rows[tui]
+        assert rows[asked] != rows[tui]  # turns, origin (and when) tell them apart
+        preview = screen.query_one("#sessions-preview-text", Static)
+        assert "And a single PDF?" in str(preview.render())  # the newest session, selected
+        await pilot.press("down")
+        await until(pilot, lambda: "And a single PDF?" not in str(preview.render()))
+        assert "1. How do I ingest a folder?" in str(preview.render())
+
+        await pilot.press("slash", *"ingest", "down")
+        assert table.has_focus
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("escape")
+        search = screen.query_one("#sessions-search", Input)
+        assert search.value == "ingest"
