@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.app import App
+from textual.widgets import DataTable, DirectoryTree, Input, Static
 
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.dialogs import PromptScreen
 from atlas_tui.tui.screens.help import HelpScreen
+from atlas_tui.tui.screens.ingest import IngestScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.query_box import QueryBox
@@ -123,3 +127,53 @@ async def test_sessions_screen_down_reaches_the_list_and_alike_sessions_differ(
         await pilot.press("escape")
         search = screen.query_one("#sessions-search", Input)
         assert search.value == "ingest"
+
+
+class IngestHost(App[None]):
+    """The ingest dialog alone, over `start`; `chosen` is what it was dismissed with."""
+
+    def __init__(self, start: Path) -> None:
+        super().__init__()
+        self.start = start
+        self.chosen: list[str | None] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(IngestScreen(self.start), self.chosen.append)
+
+
+def footer_actions(app: App) -> set[str]:
+    return {a.binding.description for a in app.screen.active_bindings.values() if a.binding.show}
+
+
+async def test_the_ingest_dialog_completes_paths_and_enter_on_a_folder_picks_it(tmp_path: Path):
+    """Tab jumped to the tree instead of completing the path, Enter on a folder only expanded
+    it, and the footer showed only `esc Cancel`."""
+    for folder in ("docs_alpha", "docs_beta"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "notes.md").write_text("# Notes\n")
+    app = IngestHost(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, IngestScreen))
+        path = app.screen.query_one(Input)
+        assert {"Complete", "Ingest", "Cancel"} <= footer_actions(app)
+        path.value = f"{tmp_path}/no"
+        await pilot.press("tab")
+        assert path.value == f"{tmp_path}/notes.md" and path.has_focus
+        path.value = f"{tmp_path}/docs"
+        await pilot.press("tab")  # two folders: as far as they agree, and both are named
+        assert path.value == f"{tmp_path}/docs_"
+        hint = str(app.screen.query_one("#ingest-matches", Static).render())
+        assert "docs_alpha/" in hint and "docs_beta/" in hint
+        await pilot.press("b", "tab")
+        assert path.value == f"{tmp_path}/docs_beta/"
+        await pilot.press("tab")  # nothing left to complete: on to the tree
+        tree = app.screen.query_one(DirectoryTree)
+        assert tree.has_focus
+        assert {"Ingest this", "Open / close"} <= footer_actions(app)
+        await until(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data)
+        await pilot.press("home", "down")  # the first entry of the folder shown: docs_alpha
+        node = tree.cursor_node
+        assert node is not None and node.data is not None
+        await pilot.press("enter")
+        await until(pilot, lambda: app.chosen)
+    assert app.chosen == [str(node.data.path)] and Path(app.chosen[0]).is_dir()
