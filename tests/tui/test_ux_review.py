@@ -15,8 +15,10 @@ from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.ingest import IngestScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
 from atlas_tui.tui.widgets.documents import DocumentsPane
+from atlas_tui.tui.widgets.find_bar import searchable_blocks, shown_content
 from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
+from atlas_tui.tui.widgets.transcript import CITATION_CURSOR, TurnView
 from tests.tui.helpers import QUESTION, ask, settled, until
 
 SIZE = (120, 36)
@@ -177,3 +179,35 @@ async def test_the_ingest_dialog_completes_paths_and_enter_on_a_folder_picks_it(
         await pilot.press("enter")
         await until(pilot, lambda: app.chosen)
     assert app.chosen == [str(node.data.path)] and Path(app.chosen[0]).is_dir()
+
+
+def lit_citations(view: TurnView) -> list[str]:
+    """The text of every span drawn in the citation cursor's style in a turn's answer."""
+    return [
+        content.plain[span.start : span.end]
+        for block in searchable_blocks(view.answer)
+        for content in [shown_content(block)]
+        for span in content.spans
+        if str(span.style) == CITATION_CURSOR
+    ]
+
+
+async def test_the_citation_picked_with_brackets_is_marked_in_the_answer(
+    make_settings, warm_client
+):
+    """] and [ selected a citation (its document highlighted in the pane), but the transcript
+    showed no cursor on the [n] it had reached."""
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await ask(pilot, "trimodal methodology and the lighthouse keeper")
+        await settled(pilot)
+        cited = sorted(app.conversation.turns[-1].cited)
+        assert len(cited) >= 2
+        assert lit_citations(view) == []
+        await pilot.press("f3", "right_square_bracket")
+        await until(pilot, lambda: bool(lit_citations(view)))
+        assert set(lit_citations(view)) == {f"[{cited[0]}]"}
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: set(lit_citations(view)) == {f"[{cited[1]}]"})
+        await pilot.press("f2")  # the transcript lost the focus: the cursor is gone
+        await until(pilot, lambda: lit_citations(view) == [])

@@ -35,9 +35,10 @@ from atlas_tui.tui.messages import (
 from atlas_tui.tui.notices import answer_note, ended_note, stored_note
 from atlas_tui.tui.stream import DeltaBatcher, link_citations
 from atlas_tui.tui.widgets.documents import DocumentsPane
-from atlas_tui.tui.widgets.find_bar import FindBar
+from atlas_tui.tui.widgets.find_bar import FindBar, Highlighter, find_in, searchable_blocks
 
 RESTORE_BATCH = 4  # reopened turns mounted at a time
+CITATION_CURSOR = "bold reverse"  # the [n] reached with ] and [, while the transcript has focus
 SELECTED = "-selected"
 EMPTY_HINT = "Ask a question below. F1 lists every key; ctrl+p opens the command palette."
 NEW_SESSION_HINT = "A new session. Ask a question below."
@@ -135,6 +136,7 @@ class Transcript(VerticalScroll, can_focus=True):
         self._typing = typing
         self.selected: int | None = None  # the turn selected with shift+up/down
         self.citation: tuple[int, int] | None = None  # (turn, number) stepped to with [ and ]
+        self._cursor = Highlighter()  # that citation's [n], marked in its answer
 
     def compose(self) -> ComposeResult:
         yield Static(Text(EMPTY_HINT), id="empty-hint")
@@ -153,6 +155,7 @@ class Transcript(VerticalScroll, can_focus=True):
         small batches, so keys are handled between batches (Markdown is slow to mount); it stops
         when the session it shows is no longer on screen (`token`)."""
         self.selected, self.citation = None, None
+        self._cursor.clear()
         await self.query(TurnView).remove()
         await self.query("#empty-hint").remove()
         if not turns:
@@ -170,6 +173,7 @@ class Transcript(VerticalScroll, can_focus=True):
 
     async def clear_turns(self) -> None:
         self.selected, self.citation = None, None
+        self._cursor.clear()
         await self.query(TurnView).remove()
         if not self.query("#empty-hint"):
             await self.mount(Static(Text(NEW_SESSION_HINT), id="empty-hint"))
@@ -303,7 +307,27 @@ class Transcript(VerticalScroll, can_focus=True):
         else:
             number = numbers[0] if step > 0 else numbers[-1]  # wrap around
         self.citation = (turn.id, number)
+        self._mark_citation()
         self.post_message(CitationSelected(turn.id, number, focus=False))
+
+    def _mark_citation(self) -> None:
+        """The cursor on the chosen citation's [n] in its answer (while this has focus)."""
+        self._cursor.clear()
+        if self.citation is None or not self.has_focus:
+            return
+        turn_id, number = self.citation
+        if (view := self.turn(turn_id)) is None:
+            return
+        found = find_in(searchable_blocks(view.answer), f"[{number}]")
+        self._cursor.show(found, None, [CITATION_CURSOR] * len(found))
+        if found:
+            self.scroll_to_widget(found[0].block, animate=False)
+
+    def on_focus(self) -> None:
+        self._mark_citation()
+
+    def on_blur(self) -> None:
+        self._cursor.clear()
 
     def action_open_citation(self) -> None:
         if self.citation is None:
