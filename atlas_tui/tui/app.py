@@ -30,7 +30,7 @@ from atlas_tui.tui.commands import main_commands
 from atlas_tui.tui.editor import EditRequested, open_in_editor
 from atlas_tui.tui.keys import binding_ids, prioritise, split_keymap
 from atlas_tui.tui.main_screen import MainScreen
-from atlas_tui.tui.messages import ClientReady
+from atlas_tui.tui.messages import ClientReady, Flash
 from atlas_tui.tui.notices import index_is_empty, index_summary
 from atlas_tui.tui.saving import ask_path, documents_dir
 from atlas_tui.tui.state import UIState
@@ -180,8 +180,21 @@ class AtlasApp(App[None]):
             markup=markup,
         )
         self.notices.append(shown)
-        self.post_message(Notify(shown))  # as App.notify does: thread-safe
+        if severity != "error" and self.screen is self.main:
+            self.main.post_message(Flash(shown))  # in the status line if it fits, else a toast
+        else:
+            self.toast(shown)
+
+    def toast(self, notification: Notification) -> None:
+        """Show a notification as a toast (thread-safe, as App.notify)."""
+        self.post_message(Notify(notification))
         self.call_later(self._trim_toasts)  # after the notification is added
+
+    def clear_notifications(self) -> None:
+        """Every notice gone: the toasts, and the one in the status line."""
+        super().clear_notifications()
+        if self.main.is_mounted:
+            self.main.status.unflash()
 
     def _trim_toasts(self) -> None:
         for old in list(self._notifications)[:-MAX_TOASTS]:

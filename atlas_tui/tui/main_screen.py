@@ -15,6 +15,7 @@ import gc
 import threading
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -34,6 +35,7 @@ from atlas_tui.tui.messages import (
     CitationSelected,
     ClientReady,
     DocumentsRetrieved,
+    Flash,
     IndexSized,
     IngestFinished,
     IngestProgress,
@@ -387,6 +389,12 @@ class MainScreen(Screen[None]):
 
     def on_session_changed(self, message: SessionChanged) -> None:
         self.sessions.show_title()
+
+    def on_flash(self, message: Flash) -> None:
+        shown = message.notification
+        plain = Text.from_markup(shown.message).plain if shown.markup else shown.message
+        if not self.status.flash(plain, shown.timeout, warning=shown.severity == "warning"):
+            self.atlas.toast(shown)
 
     def on_session_problem(self, message: SessionProblem) -> None:
         self.notify(message.text, title="Sessions", severity="warning", timeout=15, markup=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual.message import Message
+from textual.notifications import Notification
 
 if TYPE_CHECKING:
     from atlas_tui.conversation import Answer
@@ -117,3 +118,11 @@ class SessionProblem(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class Flash(Message):
+    """A notice for the main screen: one line in the status line if it fits, else a toast."""
+
+    def __init__(self, notification: Notification) -> None:
+        super().__init__()
+        self.notification = notification

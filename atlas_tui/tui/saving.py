@@ -59,10 +59,8 @@ def copy_text(app: App[object], text: str, what: str) -> None:
             message = f"Copied {what} and its cited sources (with {copied.tool})."
             app.call_from_thread(app.notify, message, markup=False)
             return
-        message = (
-            f"Copied {what} by OSC 52 only ({copied.problem or 'no clipboard tool found'}): "
-            "it may not arrive (e.g. tmux without set-clipboard). Or: ctrl+p, Save answer."
-        )
+        why = copied.problem or "no clipboard tool"
+        message = f"Copied {what} (OSC 52; {why}). Missing? ctrl+p, Save answer."
         app.call_from_thread(app.notify, message, severity="warning", markup=False)
 
     app.run_worker(to_system, thread=True, exit_on_error=False, group="clipboard")

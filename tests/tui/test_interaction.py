@@ -217,7 +217,9 @@ async def test_the_source_filter_limits_what_is_retrieved(make_settings, warm_cl
         await pilot.pause()
         await pilot.press(*"light*", "enter")
         await until(pilot, lambda: app.conversation.retrieval.source == "light*")
-        assert "source: light*" in str(app.query_one(StatusLine).render())
+        assert "Source filter: light*" in str(app.query_one(StatusLine).render())  # said
+        app.query_one(StatusLine).unflash()
+        assert "source: light*" in str(app.query_one(StatusLine).render())  # then shown
         await ask(pilot, "What is the trimodal methodology?")
         await settled(pilot)
         sources = {p.source for p in app.query_one(DocumentsPane).documents}

@@ -276,8 +276,10 @@ async def test_stacked_toasts_stay_off_the_answer_at_80x24(make_settings, warm_c
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        for n in range(5):
-            app.notify(f"Notice number {n} with a sentence long enough to wrap twice or more.")
+        for n in range(5):  # errors are always toasts (a one-line notice is in the status line)
+            app.notify(
+                f"Error number {n} with a sentence long enough to wrap twice.", severity="error"
+            )
         await pilot.pause(0.3)
         toasts = list(app.screen.query("Toast"))
         assert len(toasts) == 2

@@ -35,6 +35,8 @@ def shown_answer(view: TurnView) -> str:
 
 
 def status_text(app: AtlasApp) -> str:
+    """The status line, once the notice said there (if any) is gone."""
+    app.query_one(StatusLine).unflash()
     return str(app.query_one(StatusLine).render())
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from textual.app import App
+from textual.geometry import Region
 from textual.widgets import DataTable, DirectoryTree, Input, Static
 
 from atlas_tui.sessions import SessionStore
@@ -211,3 +212,30 @@ async def test_the_citation_picked_with_brackets_is_marked_in_the_answer(
         await until(pilot, lambda: set(lit_citations(view)) == {f"[{cited[1]}]"})
         await pilot.press("f2")  # the transcript lost the focus: the cursor is gone
         await until(pilot, lambda: lit_citations(view) == [])
+
+
+async def test_notices_keep_off_the_documents_pane_at_80x24(make_settings, warm_client):
+    """Toasts sat over the documents pane: "Resumed", "Exported", "New session" and the copy
+    notice were 7 lines tall at 80x24, and "Ingest finished" hid items [1] to [3]."""
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await ask(pilot, QUESTION)
+        await settled(pilot)
+        pane = app.query_one(DocumentsPane)
+        app.clear_notifications()
+        await pilot.press("ctrl+t")  # the copy notice (OSC 52 only here: no clipboard tool)
+        await until(pilot, lambda: any("Copied" in n.message for n in app.notices))
+        app.notify("Exported: /home/someone/Documents/atlas-session-1234abcd.md", markup=False)
+        await pilot.pause(0.3)
+        assert not app.screen.query("Toast")  # one line each: said in the status line
+        status = str(app.query_one(StatusLine).render())
+        assert "Exported: /home/someone/Documents/atlas-session-1234abcd.md" in status
+        await until(pilot, lambda: "Exported" not in str(app.query_one(StatusLine).render()))
+        report = "Files: 1 added, 0 updated, 0 unchanged, 0 removed. Chunks written: 3."
+        skipped = "\n".join(f"  blob{n}.bin: not text" for n in range(3))
+        app.notify(f"{report}\nSkipped 3:\n{skipped}", title="Ingest finished", timeout=15)
+        await until(pilot, lambda: bool(app.screen.query("Toast")))
+        await pilot.pause(0.3)
+        first_three = Region(pane.region.x, pane.region.y, pane.region.width, 1 + 3 * 2)
+        for toast in app.screen.query("Toast"):
+            assert not toast.region.overlaps(first_three), (toast.region, first_three)

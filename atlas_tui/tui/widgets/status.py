@@ -1,10 +1,14 @@
 """The status line: answerer and model, retrieval mode, filter, the session's usage (tokens in
-and out, cost where the model's price is known), index size, and the last answer's speed."""
+and out, cost where the model's price is known), index size, and the last answer's speed.
+
+A short notice ("Exported: PATH", "New session…") is said here for a few seconds instead of in a
+toast, so nothing is drawn over the panes (`flash`)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static
 
 from atlas_tui.query import Timings
@@ -21,6 +25,23 @@ class StatusLine(Static):
     model: reactive[str] = reactive("")  # the session's chosen model, when one is chosen
     route: reactive[str] = reactive("")  # who answers that model: "local qwen3 via Ollama"
     usage: reactive[str] = reactive("")
+    notice: reactive[str] = reactive("")  # a short notice, over the rest for a few seconds
+    _notice_timer: Timer | None = None
+
+    def flash(self, text: str, seconds: float, *, warning: bool = False) -> bool:
+        """Say `text` here for `seconds`; False (nothing said) when it does not fit on one line."""
+        if "\n" in text or len(text) > self.size.width - 2:
+            return False
+        if self._notice_timer is not None:
+            self._notice_timer.stop()
+        self.set_class(warning, "-warning")
+        self.notice = text
+        self._notice_timer = self.set_timer(seconds, self.unflash)
+        return True
+
+    def unflash(self) -> None:
+        """The status again, the notice gone."""
+        self.notice = ""
 
     def show_timings(self, timings: Timings) -> None:
         """The last answer's speed: time to first token, and tokens a second when measured."""
@@ -37,6 +58,9 @@ class StatusLine(Static):
         Its parts come from the config, the sessions database and servers: the line is cleaned
         as a whole before it is drawn."""
         text = Text(no_wrap=True, overflow="ellipsis")
+        if self.notice:
+            text.append(" " + terminal_safe(self.notice), style="bold")
+            return text
         if self.state:
             text.append(f" {terminal_safe(self.state)} ", style="reverse")
             text.append("  ")
