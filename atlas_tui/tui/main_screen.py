@@ -59,6 +59,8 @@ from atlas_tui.tui.widgets.transcript import Transcript
 if TYPE_CHECKING:
     from atlas_tui.tui.app import AtlasApp
 
+NARROW = 100  # a screen narrower than this gives the transcript more of its width
+
 
 class MainScreen(Screen[None]):
     AUTO_FOCUS = None  # the query box takes the focus on mount
@@ -132,6 +134,9 @@ class MainScreen(Screen[None]):
         yield IngestBar(self.atlas.client, self._stop_ingest, id="ingest-progress")
         yield StatusLine(id="status")
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "-narrow")  # the documents pane gives way
 
     def on_mount(self) -> None:
         self.status.mode = self.conversation.retrieval.mode or ""

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import DataTable, DirectoryTree, Input, Static
 
 from atlas_tui.sessions import SessionStore
@@ -19,7 +20,7 @@ from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.find_bar import searchable_blocks, shown_content
 from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
-from atlas_tui.tui.widgets.transcript import CITATION_CURSOR, TurnView
+from atlas_tui.tui.widgets.transcript import CITATION_CURSOR, Transcript, TurnView
 from tests.tui.helpers import QUESTION, ask, settled, until
 
 SIZE = (120, 36)
@@ -239,3 +240,41 @@ async def test_notices_keep_off_the_documents_pane_at_80x24(make_settings, warm_
         first_three = Region(pane.region.x, pane.region.y, pane.region.width, 1 + 3 * 2)
         for toast in app.screen.query("Toast"):
             assert not toast.region.overlaps(first_three), (toast.region, first_three)
+
+
+def drawn_lines(widget: Widget) -> list[str]:
+    """The widget's lines as drawn on screen."""
+    region = widget.region
+    return [strip.text for strip in widget.render_lines(Region(0, 0, region.width, region.height))]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_the_layout_fits_a_small_terminal(make_settings, warm_client, size):
+    """80x24: the documents pane kept ~30 columns and every second line read
+    `keyboard-reference.md ›…`; the status line was cut mid-item with no ellipsis; the query
+    box's placeholder was cut, even at 120 columns."""
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=size) as pilot:
+        box = app.query_one(QueryBox)
+        placeholder = str(box.placeholder)
+        assert box.content_region.width >= len(placeholder)  # the whole hint shows
+        await ask(pilot, QUESTION)
+        await settled(pilot)
+        app.clear_notifications()
+        await pilot.pause()
+        pane = app.query_one(DocumentsPane)
+        transcript = app.query_one(Transcript)
+        if size[0] == 80:
+            assert pane.outer_size.width <= 26 and transcript.outer_size.width >= 52
+            prompts = [str(pane.get_option_at_index(i).prompt) for i in range(pane.option_count)]
+            assert all("\n" not in prompt for prompt in prompts)  # one line a passage
+        lines = [line.rstrip(" │╮╯╭╰─") for line in drawn_lines(pane)]
+        assert not any(line.endswith("›…") or line.endswith("› …") for line in lines)
+        status = app.query_one(StatusLine)
+        (line,) = drawn_lines(status)
+        shown = line.rstrip()
+        parts = [part.strip() for part in shown.removesuffix("…").split("│")]
+        whole = status.parts()
+        assert all(part in whole for part in parts if part), (parts, whole)  # no item cut
+        if len(parts) < len(whole):
+            assert shown.endswith("…")

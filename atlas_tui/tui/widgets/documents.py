@@ -23,6 +23,8 @@ from atlas_tui.conversation import ShownPassage
 from atlas_tui.tui.editor import EditRequested
 
 INNER_WORDS = 6
+TWO_LINES_FROM = 40  # a pane narrower than this lists one line a passage
+PART_SHOWN = 8  # the least of a heading a cut second line shows
 MIN_WIDTH, MIN_TRANSCRIPT_WIDTH = 24, 30  # what resizing leaves the pane and the transcript
 _INNER_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
@@ -65,11 +67,16 @@ def distinguishing(documents: Sequence[ShownPassage]) -> list[tuple[str, int]]:
 
 
 def document_prompt(
-    number: int, passage: ShownPassage, cited: bool, shown: tuple[str, int] | None = None
+    number: int,
+    passage: ShownPassage,
+    cited: bool,
+    shown: tuple[str, int] | None = None,
+    width: int | None = None,
 ) -> Text:
-    """Two lines: what tells the passage apart (`shown`: the text and the heading levels it
-    took, see `distinguishing`) and the score; then the file and the rest of the heading path,
-    which a narrow pane may cut."""
+    """What tells the passage apart (`shown`: the text and the heading levels it took, see
+    `distinguishing`) and the score; then, on a second line, the file and the rest of the heading
+    path, as much of it as `width` holds (levels cut from the end, marked …). A pane narrower
+    than TWO_LINES_FROM gets the first line only, without the score."""
     text, levels = shown or (label(passage), 1)
     parts = heading_parts(passage.heading)
     head = parts[: len(parts) - levels] if levels else parts
@@ -77,11 +84,20 @@ def document_prompt(
     prompt = Text()
     prompt.append(f"{mark}[{number}] ", style="bold underline" if cited else "bold")
     prompt.append(text)
+    if width is not None and width < TWO_LINES_FROM:
+        return prompt  # one line: what tells it apart (its score is in the preview)
     prompt.append(f"  {passage.score:.2f}", style="dim")
-    where = " › ".join([passage.source, *head])
-    if passage.page is not None:
-        where += f" (p. {passage.page})"
-    prompt.append("\n    " + where, style="dim")
+    page = f" (p. {passage.page})" if passage.page is not None else ""
+    where = "    " + passage.source
+    for part in head:
+        room = len(part) if width is None else width - len(where) - 3 - len(page)
+        if room >= len(part):
+            where += " › " + part
+            continue
+        # cut within a part only where enough of it shows to be read; never "file ›…"
+        where += f" › {part[: room - 1]}…" if room >= PART_SHOWN else "…"
+        break
+    prompt.append("\n" + where + page, style="dim")
     return prompt
 
 
@@ -105,18 +121,28 @@ class DocumentsPane(OptionList):
         self.turn_id: int | None = None
         self.documents: tuple[ShownPassage, ...] = ()
         self.cited: set[int] = set()
+        self._drawn_for: int | None = None  # the width the passages were drawn for
 
     def show(self, turn_id: int, documents: tuple[ShownPassage, ...], cited: set[int]) -> None:
         self.turn_id, self.documents, self.cited = turn_id, documents, set(cited)
         self.clear_options()
         shown = distinguishing(documents)
+        width = self.scrollable_content_region.width or None
+        self._drawn_for = width
         self.add_options(
-            Option(document_prompt(i, p, i in cited, shown[i - 1]), id=f"doc-{i}")
+            Option(document_prompt(i, p, i in cited, shown[i - 1], width), id=f"doc-{i}")
             for i, p in enumerate(documents, 1)
         )
         self.border_subtitle = f"{len(documents)} found" if documents else "none found"
         if documents:
             self.highlighted = 0
+
+    def on_resize(self) -> None:
+        """The passages drawn again for the new width (one line or two, paths cut to fit)."""
+        if self.documents and self.scrollable_content_region.width != self._drawn_for:
+            highlighted = self.highlighted
+            self.show(self.turn_id or 0, self.documents, self.cited)
+            self.highlighted = highlighted
 
     def resize(self, width: int, screen_width: int) -> None:
         """Make the pane `width` cells wide, within bounds (ctrl+left/right, the splitter)."""

@@ -8,6 +8,13 @@ from textual.widgets import TextArea
 from atlas_tui.tui.messages import QuerySubmitted
 
 NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j"})
+# The hint in the empty box: the longest that fits whole.
+PLACEHOLDERS = (
+    "Ask a question about your documents…  (Enter sends, ctrl+j new line)",
+    "Ask a question…  (Enter sends, ctrl+j new line)",
+    "Ask a question…  (Enter sends)",
+    "Ask a question…",
+)
 
 
 class QueryBox(TextArea):
@@ -15,10 +22,14 @@ class QueryBox(TextArea):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
-        self.placeholder = "Ask a question about your documents…  (Enter sends, ctrl+j new line)"
+        self.placeholder = PLACEHOLDERS[0]
         self.questions: list[str] = []
         self._recall: int | None = None  # index into history while recalling
         self._draft = ""
+
+    def on_resize(self) -> None:
+        room = self.content_region.width
+        self.placeholder = next((p for p in PLACEHOLDERS if len(p) <= room), PLACEHOLDERS[-1])
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

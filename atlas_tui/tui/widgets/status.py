@@ -6,6 +6,7 @@ toast, so nothing is drawn over the panes (`flash`)."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
 from textual.timer import Timer
@@ -52,18 +53,10 @@ class StatusLine(Static):
             speed.append(f"{timings.tokens_per_s:.0f} tok/s")
         self.speed = "  ".join(speed)
 
-    def render(self) -> Text:
-        """Most needed first, as a narrow terminal cuts from the right: who answers and how
-        documents are found, then the session's usage, the index, and the last answer's speed.
-        Its parts come from the config, the sessions database and servers: the line is cleaned
-        as a whole before it is drawn."""
-        text = Text(no_wrap=True, overflow="ellipsis")
-        if self.notice:
-            text.append(" " + terminal_safe(self.notice), style="bold")
-            return text
-        if self.state:
-            text.append(f" {terminal_safe(self.state)} ", style="reverse")
-            text.append("  ")
+    def parts(self) -> list[str]:
+        """The line's items, most needed first (a narrow terminal loses them from the right):
+        who answers and how documents are found, the session's usage, the index, the last
+        answer's speed. They come from the config, the sessions database and servers: cleaned."""
         model, route = self.model, self.route
         if model and route and route != "offline extractive":
             parts = [route]  # who answers the session's model replaces the default
@@ -73,7 +66,7 @@ class StatusLine(Static):
             parts = [self.answerer]
             if model:
                 offline = " (unused offline)" if self.answerer == "offline extractive" else ""
-                parts[0] += f"  │  model: {model}{offline}"
+                parts.append(f"model: {model}{offline}")
         parts.append(f"mode: {self.mode}")
         if self.source:
             parts.append(f"source: {self.source}")
@@ -82,5 +75,30 @@ class StatusLine(Static):
         parts.append(self.index)
         if self.speed:
             parts.append(self.speed)
-        text.append(terminal_safe("  │  ".join(parts)))
+        return [terminal_safe(part) for part in parts]
+
+    def render(self) -> Text:
+        """The notice being said, else the ingest's state and as many whole items as fit."""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self.notice:
+            text.append(" " + terminal_safe(self.notice), style="bold")
+            return text
+        if self.state:
+            text.append(f" {terminal_safe(self.state)} ", style="reverse")
+            text.append("  ")
+        room = self.size.width - text.cell_len if self.size.width else None
+        text.append(fitted(self.parts(), room))
         return text
+
+
+def fitted(parts: list[str], room: int | None, separator: str = "  │  ") -> str:
+    """As many whole parts as `room` cells hold, then … for the rest (never a part cut)."""
+    line = separator.join(parts)
+    if room is None or cell_len(line) <= room:
+        return line
+    kept: list[str] = []
+    for part in parts:
+        if cell_len(separator.join([*kept, part]) + " …") > room:
+            break
+        kept.append(part)
+    return separator.join(kept) + " …" if kept else parts[0]
