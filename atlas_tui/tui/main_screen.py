@@ -181,6 +181,7 @@ class MainScreen(Screen[None]):
 
     async def on_query_submitted(self, message: QuerySubmitted) -> None:
         answer = self.conversation.ask(message.text)
+        self.transcript.border_subtitle = ""  # "Reopened · …" was about the start
         await self.transcript.add_turn(answer.turn)
         self.transcript.answer(answer)
 

@@ -103,6 +103,7 @@ class SessionView:
     async def _show_session(self) -> None:
         """The conversation's session on screen: its turns, the last turn's documents."""
         conversation = self.conversation
+        self.screen.status.speed = ""  # the last answer's speed was another session's
         turns = conversation.turns
         if turns:  # first: the pane is filled when the turns show
             self.screen.documents.show(turns[-1].id, turns[-1].documents, turns[-1].cited)
@@ -134,6 +135,7 @@ class SessionView:
 
     async def new_session(self, note: str) -> None:
         self.conversation.new_session()
+        self.screen.status.speed = ""  # the last answer's speed was another session's
         await self.screen.transcript.clear_turns()
         self.screen.documents.show(0, (), set())
         self.show_title()

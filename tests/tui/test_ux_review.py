@@ -278,3 +278,27 @@ async def test_the_layout_fits_a_small_terminal(make_settings, warm_client, size
         assert all(part in whole for part in parts if part), (parts, whole)  # no item cut
         if len(parts) < len(whole):
             assert shown.endswith("…")
+
+
+async def test_status_items_do_not_outlive_what_they_describe(make_settings, warm_client):
+    """ "Reopened · ctrl+l for others" stayed after new questions, and `first token 0.07 s`
+    stayed after ctrl+n."""
+    settings = make_settings()
+    app = AtlasApp(settings, client=warm_client)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, QUESTION)
+        await settled(pilot)
+    again = AtlasApp(settings, client=warm_client)  # reopens that session
+    async with again.run_test(size=SIZE) as pilot:
+        transcript = again.query_one(Transcript)
+        await until(pilot, lambda: "Reopened" in str(transcript.border_subtitle))
+        await ask(pilot, "Who keeps the lighthouse?")
+        await settled(pilot)
+        assert "Reopened" not in str(transcript.border_subtitle)
+        status = again.query_one(StatusLine)
+        assert "first token" in status.speed
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: not again.query(TurnView))
+        again.clear_notifications()
+        assert status.speed == "" and "first token" not in str(status.render())
+        assert status.usage == ""
