@@ -17,6 +17,23 @@ from atlas_tui.tui.widgets.ingest_bar import IngestBar
 if TYPE_CHECKING:
     from atlas_tui.tui.main_screen import MainScreen
 
+# What each retrieval mode finds, for a person choosing one.
+MODES = {
+    "hybrid": "By meaning and by the words, ranked together (the default)",
+    "vector": "By meaning only: finds what is said in other words",
+    "keyword": "By the words themselves (BM25): names, codes, exact terms",
+}
+
+
+def price_note(price: tuple[float, float] | None, who: str) -> str:
+    """ " ($2 / $10 per million tokens in / out)" for a priced Claude model; "" otherwise (a
+    local model costs nothing; a Claude model without a price says so)."""
+    if not who.startswith("Claude "):
+        return ""
+    if price is None:
+        return " (no price known: [prices] in the config adds one)"
+    return f" (${price[0]:g} / ${price[1]:g} per million tokens in / out)"
+
 
 def main_commands(screen: MainScreen) -> list[SystemCommand]:
     """What the palette offers on the main screen, beside Textual's own commands."""
@@ -24,22 +41,24 @@ def main_commands(screen: MainScreen) -> list[SystemCommand]:
     sessions = screen.sessions
     default = settings.route()[1]
     current = screen.conversation.session.model or default
+    prices = settings.prices
     models = [
         SystemCommand(
             f"Model: {model}",
-            f"Answer this session's questions with {who}"
+            f"Answer this session's questions with {who}{price_note(prices.get(model), who)}"
             + (" (current)" if model == current else ""),
             partial(sessions.set_model, "" if model == default else model),
         )
         for model, who in client.model_choices()
     ]
+    mode = screen.conversation.retrieval.mode
     modes = [
         SystemCommand(
-            f"Retrieval mode: {mode}",
-            f"Search the index by {mode}",
-            partial(screen.set_mode, mode),
+            f"Retrieval mode: {name}",
+            MODES[name] + (" (current)" if name == mode else ""),
+            partial(screen.set_mode, name),
         )
-        for mode in SEARCH_MODES
+        for name in SEARCH_MODES
     ]
     return [
         SystemCommand(

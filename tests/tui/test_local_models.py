@@ -63,7 +63,10 @@ async def test_the_picker_offers_claude_and_endpoint_models(make_settings, fake_
         assert commands["Model: qwen3"] == (
             "Answer this session's questions with local qwen3 via Ollama (current)"
         )
-        assert commands["Model: claude-opus-5-5"].endswith("with Claude claude-opus-5-5")
+        assert commands["Model: claude-opus-5-5"] == (
+            "Answer this session's questions with Claude claude-opus-5-5"
+            " ($4 / $20 per million tokens in / out)"
+        )
 
 
 async def test_a_down_local_server_answers_offline_labelled(make_settings):

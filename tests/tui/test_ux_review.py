@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 from textual.app import App
+from textual.command import CommandList, CommandPalette
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import DataTable, DirectoryTree, Input, Static
 
+from atlas_tui.query import AtlasQuery
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.dialogs import PromptScreen
@@ -302,3 +304,35 @@ async def test_status_items_do_not_outlive_what_they_describe(make_settings, war
         again.clear_notifications()
         assert status.speed == "" and "first token" not in str(status.render())
         assert status.usage == ""
+
+
+async def palette(pilot, search: str) -> list[str]:
+    """What the command palette lists for `search`, each entry's title and help as shown."""
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+    await pilot.press(*search)
+    results = app.screen.query_one(CommandList)
+    await until(pilot, lambda: results.option_count > 0)
+    await pilot.pause(0.3)  # the search settles
+    shown = [str(results.get_option_at_index(i).prompt) for i in range(results.option_count)]
+    await pilot.press("escape")
+    return shown
+
+
+async def test_the_palette_says_what_each_mode_and_model_is(make_settings, fake_anthropic):
+    """The palette said "Retrieval mode: hybrid — Search the index by hybrid", and the
+    built-in model list offered a model with no price (the status line then said
+    `≥$0.0088 (some models unpriced)`)."""
+    settings = make_settings(provider="auto", api_key="k", base_url=fake_anthropic.base_url)
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, app.warmed.is_set)
+        modes = await palette(pilot, "Retrieval mode")
+        for mode, says in (("hybrid", "meaning"), ("vector", "meaning"), ("keyword", "words")):
+            (entry,) = [e for e in modes if f"Retrieval mode: {mode}" in e]
+            assert says in entry and f"by {mode}" not in entry, entry
+        assert any("(current)" in e for e in modes if "hybrid" in e)
+        models = [e for e in await palette(pilot, "Model: claude") if "Model: claude" in e]
+        assert len(models) >= 3
+        assert all("$" in entry and "per million" in entry for entry in models), models
