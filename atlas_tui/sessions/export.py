@@ -209,8 +209,8 @@ def _where(passage: Passage) -> str:
     parts = []
     if passage.page is not None:
         parts.append(f"page {passage.page}")
-    if passage.line_start:
-        parts.append(f"lines {passage.line_start}–{passage.line_end}")
+    if passage.line_span:
+        parts.append(passage.line_span)
     return ", ".join(parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,18 +12,22 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import DataTable, DirectoryTree, Input, Static
 
+from atlas_tui.conversation import ShownPassage
 from atlas_tui.query import AtlasQuery
-from atlas_tui.sessions import SessionStore
+from atlas_tui.sessions import Session, SessionStore, SessionTurn
+from atlas_tui.sessions.export import export_markdown
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.dialogs import PromptScreen
 from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.ingest import IngestScreen
+from atlas_tui.tui.screens.preview import PreviewScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.find_bar import searchable_blocks, shown_content
 from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import CITATION_CURSOR, Transcript, TurnView
+from atlas_tui.types import Citation, Passage
 from tests.tui.helpers import QUESTION, ask, settled, until
 
 SIZE = (120, 36)
@@ -336,3 +341,31 @@ async def test_the_palette_says_what_each_mode_and_model_is(make_settings, fake_
         models = [e for e in await palette(pilot, "Model: claude") if "Model: claude" in e]
         assert len(models) >= 3
         assert all("$" in entry and "per million" in entry for entry in models), models
+
+
+async def test_a_passage_on_one_line_says_line_not_lines_n_to_n(
+    make_settings, warm_client, tmp_path: Path
+):
+    """Previews and exports said `lines 42–42` for a passage on one line."""
+    path = tmp_path / "one.md"
+    path.write_text("# One\n\nA single line of text.\n")
+    one = Passage("o#0", "A single line of text.", "one.md", str(tmp_path), "One", "One", 0.5,
+                  start=7, end=29, line_start=3, line_end=3)  # fmt: skip
+    many = replace(one, line_end=5)
+    assert (one.line_span, many.line_span, replace(one, line_start=0).line_span) == (
+        "line 3",
+        "lines 3–5",
+        "",
+    )
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, app.warmed.is_set)
+        preview = PreviewScreen(1, ShownPassage.of(one), "line", [], lambda p: path.read_text())
+        app.call_later(app.push_screen, preview)
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen))
+        header = str(app.screen.query_one("#preview-header", Static).render())
+        assert "line 3" in header and "lines 3–3" not in header
+    turn = SessionTurn(1, "s1", 1, "Q?", (one,), "A [1].", (Citation(1, "o#0", "A single"),))
+    session = Session("s1", "T", 0.0, 0.0, (replace(turn, status="done"),))
+    text = export_markdown(session)
+    assert "line 3" in text and "lines 3–3" not in text

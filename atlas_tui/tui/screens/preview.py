@@ -66,8 +66,8 @@ def passage_header(number: int, passage: ShownPassage) -> Text:
         details.insert(0, passage.heading)
     if passage.page is not None:
         details.append(f"page {passage.page}")
-    if passage.line_start:
-        details.append(f"lines {passage.line_start}–{passage.line_end}")
+    if passage.passage.line_span:
+        details.append(passage.passage.line_span)
     header.append("\n" + "  ·  ".join(details), style="dim")
     return header
 
