@@ -55,7 +55,12 @@ def ended_note(turn: ConversationTurn, failed: Failed, regenerate_key: str) -> t
         return CANCELLED_BEFORE_START, "cancelled"
     if failed.cancelled:
         return "Cancelled: the partial answer is kept." + again + where, "cancelled"
-    retry = "" if isinstance(failed.error, errors.AuthenticationError) else again
+    if isinstance(failed.error, errors.IndexMissingError | errors.EmptyIndexError):
+        retry = " ctrl+o ingests a folder, then ask again."  # answering again cannot help
+    elif isinstance(failed.error, errors.AuthenticationError):
+        retry = ""
+    else:
+        retry = again
     return failure_notice(failed.error) + retry + where, "error"
 
 

@@ -17,7 +17,7 @@ from atlas_tui.query import AtlasQuery
 from atlas_tui.sessions import Session, SessionStore, SessionTurn
 from atlas_tui.sessions.export import export_markdown
 from atlas_tui.tui.app import AtlasApp
-from atlas_tui.tui.screens.dialogs import PromptScreen
+from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.ingest import IngestScreen
 from atlas_tui.tui.screens.preview import PreviewScreen
@@ -28,7 +28,7 @@ from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import CITATION_CURSOR, Transcript, TurnView
 from atlas_tui.types import Citation, Passage
-from tests.tui.helpers import QUESTION, ask, settled, until
+from tests.tui.helpers import QUESTION, ask, note, settled, until
 
 SIZE = (120, 36)
 
@@ -369,3 +369,18 @@ async def test_a_passage_on_one_line_says_line_not_lines_n_to_n(
     session = Session("s1", "T", 0.0, 0.0, (replace(turn, status="done"),))
     text = export_markdown(session)
     assert "line 3" in text and "lines 3–3" not in text
+
+
+async def test_without_an_index_the_way_to_make_one_is_named(make_settings, tmp_path: Path):
+    """The no-index dialog never mentioned ctrl+o, and asking anyway said "^r regenerates"."""
+    settings = make_settings(db_path=str(tmp_path / "no-index"))
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), rounds=1500)
+        question = str(app.screen.query_one(".dialog-text", Static).render())
+        assert "ctrl+o" in question
+        await pilot.press("escape")
+        view = await ask(pilot, QUESTION)
+        await settled(pilot)
+        said = note(view)
+        assert "ctrl+o" in said and "regenerates" not in said, said

@@ -90,7 +90,10 @@ class IngestBar(ProgressBar):
             if yes:
                 self.start([str(demo)])
 
-        question = f"{problem}\n\nIngest the bundled demo corpus (about atlas-tui itself) now?"
+        question = (
+            f"{problem}\n\nIngest the bundled demo corpus (about atlas-tui itself) now?\n"
+            "Or, Not now, then ctrl+o: ingest a folder of your own."
+        )
         self.app.push_screen(ConfirmScreen(question, "Ingest the demo", "Not now"), answered)
 
     def start_demo(self) -> None:
