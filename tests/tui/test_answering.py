@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.messages import AnswerDelta, DocumentsRetrieved
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.status import StatusLine
-from tests.fake_anthropic import Block, Cite, Reply, closed_port_url
+from tests.fake_anthropic import Block, Cite, Reply
 from tests.tui.helpers import QUESTION, ask, claude_app, note, settled, until
 
 QUIT_BOUND_S = 10.0  # the stalled stream must not hold the exit (it would hang for minutes)
@@ -93,17 +92,6 @@ async def test_key_rejected_is_a_clear_notice(make_settings, fake_anthropic):
         assert "Traceback" not in text
         # the documents were still retrieved and shown
         assert app.query_one(DocumentsPane).documents
-
-
-async def test_offline_is_a_clear_notice(make_settings):
-    settings = make_settings(
-        provider="auto", api_key="test-key", base_url=closed_port_url(), max_retries=0
-    )
-    app = AtlasApp(settings, client=AtlasQuery(settings))
-    async with app.run_test(size=(120, 40)) as pilot:
-        view = await ask(pilot, QUESTION)
-        await settled(pilot)
-        assert note(view).startswith("Offline")
 
 
 async def test_interrupted_stream_keeps_the_partial_answer(make_settings, fake_anthropic):

@@ -28,6 +28,7 @@ from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import CITATION_CURSOR, Transcript, TurnView
 from atlas_tui.types import Citation, Passage
+from tests.fake_anthropic import closed_port_url
 from tests.tui.helpers import QUESTION, ask, note, settled, until
 
 SIZE = (120, 36)
@@ -384,3 +385,21 @@ async def test_without_an_index_the_way_to_make_one_is_named(make_settings, tmp_
         await settled(pilot)
         said = note(view)
         assert "ctrl+o" in said and "regenerates" not in said, said
+
+
+async def test_claude_out_of_reach_answers_offline_labelled(make_settings):
+    """With a key set and Claude unreachable (no network), there was no answer at all, while a
+    local endpoint that is down falls back to the offline answer: Claude does the same now."""
+    settings = make_settings(
+        provider="auto", api_key="test-key", base_url=closed_port_url(), max_retries=0
+    )
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=SIZE) as pilot:
+        view = await ask(pilot, QUESTION)
+        await settled(pilot)
+        turn = app.conversation.turns[-1]
+        assert turn.status == "done" and turn.answerer == "offline extractive"
+        assert view.answer.source.startswith("*Claude is not answering (Could not connect")
+        assert "_Offline extractive answer" in view.answer.source and turn.cited
+        assert "offline extractive" in note(view)
+        assert "Claude" in str(app.query_one(StatusLine).answerer)  # the next one tries Claude
