@@ -15,7 +15,7 @@ from textual.dom import DOMNode
 from textual.keys import _character_to_key
 from textual.widgets import TextArea
 
-from atlas_tui.tui.widgets.query_box import NEWLINE_KEYS
+from atlas_tui.tui.widgets.query_box import NEWLINE_KEYS, QueryBox
 
 # Text-area actions an app key may take over: each has another way (the terminal's own
 # selection and copy, the mouse) or is rarely needed while typing a question.
@@ -25,7 +25,7 @@ TYPING_KEYS = frozenset({"enter", "tab", "shift+tab", "escape", *NEWLINE_KEYS})
 
 def _text_area_keys() -> dict[str, str]:
     keys: dict[str, str] = {}
-    for binding in TextArea.BINDINGS:
+    for binding in [*TextArea.BINDINGS, *QueryBox.BINDINGS]:  # the box's own last: they win
         if not isinstance(binding, Binding):
             continue
         action = binding.action.split("(")[0]

@@ -28,7 +28,7 @@ from atlas_tui.tui.widgets.query_box import QueryBox
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.tui.widgets.transcript import CITATION_CURSOR, Transcript, TurnView
 from atlas_tui.types import Citation, Passage
-from tests.fake_anthropic import closed_port_url
+from tests.fake_anthropic import Reply, closed_port_url
 from tests.tui.helpers import QUESTION, ask, note, settled, until
 
 SIZE = (120, 36)
@@ -403,3 +403,71 @@ async def test_claude_out_of_reach_answers_offline_labelled(make_settings):
         assert "_Offline extractive answer" in view.answer.source and turn.cited
         assert "offline extractive" in note(view)
         assert "Claude" in str(app.query_one(StatusLine).answerer)  # the next one tries Claude
+
+
+async def test_the_question_is_written_in_the_editor(
+    make_settings, warm_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Peers (aichat, posting) let a long question be written in $EDITOR: ctrl+e in the query
+    box opens it on the draft, and what was saved comes back to the box."""
+    script = tmp_path / "editor"
+    seen = tmp_path / "seen.txt"
+    script.write_text(  # keeps what it was given, then writes the question
+        f'#!/bin/sh\ncp "$1" "{seen}"\nprintf "How do I ingest\\na folder?\\n" > "$1"\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", str(script))
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=SIZE) as pilot:
+        box = app.query_one(QueryBox)
+        await pilot.press(*"draft")
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: box.text == "How do I ingest\na folder?")
+        assert seen.read_text() == "draft"
+        assert box.has_focus  # Enter sends it, as typed
+
+
+async def test_temperature_and_answer_length_are_the_sessions_own(make_settings, fake_anthropic):
+    """Peers (oterm) keep a temperature and an answer length per session, beside its model and
+    system prompt: set from the palette, sent to the model, stored with the session."""
+    fake_anthropic.script(Reply.text("Warm."), Reply.text("Again."))
+    settings = make_settings(provider="auto", api_key="k", base_url=fake_anthropic.base_url)
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, app.warmed.is_set)
+        await run_command(pilot, "Temperature")
+        await pilot.press("ctrl+u", *"hot", "enter")  # refused in place, nothing changes
+        await until(pilot, lambda: any("temperature" in n.message for n in app.notices))
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("ctrl+u", *"0.2", "enter")
+        await run_command(pilot, "Answer length")
+        await pilot.press("ctrl+u", *"300", "enter")
+        await until(pilot, lambda: app.conversation.session.max_tokens == 300)
+        assert "temperature 0.2" in str(app.query_one(StatusLine).parts())
+        await ask(pilot, QUESTION)
+        await settled(pilot)
+        body = fake_anthropic.last_body
+        assert (body["temperature"], body["max_tokens"]) == (0.2, 300)
+    with SessionStore(settings.resolved_sessions_path) as store:
+        session = store.load_session("last")
+    assert (session.temperature, session.max_tokens) == (0.2, 300)
+    again = AtlasApp(settings, client=AtlasQuery(settings))  # reopened: still the session's
+    async with again.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: again.conversation.session.temperature == 0.2)
+        await ask(pilot, "And more?")
+        await settled(pilot)
+        assert fake_anthropic.last_body["temperature"] == 0.2
+
+
+async def run_command(pilot, title: str) -> None:
+    """Run the palette's command `title` (typed, then chosen with Enter)."""
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+    await pilot.press(*title)
+    results = app.screen.query_one(CommandList)
+    await until(pilot, lambda: results.option_count > 0)
+    await pilot.pause(0.3)
+    await pilot.press("enter")
+    await until(pilot, lambda: not isinstance(app.screen, CommandPalette))

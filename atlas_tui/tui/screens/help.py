@@ -29,6 +29,7 @@ TYPING: Section = (
         ("enter", "Send the question"),
         ("shift+enter / ctrl+j", "New line in the question"),
         ("up / down", "Recall earlier questions"),
+        ("^e", "Write the question in $EDITOR"),
         ("any letter (other panes)", "Starts typing a question"),
     ],
 )
