@@ -526,3 +526,22 @@ def test_a_source_line_names_the_file_its_heading_and_page() -> None:
     assert source_line(1, paged) == "[1] lighthouse.md — p. 3"
     assert ShownPassage.of(paged.passage).title == "Lighthouses"
     assert (paged.score, paged.page, paged.line_start, paged.line_end) == (0.8, 3, 0, 0)
+
+
+def test_a_sessions_sampling_is_sent_and_stored(conversation, client, settings) -> None:
+    conversation.set_sampling(temperature=0.2, max_tokens=300)  # before the session exists
+    client.scripts += [answered("One."), answered("Two.")]
+    run(conversation, "Q?")
+    assert (client.calls[-1]["temperature"], client.calls[-1]["max_tokens"]) == (0.2, 300)
+    (session,) = stored(settings)
+    assert (session.temperature, session.max_tokens) == (0.2, 300)
+    conversation.set_sampling(temperature=None, max_tokens=500)  # the session exists: at once
+    assert (stored(settings)[0].temperature, stored(settings)[0].max_tokens) == (None, 500)
+    run(conversation, "Again?")
+    assert (client.calls[-1]["temperature"], client.calls[-1]["max_tokens"]) == (None, 500)
+    session_id = conversation.session.id
+    assert session_id is not None
+    conversation.new_session()
+    assert (conversation.session.temperature, conversation.session.max_tokens) == (None, None)
+    conversation.open_session(session_id)
+    assert conversation.session.max_tokens == 500

@@ -56,6 +56,8 @@ class SessionRef:
     title: Clean = NO_TEXT
     system_prompt: str = ""  # the session's own instructions to the model
     model: str = ""  # the session's model ("" for the configured one)
+    temperature: float | None = None  # its sampling temperature (None: the model's default)
+    max_tokens: int | None = None  # its answers' length cap (None: the configured one)
     token: Token = field(default_factory=Token)
 
 
@@ -139,6 +141,8 @@ class Conversation:
             "history": self._history(turn),
             "model": session.model or None,
             "system_prompt": session.system_prompt or None,
+            "temperature": session.temperature,
+            "max_tokens": session.max_tokens,
             "mode": self.retrieval.mode,
             "source": self.retrieval.source or None,
             "max_results": self.retrieval.max_results,
@@ -208,6 +212,12 @@ class Conversation:
                         store.set_session_options(
                             session.id, system_prompt=session.system_prompt, model=session.model
                         )
+                    if session.temperature is not None or session.max_tokens is not None:
+                        store.set_session_sampling(
+                            session.id,
+                            temperature=session.temperature,
+                            max_tokens=session.max_tokens,
+                        )
                 session_id = session.id
             regenerate = turn.stored_id if answer.regenerating else None
             recorder = TurnRecorder(store, session_id, turn.asked, regenerate=regenerate)
@@ -251,6 +261,8 @@ class Conversation:
                 shown_title(session.title),
                 session.system_prompt,
                 session.model,
+                session.temperature,
+                session.max_tokens,
             )
         )
         self._next_id += len(turns)
@@ -279,6 +291,18 @@ class Conversation:
                 session.system_prompt = system_prompt
             if model is not None:
                 session.model = model.strip()
+
+    def set_sampling(self, *, temperature: float | None, max_tokens: int | None) -> None:
+        """The session's own temperature and answer length (None: the defaults), stored at once
+        when the session exists, else when its first question creates it. Raises
+        SessionStoreError."""
+        session = self.session
+        if self.store is not None and session.id is not None:
+            self.store.set_session_sampling(
+                session.id, temperature=temperature, max_tokens=max_tokens
+            )
+        with self._lock:
+            session.temperature, session.max_tokens = temperature, max_tokens
 
     def current_exists(self) -> bool:
         """False when the session on screen was deleted (e.g. from the sessions screen)."""

@@ -58,6 +58,8 @@ class Answerer(Protocol):
         *,
         model: str | None = None,  # this question's Claude model (None: the configured one)
         system_prompt: str | None = None,  # this session's instructions, added to the prompt
+        temperature: float | None = None,  # this session's sampling temperature (None: default)
+        max_tokens: int | None = None,  # this session's answer length cap (None: the config's)
     ) -> AnswerStream: ...
 
 

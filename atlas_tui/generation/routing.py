@@ -76,13 +76,21 @@ class RoutedAnswerer:
         *,
         model: str | None = None,
         system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> AnswerStream:
         endpoint, chosen = self.settings.route(model)
         if endpoint is None and not self.settings.use_claude:
             return Labelled(self._offline().stream(question, passages, history), EXTRACTIVE_LABEL)
         answerer = self._claude(endpoint, chosen)
         answer = answerer.stream(
-            question, passages, history, model=chosen, system_prompt=system_prompt
+            question,
+            passages,
+            history,
+            model=chosen,
+            system_prompt=system_prompt,
+            temperature=temperature,
+            max_tokens=max_tokens,
         )
         labelled = Labelled(answer, self.label_for(model), chosen)
 

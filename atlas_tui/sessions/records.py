@@ -114,6 +114,8 @@ class Session:
     system_prompt: str = ""  # the session's own instructions to Claude ("" when none)
     model: str = ""  # the Claude model chosen for the session ("" for the configured default)
     origin: str = ""  # what recorded it: "tui", "ask" ("" when not known)
+    temperature: float | None = None  # the session's own sampling temperature (None: default)
+    max_tokens: int | None = None  # the session's own answer length cap (None: the config's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,6 +146,10 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (  # 4: which interface recorded a session ("tui", "ask"; "" for sessions from before)
         "ALTER TABLE sessions ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
     ),
+    (  # 5: a session's own temperature and answer length (NULL: the configured ones)
+        "ALTER TABLE sessions ADD COLUMN temperature REAL",
+        "ALTER TABLE sessions ADD COLUMN max_tokens INTEGER",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -252,8 +252,8 @@ class SessionStore:
     def load_session(self, ref: str) -> Session:
         session_id = self.resolve(ref)
         head = self._query(
-            "SELECT id, title, created, updated, system_prompt, model, origin FROM sessions "
-            "WHERE id = ?",
+            "SELECT id, title, created, updated, system_prompt, model, origin, temperature, "
+            "max_tokens FROM sessions WHERE id = ?",
             (session_id,),
         )
         if not head:
@@ -288,6 +288,15 @@ class SessionStore:
             )
         if model is not None:
             self._write("UPDATE sessions SET model = ? WHERE id = ?", (model.strip(), session_id))
+
+    def set_session_sampling(
+        self, ref: str, *, temperature: float | None, max_tokens: int | None
+    ) -> None:
+        """Store the session's own temperature and answer length (None: the configured ones)."""
+        self._write(
+            "UPDATE sessions SET temperature = ?, max_tokens = ? WHERE id = ?",
+            (temperature, max_tokens, self.resolve(ref)),
+        )
 
     def delete(self, ref: str) -> None:
         """Delete a session and all its turns."""

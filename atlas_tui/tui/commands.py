@@ -84,6 +84,16 @@ def main_commands(screen: MainScreen) -> list[SystemCommand]:
             "Edit this session's instructions to Claude (several lines)",
             sessions.edit_system_prompt,
         ),
+        SystemCommand(
+            "Temperature",
+            "This session's sampling temperature, 0 to 1 (lower is steadier)",
+            sessions.set_temperature,
+        ),
+        SystemCommand(
+            "Answer length",
+            "The longest answer this session's model may give, in tokens",
+            sessions.set_answer_length,
+        ),
         SystemCommand("Find in transcript", "Search the answers (ctrl+f)", screen.action_find),
         SystemCommand(
             "Earlier answer",

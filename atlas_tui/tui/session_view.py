@@ -14,6 +14,7 @@ from atlas_tui.config import OFFLINE_LABEL
 from atlas_tui.conversation import Conversation
 from atlas_tui.errors import AtlasError
 from atlas_tui.sessions import Session
+from atlas_tui.sessions.export import sampling_text
 from atlas_tui.tui.saving import ask_path, documents_dir
 from atlas_tui.tui.screens.dialogs import PromptScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
@@ -128,6 +129,8 @@ class SessionView:
         status.model = model
         status.route = self.screen.atlas.client.label_for(model or None) if model else ""
         status.usage = self.conversation.usage()
+        session = self.conversation.session
+        status.sampling = sampling_text(session.temperature, session.max_tokens)
 
     async def start_afresh(self) -> None:
         """Start afresh: the next question starts a new stored session."""
@@ -216,6 +219,62 @@ class SessionView:
         )
         self.notify(f"Model for this session: {chosen}.{offline}", title="Model", markup=False)
 
+    def set_temperature(self) -> None:
+        """Ask for the session's temperature (0 to 1; empty: the model's default)."""
+        session = self.conversation.session
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self._set_sampling(float(value) if value else None, session.max_tokens)
+
+        shown = "" if session.temperature is None else f"{session.temperature:g}"
+        self.screen.app.push_screen(
+            PromptScreen(
+                "Temperature for this session's answers (0 to 1, lower is steadier; "
+                "empty: the model's default):",
+                shown,
+                "0.3",
+                check=temperature_problem,
+            ),
+            chosen,
+        )
+
+    def set_answer_length(self) -> None:
+        """Ask for the session's answer length cap, in tokens (empty: the configured one)."""
+        session = self.conversation.session
+        configured = self.screen.atlas.settings.max_answer_tokens
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self._set_sampling(session.temperature, int(value) if value else None)
+
+        self.screen.app.push_screen(
+            PromptScreen(
+                f"Longest answer for this session, in tokens (empty: {configured:,}, the "
+                "configured max_answer_tokens):",
+                "" if session.max_tokens is None else str(session.max_tokens),
+                str(configured),
+                check=length_problem,
+            ),
+            chosen,
+        )
+
+    def _set_sampling(self, temperature: float | None, max_tokens: int | None) -> None:
+        try:
+            self.conversation.set_sampling(temperature=temperature, max_tokens=max_tokens)
+        except AtlasError as error:
+            self.notify(error.describe(), title="Answers", severity="error", markup=False)
+            return
+        self.show_options()
+        said = sampling_text(temperature, max_tokens) or "the defaults"
+        model = self.conversation.session.model
+        who = self.screen.atlas.client.label_for(model or None)
+        if self._offline:
+            said += " (offline answers ignore them)"
+        elif temperature is not None and who.startswith("Claude "):
+            said += " (Claude's API takes no temperature: local models use it)"
+        self.notify(f"This session's answers: {said}.", title="Answers", markup=False)
+
     @property
     def _offline(self) -> bool:
         model = self.conversation.session.model
@@ -236,3 +295,28 @@ class SessionView:
 
         prompt = self.conversation.session.system_prompt
         self.screen.app.push_screen(SystemPromptScreen(prompt, offline=self._offline), saved)
+
+
+MAX_ANSWER_TOKENS = 1_000_000  # as the config's max_answer_tokens allows
+
+
+def temperature_problem(text: str) -> str | None:
+    """Why `text` is not a temperature (a number from 0 to 1, or empty), else None."""
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    return None if 0 <= value <= 1 else f"The temperature must be a number from 0 to 1: {text!r}."
+
+
+def length_problem(text: str) -> str | None:
+    """Why `text` is not an answer length (a whole number of tokens, or empty), else None."""
+    if not text:
+        return None
+    if text.isdigit() and 1 <= int(text) <= MAX_ANSWER_TOKENS:
+        return None
+    return (
+        f"The answer length must be a whole number of tokens, 1 to {MAX_ANSWER_TOKENS:,}: {text!r}."
+    )

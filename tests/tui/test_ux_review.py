@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, DirectoryTree, Input, Static
 
 from atlas_tui.conversation import ShownPassage
+from atlas_tui.endpoints import Endpoint
 from atlas_tui.query import AtlasQuery
 from atlas_tui.sessions import Session, SessionStore, SessionTurn
 from atlas_tui.sessions.export import export_markdown
@@ -428,26 +429,28 @@ async def test_the_question_is_written_in_the_editor(
         assert box.has_focus  # Enter sends it, as typed
 
 
-async def test_temperature_and_answer_length_are_the_sessions_own(make_settings, fake_anthropic):
+async def test_temperature_and_answer_length_are_the_sessions_own(make_settings, fake_ollama):
     """Peers (oterm) keep a temperature and an answer length per session, beside its model and
     system prompt: set from the palette, sent to the model, stored with the session."""
-    fake_anthropic.script(Reply.text("Warm."), Reply.text("Again."))
-    settings = make_settings(provider="auto", api_key="k", base_url=fake_anthropic.base_url)
+    fake_ollama.script(Reply.text("Warm."), Reply.text("Again."))
+    ollama = Endpoint("ollama", fake_ollama.base_url, ("qwen3",), label="Ollama")
+    settings = make_settings(provider="auto", endpoints=(ollama,))
     app = AtlasApp(settings, client=AtlasQuery(settings))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, app.warmed.is_set)
         await run_command(pilot, "Temperature")
-        await pilot.press("ctrl+u", *"hot", "enter")  # refused in place, nothing changes
-        await until(pilot, lambda: any("temperature" in n.message for n in app.notices))
+        await pilot.press(*"hot", "enter")  # refused in place, nothing changes
+        await until(pilot, lambda: any("temperature must" in n.message for n in app.notices))
         assert isinstance(app.screen, PromptScreen)
-        await pilot.press("ctrl+u", *"0.2", "enter")
+        await pilot.press(*["backspace"] * 3, *"0.2", "enter")
         await run_command(pilot, "Answer length")
-        await pilot.press("ctrl+u", *"300", "enter")
+        await pilot.press(*"300", "enter")
         await until(pilot, lambda: app.conversation.session.max_tokens == 300)
-        assert "temperature 0.2" in str(app.query_one(StatusLine).parts())
+        assert app.conversation.session.temperature == 0.2
+        assert "temperature 0.2 · up to 300 tokens" in app.query_one(StatusLine).parts()
         await ask(pilot, QUESTION)
         await settled(pilot)
-        body = fake_anthropic.last_body
+        body = fake_ollama.last_body
         assert (body["temperature"], body["max_tokens"]) == (0.2, 300)
     with SessionStore(settings.resolved_sessions_path) as store:
         session = store.load_session("last")
@@ -457,7 +460,7 @@ async def test_temperature_and_answer_length_are_the_sessions_own(make_settings,
         await until(pilot, lambda: again.conversation.session.temperature == 0.2)
         await ask(pilot, "And more?")
         await settled(pilot)
-        assert fake_anthropic.last_body["temperature"] == 0.2
+        assert fake_ollama.last_body["temperature"] == 0.2
 
 
 async def run_command(pilot, title: str) -> None:

@@ -26,6 +26,7 @@ class StatusLine(Static):
     model: reactive[str] = reactive("")  # the session's chosen model, when one is chosen
     route: reactive[str] = reactive("")  # who answers that model: "local qwen3 via Ollama"
     usage: reactive[str] = reactive("")
+    sampling: reactive[str] = reactive("")  # the session's own temperature and answer length
     notice: reactive[str] = reactive("")  # a short notice, over the rest for a few seconds
     _notice_timer: Timer | None = None
 
@@ -67,6 +68,8 @@ class StatusLine(Static):
             if model:
                 offline = " (unused offline)" if self.answerer == "offline extractive" else ""
                 parts.append(f"model: {model}{offline}")
+        if self.sampling:
+            parts.append(self.sampling)
         parts.append(f"mode: {self.mode}")
         if self.source:
             parts.append(f"source: {self.source}")
