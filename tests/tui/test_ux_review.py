@@ -11,6 +11,7 @@ from textual.command import CommandList, CommandPalette
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import DataTable, DirectoryTree, Input, Static
+from textual.widgets.markdown import MarkdownFence
 
 from atlas_tui.conversation import ShownPassage
 from atlas_tui.endpoints import Endpoint
@@ -23,6 +24,7 @@ from atlas_tui.tui.screens.help import HelpScreen
 from atlas_tui.tui.screens.ingest import IngestScreen
 from atlas_tui.tui.screens.preview import PreviewScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
+from atlas_tui.tui.widgets.answer_markdown import WRAP_MARK
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.find_bar import searchable_blocks, shown_content
 from atlas_tui.tui.widgets.query_box import QueryBox
@@ -474,3 +476,41 @@ async def run_command(pilot, title: str) -> None:
     await pilot.pause(0.3)
     await pilot.press("enter")
     await until(pilot, lambda: not isinstance(app.screen, CommandPalette))
+
+
+LONG_COMMAND = (
+    "atlas-tui ingest PATH [PATH ...] [--db URI] [--collection NAME] [--include GLOB] "
+    "[--exclude GLOB] [--engine local|ray] [--json]"
+)
+
+
+async def test_a_long_code_line_is_wrapped_and_marked_in_the_answer_and_the_preview(
+    make_settings, fake_anthropic, tmp_path: Path
+):
+    """Issue 21: at 120x36 an answer's code line was cut at the pane's edge
+    (`atlas-tui ingest PATH [PATH ...] [--db URI] [--collection NAM`), in previews too."""
+    fake_anthropic.script(Reply.text("Run it so:\n\n```\n" + LONG_COMMAND + "\n```\n"))
+    settings = make_settings(provider="auto", api_key="k", base_url=fake_anthropic.base_url)
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=SIZE) as pilot:
+        view = await ask(pilot, "How do I ingest a folder?")
+        await settled(pilot)
+        code = view.answer.query_one(MarkdownFence).query_one("#code-content")
+        await pilot.pause()
+        lines = [line.strip() for line in drawn_lines(code) if line.strip()]
+        assert len(lines) > 1 and all(line.startswith(WRAP_MARK) for line in lines[1:])
+        joined = "".join(line.removeprefix(WRAP_MARK) for line in lines)
+        assert joined.replace(" ", "") == LONG_COMMAND.replace(" ", "")  # all of it, in order
+
+        source = tmp_path / "tool.py"
+        source.write_text(f"def run():\n    return {LONG_COMMAND!r}\n")
+        text = source.read_text()
+        passage = Passage("t#0", text, "tool.py", str(tmp_path), "tool", "", 0.9,
+                          start=0, end=len(text), line_start=1, line_end=2)  # fmt: skip
+        preview = PreviewScreen(1, ShownPassage.of(passage), "run", [], lambda p: text)
+        app.call_later(app.push_screen, preview)
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen))
+        shown = app.screen.query_one("#preview-passage", Static)
+        await until(pilot, lambda: "def run" in "".join(drawn_lines(shown)))
+        drawn = "".join(line.strip() for line in drawn_lines(shown))
+        assert "[--json]'" in drawn  # the end of the long line is on screen too

@@ -24,13 +24,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Footer, Markdown, Static
+from textual.widgets import Footer, Static
 from textual.widgets.markdown import MarkdownBlock
 
 from atlas_tui.conversation import ShownPassage
 from atlas_tui.errors import AtlasError
 from atlas_tui.safety import Clean, terminal_safe
 from atlas_tui.tui.editor import EditRequested
+from atlas_tui.tui.widgets.answer_markdown import AnswerMarkdown
 from atlas_tui.tui.widgets.find_bar import Highlighter, find_in, searchable_blocks
 from atlas_tui.types import Passage
 
@@ -166,7 +167,7 @@ class PreviewScreen(ModalScreen[None]):
         """The file rendered as Markdown; the passage's blocks marked, its cited text lit."""
         body = self.query_one("#preview-body", VerticalScroll)
         first, last = before.count("\n"), before.count("\n") + passage.rstrip("\n").count("\n")
-        document = Markdown(id="preview-markdown", open_links=False)
+        document = AnswerMarkdown(id="preview-markdown", open_links=False)
         await body.query("#preview-before, #preview-passage, #preview-after").remove()
         await body.mount(document)
         await document.update(before + passage + after)
@@ -198,7 +199,7 @@ class PreviewScreen(ModalScreen[None]):
             line_numbers=True,
             highlight_lines=set(range(first, last + 1)),
             theme="monokai" if self.app.current_theme.dark else "default",
-            word_wrap=False,
+            word_wrap=True,  # a long line wraps; its continuation has no line number
         )
         for quote in self.cited:
             at = passage.find(quote)

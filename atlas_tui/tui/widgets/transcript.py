@@ -34,6 +34,7 @@ from atlas_tui.tui.messages import (
 )
 from atlas_tui.tui.notices import answer_note, ended_note, stored_note
 from atlas_tui.tui.stream import DeltaBatcher, link_citations
+from atlas_tui.tui.widgets.answer_markdown import AnswerMarkdown
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.find_bar import FindBar, Highlighter, find_in, searchable_blocks
 
@@ -58,7 +59,7 @@ class TurnView(Vertical):
     def compose(self) -> ComposeResult:
         text, kind = self._note
         yield Static(Text("› " + self.turn.question), classes="question")
-        yield Markdown(link_citations(self.turn.answer), classes="answer", open_links=False)
+        yield AnswerMarkdown(link_citations(self.turn.answer), classes="answer", open_links=False)
         yield Static(Text(text), classes=f"note {kind}".strip())
 
     @property
