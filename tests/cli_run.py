@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -43,3 +44,22 @@ def atlas(
 ) -> subprocess.CompletedProcess[str]:
     """`atlas-tui ARGS` run to the end: what most CLI tests need."""
     return run_cli(*args, env=env, timeout=timeout)
+
+
+def isolated_env(research_index: str, tmp_path: Path) -> dict[str, str]:
+    """This machine's environment without its atlas-tui and Anthropic settings: its own data
+    folder and (empty) config file under `tmp_path`, over `research_index`, offline."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ANTHROPIC_", "ATLAS_")) and key != "SKIP_API_KEY_CHECK"
+    }
+    (tmp_path / "config.toml").write_text("")  # a config file that is named must exist
+    env.update(
+        ATLAS_DB_PATH=research_index,
+        ATLAS_DATA_DIR=str(tmp_path / "data"),
+        ATLAS_CONFIG=str(tmp_path / "config.toml"),
+        HF_HUB_OFFLINE="1",
+        LANCEDB_LOG="error",
+    )
+    return env

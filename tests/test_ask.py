@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.sessions import SessionStore
+from tests.cli_run import isolated_env
 from tests.fake_anthropic import FakeAnthropic, Reply
 
 QUESTION = "What is the trimodal methodology in Atlas?"
@@ -28,21 +29,7 @@ TIMEOUT = 120  # seconds: a run imports torch and loads the model on a busy mach
 
 @pytest.fixture
 def env(research_index: str, tmp_path: Path) -> dict[str, str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ANTHROPIC_", "ATLAS_")) and k != "SKIP_API_KEY_CHECK"
-    }
-    (tmp_path / "config.toml").write_text("")  # a named config file must exist
-    clean.update(
-        ATLAS_DB_PATH=research_index,
-        ATLAS_DATA_DIR=str(tmp_path / "data"),
-        ATLAS_CONFIG=str(tmp_path / "config.toml"),
-        HF_HUB_OFFLINE="1",
-        LANCEDB_LOG="error",
-        PYTHONUNBUFFERED="1",
-    )
-    return clean
+    return {**isolated_env(research_index, tmp_path), "PYTHONUNBUFFERED": "1"}
 
 
 def command(*args: str) -> list[str]:

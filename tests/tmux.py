@@ -3,7 +3,6 @@ detached session on its own server socket, its screen read back with capture-pan
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -14,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.cli_run import isolated_env
 
 requires_tmux = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"
@@ -92,22 +93,13 @@ class Terminal:
 
 
 def terminal_env(research_index: str, tmp_path: Path) -> dict[str, str]:
-    """The environment of the app in a terminal: this machine's, but its own data, config and
-    sessions, over `research_index`, with no key and no outer tmux."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("ANTHROPIC_", "ATLAS_", "TMUX"))
-    }
-    (tmp_path / "config.toml").write_text("")  # a config file that is named must exist
+    """The environment of the app in a terminal: `isolated_env`, its own sessions, no outer
+    tmux."""
+    env = isolated_env(research_index, tmp_path)
+    env = {k: v for k, v in env.items() if not k.startswith("TMUX")}
     env.update(
         TERM="xterm-256color",
-        ATLAS_DB_PATH=research_index,
         ATLAS_SESSIONS_PATH=str(tmp_path / "sessions.sqlite3"),
-        ATLAS_DATA_DIR=str(tmp_path / "data"),
-        ATLAS_CONFIG=str(tmp_path / "config.toml"),
-        HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
-        LANCEDB_LOG="error",
     )
     return env

@@ -140,7 +140,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.status.mode = self.conversation.retrieval.mode or ""
-        self.query_one(QueryBox).focus()
+        self.set_focus(self.query_one(QueryBox))
         conversation = self.conversation
         conversation.on_change = lambda: self.post_message(SessionChanged())
         conversation.on_problem = lambda text: self.post_message(SessionProblem(text))
@@ -254,7 +254,7 @@ class MainScreen(Screen[None]):
         pane.display = True
         self.label_documents()
         if message.focus:
-            pane.focus()
+            self.set_focus(pane)
 
     def on_answer_shown(self, message: AnswerShown) -> None:
         self._documents_follow(message.turn_id)
@@ -313,7 +313,7 @@ class MainScreen(Screen[None]):
         pane = self.documents
         pane.display = not pane.display
         if not pane.display and pane.has_focus:
-            self.query_one(QueryBox).focus()
+            self.set_focus(self.query_one(QueryBox))
 
     def on_splitter_dragged(self, message: Splitter.Dragged) -> None:
         self.documents.resize(self.size.width - message.screen_x - 1, self.size.width)

@@ -315,15 +315,25 @@ async def test_status_items_do_not_outlive_what_they_describe(make_settings, war
         assert status.usage == ""
 
 
-async def palette(pilot, search: str) -> list[str]:
-    """What the command palette lists for `search`, each entry's title and help as shown."""
+async def search_palette(pilot, search: str) -> CommandList:
+    """The command palette open, `search` typed, its results found (the search, a worker, ended)."""
     app = pilot.app
     await pilot.press("ctrl+p")
     await until(pilot, lambda: isinstance(app.screen, CommandPalette))
     await pilot.press(*search)
     results = app.screen.query_one(CommandList)
-    await until(pilot, lambda: results.option_count > 0)
-    await pilot.pause(0.3)  # the search settles
+
+    def searched() -> bool:
+        running = any(worker.is_running for worker in app.screen.workers)
+        return results.option_count > 0 and not running
+
+    await until(pilot, searched)
+    return results
+
+
+async def palette(pilot, search: str) -> list[str]:
+    """What the command palette lists for `search`, each entry's title and help as shown."""
+    results = await search_palette(pilot, search)
     shown = [str(results.get_option_at_index(i).prompt) for i in range(results.option_count)]
     await pilot.press("escape")
     return shown
@@ -467,15 +477,9 @@ async def test_temperature_and_answer_length_are_the_sessions_own(make_settings,
 
 async def run_command(pilot, title: str) -> None:
     """Run the palette's command `title` (typed, then chosen with Enter)."""
-    app = pilot.app
-    await pilot.press("ctrl+p")
-    await until(pilot, lambda: isinstance(app.screen, CommandPalette))
-    await pilot.press(*title)
-    results = app.screen.query_one(CommandList)
-    await until(pilot, lambda: results.option_count > 0)
-    await pilot.pause(0.3)
+    await search_palette(pilot, title)
     await pilot.press("enter")
-    await until(pilot, lambda: not isinstance(app.screen, CommandPalette))
+    await until(pilot, lambda: not isinstance(pilot.app.screen, CommandPalette))
 
 
 LONG_COMMAND = (

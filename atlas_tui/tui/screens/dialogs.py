@@ -39,7 +39,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(self.no, id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no" if self.danger else "#yes").focus()
+        self.set_focus(self.query_one("#no" if self.danger else "#yes"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -80,7 +80,7 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(Text("Enter accepts · Escape cancels"), classes="dialog-help")
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.set_focus(self.query_one(Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()

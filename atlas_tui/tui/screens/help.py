@@ -98,7 +98,7 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(Text(where, style="bold italic"), "")
             for key, description in rows:
                 table.add_row(Text(key, style="bold"), Text(description))
-        table.focus()
+        self.set_focus(table)
 
     def action_edge(self, last: bool) -> None:
         table = self.query_one(DataTable)

@@ -76,7 +76,7 @@ class PathInput(Input):
             self.screen.focus_next()
 
     def action_browse(self) -> None:
-        self.screen.query_one(PathTree).focus()
+        self.screen.set_focus(self.screen.query_one(PathTree))
 
 
 class PathTree(DirectoryTree):
@@ -112,7 +112,7 @@ class IngestScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#ingest-matches").display = False  # until Tab finds several
-        self.query_one(Input).focus()
+        self.set_focus(self.query_one(Input))
 
     def on_directory_tree_directory_selected(self, event: DirectoryTree.DirectorySelected) -> None:
         self.choose(str(event.path))

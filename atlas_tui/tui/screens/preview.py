@@ -120,7 +120,7 @@ class PreviewScreen(ModalScreen[None]):
         self.post_message(EditRequested(self.passage.passage))
 
     def on_mount(self) -> None:
-        self.query_one("#preview-body").focus()
+        self.set_focus(self.query_one("#preview-body"))
         self._load()
 
     @work(thread=True, exit_on_error=False)

@@ -84,8 +84,9 @@ class SessionsScreen(Screen[str | None]):
         Binding("enter", "open", "Open", show=True),
         Binding("r", "rename", "Rename"),
         Binding("d,delete", "delete", "Delete"),
-        Binding("slash", "focus_search", "Search"),
-        Binding("down", "focus_list", "List", show=False),  # from the search box
+        # priority: the focus moves as the key comes, so the keys typed after it follow it
+        Binding("slash", "focus_search", "Search", priority=True),
+        Binding("down", "focus_list", "List", show=False, priority=True),
     ]
 
     def __init__(self, library: SessionLibrary) -> None:
@@ -205,7 +206,7 @@ class SessionsScreen(Screen[str | None]):
 
     @on(Input.Submitted, "#sessions-search")
     def _search_done(self) -> None:
-        self.query_one(DataTable).focus()
+        self.set_focus(self.query_one(DataTable))
 
     @on(DataTable.RowSelected)
     def _row_chosen(self, event: DataTable.RowSelected) -> None:
@@ -214,11 +215,21 @@ class SessionsScreen(Screen[str | None]):
 
     # --- actions ----------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """/ goes to the search box from the list (in the box it is typed); Down goes to the
+        list from the search box (in the list it moves the cursor)."""
+        in_search = self.focused is self.query_one("#sessions-search", Input)
+        if action == "focus_search":
+            return not in_search
+        if action == "focus_list":
+            return in_search
+        return True
+
     def action_focus_search(self) -> None:
-        self.query_one("#sessions-search", Input).focus()
+        self.set_focus(self.query_one("#sessions-search", Input))
 
     def action_focus_list(self) -> None:
-        self.query_one(DataTable).focus()
+        self.set_focus(self.query_one(DataTable))
 
     def action_open(self) -> None:
         if session_id := self.selected_id:
@@ -228,7 +239,7 @@ class SessionsScreen(Screen[str | None]):
         search = self.query_one("#sessions-search", Input)
         if search.value:
             search.value = ""  # the first Escape clears the search, the second leaves
-            self.query_one(DataTable).focus()
+            self.set_focus(self.query_one(DataTable))
         else:
             self.dismiss(None)
 

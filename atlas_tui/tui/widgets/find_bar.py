@@ -144,7 +144,7 @@ class FindBar(Horizontal):
 
     def open(self) -> None:
         self.display = True
-        self.query_one(Input).focus()
+        self.screen.set_focus(self.query_one(Input))
         self.search()
 
     def search(self) -> None:
@@ -191,4 +191,4 @@ class FindBar(Horizontal):
         self._highlighter.clear()
         self.matches, self.current = [], None
         self.display = False
-        self.target.focus()
+        self.screen.set_focus(self.target)
