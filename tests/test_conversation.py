@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from atlas_tui.conversation import (
     CANCELLED_BEFORE_START,
     Conversation,
     ConversationTurn,
+    ShownAnswer,
     ShownPassage,
     Token,
     turn_markdown,
@@ -26,7 +27,7 @@ from atlas_tui.conversation.shown import shown_error, shown_event
 from atlas_tui.errors import APIConnectionError, CancelledError_
 from atlas_tui.query import Delta, Done, Event, Failed, QueryRun, Retrieved, Timings
 from atlas_tui.safety import Clean
-from atlas_tui.sessions import SessionStore
+from atlas_tui.sessions import AnswerVersion, SessionStore
 from atlas_tui.types import Citation, Passage, Usage
 
 HOSTILE = "Keepers \x1b]0;pwned\x07trim \u202ethe wick\u202c [1]."
@@ -545,3 +546,103 @@ def test_a_sessions_sampling_is_sent_and_stored(conversation, client, settings) 
     assert (conversation.session.temperature, conversation.session.max_tokens) == (None, None)
     conversation.open_session(session_id)
     assert conversation.session.max_tokens == 500
+
+
+# --- what the mutation runs asked for (each of these failed on a planted change) ----------------
+
+
+def test_the_question_asked_is_what_the_client_is_sent(conversation, client) -> None:
+    client.scripts.append(answered("A."))
+    run(conversation, "What is asked?")
+    assert client.calls[-1]["text"] == "What is asked?"
+
+
+def test_an_answer_that_cannot_be_saved_midway_is_said_once_and_goes_on(
+    conversation, client, settings
+) -> None:
+    problems: list[str] = []
+    conversation.on_problem = problems.append
+
+    def session_deleted_midway(run: QueryRun) -> Iterator[Event]:
+        with SessionStore(settings.resolved_sessions_path) as other:  # e.g. from another window
+            other.delete(conversation.session.id or "")
+        yield Retrieved((PASSAGE,))
+        yield Delta("Still ")
+        yield done("Still answered.")
+
+    client.scripts.append(session_deleted_midway)
+    turn, shown = run(conversation, "Q?")
+    assert turn.status == "done" and isinstance(shown[-1], Done)
+    assert len(problems) == 1
+    assert problems[0].startswith("This answer could not be saved: There is no turn")
+
+
+def test_a_client_warming_up_is_waited_for(conversation, client) -> None:
+    ready = threading.Event()
+    client.scripts.append(answered("After the wait."))
+    answer = conversation.ask("Q?")
+    threading.Timer(0.1, ready.set).start()  # the model loads meanwhile
+    events = list(answer.events(ready=ready))
+    assert isinstance(events[-1], Done)
+    already = threading.Event()
+    already.set()
+    client.scripts.append(answered("At once."))
+    assert isinstance(list(conversation.ask("Q2?").events(ready=already))[-1], Done)
+
+
+def test_an_unexpected_failure_keeps_every_piece_and_is_logged(
+    conversation, client, caplog: pytest.LogCaptureFixture
+) -> None:
+    def breaks(run: QueryRun) -> Iterator[Event]:
+        yield Retrieved((PASSAGE,))
+        yield Delta("So ")
+        yield Delta("far")
+        raise RuntimeError("bug")
+
+    client.scripts.append(breaks)
+    turn, _ = run(conversation, "Why?")
+    assert turn.answer == "So far"
+    assert "answering failed" in caplog.text
+
+
+def test_a_reader_stopping_stores_the_pieces_it_read_as_cancelled(
+    conversation, client, settings
+) -> None:
+    client.scripts.append(answered("The ", "keeper ", "trims."))
+    answer = conversation.ask("Who?")
+    events = answer.events()
+    next(events), next(events), next(events)  # documents, "The ", "keeper "
+    events.close()
+    (stored_turn,) = stored(settings)[0].turns
+    assert (stored_turn.status, stored_turn.answer) == ("cancelled", "The keeper ")
+    assert stored_turn.error == "Cancelled."
+
+
+def test_a_cancelled_answer_has_no_error_to_show(conversation, client) -> None:
+    client.scripts.append([Retrieved((PASSAGE,)), Failed(CancelledError_("Cancelled."), "Half")])
+    turn, _ = run(conversation, "Q?")
+    assert (turn.status, turn.answer, turn.error) == ("cancelled", "Half", "")
+    assert turn_markdown(turn) == "## Q?\n\nHalf\n\n_(cancelled)_\n"
+
+
+def test_a_turn_without_an_answer_copies_as_such() -> None:
+    turn = ConversationTurn(1, "Q?")
+    assert turn_markdown(turn) == "## Q?\n\n_(no answer)_\n"
+    other = Passage("c2", "B.", "b.md", "/docs", "B", "", 0.5)
+    cited_second = ShownAnswer.of(
+        AnswerVersion(answer="See [2].", documents=(PASSAGE, other), status="done")
+    )
+    turn.keep(cited_second)
+    assert turn_markdown(turn).endswith("Sources:\n\n- [2] b.md\n")
+
+
+def test_a_finished_answer_is_shown_clean() -> None:
+    hostile = replace(
+        done("A \x1b[31mred\x1b[0m [1].", (Citation(1, "c1", "tr\u200bim"),)),
+        answerer="Claude \u202etest",
+    )
+    shown = shown_event(hostile)
+    assert isinstance(shown, Done)
+    assert (shown.answer, shown.answerer) == ("A red [1].", "Claude test")
+    assert shown.citations[0].cited_text == "trim" and shown.timings == hostile.timings
+    assert ShownPassage.of(PASSAGE).path == "/docs/lighthouse.md"

@@ -60,7 +60,7 @@ class Answer:
         session: SessionRef,
         knobs: dict[str, Any],
         *,
-        regenerating: bool = False,
+        regenerating: bool,
     ) -> None:
         self.turn = turn
         self.session = session  # the session the question was asked in (ctrl+n cannot move it)
@@ -148,7 +148,6 @@ class Answer:
             version = AnswerVersion(
                 answer=event.partial_text,
                 documents=turn.live.version.documents,
-                answerer=turn.live.version.answerer,
                 status="cancelled" if event.cancelled else "failed",
                 error=None if event.cancelled else event.error.message,
             )
