@@ -224,6 +224,32 @@ def test_follow_up_retrieval_uses_context_only_when_the_question_leans_on_it(
     )
 
 
+def test_a_short_question_is_a_follow_up_only_when_that_reading_is_better_supported(
+    offline: AtlasQuery,
+) -> None:
+    earlier = (Turn("What does the lighthouse keeper do every evening?", "Trims the wick [1]."),)
+    searched: list[str] = []
+    original = offline.retrieve
+
+    def recording(text: str, **knobs: Any) -> list[Passage]:
+        searched.append(text)
+        return original(text, **knobs)
+
+    offline.retrieve = recording  # type: ignore[method-assign]
+    # short, saying "it", and about something else: searched alone, not with the lighthouse
+    changed = offline.retrieve_turn("how is it descaled?", earlier)
+    assert changed[0].source == "notes/it's a café.md"
+    assert searched[-1] == "how is it descaled?"
+    # a real follow-up finds more with the previous question than alone
+    followed = offline.retrieve_turn("and at dawn?", earlier)
+    assert followed[0].source == "lighthouse.md"
+    assert searched[-1] == "What does the lighthouse keeper do every evening?\nand at dawn?"
+    # a question that stands on its own is searched once, alone
+    searched.clear()
+    offline.retrieve_turn("Which acid descales an espresso machine?", earlier)
+    assert searched == ["Which acid descales an espresso machine?"]
+
+
 class GatedKnowledge(KnowledgeBase):
     """The real knowledge base, whose search waits for the test's go-ahead (to cancel during it)."""
 

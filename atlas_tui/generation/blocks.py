@@ -18,6 +18,11 @@ _DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")
 _FIELD = re.compile(r"^\s*:[\w -]+:")
 _CODE_DIRECTIVE = re.compile(r"^\s*\.\.\s+(?:code-block|code|sourcecode|doctest|testcode)::")
 _TITLE_LIKE = re.compile(r"^\s*[A-Z0-9`][^.!?:;,]{0,60}[^.!?:;,\s]\s*$")
+# an API object's title on a line of its own, as a reST page's tiny sections show it when merged
+_API_TITLE = re.compile(
+    r"^(?:(?:class|exception|async|static|classmethod|abstractmethod|awaitable|property)\s+|@)?"
+    r"[A-Za-z_]\w*(?:\.\w+)+(?:\(.*\))?$|^[A-Za-z_]\w*\(.*\)$"
+)
 _DOCTEST = re.compile(r"^\s*>>>")
 # A sentence ends at . ! or ? followed by white space, or at the end of its block.
 _SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s)|$)", re.DOTALL)
@@ -35,6 +40,10 @@ class Block:
         return "\n".join(self.lines)
 
 
+def _is_title(line: str) -> bool:
+    return bool(_TITLE_LIKE.match(line) or (not line[:1].isspace() and _API_TITLE.match(line)))
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
@@ -48,7 +57,7 @@ def blocks(text: str) -> list[Block]:
     def flush() -> None:
         if para:
             kind = "item" if _ITEM.match(para[0]) else "para"
-            if kind == "para" and len(para) == 1 and _TITLE_LIKE.match(para[0]):
+            if kind == "para" and len(para) == 1 and _is_title(para[0]):
                 kind = "heading"  # a section title whose "#" marks the chunker removed
             out.append(Block(kind, tuple(para), _indent(para[0])))
             para.clear()
