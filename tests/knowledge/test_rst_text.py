@@ -132,9 +132,8 @@ def test_object_directives_are_sections_titled_as_sphinx_shows_them(gzip_text) -
 
 def test_inline_markup_reads_as_plain_text(gzip_text) -> None:
     text, _paths = gzip_text
-    assert "The GzipFile class reads and writes gzip-format files,\nlike open() and getvalue()." in (
-        text
-    )
+    reads = "The GzipFile class reads and writes gzip-format files,\nlike open() and getvalue()."
+    assert reads in text
     assert "returning a file\nobject.  The mode argument is important; see the examples." in text
     assert "Footnotes\n\nA footnote about PEP 8." in text  # its mark in the text is gone
 
@@ -192,7 +191,8 @@ def test_tables_read_as_rows_with_their_header() -> None:
         "+===========+=====================+\n| ``'r'``   | open for *reading*  |\n"
         "+-----------+---------------------+\n"
     )
-    assert "| Character | Meaning |\n| --- | --- |\n| 'r' | open for reading |" in render(source).text
+    rows = "| Character | Meaning |\n| --- | --- |\n| 'r' | open for reading |"
+    assert rows in render(source).text
 
 
 def test_lists_and_definitions_keep_their_shape() -> None:
