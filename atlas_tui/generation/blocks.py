@@ -14,6 +14,7 @@ _UNDERLINE = re.compile(r"^\s*([=\-~^\"'`#*+])\1{2,}\s*$")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+\S")
+_ITEM_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")
 _FIELD = re.compile(r"^\s*:[\w -]+:")
 _CODE_DIRECTIVE = re.compile(r"^\s*\.\.\s+(?:code-block|code|sourcecode|doctest|testcode)::")
@@ -78,6 +79,9 @@ def blocks(text: str) -> list[Block]:
             continue
         if not stripped:
             flush()
+        elif not para and _indented_code(line, out):
+            i = _literal(lines, i - 1, _indent(line) - 1, out)
+            continue
         elif _UNDERLINE.match(line):
             if len(para) == 1:  # a reST title: the line above it
                 out.append(Block("heading", (para.pop(),)))
@@ -116,6 +120,19 @@ def blocks(text: str) -> list[Block]:
         i += 1
     flush()
     return out
+
+
+def _indented_code(line: str, out: list[Block]) -> bool:
+    """A line indented by four or more after a blank line starts code (Markdown's indented code,
+    and how a reST literal block reads once its "::" is shown as ":"), unless it continues a list
+    item at the item's text column."""
+    indent = _indent(line)
+    if indent < 4:
+        return False
+    if out and out[-1].kind == "item":
+        bullet = _ITEM_MARK.match(out[-1].lines[0])
+        return indent > (bullet.end() if bullet else 0) + 1
+    return True
 
 
 def _literal(lines: list[str], i: int, base: int, out: list[Block]) -> int:

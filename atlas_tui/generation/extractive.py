@@ -54,6 +54,9 @@ LONG_PENALTY = 0.003
 USE_SECTION = True
 CODE_BONUS = 0.1  # an excerpt that names code (a call, a keyword argument, an identifier)
 HOW_CODE_BONUS = 0.2  # one that shows code (a block, a signature), for a how-to question
+# A "which/what X" question asks for a name: an excerpt naming something specific the question does
+# not (a key, a constant, a product or format name) gets the code bonus too.
+NAME_BONUS = True
 
 NOTHING_RETRIEVED = (
     "Nothing in the index matched this question, so there is nothing to quote. "
@@ -66,9 +69,20 @@ NOTHING_ANSWERS = (
 )
 
 _HOW = re.compile(r"\s*how\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
+# "Which key ...", "What command ...", "which file types": a question whose answer is a name
+_WHICH = re.compile(
+    r"\s*(?:which|what)\s+(?!is\b|are\b|does\b|do\b|did\b|was\b|were\b|happens\b|can\b)"
+    r"[a-z-]+",
+    re.IGNORECASE,
+)
+_NAME = re.compile(
+    r"\b(?:Ctrl|Alt|Shift|Cmd|Meta)\+\S+|\bF\d{1,2}\b|\b[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)*\b"
+    r"|\b[A-Za-z]+-[A-Za-z0-9-]*\d[\w-]*|--?[a-z][\w-]+|(?<=[a-z,;] )[A-Z][a-z]+[A-Za-z]*"
+)
 _CODE_LIKE = re.compile(
     r"\w\(|\b\w+=|\b[a-z]+_\w+|\b[a-z]+\.[a-z_]\w*|\b[A-Z][a-z]+[A-Z]\w*|\b[a-z]+[A-Z]\w*|`"
     r"|@[a-z_]\w*"  # a decorator
+    r"|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"  # an environment variable or a constant
 )
 
 
@@ -100,6 +114,13 @@ def _code_like(text: str) -> bool:
     return _CODE_LIKE.search(text) is not None
 
 
+def _names_new(text: str, question: str) -> bool:
+    """Whether `text` names something specific (a key, a constant, a product or format name, an
+    option) that the question does not."""
+    asked = terms(question)
+    return any(not terms(m.group()) <= asked for m in _NAME.finditer(text))
+
+
 def score(question: str, found: list[Candidate], vectors: Vectors | None = None) -> list[Candidate]:
     """The candidates scored, best first. Without `vectors`, by terms and passage score only."""
     wanted = terms(question)
@@ -111,13 +132,17 @@ def score(question: str, found: list[Candidate], vectors: Vectors | None = None)
     total = sum(idf.values()) or 1.0
     scored = []
     bonus = HOW_CODE_BONUS if _HOW.match(question) else CODE_BONUS
+    asks_name = NAME_BONUS and _WHICH.match(question) is not None
     for candidate, its_terms in zip(found, found_terms, strict=True):
         share = sum(idf[t] for t in wanted & its_terms) / total
         prior = max(0.0, min(1.0, candidate.numbered.passage.score))
         long = max(0, candidate.excerpt.words - LONG_WORDS) * LONG_PENALTY
         code = 0.0
-        if _code_like(" ".join(candidate.excerpt.shown())):  # a how-to favours what shows code
+        shown = " ".join(candidate.excerpt.shown())
+        if _code_like(shown):  # a how-to favours what shows code
             code = CODE_BONUS if candidate.excerpt.kind == "sentence" else bonus
+        elif asks_name and _names_new(shown, question):
+            code = CODE_BONUS
         # Without meaning, the terms are all there is: they get the weight meaning would have.
         weight = LEXICAL_WEIGHT if vectors is not None else 1.0
         value = weight * share + PASSAGE_WEIGHT * prior + code - long
