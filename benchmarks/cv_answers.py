@@ -1,7 +1,8 @@
 """Cross-validated answer figures: choose among answerer variants on one half of the questions,
-report the chosen one on the other half, both ways.
+report the chosen one on the other half, both ways. With --max-words, a variant whose answers
+average more words than that on the training half is not eligible.
 
-    python benchmarks/cv_answers.py base=/tmp/base.jsonl subject=/tmp/subject.jsonl ...
+    python benchmarks/cv_answers.py [--max-words 70] base=/tmp/base.jsonl other=/tmp/other.jsonl ...
 
 Each file is `eval_answers.py --out` for one variant (a code version or `--set` knobs) over the
 same questions. The halves: alternate questions of each corpus, in file order (A: 1st, 3rd, ...;
@@ -41,8 +42,12 @@ def figures(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def main() -> None:
+    arguments = sys.argv[1:]
+    max_words = float("inf")
+    if arguments[:1] == ["--max-words"]:
+        max_words, arguments = float(arguments[1]), arguments[2:]
     variants: dict[str, list[dict[str, Any]]] = {}
-    for argument in sys.argv[1:]:
+    for argument in arguments:
         name, _, path = argument.partition("=")
         lines = Path(path).read_text().splitlines()
         variants[name] = [json.loads(line) for line in lines if line.strip()]
@@ -52,10 +57,13 @@ def main() -> None:
     a, b = halves(first)
     held_out: list[dict[str, Any]] = []
     for label, train, test in (("A->B", a, b), ("B->A", b, a)):
-        scores = {
-            name: sum(r["hit"] for r in rows if f"{r['corpus']}\t{r['q']}" in train)
-            for name, rows in variants.items()
-        }
+        scores = {}
+        for name, rows in variants.items():
+            trained = [r for r in rows if f"{r['corpus']}\t{r['q']}" in train]
+            if figures(trained)["words"] <= max_words:
+                scores[name] = sum(r["hit"] for r in trained)
+        if not scores:
+            raise SystemExit(f"{label}: no variant averages {max_words} words or fewer")
         best = max(scores, key=lambda name: scores[name])  # first wins a tie
         tested = [r for r in variants[best] if f"{r['corpus']}\t{r['q']}" in test]
         held_out.extend(tested)

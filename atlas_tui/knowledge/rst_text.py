@@ -343,6 +343,7 @@ class _Renderer:
     path: list[str] = field(default_factory=list)
     module: str = ""
     classes: list[str] = field(default_factory=list)
+    source_end: int = 0  # the source line the last block written ended on
 
     # output
 
@@ -350,8 +351,9 @@ class _Renderer:
         """The output line for a block starting at source `line` (1-based): that line, or the
         next free one after a blank separator when earlier blocks took more lines."""
         wanted = (line - 1) if line else len(self.lines)
-        if wanted < len(self.lines):
-            wanted = len(self.lines) + (1 if self.lines and self.lines[-1].strip() else 0)
+        if wanted < len(self.lines):  # behind: a blank line only where the source has one
+            apart = line is None or line > self.source_end + 1
+            wanted = len(self.lines) + (1 if apart and self.lines[-1].strip() else 0)
         while len(self.lines) < wanted:
             self.lines.append("")
         return wanted
@@ -367,6 +369,7 @@ class _Renderer:
         for i, row in enumerate(rows):
             prefix = first if i == 0 else indent
             self.lines.append((prefix + row).rstrip() if row.strip() else "")
+        self.source_end = (line or self.source_end + 1) + len(rows) - 1
 
     def mark(self, line: int | None, path: list[str], title: str | None) -> None:
         at = self._at(line)
@@ -496,11 +499,20 @@ class _Renderer:
             for c in node.children
             if isinstance(c, nodes.definition | nodes.field_body | nodes.description)
         ]
-        label = " ".join(_text(c) for c in head) or ", ".join(_text(c) for c in options)
-        suffix = ":" if isinstance(node, nodes.field) else ""
-        self.emit(_line(node) or _line(head[0] if head else node), label + suffix)
-        for part in body:
-            self.body(part, first="  ", indent="  ")
+        label = " ".join(_text(c) for c in head) or ", ".join(
+            _text(option) for group in options for option in group.children
+        )
+        first = body[0].children[0] if body and body[0].children else None
+        line = _line(node) if head else _line(first)  # an option has no line of its own
+        if isinstance(first, nodes.paragraph) and _line(first) == line:  # ":param x: text"
+            joint = ": " if isinstance(node, nodes.field) else "  "
+            self.emit(line, f"{label}{joint}{_text(first)}")
+            rest: list[nodes.Node] = [*body[0].children[1:], *body[1:]]
+        else:
+            self.emit(line, label + (":" if isinstance(node, nodes.field) else ""))
+            rest = [child for part in body for child in part.children]
+        for child in rest:
+            self.block(child, "  ", "  ")
 
     def table(self, node: nodes.table) -> None:
         """Markdown rows: the header's, a rule, the body's."""
@@ -512,10 +524,17 @@ class _Renderer:
 
 
 def _qualified(name: str, module: str, classes: list[str]) -> str:
+    """An object's full name, as Sphinx resolves it: inside a class, relative to the class
+    (written with or without the class's own name); else relative to the current module."""
     name = name.strip()
     if classes:
         owner = classes[-1]
-        return name if name.startswith(owner + ".") else f"{owner}.{name}"
+        short = owner[len(module) + 1 :] if module and owner.startswith(module + ".") else owner
+        if name.startswith(owner + "."):
+            return name
+        if name.startswith(short + "."):
+            return f"{owner}{name[len(short) :]}"
+        return f"{owner}.{name}"
     if module and not name.startswith(module + "."):
         return f"{module}.{name}"
     return name

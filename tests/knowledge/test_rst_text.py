@@ -246,3 +246,66 @@ def test_deep_nesting_does_not_break_the_ingest(tmp_path: Path) -> None:
     doc = loaders.load_document(tmp_path / "deep.rst", tmp_path)
     assert doc.title == "Title"
     assert doc.text.count("item") == 400
+
+
+@pytest.mark.parametrize(
+    ("markup", "shown"),
+    [
+        (":func:`open`", "open()"),
+        (":meth:`~io.BytesIO.getvalue`", "getvalue()"),
+        (":py:func:`.open`", "open()"),
+        (":c:func:`PyObject_New`", "PyObject_New()"),
+        (":func:`print(x)`", "print(x)"),
+        (":class:`!Unlinked`", "Unlinked"),
+        (":ref:`the examples <ex>`", "the examples"),
+        (":abbr:`LIFO (last-in, first-out)`", "LIFO"),
+        (":samp:`print({value})`", "print(value)"),
+        (":pep:`8`", "PEP 8"),
+        (":rfc:`2822`", "RFC 2822"),
+        (":issue:`12345`", "bpo-12345"),
+        (":gh:`99`", "gh-99"),
+        (":envvar:`PYTHONPATH`", "PYTHONPATH"),
+        ("``x = 1``", "x = 1"),
+        ("*emphasis* and **strong**", "emphasis and strong"),
+        ("`interpreted`", "interpreted"),
+        ("`a link <https://example.com>`_", "a link"),
+        ("|version|", "version"),
+        ("escaped\\*star", "escaped*star"),
+    ],
+)
+def test_inline_markup_is_shown_as_sphinx_shows_it(markup: str, shown: str) -> None:
+    assert render(f"Title\n=====\n\nSee {markup} here.\n").text.endswith(f"See {shown} here.")
+
+
+def test_object_names_follow_module_class_and_options() -> None:
+    source = (
+        "T\n=\n\n.. module:: pkg\n\n.. class:: Outer\n\n   .. method:: Outer.both()\n\n"
+        "      Named with its class.\n\n.. function:: moved()\n   :module: other\n\n   Moved.\n\n"
+        ".. currentmodule:: None\n\n.. function:: builtin(x)\n\n   Built in.\n\n"
+        ".. decorator:: cache\n\n   Decorates.\n\n.. staticmethod:: Tool.make()\n\n   Makes.\n"
+    )
+    paths = [" > ".join(s.path[1:]) for s in render(source).sections if len(s.path) > 1]
+    assert "class pkg.Outer > pkg.Outer.both()" in paths
+    assert "other.moved()" in paths
+    assert "builtin(x)" in paths
+    assert "@cache" in paths
+    assert "static Tool.make()" in paths
+
+
+def test_admonitions_fields_and_options_keep_their_labels() -> None:
+    source = (
+        "T\n=\n\n.. admonition:: Careful here\n\n   Mind the step.\n\n"
+        ".. warning::\n\n   Hot surface.\n\n:param name: the name to use\n\n"
+        "-v, --verbose  say more\n\n.. deprecated:: 3.6 Use other().\n\n"
+        ".. availability:: Unix.\n\n.. topic:: Aside\n\n   Aside words.\n\n"
+        "3. third\n4. fourth\n"
+    )
+    text = render(source).text
+    assert "Careful here:\n\nMind the step." in text
+    assert "Warning:\n\nHot surface." in text
+    assert "param name: the name to use" in text
+    assert "-v, --verbose  say more" in text
+    assert "Deprecated since version 3.6: Use other()." in text
+    assert "Availability: Unix." in text
+    assert "Aside\n\nAside words." in text
+    assert "3. third\n4. fourth" in text
