@@ -30,7 +30,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from atlas_tui.config import DEFAULT_COLLECTION, load_settings
 from atlas_tui.generation import extractive
+from atlas_tui.knowledge import retrieval
 from atlas_tui.query import AtlasQuery, Delta, Done, Failed, Retrieved
+from benchmarks.eval_retrieval import parse_fusion
 
 _MARKER = re.compile(r"\[\d+\]")
 _QUOTE_END = re.compile(r"\[\d+\]\s*$", re.MULTILINE)
@@ -106,7 +108,9 @@ def main() -> None:
         help="override one of the offline answerer's constants (extractive.py), to compare",
     )
     parser.add_argument("--out", default="", help="write each question's result (JSON lines)")
+    parser.add_argument("--fusion", default="", help="hybrid knobs, e.g. one_per_section=0")
     args = parser.parse_args()
+    retrieval.DEFAULT_FUSION = parse_fusion(args.fusion)
     for name, value in pairs(args.set, "set").items():
         if not hasattr(extractive, name):
             raise SystemExit(f"--set: extractive.py has no constant {name}")

@@ -41,7 +41,7 @@ from atlas_tui.query import AtlasQuery, coverage, follow_up_query, may_lean
 from atlas_tui.types import Turn
 
 RULES = {
-    "coverage": [0.0, 0.05, 0.1, 0.2, 0.3],  # rank-weighted share of the question's terms
+    "coverage": [0.0, 0.05, 0.1, 0.2, 0.3, 0.4],  # rank-weighted share of the question's terms
     "support": [round(-0.1 + 0.025 * i, 3) for i in range(13)],  # cosine, -0.1 .. 0.2
 }
 
@@ -125,14 +125,23 @@ def shares(
 
 
 def fit(rows: list[dict[str, Any]], rule: str) -> float:
-    """The margin with the most facts found, in the passages, the first three and the answer
-    together (ties: the first in the grid)."""
+    """The margin meeting the goal on `rows`: topic changes no worse than asked fresh, then the
+    most follow-ups (facts in the passages, the first three and the answer together; ties: the
+    first in the grid). If no margin keeps topic changes as good as fresh, the one losing least.
+    """
     grid = RULES[rule]
+    changes = [r for r in rows if r["kind"] == "change"]
+    follows = [r for r in rows if r["kind"] == "follow"]
+    fresh_changes = sum(r["fresh"][what] for r in changes for what in MEASURES)
 
-    def found(margin: float) -> int:
-        return sum(app_hit(r, margin, rule, what) for r in rows for what in MEASURES)
+    def found(margin: float, chosen: list[dict[str, Any]]) -> int:
+        return sum(app_hit(r, margin, rule, what) for r in chosen for what in MEASURES)
 
-    return max(grid, key=lambda m: (found(m), -grid.index(m)))
+    def key(margin: float) -> tuple[bool, int, int, int]:
+        kept = found(margin, changes)
+        return (kept >= fresh_changes, found(margin, follows), kept, -grid.index(margin))
+
+    return max(grid, key=key)
 
 
 def cross_validated(

@@ -94,6 +94,7 @@ _ADMONITIONS = {
 }
 _FUNCTION_ROLES = frozenset({"func", "meth", "py:func", "py:meth", "c:func", "cfunc"})
 _EXPLICIT = re.compile(r"^(.+?)\s*<([^<>]*)>$", re.DOTALL)
+_CONTINUED = re.compile(r"(?<!\\)\\\n\s*")
 _SCAN_DIRECTIVE = re.compile(r"^[ \t]*\.\.[ \t]+([\w][\w:.+-]*)[ \t]*::", re.MULTILINE)
 _SCAN_ROLE = re.compile(r"(?<![\w`]):([\w][\w:.+-]*):`")
 
@@ -194,6 +195,7 @@ class _ObjectDirective(_Generic):
         node = self.content_nodes(_Object())
         node["directive"] = self.name.lower().removeprefix("py:")
         text = self.arguments[0] if self.arguments else ""
+        text = _CONTINUED.sub(" ", text)  # a signature continued with a backslash is one line
         node["signatures"] = [
             " ".join(line.split()).replace("\\\\", "\\")
             for line in text.splitlines()

@@ -282,7 +282,8 @@ def test_object_names_follow_module_class_and_options() -> None:
         "T\n=\n\n.. module:: pkg\n\n.. class:: Outer\n\n   .. method:: Outer.both()\n\n"
         "      Named with its class.\n\n.. function:: moved()\n   :module: other\n\n   Moved.\n\n"
         ".. currentmodule:: None\n\n.. function:: builtin(x)\n\n   Built in.\n\n"
-        ".. decorator:: cache\n\n   Decorates.\n\n.. staticmethod:: Tool.make()\n\n   Makes.\n"
+        ".. decorator:: cache\n\n   Decorates.\n\n.. staticmethod:: Tool.make()\n\n   Makes.\n\n"
+        ".. function:: copytree(src, dst, \\\n                   dirs_exist_ok=False)\n\n   Copies.\n"
     )
     paths = [" > ".join(s.path[1:]) for s in render(source).sections if len(s.path) > 1]
     assert "class pkg.Outer > pkg.Outer.both()" in paths
@@ -290,6 +291,7 @@ def test_object_names_follow_module_class_and_options() -> None:
     assert "builtin(x)" in paths
     assert "@cache" in paths
     assert "static Tool.make()" in paths
+    assert "copytree(src, dst, dirs_exist_ok=False)" in paths  # continued with a backslash
 
 
 def test_admonitions_fields_and_options_keep_their_labels() -> None:
