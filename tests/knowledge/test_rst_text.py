@@ -283,7 +283,8 @@ def test_object_names_follow_module_class_and_options() -> None:
         "      Named with its class.\n\n.. function:: moved()\n   :module: other\n\n   Moved.\n\n"
         ".. currentmodule:: None\n\n.. function:: builtin(x)\n\n   Built in.\n\n"
         ".. decorator:: cache\n\n   Decorates.\n\n.. staticmethod:: Tool.make()\n\n   Makes.\n\n"
-        ".. function:: copytree(src, dst, \\\n                   dirs_exist_ok=False)\n\n   Copies.\n"
+        ".. function:: copytree(src, dst, \\\n"
+        "                   dirs_exist_ok=False)\n\n   Copies.\n"
     )
     paths = [" > ".join(s.path[1:]) for s in render(source).sections if len(s.path) > 1]
     assert "class pkg.Outer > pkg.Outer.both()" in paths
