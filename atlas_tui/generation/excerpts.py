@@ -72,15 +72,22 @@ class Excerpt:
 
     @property
     def subject(self) -> str:
-        """The API object the excerpt describes, when its section is one ("os.environ",
-        "gzip.open(filename, mode='rb')") and the quote does not name it already: a quote
-        from "A mapping object ..." says nothing without the name it describes."""
-        if not is_api_name(self.section):
+        """What the excerpt describes, when its section names an object ("os.environ",
+        "gzip.open(filename, mode='rb')") or a module ("timeit — Measure execution time...":
+        "timeit") and the quote does not name it already: "A mapping object ..." or "This
+        module provides ..." says nothing without the name it describes."""
+        if is_api_name(self.section):
+            subject, name = self.section, self.section.split("(", 1)[0].split()[-1].lstrip("@")
+        elif module := _MODULE_TITLE.match(self.section):
+            subject = name = module.group(1)
+        else:
             return ""
-        name = self.section.split("(", 1)[0].split()[-1].lstrip("@")
-        return "" if any(name in line for line in self.quote) else self.section
+        named = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
+        return "" if any(named.search(line) for line in self.quote) else subject
 
 
+# a module's page as Sphinx titles it: "timeit — Measure execution time of small code snippets"
+_MODULE_TITLE = re.compile(r"^([A-Za-z_][\w.]*) (?:—|--?-?) \S")
 _API_NAME = re.compile(
     r"^(?:(?:class|exception|async|static|classmethod|abstractmethod|awaitable|property|type)"
     r"\s+|@)?[A-Za-z_][\w.]*(?:\(.*\))?$"
