@@ -252,3 +252,17 @@ def test_a_which_question_prefers_the_excerpt_naming_what_it_asks_for(make_passa
     plain = [passages[0], make_passage("Press this to open the help screen.")]
     ranked = score("Which key opens the help screen?", candidates(select_passages(plain, 6000)))
     assert ranked[0].excerpt.prose.startswith("The help screen lists")
+
+
+def test_a_quote_from_a_module_page_names_the_module_unless_it_does(make_passage) -> None:
+    intro = make_passage(
+        "This module provides a simple way to time small bits of Python code.",
+        heading="timeit — Measure execution time of small code snippets",
+    )
+    text, _deltas = answer("How do I measure the execution time of a small piece of code?", [intro])
+    assert "> `timeit`: This module provides a simple way to time small bits" in text
+    named = make_passage(
+        "Return the length (the number of items) of an object.", heading="Built-ins > len(s)"
+    )
+    text, _deltas = answer("Which function returns the length of an object?", [named])
+    assert "> `len(s)`: Return the length" in text  # "length" does not name len
