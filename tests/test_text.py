@@ -35,3 +35,19 @@ def test_a_cut_meeting_the_texts_own_ellipsis_shows_one(text: str) -> None:
 
 def test_one_long_word_is_cut_inside_it() -> None:
     assert shorten("x" * 50, 10) == "x" * 9 + "…"
+
+
+@pytest.mark.parametrize("limit", range(4, 70))
+def test_every_cut_fits_ends_a_word_and_leaves_out_no_word_that_would_fit(limit: int) -> None:
+    text = "Open a gzip-compressed file in binary or text mode, returning a file object."
+    cut = shorten(text, limit)
+    assert len(cut) <= limit
+    if len(text) <= limit:
+        assert cut == text
+        return
+    kept = cut.removesuffix("…")
+    assert cut.endswith("…") and text.startswith(kept)
+    words = text.split(" ")
+    whole = [w for i, w in enumerate(words) if len(" ".join(words[: i + 1])) + 1 <= limit]
+    if whole and len(" ".join(whole)) > (limit - 1) // 2:  # a word boundary in the second half
+        assert kept == " ".join(whole).rstrip(",.")
