@@ -268,7 +268,8 @@ class Quote:
 
 
 def quotes(chosen: list[Candidate]) -> list[Quote]:
-    """One quote per chosen excerpt, neighbouring sentences of one passage merged."""
+    """One quote per chosen excerpt, neighbouring sentences of one passage merged; an object's
+    name is shown before the first of the quotes that follow one another from its section."""
     out: list[Quote] = []
     previous: Candidate | None = None
     for candidate in chosen:
@@ -286,9 +287,10 @@ def quotes(chosen: list[Candidate]) -> list[Quote]:
             joined = (*last.lines[:-1], f"{last.lines[-1]} {excerpt.quote[0]}")
             out[-1] = replace(last, lines=joined, parts=(*last.parts, *excerpt.parts))
         else:
-            out.append(
-                Quote(candidate.numbered, excerpt.shown(), excerpt.parts, excerpt.ends_in_prose)
-            )
+            # a subject is named once for the quotes that follow one another from its section
+            same = previous is not None and previous.excerpt.subject == excerpt.subject
+            lines = excerpt.quote if same else excerpt.shown()
+            out.append(Quote(candidate.numbered, lines, excerpt.parts, excerpt.ends_in_prose))
         previous = candidate
     return out
 

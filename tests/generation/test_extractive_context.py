@@ -266,3 +266,14 @@ def test_a_quote_from_a_module_page_names_the_module_unless_it_does(make_passage
     )
     text, _deltas = answer("Which function returns the length of an object?", [named])
     assert "> `len(s)`: Return the length" in text  # "length" does not name len
+
+
+def test_quotes_from_one_objects_section_name_it_once(make_passage, encode) -> None:
+    section = make_passage(
+        "Open a gzip-compressed file in binary or text mode, returning a file object.\n\n"
+        "The mode argument can be 'rb' for binary mode, or 'rt' for text mode.",
+        heading="gzip — Support for gzip files > gzip.open(filename, mode='rb')",
+    )
+    text, _deltas = answer("How do I open a gzip file in text mode?", [section], encode)
+    assert text.count("gzip.open(filename, mode='rb')") == 1
+    assert "'rt' for text mode" in text
