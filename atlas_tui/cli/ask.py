@@ -18,9 +18,9 @@ import sys
 from dataclasses import asdict
 from typing import IO, TYPE_CHECKING, Any
 
-from atlas_tui.cli.output import one_line, print_error, say
+from atlas_tui.cli.output import one_line, say
 from atlas_tui.config import Settings
-from atlas_tui.errors import CancelledError_, SessionStoreError
+from atlas_tui.errors import AtlasError, CancelledError_, GenerationError, SessionStoreError
 from atlas_tui.safety import Clean, display_path, json_safe
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ def run_ask(
             elif isinstance(shown, Failed):
                 status = EXIT_CANCELLED if shown.cancelled else 1
                 if not args.json:
-                    print_error(shown.error)
+                    answer_error(shown.error)
     except KeyboardInterrupt:
         answer.cancel()
         events.close()  # the answer is stored as cancelled, with the text streamed so far
@@ -212,3 +212,12 @@ def run_ask(
     # the prompt returns when the answer (or Ctrl+C) is done, not seconds later.
     gc.freeze()
     return status
+
+
+def answer_error(error: AtlasError) -> None:
+    """Why the answer failed, as the error says it, with what to do (asking again, when that
+    may help and the error names nothing else to do)."""
+    text = error.describe()
+    if isinstance(error, GenerationError) and error.retryable and not error.hint:
+        text += "\nAsk again to retry."
+    say(f"atlas-tui: {text}", err=True)

@@ -14,6 +14,9 @@ from typing import Any
 
 from atlas_tui.errors import AtlasError
 from atlas_tui.safety import display_path, json_safe, terminal_safe
+from atlas_tui.text import one_line
+
+__all__ = ["count", "one_line", "print_error", "print_json", "say", "write_file"]
 
 
 def print_json(data: Any) -> None:
@@ -30,11 +33,6 @@ def say(text: str, *, err: bool = False, end: str = "\n") -> None:
 def print_error(error: AtlasError) -> None:
     """The error and its hint, on one line of stderr."""
     say(f"atlas-tui: {one_line(error.describe())}", err=True)
-
-
-def one_line(text: str) -> str:
-    """`text` with every run of whitespace (newlines included) as one space."""
-    return " ".join(text.split())
 
 
 def count(number: int, noun: str) -> str:

@@ -13,25 +13,10 @@ from atlas_tui.usage import usage_text
 
 STEP_KEYS = "alt+←/→"  # how a question's answers are stepped through
 
-_TITLES: tuple[tuple[type[errors.AtlasError], str], ...] = (
-    (errors.AuthenticationError, "The API key was rejected"),
-    (errors.APIConnectionError, "Offline"),
-    (errors.APITimeoutError, "The API timed out"),
-    (errors.RateLimitError, "Rate limited"),
-    (errors.OverloadedError, "The API is overloaded"),
-    (errors.StreamInterruptedError, "The answer was interrupted"),
-    (errors.IndexMissingError, "No index yet"),
-    (errors.EmptyIndexError, "The index is empty"),
-    (errors.IndexCorruptError, "The index is damaged"),
-    (errors.ModelMismatchError, "Wrong embedding model for this index"),
-    (errors.EmbeddingModelError, "The embedding model could not be loaded"),
-)
-
 
 def failure_notice(error: errors.AtlasError) -> str:
-    """A title, the error's own message and its hint (cleaned: `shown_error`); no traceback."""
-    title = next((t for kind, t in _TITLES if isinstance(error, kind)), "The answer failed")
-    text = f"{title}: {error.describe()}"
+    """The error's own message and its hint, each said once; never a traceback."""
+    text = error.describe()
     if error.partial_text:
         text += "\nThe partial answer above is kept."
     return text
@@ -57,10 +42,8 @@ def ended_note(turn: ConversationTurn, failed: Failed, regenerate_key: str) -> t
         return "Cancelled: the partial answer is kept." + again + where, "cancelled"
     if isinstance(failed.error, errors.IndexMissingError | errors.EmptyIndexError):
         retry = " ctrl+o ingests a folder, then ask again."  # answering again cannot help
-    elif isinstance(failed.error, errors.AuthenticationError):
-        retry = ""
     else:
-        retry = again
+        retry = again if failed.error.retryable else ""
     return failure_notice(failed.error) + retry + where, "error"
 
 
