@@ -75,7 +75,7 @@ def test_the_app_command_passes_the_tui_options_on() -> None:
         ["serve", "--db", "/data/my index", "--collection", "notes", "--mode", "keyword", "--new"]
     )
     command = app_command(args, None)
-    assert command.startswith(f"{sys.executable} -m atlas_tui.cli ")
+    assert command.startswith(f"exec {sys.executable} -m atlas_tui.cli ")  # no shell between
     assert "--db '/data/my index' --collection notes --mode keyword --new" in command
     resumed = app_command(build_parser().parse_args(["--db", "x", "serve"]), "abc123")
     assert resumed.endswith("--db x --resume abc123")
