@@ -37,11 +37,10 @@ _request_url: ContextVar[str] = ContextVar("atlas_serve_request_url", default=""
 
 
 def full_page(limit: int) -> str:
-    noun = "session" if limit == 1 else "sessions"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>atlas-tui: all sessions in use</title></head><body>"
-        f"<h1>All {limit} {noun} of this atlas-tui server are in use</h1>"
+        "<h1>All sessions of this atlas-tui server are in use</h1>"
         f"<p>It runs at most {limit} app{'' if limit == 1 else 's'} at once, one per browser "
         "tab. Close another tab of "
         "this server (its app ends when the tab closes), then reload this page.</p>"
