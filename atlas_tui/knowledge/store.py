@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -140,7 +140,14 @@ class FileRecord:
 class Store:
     """One collection of one LanceDB database. Cheap to construct; connects on first use."""
 
-    def __init__(self, uri: str, collection: str, storage: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        collection: str,
+        storage: Mapping[str, str] | None = None,
+        *,
+        lease_timeout: float = 300.0,
+    ) -> None:
         self.uri = uri
         self.collection = collection
         self.storage = dict(storage or {})  # the config file's [storage] (object_store.py)
@@ -148,7 +155,13 @@ class Store:
         self._chunks: Table | None = None
         self._files: Table | None = None
         self._meta: Table | None = None
-        self._lease = Lease(self._lease_table) if is_remote(uri) else None
+        # what a writer waiting for an object-store index's lease says (who holds it, until when)
+        self.on_lease_wait: Callable[[str], None] = lambda _detail: None
+        self._lease = (
+            Lease(self._lease_table, timeout=lease_timeout, on_wait=self._lease_waits)
+            if is_remote(uri)
+            else None
+        )
         self._lease_rows: Table | None = None
 
     # --- opening ---
@@ -162,6 +175,9 @@ class Store:
             return
         with guard(self.uri, "locked for writing", IngestError), self._lease.held():
             yield
+
+    def _lease_waits(self, detail: str) -> None:
+        self.on_lease_wait(detail)
 
     def _lease_table(self, fresh: bool = False) -> Table:
         """The lease table (made with the collection by `open_for_writing`; made here for an

@@ -181,6 +181,44 @@ def silent_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.getsockname()[1]}"
 
 
+def test_an_ingest_waiting_for_a_lease_says_who_holds_it_and_gives_up_in_time(
+    seaweed: SeaweedS3, s3_env: SeaweedS3, team_env, tmp_path: Path
+) -> None:
+    import lancedb
+
+    from atlas_tui.config import DEFAULT_EMBEDDING_MODEL
+    from atlas_tui.knowledge.store import Store
+
+    db = f"s3://{seaweed.make_bucket()}/index"
+    Store(db, "atlas_knowledge_base").open_for_writing(DEFAULT_EMBEDDING_MODEL, 384)
+    lease = lancedb.connect(db).open_table(
+        "atlas_knowledge_base__lease"
+    )  # as a writer whose clock ran an hour fast left it when it died
+    lease.update(
+        where="name = 'writer'",
+        values={"owner": "laptop-7:311:c0ffee00", "expires": time.time() + 3600},
+    )
+    config = tmp_path / "config.toml"
+    config.write_text("lease_timeout = 4\n")
+    started = time.monotonic()
+    result = run(
+        "ingest",
+        str(write_files(tmp_path / "notes", NOTES)),
+        "--db",
+        db,
+        env={**team_env, "ATLAS_CONFIG": str(config)},
+        timeout=120,
+    )
+    took = time.monotonic() - started
+    assert result.returncode == 1
+    waiting, error = result.stderr.strip().splitlines()  # the error says its hint on its line
+    assert "Waiting for this index's write lease, held by laptop-7:311:c0ffee00" in waiting
+    assert "by its own clock" in waiting and "given up after 4 s" in waiting
+    assert "laptop-7:311:c0ffee00" in error and "gave up waiting after 4 s" in error
+    assert "lease_timeout" in error and "Traceback" not in result.stderr
+    assert took < 60, f"gave up after {took:.0f} s"  # 4 s of waiting, plus start-up
+
+
 @pytest.mark.parametrize(
     ("case", "verb", "expected"),
     [
