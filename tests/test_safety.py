@@ -84,7 +84,9 @@ def test_json_safe_escapes_without_changing_the_value() -> None:
         ("👨\u200d👩\u200d👧 می\u200cخواهم co\u00adop\ttab\nline", None),
     ],
 )
-def test_file_safe_removes_control_sequences_and_keeps_text(hostile: str, written: str | None) -> None:
+def test_file_safe_removes_control_sequences_and_keeps_text(
+    hostile: str, written: str | None
+) -> None:
     assert file_safe(hostile) == (hostile if written is None else written)
 
 
