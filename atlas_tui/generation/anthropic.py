@@ -31,6 +31,7 @@ from atlas_tui.config import Settings
 from atlas_tui.endpoints import Endpoint, describe_url
 from atlas_tui.generation import GenerationEvent, TextDelta
 from atlas_tui.generation.api_errors import TimedOut, generation_error, rejects_search_results
+from atlas_tui.generation.bounds import BoundedStream, bounded
 from atlas_tui.generation.compatible import compatible_messages, compatible_system
 from atlas_tui.generation.events import CompatibleTranslator, Translator
 from atlas_tui.generation.profiles import is_compatible, remember_compatible
@@ -192,7 +193,7 @@ class ClaudeAnswerer:
         *,
         model: str | None = None,
         system_prompt: str | None = None,
-    ) -> ClaudeStream:
+    ) -> BoundedStream:
         chosen = select_passages(passages, self.settings.context_token_budget)
 
         def request(compatible: bool | None = None) -> dict[str, Any]:
@@ -205,7 +206,7 @@ class ClaudeAnswerer:
                 compatible=compatible,
             )
 
-        return ClaudeStream(self, request, chosen)
+        return bounded(ClaudeStream(self, request, chosen), self.settings)  # bounds.py
 
     def close(self) -> None:
         self.client.close()
