@@ -173,7 +173,7 @@ def run_serve(args: argparse.Namespace, resume: str | None, settings: Settings) 
 def server_token() -> str:
     """The token of this run: $ATLAS_SERVE_TOKEN when set ("" if it is unfit), else a new one."""
     given = os.environ.get(TOKEN_VARIABLE)
-    if given is None:
+    if not given:
         return secrets.token_urlsafe(24)
     fit = len(given) >= MIN_TOKEN_CHARS and all(c.isalnum() or c in "-_" for c in given)
     return given if fit and given.isascii() else ""
