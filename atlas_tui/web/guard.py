@@ -160,7 +160,7 @@ class RequestGuard:
         as aiohttp's `set_cookie` takes them."""
         return {
             "name": self.cookie_name,
-            "value": self.token or "",
+            "value": self.token,
             "path": "/",
             "httponly": True,
             "samesite": "Strict",
