@@ -4,6 +4,8 @@ what arrived is kept and the connection is closed. Against the fake server, then
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ import pytest
 from atlas_tui import errors
 from atlas_tui.generation import Completed, GenerationEvent, TextDelta
 from atlas_tui.generation.bounds import CHARS_PER_TOKEN, AnswerCutOff, BoundedStream
-from atlas_tui.types import Passage
+from atlas_tui.types import Citation, Passage
 from tests.fake_anthropic import Block, FakeAnthropic, Reply
 
 
@@ -112,6 +114,19 @@ def test_a_delta_that_reaches_max_chars_exactly_passes() -> None:
     assert not inner.cancelled.is_set()
 
 
+def test_small_pieces_add_up_to_the_bound_and_a_cut_piece_keeps_its_citations() -> None:
+    cite = Citation(2, "c2", "quoted", True)
+    inner = Scripted(TextDelta("ab"), TextDelta("cd"), TextDelta("e"), TextDelta("fg", (cite,)))
+    got: list[GenerationEvent] = []
+    with pytest.raises(AnswerCutOff) as raised:
+        got.extend(BoundedStream(inner, max_chars=6, seconds=30))
+    assert got == [TextDelta("ab"), TextDelta("cd"), TextDelta("e"), TextDelta("f", (cite,))]
+    assert raised.value.hint == (
+        "The server ignores the answer's length limit; what arrived is kept. Raise "
+        "max_answer_tokens in the config file if the answers are meant to be this long."
+    )
+
+
 def test_a_cut_on_a_delta_boundary_yields_no_empty_piece() -> None:
     inner = Scripted(TextDelta("abcdef"), TextDelta("g"))
     got: list[GenerationEvent] = []
@@ -138,10 +153,24 @@ def test_the_clock_stops_with_the_answer_and_a_users_cancel_stays_a_cancel() -> 
 def test_time_up_cancels_the_stream_and_says_so() -> None:
     held = Scripted(TextDelta("partial"), hold=True)
     started = time.monotonic()
-    with pytest.raises(AnswerCutOff, match=r"after 0.2 s \(answer_timeout\)"):
+    with pytest.raises(AnswerCutOff, match=r"after 0.2 s \(answer_timeout\)") as raised:
         list(BoundedStream(held, max_chars=100, seconds=0.2))
     assert 0.2 <= time.monotonic() - started < 5
     assert held.cancelled.is_set()
+    assert raised.value.hint == (
+        "What arrived is kept. A slow model may need a larger answer_timeout in the config file."
+    )
+
+
+def test_a_stream_never_read_does_not_keep_the_process_alive() -> None:
+    code = (
+        "from atlas_tui.generation.bounds import BoundedStream\n"
+        "stream = BoundedStream(iter(()), max_chars=1, seconds=60)  # never read, never closed\n"
+    )
+    BoundedStream(Scripted(), max_chars=1, seconds=60).close()  # (here too: mutmut maps tests)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    assert time.monotonic() - started < 20  # not the 60 s of its clock
 
 
 def test_closing_closes_the_inner_stream() -> None:
@@ -149,3 +178,14 @@ def test_closing_closes_the_inner_stream() -> None:
     with BoundedStream(inner, max_chars=1, seconds=30) as stream:
         assert stream.join(0) is True  # (no reader thread of its own)
     assert inner.closed
+
+
+def test_join_waits_for_the_inner_streams_reader() -> None:
+    class Reading(Scripted):
+        def join(self, timeout: float | None = None) -> bool:
+            self.waited = timeout
+            return False  # still reading
+
+    inner = Reading()
+    assert BoundedStream(inner, max_chars=1, seconds=30).join(1.5) is False
+    assert inner.waited == 1.5
