@@ -69,16 +69,14 @@ class BoundedStream:
         return AnswerCutOff(
             f"The answer was cut off at {self.max_chars:,} characters: the server sent more than "
             "max_answer_tokens asks for.",
-            hint="The server ignores the answer's length limit; what arrived is kept. Raise "
-            "max_answer_tokens in the config file if the answers are meant to be this long.",
+            hint="Raise max_answer_tokens in the config file if answers are meant to be this long.",
         )
 
     def _too_slow(self) -> AnswerCutOff:
         return AnswerCutOff(
             f"The answer was cut off after {self.seconds:g} s (answer_timeout): it was still "
             "streaming.",
-            hint="What arrived is kept. A slow model may need a larger answer_timeout in the "
-            "config file.",
+            hint="A slow model may need a larger answer_timeout in the config file.",
         )
 
     def cancel(self) -> None:
