@@ -24,7 +24,9 @@ from atlas_tui.errors import AtlasError, CancelledError_, GenerationError, Sessi
 from atlas_tui.safety import Clean, display_path, json_safe
 
 if TYPE_CHECKING:
-    from atlas_tui.conversation import Conversation
+    from collections.abc import Generator
+
+    from atlas_tui.conversation import Answer, Conversation
     from atlas_tui.query import AtlasQuery, Event
 
 EXIT_CANCELLED = 128 + signal.SIGINT
@@ -164,13 +166,16 @@ def run_ask(
         )
         return 2
     out = sys.stdout
-    conversation = _conversation(settings, client, args, knobs)
-    answer = conversation.ask(args.question)
     writer = MarkdownWriter(out, rich=out.isatty() and not args.json)
-    events = answer.events()
+    conversation: Conversation | None = None
+    answer: Answer | None = None
+    events: Generator[Event, None, None] | None = None
     streamed = ""
     status = 0
-    try:
+    try:  # from the moment the question may be stored, a Ctrl+C is recorded as a cancel
+        conversation = _conversation(settings, client, args, knobs)
+        answer = conversation.ask(args.question)
+        events = answer.events()
         for event in events:
             shown = answer.take(event)
             if args.json:
@@ -187,8 +192,10 @@ def run_ask(
                 if not args.json:
                     answer_error(shown.error)
     except KeyboardInterrupt:
-        answer.cancel()
-        events.close()  # the answer is stored as cancelled, with the text streamed so far
+        if answer is not None:
+            answer.cancel()
+        if events is not None:
+            events.close()  # the answer is stored as cancelled, with the text streamed so far
         status = EXIT_CANCELLED
         if not args.json:
             writer.finish()
@@ -197,8 +204,9 @@ def run_ask(
             cancelled = Failed(CancelledError_("Cancelled."), streamed)
             out.write(json_safe(json.dumps(event_json(cancelled), ensure_ascii=False)) + "\n")
     finally:
-        conversation.close()
-    documents = answer.turn.documents
+        if conversation is not None:
+            conversation.close()  # a turn left unfinished is stored as interrupted
+    documents = answer.turn.documents if answer is not None else ()
     if not args.json and documents:
         out.write("\nSources:\n")
         for number, p in enumerate(documents, 1):

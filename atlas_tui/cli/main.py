@@ -378,7 +378,7 @@ COMMANDS = {
     "sessions": lambda args: cmd_sessions(args, _settings(args)),
     "export": lambda args: cmd_export(args, _settings(args)),
     "models": lambda args: cmd_models(args, _settings(args)),
-    "serve": lambda args: run_serve(args, _resume(args, _settings(args))),
+    "serve": lambda args: run_serve(args, _resume(args, settings := _settings(args)), settings),
 }
 
 

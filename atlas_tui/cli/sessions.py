@@ -1,7 +1,8 @@
 """`atlas-tui sessions` and `atlas-tui export`: the session database's readers.
 
 Both open the database read-only, so they work while the TUI or `ask` writes to it. What they print
-passes the terminal filter; `export -o` writes the text verbatim to the file.
+passes the terminal filter. `export -o` writes a Markdown file without any control sequence
+(export.py), and JSON with every control and invisible character escaped (the same value).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         session = store.load_session(args.session)
     text = export_markdown(session) if args.format == "md" else export_json(session)
     if args.output:
-        write_file(Path(args.output), text)  # the file keeps the text verbatim
+        write_file(Path(args.output), text if args.format == "md" else json_safe(text))
         print(f"Wrote {display_path(args.output)}", file=sys.stderr)
     elif args.format == "md":
         say(text, end="")  # for reading: escapes and invisible characters removed

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,7 @@ class Answer:
 
     # --- the worker's side ----------------------------------------------------------------------
 
-    def events(self, ready: threading.Event | None = None) -> Iterator[Event]:
+    def events(self, ready: threading.Event | None = None) -> Generator[Event, None, None]:
         """The answer's events, recorded as they pass. With `ready`, first wait for it (the
         client warming up) unless the answer is cancelled meanwhile. Never raises for a failure
         of the back ends: an unexpected one ends the answer as a `Failed` saying so. Interrupted

@@ -36,6 +36,7 @@ from atlas_tui.generation.api_errors import (
     generation_error,
     rejects_search_results,
 )
+from atlas_tui.generation.bounds import BoundedStream, bounded
 from atlas_tui.generation.compatible import compatible_messages, compatible_system
 from atlas_tui.generation.events import CompatibleTranslator, Translator
 from atlas_tui.generation.profiles import is_compatible, remember_compatible
@@ -207,7 +208,7 @@ class ClaudeAnswerer:
         system_prompt: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-    ) -> ClaudeStream:
+    ) -> BoundedStream:
         chosen = select_passages(passages, self.settings.context_token_budget)
 
         def request(compatible: bool | None = None) -> dict[str, Any]:
@@ -222,7 +223,8 @@ class ClaudeAnswerer:
                 compatible=compatible,
             )
 
-        return ClaudeStream(self, request, chosen)
+        stream = ClaudeStream(self, request, chosen)
+        return bounded(stream, self.settings, max_tokens=max_tokens)  # bounds.py
 
     def close(self) -> None:
         self.client.close()
