@@ -553,3 +553,28 @@ async def test_a_cut_line_in_the_documents_pane_ends_in_one_ellipsis(
             assert doubled == [], (pane.outer_size.width, lines)
             firsts = [line for line in lines if re.search(r"\[\d\] ", line)]
             assert len(firsts) == len(texts) and all("Plain words" in f for f in firsts[3:])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_a_sessions_search_match_is_cut_with_an_ellipsis_inside_the_screen(
+    make_settings, warm_client, size
+):
+    """The Match column took its text's whole width: the table ran past the screen's edge and
+    the snippet was cut there, mid-word and unmarked (`…path) > > shutil.rmtree(di`)."""
+    settings = make_settings()
+    with SessionStore(settings.resolved_sessions_path) as store:
+        session = store.create_session(origin="tui")
+        turn = store.begin_turn(session, "What does shutil.rmtree do?")
+        answer = "It deletes a whole directory tree: " + "every file and folder below it, " * 6
+        store.finish_turn(turn, answer + "then the directory itself.", status="done")
+    app = AtlasApp(settings, client=warm_client)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        table = app.screen.query_one(DataTable)
+        await pilot.press("slash", *"folder")
+        await until(pilot, lambda: table.row_count == 1 and "folder" in str(table.get_row_at(0)[5]))
+        await pilot.pause()
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        (row,) = [line.rstrip() for line in drawn_lines(table)[1:2]]
+        assert row.endswith("…") and "folder" in row, row
