@@ -144,7 +144,8 @@ class PreviewScreen(ModalScreen[None]):
         parts = split_around(whole, self.passage.passage)
         if parts is None:
             self._show_context_problem(
-                "the file reads differently than when it was ingested (ctrl+o ingests it again)."
+                "the file reads differently than when it was ingested"
+                " (if it changed, ctrl+o ingests it again)."
             )
             return
         before, passage, after = parts
