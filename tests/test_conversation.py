@@ -729,3 +729,30 @@ def test_no_history_is_sent_when_history_turns_is_zero(client, tmp_path: Path) -
     run(conversation, "First?")
     run(conversation, "Second?")
     assert client.calls[-1]["history"] == ()
+
+
+def test_a_reopened_session_is_regenerated_and_announced_only_when_created(
+    conversation, client, settings
+) -> None:
+    changes: list[str | None] = []
+    conversation.on_change = lambda: changes.append(conversation.session.id)
+    client.scripts += [answered("One."), answered("Two."), answered("Two again.")]
+    run(conversation, "First?")
+    run(conversation, "Second?")
+    session_id = conversation.session.id
+    assert changes == [session_id]  # the second question created nothing
+    later = Conversation(client, settings)  # type: ignore[arg-type]  # e.g. the next launch
+    assert later.open_store()
+    try:
+        later.open_session(session_id or "")
+        first, second = later.turns
+        assert second.id == first.id + 1  # in order, as they were asked
+        answer = later.regenerate()  # nothing was answered in this conversation before
+        assert isinstance([answer.take(e) for e in answer.events()][-1], Done)
+        assert second.answer == "Two again." and second.status == "done"
+        second.damaged = "documents: not a list"
+        with pytest.raises(AtlasError) as damaged:
+            later.regenerate()
+        assert damaged.value.message == "This turn is damaged: ask its question again instead."
+    finally:
+        later.close()
