@@ -364,7 +364,16 @@ class AtlasQuery:
     # --- the index, for the CLI and the TUI
 
     def ingest(self, paths: Sequence[str], **options: Any) -> IngestReport:
+        """Ingest `paths` (`progress=`, `should_stop=`: see KnowledgeBase.ingest)."""
         return self.knowledge.ingest(paths, **options)
+
+    def pending(self) -> int:
+        """How many passages await a vector (vector search does not find them yet)."""
+        return self.knowledge.pending()
+
+    def resume_embedding(self, **options: Any) -> IngestReport:
+        """Embed the passages awaiting a vector (`progress=`, `should_stop=`)."""
+        return self.knowledge.resume_embedding(**options)
 
     def stats(self) -> Any:
         return self.knowledge.stats()
