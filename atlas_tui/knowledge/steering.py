@@ -121,8 +121,7 @@ class ProgressMeter:
         self.files_done = self.files_total = 0
         self.bytes_done = self.bytes_total = 0
         self.units_found = 0  # the work of the passages chunked so far
-        self.reading_s: float | None = None  # the reading phase's length, once over
-        self._reading_started: float | None = None
+        self.reading_s: float | None = None  # how long reading took (it starts with the meter)
         # embedding
         self.pending_units = 0  # work awaiting before this run's own passages (a resume)
         self.chunks_total = self.chunks_done = 0
@@ -139,8 +138,6 @@ class ProgressMeter:
 
     def reading(self, files_done: int, files_total: int, bytes_done: int, bytes_total: int,
                 units_found: int) -> None:  # fmt: skip
-        if self._reading_started is None:
-            self._reading_started = self.clock()
         self.files_done, self.files_total = files_done, files_total
         self.bytes_done, self.bytes_total = bytes_done, bytes_total
         self.units_found = units_found
@@ -148,9 +145,7 @@ class ProgressMeter:
     def embedding_starts(self, chunks: int, units: int) -> None:
         """Reading is over: `chunks` passages of `units` work now await a vector."""
         now = self.clock()
-        if self._reading_started is not None and self.reading_s is None:
-            self.reading_s = now - self._reading_started
-        self.reading_s = self.reading_s or 0.0
+        self.reading_s = now - self.started
         self.chunks_total, self.units_total = chunks, units
         self.chunks_done = self.units_done = 0
         self._embedding_started = now
@@ -182,10 +177,8 @@ class ProgressMeter:
         return self.chunks_done / seconds if self.chunks_done and seconds >= MIN_MEASURED_S else 0.0
 
     def _bytes_per_s(self) -> float:
-        if self._reading_started is None or not self.bytes_done:
-            return DEFAULT_BYTES_PER_S
-        seconds = self.clock() - self._reading_started
-        return self.bytes_done / seconds if seconds > 0 else DEFAULT_BYTES_PER_S
+        seconds = self.clock() - self.started
+        return self.bytes_done / seconds if self.bytes_done and seconds > 0 else DEFAULT_BYTES_PER_S
 
     def _work_s(self) -> tuple[float, float]:
         """(seconds of work done, seconds of work in all), at the speeds known now."""
