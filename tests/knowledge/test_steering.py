@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from atlas_tui.knowledge.steering import (
+    DEFAULT_BYTES_PER_S,
     DEFAULT_UNITS_PER_S,
     UNIT_CAP_CHARS,
     UNIT_FIXED_CHARS,
@@ -108,9 +109,11 @@ def test_long_passages_weigh_more_than_short_ones() -> None:
 def test_the_count_moves_while_a_batch_encodes() -> None:
     clock = Clock()
     meter = ProgressMeter(clock=clock)
+    assert meter.event("embedding").chunks_done == 0
     meter.embedding_starts(128, 128 * FULL)
     meter.encoding(32, 32 * FULL)
     assert meter.event("embedding").chunks_done == 32
+    assert meter.event("embedding").fraction == 0.25
     meter.embedded(128, 128 * FULL)
     assert meter.event("embedding").chunks_done == 128
 
@@ -122,8 +125,8 @@ def test_the_speed_needs_a_few_seconds_before_it_is_believed() -> None:
     clock.now += 0.5
     meter.embedded(10, 10 * FULL)
     assert meter.units_per_s() == DEFAULT_UNITS_PER_S and meter.chunks_per_s() == 0.0
-    clock.now += 2.0
-    assert meter.chunks_per_s() == pytest.approx(4.0)
+    clock.now += 1.5  # 2 s: believed
+    assert meter.chunks_per_s() == 5.0 and meter.units_per_s() == 5 * FULL
 
 
 @pytest.mark.parametrize(
@@ -137,8 +140,8 @@ def test_the_speed_needs_a_few_seconds_before_it_is_believed() -> None:
             "embedding 4,210/10,982 passages · 31.2/s · 5:41 left",
         ),
         (
-            IngestProgress("embedding", 0, 0, 64, 130, 12.0, workers=4, eta_s=5.4),
-            "embedding 64/130 passages · 12.0/s on 4 workers · 0:05 left",
+            IngestProgress("embedding", 0, 0, 64, 130, 12.0, workers=2, eta_s=5.4),
+            "embedding 64/130 passages · 12.0/s on 2 workers · 0:05 left",
         ),
         (IngestProgress("embedding", 0, 0, 0, 130, eta_s=None), "embedding 0/130 passages"),
         (IngestProgress("stopped", fraction=0.4), "stopped"),
@@ -167,3 +170,76 @@ def test_the_stop_handle_is_a_should_stop_any_thread_can_set() -> None:
             break
         threading.Event().wait(0.01)
     assert stop() and stop.requested
+
+
+def test_an_event_carries_every_figure_rounded_for_display() -> None:
+    clock = Clock()
+    meter = ProgressMeter(prior_units_per_s=1000.0, workers=3, clock=clock)
+    meter.embedding_starts(3, 3000)
+    assert (meter.event("embedding").fraction, meter.event("embedding").eta_s) == (0.0, 3.0)
+    clock.now += 3.0
+    meter.embedded(1, 1000)  # a third of the work in 3 s: 6 s left
+    event = meter.event("embedding")
+    assert event == IngestProgress("embedding", 0, 0, 1, 3, 0.33, 3, 0.3333, 6.0, 3.0)
+    assert event.to_dict() == {
+        "phase": "embedding",
+        "files_done": 0,
+        "files_total": 0,
+        "chunks_done": 1,
+        "chunks_total": 3,
+        "chunks_per_s": 0.33,
+        "workers": 3,
+        "fraction": 0.3333,
+        "eta_s": 6.0,
+        "elapsed_s": 3.0,
+    }
+    assert meter.event("stopped").fraction == 0.3333  # a stopped run keeps its place
+    done = meter.event("done")
+    assert (done.fraction, done.eta_s, done.chunks_done) == (1.0, 0.0, 1)
+
+
+def test_reading_counts_the_files_and_bytes_it_is_told() -> None:
+    clock = Clock()
+    meter = ProgressMeter(prior_units_per_s=1.0, clock=clock)
+    assert meter.event("scanning") == IngestProgress("scanning", workers=1)  # nothing to show
+    clock.now += 1.0
+    assert meter.event("scanning").fraction == 0.0  # time passing is no progress
+    meter.reading(0, 10, 0, 1000, 0)  # files found, none read yet
+    assert meter.event("chunking").fraction == 0.0
+    clock.now += 1.0
+    meter.reading(3, 12, 500, 2000, 3)  # 250 B/s: 6 s to read the rest; 12 units expected
+    event = meter.event("chunking")
+    assert (event.files_done, event.files_total, event.chunks_total) == (3, 12, 0)
+    assert event.eta_s == 6.0 + 12.0
+    assert event.fraction == round(2.0 / (8.0 + 12.0), 4)
+    meter.embedding_starts(4, 4)
+    assert meter.reading_s == 2.0
+    event = meter.event("embedding")
+    assert (event.eta_s, event.fraction) == (4.0, round(2 / 6, 4))
+
+
+def test_reading_at_once_divides_by_nothing() -> None:
+    meter = ProgressMeter(clock=Clock())
+    meter.reading(1, 2, 100, 200, 5)  # no time has passed: the default reading speed
+    reading, embedding = 200 / DEFAULT_BYTES_PER_S, 10 / DEFAULT_UNITS_PER_S  # 10 units expected
+    assert meter.event("chunking").fraction == round(reading / 2 / (reading + embedding), 4)
+
+
+def test_a_tiny_or_overfull_run_ends_at_one() -> None:
+    clock = Clock()
+    meter = ProgressMeter(prior_units_per_s=1000.0, clock=clock)
+    meter.embedding_starts(1, 100)  # 0.1 s of work
+    meter.embedded(1, 100)
+    assert meter.event("embedding").fraction == 1.0
+    meter.embedded(2, 300)  # more than counted (another ingest added some meanwhile)
+    assert meter.event("embedding").fraction == 1.0
+
+
+def test_figures_are_rounded_for_display_only() -> None:
+    clock = Clock()
+    meter = ProgressMeter(prior_units_per_s=1000.0, clock=clock)
+    meter.embedding_starts(3, 3000)
+    clock.now += 3.36
+    meter.embedded(1, 1000)  # 297.6 units/s: 6.72 s left
+    event = meter.event("embedding")
+    assert (event.chunks_per_s, event.eta_s, event.elapsed_s) == (0.3, 6.7, 3.4)
