@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from atlas_tui.knowledge import health, loaders
 from atlas_tui.knowledge.engine import Engine, FileJob, LocalEngine, Prepared, Unusable, read_file
-from atlas_tui.knowledge.pending import EMBED_BATCH, PendingEmbedding, row_units
+from atlas_tui.knowledge.pending import EMBED_BATCH, PendingEmbedding, pending_work, row_units
 from atlas_tui.knowledge.records import Skipped
 from atlas_tui.knowledge.steering import IngestProgress, ProgressMeter
 from atlas_tui.knowledge.store import FileRecord, Store, chunk_schema, document_path, file_id
@@ -173,6 +173,7 @@ class Ingestor:
         return self.report
 
     def _say(self, phase: str) -> None:
+        self.meter.workers = self.engine.workers  # (a Ray cluster's are known once connected)
         self.progress(self.meter.event(phase))
 
     def _run_locked(
@@ -183,6 +184,7 @@ class Ingestor:
             prior_units_per_s=self._last_speed(), workers=self.engine.workers
         )
         if paths:
+            self.meter.pending_before(pending_work(self.store)[1])  # an earlier run's leftovers
             self._ingest_files(paths, include, exclude)
         if self.report.chunks_written or self.report.files_removed:
             # Index the new text now: BM25 over unindexed rows is a slow scan meanwhile.
