@@ -39,7 +39,7 @@ def test_cpuinfo_gives_the_name_and_every_flag() -> None:
 
 def test_cpuinfo_flags_are_those_of_every_core() -> None:
     # big.LITTLE Arm chips list each core's features: a feature of any core counts
-    text = "processor: 0\nFeatures: fp asimd\nprocessor: 4\nFeatures: fp asimd asimddp\n"
+    text = "processor: 0\nFeatures: fp asimd asimddp\nprocessor: 4\nFeatures: fp asimd\n"
     assert hardware._parse_cpuinfo(text)[1] == {"fp", "asimd", "asimddp"}
 
 
