@@ -22,9 +22,12 @@ import numpy as np
 from atlas_tui.knowledge.engine import Engine, embedding_text
 from atlas_tui.knowledge.object_store import is_remote
 from atlas_tui.knowledge.steering import (
-    UNIT_CAP_CHARS,
-    UNIT_FIXED_CHARS,
+    PIECES,
+    UNIT_CAP,
+    UNIT_FIXED,
+    WORD_PIECES_PER_PIECE,
     ProgressMeter,
+    count_pieces,
     passage_units,
 )
 from atlas_tui.knowledge.store import Store
@@ -39,14 +42,15 @@ OPTIMIZE_EVERY = 2048
 def row_units(row: dict[str, Any]) -> int:
     """The estimated work of embedding a pending row (steering.passage_units)."""
     context = row.get("heading") or row.get("title") or ""
-    return passage_units(len(context) + 1 + len(row.get("text") or ""))
+    return passage_units(count_pieces(context) + count_pieces(row.get("text") or ""))
 
 
 def pending_work(store: Store) -> tuple[int, int]:
     """(passages awaiting a vector, their estimated work) in the index."""
-    lengths = store.pending_lengths()
-    units = np.minimum(lengths, UNIT_CAP_CHARS) + UNIT_FIXED_CHARS  # passage_units, for them all
-    return len(lengths), int(units.sum())
+    pieces = store.pending_pieces(PIECES)
+    # passage_units, for them all at once
+    units = np.minimum(np.rint(pieces * WORD_PIECES_PER_PIECE), UNIT_CAP) + UNIT_FIXED
+    return len(pieces), int(units.sum())
 
 
 @dataclass(slots=True)

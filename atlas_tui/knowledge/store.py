@@ -438,9 +438,9 @@ class Store:
             )
         return table.to_pylist()
 
-    def pending_lengths(self) -> np.ndarray:
-        """The length in characters of what the encoder reads of each passage awaiting a vector
-        (its heading, or else its title, and its text)."""
+    def pending_pieces(self, pattern: str) -> np.ndarray:
+        """For each passage awaiting a vector, how often `pattern` (a regular expression) is
+        found in what the encoder reads of it: its heading (or else its title) and its text."""
         with guard(self.uri, "read"):
             table = (
                 self.chunks.search()
@@ -452,13 +452,12 @@ class Store:
         if not table.num_rows:
             return np.zeros(0, dtype=np.int64)
 
-        def length(column: str) -> np.ndarray:
-            values = pc.fill_null(pc.utf8_length(table[column]), 0)
-            return values.to_numpy().astype(np.int64)
+        def count(column: str) -> np.ndarray:
+            found = pc.count_substring_regex(pc.fill_null(table[column], ""), pattern)
+            return found.to_numpy().astype(np.int64)
 
-        heading = length("heading")
-        context = np.where(heading > 0, heading, length("title"))
-        return context + 1 + length("text")
+        heading = count("heading")
+        return np.where(heading > 0, heading, count("title")) + count("text")
 
     def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         dimension = vectors.shape[1]

@@ -12,6 +12,7 @@ from atlas_tui.config import Settings
 from atlas_tui.errors import EmbeddingModelError, IndexMissingError, ModelMismatchError
 from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.ingest import EMBED_BATCH
+from atlas_tui.knowledge.pending import pending_work, row_units
 from atlas_tui.knowledge.steering import IngestProgress, StopHandle
 from tests.corpus import write_files
 
@@ -24,7 +25,8 @@ def notes(tmp_path: Path) -> Path:
     return write_files(
         tmp_path / "notes",
         {
-            f"n{i:03}.md": f"# Note {i}\n\nThe {words[i % len(words)]} keeper logs entry {i}.\n"
+            f"n{i:03}.md": f"# Note {i}\n\nThe {words[i % len(words)]} keeper logs entry {i}: "
+            "café, naïve.\n"
             for i in range(NOTES)
         },
     )
@@ -68,6 +70,9 @@ def test_a_stop_mid_embedding_keeps_what_was_written_and_a_resume_ends_it(
     assert len(kb.search("keeper logs entry", mode="keyword", limit=1000)) == NOTES
     assert len(kb.search("keeper logs entry", mode="vector", limit=1000)) == EMBED_BATCH
     assert kb.pending() == NOTES - EMBED_BATCH
+    # the work estimated for them all at once (Arrow) is the sum of each one's (Python)
+    rows = kb.store.pending(NOTES)
+    assert pending_work(kb.store) == (len(rows), sum(map(row_units, rows)))
 
     resumed, events = kb.resume_embedding(progress=(later := []).append), later
     assert resumed.resume and resumed.ok and not resumed.interrupted

@@ -10,11 +10,12 @@ import pytest
 from atlas_tui.knowledge.steering import (
     DEFAULT_BYTES_PER_S,
     DEFAULT_UNITS_PER_S,
-    UNIT_CAP_CHARS,
-    UNIT_FIXED_CHARS,
+    UNIT_CAP,
+    UNIT_FIXED,
     IngestProgress,
     ProgressMeter,
     StopHandle,
+    count_pieces,
     duration,
     passage_units,
 )
@@ -95,8 +96,8 @@ def test_before_embedding_the_estimate_uses_the_prior_speed_and_the_bytes_left()
 def test_long_passages_weigh_more_than_short_ones() -> None:
     clock = Clock()
     meter = ProgressMeter(clock=clock)
-    short, long = passage_units(100), passage_units(5000)
-    assert (short, long) == (100 + UNIT_FIXED_CHARS, UNIT_CAP_CHARS + UNIT_FIXED_CHARS)
+    short, long = passage_units(50), passage_units(5000)
+    assert (short, long) == (59 + UNIT_FIXED, UNIT_CAP + UNIT_FIXED)  # 50 pieces: ~59 word-pieces
     meter.embedding_starts(20, 10 * short + 10 * long)
     clock.now += 5
     meter.embedded(10, 10 * short)  # half the passages, the short half
@@ -104,6 +105,12 @@ def test_long_passages_weigh_more_than_short_ones() -> None:
     assert event.chunks_done == 10 and event.fraction == pytest.approx(
         short / (short + long), abs=1e-3
     )
+
+
+def test_words_and_punctuation_marks_are_the_pieces() -> None:
+    assert count_pieces("def parse(path: str) -> dict:") == 11
+    assert count_pieces("  The café, naïve.  ") == 8  # ASCII word characters, as Arrow counts
+    assert count_pieces("") == 0
 
 
 def test_the_count_moves_while_a_batch_encodes() -> None:
