@@ -190,7 +190,7 @@ class Embedder:
         return self._max_tokens
 
     def describe(self) -> str:
-        """The path and why, as `stats` shows it: "int8 (int8: avx512_vnni)"."""
+        """The path and why, as `stats` shows it: "int8 (avx512_vnni)"."""
         return f"{self.path} ({self.choice.reason})"
 
     # --- loading ------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ class Cpu:
 @dataclass(frozen=True, slots=True)
 class Choice:
     path: str
-    reason: str  # why, in a few words: "int8: avx512_vnni" / "forced by ATLAS_ENCODER"
+    reason: str  # why, in a few words: "avx512_vnni", "forced by the encoder setting"
 
 
 def _parse_cpuinfo(text: str) -> tuple[str, frozenset[str]]:
@@ -116,16 +116,16 @@ def fastest(cpu: Cpu, family: str | None, *, onnx: bool = True) -> Choice:
     int8 = next((f for f in (*sorted(VNNI), *sorted(ARM_DOT), "avx2") if f in cpu.flags), "")
     if family == "int8":
         return Choice("int8", "this index holds int8 vectors")
-    kept = " (this index holds fp32 vectors)" if family == "fp32" else ""
+    kept = "; this index holds fp32 vectors" if family == "fp32" else ""
     if bf16 == "amx_bf16":  # AMX multiplies bf16 tiles: int8-class speed, near-exact vectors
-        return Choice("bf16", f"bf16: amx_bf16{kept}")
+        return Choice("bf16", f"amx_bf16{kept}")
     if cpu.system == "Darwin" and cpu.arch == "arm64":  # Accelerate runs fp32 on the matrix units
-        return Choice("torch", f"fp32 on Accelerate: Apple silicon{kept}")
+        return Choice("torch", f"Apple silicon: fp32 on Accelerate{kept}")
     if family is None and onnx and int8:
-        return Choice("int8", f"int8: {int8}")
+        return Choice("int8", int8)
     if bf16:
-        return Choice("bf16", f"bf16: {bf16}{kept}")
-    return Choice("fp32" if onnx else "torch", f"fp32: no faster path on this CPU{kept}")
+        return Choice("bf16", f"{bf16}{kept}")
+    return Choice("fp32" if onnx else "torch", f"no faster path on this CPU{kept}")
 
 
 def family_of(path: str) -> str:

@@ -75,7 +75,7 @@ def test_a_mac_is_read_from_sysctl(monkeypatch: pytest.MonkeyPatch) -> None:
         hardware.this_cpu.cache_clear()
     assert calls == [["sysctl", "-n", "machdep.cpu.brand_string"], ["sysctl", "hw.optional"]]
     assert cpu == Cpu("Apple M2", "arm64", "Darwin", frozenset({"feat_dotprod", "floatingpoint"}))
-    assert fastest(cpu, None) == hardware.Choice("torch", "fp32 on Accelerate: Apple silicon")
+    assert fastest(cpu, None) == hardware.Choice("torch", "Apple silicon: fp32 on Accelerate")
 
 
 def test_a_mac_without_sysctl_has_no_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,20 +89,20 @@ def test_a_mac_without_sysctl_has_no_flags(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize(
     ("cpu", "path", "because"),
     [
-        (linux("avx2", "avx512_vnni", "avx512_bf16"), "int8", "int8: avx512_vnni"),  # Zen 4/5
-        (linux("avx2", "avx_vnni"), "int8", "int8: avx_vnni"),  # a laptop with AVX-VNNI
-        (linux("avx2"), "int8", "int8: avx2"),  # AVX2 only: int8 measured x1.57 there
-        (linux("avx2", "avx512_vnni", "amx_bf16", "amx_int8"), "bf16", "bf16: amx_bf16"),
-        (linux("asimd", "asimddp", arch="aarch64"), "int8", "int8: asimddp"),
+        (linux("avx2", "avx512_vnni", "avx512_bf16"), "int8", "avx512_vnni"),  # Zen 4/5
+        (linux("avx2", "avx_vnni"), "int8", "avx_vnni"),  # a laptop with AVX-VNNI
+        (linux("avx2"), "int8", "avx2"),  # AVX2 only: int8 measured x1.57 there
+        (linux("avx2", "avx512_vnni", "amx_bf16", "amx_int8"), "bf16", "amx_bf16"),
+        (linux("asimd", "asimddp", arch="aarch64"), "int8", "asimddp"),
         (
             Cpu("Apple M2", "arm64", "Darwin", frozenset({"feat_dotprod"})),
             "torch",
-            "fp32 on Accelerate: Apple silicon",
+            "Apple silicon: fp32 on Accelerate",
         ),
-        (linux("avx512_bf16", "avx512f"), "bf16", "bf16: avx512_bf16"),  # (no VNNI: none known)
-        (linux("sse2"), "fp32", "fp32: no faster path on this CPU"),
-        (linux(), "fp32", "fp32: no faster path on this CPU"),  # nothing known (no /proc)
-        (Cpu("x", "x86_64", "Darwin", frozenset({"avx2"})), "int8", "int8: avx2"),  # Intel Mac
+        (linux("avx512_bf16", "avx512f"), "bf16", "avx512_bf16"),  # (no VNNI: none known)
+        (linux("sse2"), "fp32", "no faster path on this CPU"),
+        (linux(), "fp32", "no faster path on this CPU"),  # nothing known (no /proc)
+        (Cpu("x", "x86_64", "Darwin", frozenset({"avx2"})), "int8", "avx2"),  # Intel Mac
     ],
 )
 def test_a_new_index_gets_the_fastest_path(cpu: Cpu, path: str, because: str) -> None:
@@ -113,14 +113,14 @@ def test_an_index_keeps_its_kind_of_vectors_on_every_cpu() -> None:
     vnni_bf16 = linux("avx2", "avx512_vnni", "avx512_bf16")
     # An fp32 index (every index from before the kinds) is never mixed with int8 vectors:
     # bf16 where the CPU has it (near exact), else fp32.
-    kept = " (this index holds fp32 vectors)"
-    assert fastest(vnni_bf16, "fp32") == hardware.Choice("bf16", f"bf16: avx512_bf16{kept}")
-    assert fastest(linux("amx_bf16"), "fp32") == hardware.Choice("bf16", f"bf16: amx_bf16{kept}")
+    kept = "; this index holds fp32 vectors"
+    assert fastest(vnni_bf16, "fp32") == hardware.Choice("bf16", f"avx512_bf16{kept}")
+    assert fastest(linux("amx_bf16"), "fp32") == hardware.Choice("bf16", f"amx_bf16{kept}")
     assert fastest(linux("avx2", "avx_vnni"), "fp32") == hardware.Choice(
-        "fp32", f"fp32: no faster path on this CPU{kept}"
+        "fp32", f"no faster path on this CPU{kept}"
     )
     apple = Cpu("M1", "arm64", "Darwin", frozenset())
-    assert fastest(apple, "fp32").reason == f"fp32 on Accelerate: Apple silicon{kept}"
+    assert fastest(apple, "fp32").reason == f"Apple silicon: fp32 on Accelerate{kept}"
     assert fastest(vnni_bf16, "int8") == hardware.Choice("int8", "this index holds int8 vectors")
     # An int8 index stays int8 wherever it is extended (int8 runs on any CPU).
     for cpu in (linux("avx2", "amx_bf16"), linux(), vnni_bf16):
@@ -132,7 +132,7 @@ def test_an_index_keeps_its_kind_of_vectors_on_every_cpu() -> None:
 
 def test_a_model_without_an_onnx_export_gets_a_torch_path() -> None:
     assert fastest(linux("avx2", "avx_vnni"), None, onnx=False) == hardware.Choice(
-        "torch", "fp32: no faster path on this CPU"
+        "torch", "no faster path on this CPU"
     )
     assert fastest(linux("avx512_bf16", "avx512_vnni"), None, onnx=False).path == "bf16"
 
