@@ -16,13 +16,13 @@ WAITING = "Another ingest is writing this index: waiting for it to finish (ctrl+
 STOPPING = "stopping after this batch (ctrl+c again: at once)…"
 
 
-def say_waiting() -> None:
-    print(WAITING, file=sys.stderr, flush=True)
+def say_waiting(detail: str = "") -> None:
+    print(terminal_safe(detail) or WAITING, file=sys.stderr, flush=True)
 
 
 def _say_waiting(progress: Any) -> None:
     if progress.phase == "waiting":
-        say_waiting()
+        say_waiting(progress.detail)
 
 
 def ingest_with_progress(
@@ -49,8 +49,8 @@ def ingest_with_progress(
 
         def update(progress: Any) -> None:
             if progress.phase == "waiting":
-                bar.console.print(WAITING, markup=False)
-            line = progress.describe()
+                bar.console.print(terminal_safe(progress.detail) or WAITING, markup=False)
+            line = terminal_safe(progress.describe())
             if stopping() and progress.phase not in ("stopped", "done"):
                 line = f"{STOPPING} {line}"
             bar.update(task, completed=round(1000 * progress.fraction), line=line)

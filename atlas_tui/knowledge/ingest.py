@@ -125,6 +125,7 @@ class Ingestor:
         self.should_stop = should_stop or (lambda: False)
         self.engine: Engine = engine or LocalEngine(embedder)
         self.report = IngestReport(engine=self.engine.name)
+        store.on_lease_wait = lambda detail: self.progress(IngestProgress("waiting", detail=detail))
         self._schema = chunk_schema(embedder.dimension)
         self._records: list[FileRecord] = []
         self._rows: list[dict[str, Any]] = []

@@ -62,6 +62,7 @@ class IngestProgress:
     fraction: float = 0.0  # of the whole run, 0..1, weighted by what each phase costs
     eta_s: float | None = None  # seconds left (None: not known yet)
     elapsed_s: float = 0.0
+    detail: str = ""  # waiting: for whom (an object-store index's lease holder, until when)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,7 +71,7 @@ class IngestProgress:
         """One line for a status line or a progress bar's label (the bar shows `fraction`):
         "embedding 4,210/10,982 passages · 31.2/s · 5:41 left"."""
         if self.phase == "waiting":
-            return "waiting for another ingest into this index"
+            return self.detail or "waiting for another ingest into this index"
         if self.phase == "chunking":
             text = f"reading {self.files_done:,}/{self.files_total:,} files"
         elif self.phase == "embedding":

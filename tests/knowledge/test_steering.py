@@ -140,6 +140,12 @@ def test_the_speed_needs_a_few_seconds_before_it_is_believed() -> None:
     ("event", "line"),
     [
         (IngestProgress("waiting"), "waiting for another ingest into this index"),
+        (
+            IngestProgress(
+                "waiting", detail="Waiting for the index's lease (held by b until 10:02)"
+            ),
+            "Waiting for the index's lease (held by b until 10:02)",
+        ),
         (IngestProgress("scanning"), "scanning"),
         (IngestProgress("chunking", 120, 497, eta_s=None), "reading 120/497 files"),
         (
@@ -199,6 +205,7 @@ def test_an_event_carries_every_figure_rounded_for_display() -> None:
         "fraction": 0.3333,
         "eta_s": 6.0,
         "elapsed_s": 3.0,
+        "detail": "",
     }
     assert meter.event("stopped").fraction == 0.3333  # a stopped run keeps its place
     done = meter.event("done")
