@@ -132,6 +132,15 @@ def single_run_extras(run: Run, corpus: Path, sample: int) -> None:
     print(f"index size        {size / 1e6:.1f} MB at {run.db}")
 
 
+def print_row(run: Run) -> None:
+    errors = " | ".join(run.clock.eta_errors(run.total_s))
+    print(
+        f"| {run.round} | {run.encoder} ({run.report.encoder}) | {run.report.chunks_embedded}"
+        f" | {run.total_s:.1f} | {run.embed_rate:.2f} | {run.load:.1f} | {errors} |",
+        flush=True,
+    )
+
+
 def quick_corpus(corpus: Path) -> Path:
     quick = Path(tempfile.mkdtemp(prefix="atlas-bench-corpus-"))
     for path in sorted(corpus.rglob("*.rst.txt"))[:20]:
@@ -160,22 +169,17 @@ def main() -> None:
     features = ", ".join(cpu.features())
     print(f"CPU {cpu.name} ({platform.machine()}, {os.cpu_count()} CPUs; {features})")
     print(f"corpus {corpus}; nice {os.nice(0)}; load average at start {os.getloadavg()[0]:.2f}")
+    print(
+        "\n| round | encoder (path) | passages | wall s | embedding passages/s | load avg "
+        "| ETA error at 1 min | 5 min | 10 min |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
     runs: list[Run] = []
     for round_ in range(1, args.rounds + 1):
         for encoder in encoders:
             db = base if not runs else f"{base}-{encoder}-{round_}"
             runs.append(ingest_once(corpus, db, encoder, round_))
-    print(
-        "\n| round | encoder (path) | passages | wall s | embedding passages/s | load avg "
-        "| ETA error at 1 min | 5 min | 10 min |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for run in runs:
-        errors = " | ".join(run.clock.eta_errors(run.total_s))
-        print(
-            f"| {run.round} | {run.encoder} ({run.report.encoder}) | {run.report.chunks_embedded}"
-            f" | {run.total_s:.1f} | {run.embed_rate:.2f} | {run.load:.1f} | {errors} |"
-        )
+            print_row(runs[-1])  # as each run ends: a bounded run cut short keeps what it measured
     first = encoders[0]
     for encoder in encoders[1:]:
         pairs = [
