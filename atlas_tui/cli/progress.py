@@ -1,5 +1,6 @@
 """Ingest with one progress bar on a terminal (percent, passages/s, time left), ctrl+c to stop
-cleanly, and the closing report; quiet otherwise."""
+cleanly, and the closing report; quiet otherwise. The report names files: it is printed through
+the CLI's terminal filter (`output.say`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from atlas_tui.cli_output import count
+from atlas_tui.cli.output import count
 from atlas_tui.safety import display_path, terminal_safe
 
 WAITING = "Another ingest is writing this index: waiting for it to finish (ctrl+c stops)."
@@ -115,7 +116,7 @@ def format_report(report: Any) -> str:
         lines.extend(f"  {display_path(s.path)}: {s.reason}" for s in report.skipped)
     if not report.ok:
         lines.append("Nothing could be ingested.")
-    return terminal_safe("\n".join(lines))
+    return "\n".join(lines)
 
 
 def stopped_line(report: Any) -> str:
