@@ -114,8 +114,9 @@ class IngestBar(ProgressBar):
             if path:
                 self.start([path])
 
-        start = Path(self.paths[0]) if self.paths else Path.cwd()
-        self.app.push_screen(IngestScreen(start if start.exists() else Path.cwd()), chosen)
+        last = Path(self.paths[0]) if self.paths else Path.cwd()
+        start = last if last.is_dir() else last.parent  # (a file ingested: its folder)
+        self.app.push_screen(IngestScreen(start if start.is_dir() else Path.cwd()), chosen)
 
     def offer_demo(self, problem: str) -> None:
         """The index is missing or empty (`problem`): offer to ingest the bundled demo corpus."""
