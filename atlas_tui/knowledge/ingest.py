@@ -30,6 +30,8 @@ write under the index's lease (lease.py), and what one left half-written the nex
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from atlas_tui.config import user_cache_dir
 from atlas_tui.knowledge import health, loaders
 from atlas_tui.knowledge.engine import Engine, FileJob, LocalEngine, Prepared, Unusable, read_file
 from atlas_tui.knowledge.pending import EMBED_BATCH, PendingEmbedding, pending_work, row_units
@@ -52,9 +55,12 @@ if TYPE_CHECKING:
 
 __all__ = ["EMBED_BATCH", "IngestProgress", "IngestReport", "Ingestor"]
 
+logger = logging.getLogger(__name__)
+
 FLUSH_ROWS = 2000  # chunks buffered before a write (fewer, larger fragments)
 FLUSH_FILES = 200
 SPEED_KEY = "embedding_units_per_s"  # meta: the last measured embedding speed, per encoder path
+SPEEDS_FILE = "embedding-speeds.json"  # the same on this machine (user cache dir): a new index
 MIN_SPEED_SAMPLE_S = 20.0  # a speed measured over less than this is not kept for next time
 
 
@@ -102,6 +108,30 @@ class IngestReport:
 
 
 ProgressCallback = Callable[[IngestProgress], None]
+
+
+def machine_speeds() -> dict[str, float]:
+    """The embedding speeds measured on this machine, by model, encoder path and engine."""
+    try:
+        data = json.loads((user_cache_dir() / SPEEDS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet (or unreadable): the meter starts from its default
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float) and v > 0}
+
+
+def keep_machine_speed(key: str, units_per_s: float) -> None:
+    """Record a measured speed for the next new index on this machine (best effort: a cache)."""
+    speeds = machine_speeds() | {key: units_per_s}
+    target = user_cache_dir() / SPEEDS_FILE
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(speeds, indent=1), encoding="utf-8")
+        temporary.replace(target)
+    except OSError as error:  # a read-only cache dir: the next new index starts from the default
+        logger.info("embedding speed not kept in %s: %s", target, error)
 
 
 class Ingestor:
@@ -212,12 +242,16 @@ class Ingestor:
             self.store.optimize()
 
     def _last_speed(self) -> float | None:
-        """The embedding speed the last run on this index measured with this encoder path."""
+        """The embedding speed the last run on this index measured with this encoder path; for
+        an index without one (a new index), the last one measured on this machine."""
         value = self.store.meta().get(f"{SPEED_KEY}:{self.embedder.path}", "")
         try:
-            return float(value) if value else None
+            return float(value) if value else machine_speeds().get(self._speed_key())
         except ValueError:  # (written by a later version in another form: start from scratch)
             return None
+
+    def _speed_key(self) -> str:
+        return f"{self.embedder.name}:{self.embedder.path}:{self.engine.name}"
 
     def _keep_speed(self) -> None:
         """Record which path embedded into the index, and its speed (the next run's prior)."""
@@ -227,6 +261,7 @@ class Ingestor:
         if self.meter.embedding_seconds() >= MIN_SPEED_SAMPLE_S:
             speed = f"{self.meter.units_per_s():.1f}"
             self.store.set_meta(f"{SPEED_KEY}:{self.embedder.path}", speed)
+            keep_machine_speed(self._speed_key(), float(speed))
 
     def _repair(self) -> None:
         """Drop what an earlier crash, race or damaged file left (see health.py)."""

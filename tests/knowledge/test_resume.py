@@ -158,3 +158,32 @@ def test_an_index_from_before_the_kinds_holds_fp32_vectors(
     (Path(write_corpus()) / "more.md").write_text("# More\n\nA new note about kites.\n")
     report = again.ingest([write_corpus()])
     assert report.files_added == 1 and again.store.meta()["vectors"] == "fp32"
+
+
+def test_a_new_index_starts_its_estimate_from_this_machines_last_speed(
+    settings: Settings, notes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before a new index has timed any embedding, its time estimate comes from the speed last
+    measured on this machine (same model, encoder path and engine), not a guess; each run keeps
+    its own measure for the next."""
+    from atlas_tui.knowledge import ingest, steering
+
+    monkeypatch.setattr(ingest, "user_cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(ingest, "MIN_SPEED_SAMPLE_S", 0.0)  # (these runs are short)
+    monkeypatch.setattr(steering, "MIN_MEASURED_S", 0.0)
+
+    def first_estimate(db: str) -> float:
+        seen: list[IngestProgress] = []
+        kb = KnowledgeBase(Settings(db_path=str(tmp_path / db), collection="c"))
+        kb.ingest([notes], progress=seen.append)
+        return next(e.eta_s for e in seen if e.phase == "chunking" and e.eta_s is not None)
+
+    embedder = KnowledgeBase(settings).embedder
+    key = f"{embedder.name}:{embedder.path}:local"
+    ingest.keep_machine_speed(key, 1.0)  # a machine that embeds one word-piece a second
+    slow = first_estimate("a")
+    assert slow > NOTES * 10  # 300 passages of ~20 word-pieces each: hours at that speed
+    assert ingest.machine_speeds()[key] > 100  # the run kept what it measured
+    assert first_estimate("b") < slow / 10  # the next new index starts from it
+    (tmp_path / "cache" / ingest.SPEEDS_FILE).write_text("not json")
+    assert ingest.machine_speeds() == {}  # unreadable: the default guess, no failure
