@@ -234,7 +234,8 @@ class AtlasApp(App[None]):
         """Quit; while an ingest runs, ask first: stop it and quit, keep it going in a process of
         its own, or go back."""
         bar = self.main.ingest_bar if self.main.is_mounted else None
-        if bar is None or not bar.running or isinstance(self.screen, ChoiceScreen):
+        # (asked already, or stopping: a second ctrl+q quits at once, as a second ctrl+c does)
+        if bar is None or not bar.running or bar.stopping or isinstance(self.screen, ChoiceScreen):
             self.release_workers()
             self.exit()
             return
@@ -258,9 +259,8 @@ class AtlasApp(App[None]):
             try:
                 detached = self.client.continue_in_background(paths)
             except (AtlasError, OSError) as error:
-                message = (
-                    f"The ingest could not be kept going: {error}. atlas-tui ingest resumes it."
-                )
+                message = f"The ingest could not go on in the background ({error}); "
+                message += "`atlas-tui ingest` resumes it."
             else:
                 message = (
                     f"The ingest continues in the background (pid {detached.process.pid}); "

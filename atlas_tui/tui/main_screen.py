@@ -412,11 +412,14 @@ class MainScreen(Screen[None]):
         in the background, as the app goes on (the status line counts embedded vs all)."""
         try:
             pending = self.atlas.client.pending()
-        except AtlasError as error:  # (the index opened: searching still works; said once)
+        except AtlasError as error:  # (searching still works; the next ingest embeds them)
             self.log.warning("passages awaiting embedding were not counted", error)
             return
         if pending and not self._stop.is_set():
-            self.app.call_from_thread(self.ingest_bar.resume, pending, self.stop_key())
+            self.app.call_from_thread(self._resume, pending)
+
+    def _resume(self, pending: int) -> None:
+        self.ingest_bar.resume(pending, self.stop_key())
 
     def on_ingest_progress(self, message: IngestProgress) -> None:
         self.status.state = f"ingesting {message.label}" if message.label else "ingesting…"

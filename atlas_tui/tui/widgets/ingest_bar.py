@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from textual import work
 from textual.widgets import ProgressBar
-from textual.worker import Worker
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from atlas_tui.config import demo_corpus_path
 from atlas_tui.errors import AtlasError, ConfigError
@@ -38,12 +38,6 @@ SKIPS_SHOWN = 10  # skipped files listed in the report
 BAR_STEPS = 1000  # the bar's resolution (the run's fraction done, 0..1, times this)
 INDEX_EVERY_S = 5.0  # while an ingest runs, the status line's index count is measured this often
 STOP_WAIT_S = 30.0  # quitting waits this long for the batch in hand to be written
-TITLES = {  # the report's title, by (stopped, ok)
-    (True, True): "Ingest stopped",
-    (True, False): "Ingest stopped",
-    (False, True): "Ingest finished",
-    (False, False): "Ingest failed",
-}
 
 
 class IngestStep(Protocol):
@@ -103,7 +97,7 @@ class IngestBar(ProgressBar):
             await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers)), timeout)
         except TimeoutError:
             return False
-        except Exception:  # a worker that failed has ended too (its error was said)
+        except (WorkerFailed, WorkerCancelled):  # it ended too (a failure was said)
             return True
         return True
 
@@ -235,9 +229,10 @@ class IngestBar(ProgressBar):
             lines += [f"  {path}: {reason}" for path, reason in message.skipped[:SKIPS_SHOWN]]
             if len(message.skipped) > SKIPS_SHOWN:
                 lines.append(f"  … and {len(message.skipped) - SKIPS_SHOWN} more")
+        title = "Ingest finished" if message.ok else "Ingest failed"
         self.notify(
             "\n".join(lines),
-            title=TITLES[message.stopped, message.ok],
+            title="Ingest stopped" if message.stopped else title,
             severity="information" if message.ok else "error",
             timeout=15,
             markup=False,
