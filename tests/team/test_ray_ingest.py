@@ -231,7 +231,7 @@ def test_ctrl_c_keeps_the_index_whole_and_a_rerun_resumes(
     process.send_signal(signal.SIGINT)
     status, report, err = finish(process)
     assert status == 128 + signal.SIGINT and "Traceback" not in err, err
-    assert report["interrupted"] and report["chunks_pending"] > 0
+    assert report["interrupted"] and report["chunks_pending"] > 0, (report, err)
     assert report["chunks_written"] == report["chunks_embedded"] + report["chunks_pending"]
     check = atlas("check", "--db", db, "--json")
     assert check.returncode == 0 and json.loads(check.stdout)["ok"], check.stdout
@@ -340,6 +340,9 @@ def test_the_tui_ingests_on_ray(
             app.screen.query_one("Input").value = str(folder)  # type: ignore[attr-defined]
             await pilot.press("enter")
             status = app.query_one(StatusLine)
+            # (the count is measured while the ingest runs too: wait for its report)
+            ended = ("Ingest finished", "Ingest failed", "Ingest stopped")
+            await until(pilot, lambda: any(n.title in ended for n in app.notices), rounds=3000)
             await until(pilot, lambda: "index: 1 documents" in status.index, rounds=3000)
             return status.index, [n.title for n in app.notices]
 
