@@ -24,6 +24,7 @@ DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
 SEARCH_MODES = ("hybrid", "vector", "keyword")
 INGEST_ENGINES = ("local", "ray")
+ENCODERS = ("auto", "fp32", "int8", "bf16", "torch", "onnx")  # knowledge/hardware.py's paths
 OFFLINE_LABEL = "offline extractive"  # the offline answerer, as the status line and sessions say
 
 
@@ -62,6 +63,9 @@ class Settings:
     db_path: str = ""  # folder or object-store URI; "" means <user data dir>/index
     collection: str = DEFAULT_COLLECTION
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # name or local path
+    # the encoder path: auto (the fastest this CPU has for the index's kind of vectors), or one
+    # to force: fp32, int8, bf16, torch (knowledge/hardware.py); onnx is another name for fp32
+    encoder: str = "auto"
     model: str = DEFAULT_CLAUDE_MODEL  # Claude model for answers
     # auto (Claude with a key, else the first endpoint, else extractive) | anthropic | extractive
     # | the name of an endpoint
@@ -181,6 +185,7 @@ _ENV: dict[str, str] = {
     "ATLAS_DB_PATH": "db_path",
     "ATLAS_COLLECTION_NAME": "collection",
     "ATLAS_EMBEDDING_MODEL": "embedding_model",
+    "ATLAS_ENCODER": "encoder",
     "ATLAS_DEFAULT_MODEL": "model",
     "ATLAS_PROVIDER": "provider",
     "ANTHROPIC_API_KEY": "api_key",
@@ -350,6 +355,10 @@ def _validate(settings: Settings) -> Settings:
     if settings.search_mode not in SEARCH_MODES:
         raise ConfigError(
             f"Unknown search mode {settings.search_mode!r}; use one of {', '.join(SEARCH_MODES)}."
+        )
+    if settings.encoder.lower() not in ENCODERS:
+        raise ConfigError(
+            f"Unknown encoder {settings.encoder!r}; use one of {', '.join(ENCODERS)}."
         )
     if settings.ingest_engine not in INGEST_ENGINES:
         raise ConfigError(

@@ -23,6 +23,7 @@ from atlas_tui.types import Citation, Passage, Turn, Usage
 from atlas_tui.usage import cost_usd, usage_record
 
 if TYPE_CHECKING:
+    from atlas_tui.detached import Detached
     from atlas_tui.generation import Answerer, AnswerStream
     from atlas_tui.generation.catalog import Offer
     from atlas_tui.knowledge.base import IngestReport, KnowledgeBase
@@ -413,7 +414,25 @@ class AtlasQuery:
     # --- the index, for the CLI and the TUI
 
     def ingest(self, paths: Sequence[str], **options: Any) -> IngestReport:
+        """Ingest `paths` (`progress=`, `should_stop=`: see KnowledgeBase.ingest)."""
         return self.knowledge.ingest(paths, **options)
+
+    def pending(self) -> int:
+        """How many passages await a vector (vector search does not find them yet)."""
+        return self.knowledge.pending()
+
+    def resume_embedding(self, **options: Any) -> IngestReport:
+        """Embed the passages awaiting a vector (`progress=`, `should_stop=`)."""
+        return self.knowledge.resume_embedding(**options)
+
+    def continue_in_background(
+        self, paths: Sequence[str] = (), config_file: str | None = None
+    ) -> Detached:
+        """Carry an ingest on in a process of its own, which outlives this one (detached.py):
+        the paths again, or with none, the embedding of what awaits a vector."""
+        from atlas_tui.detached import continue_detached
+
+        return continue_detached(self.settings, paths, config_file)
 
     def stats(self) -> Any:
         return self.knowledge.stats()

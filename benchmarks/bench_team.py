@@ -92,7 +92,7 @@ def _encoder(args: argparse.Namespace) -> None:
     rows = table.search().select(["text", "heading", "title"]).limit(None).to_list()
     sample = random.Random(0).sample(rows, min(args.sample, len(rows)))
     texts = sorted((embedding_text(row) for row in sample), key=len)
-    embedder.batch_threads = 1
+    embedder.workers = 1
     embedder.encode_documents(texts[:8])
     started = time.perf_counter()
     for i in range(0, len(texts), EMBED_BATCH):

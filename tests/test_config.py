@@ -117,6 +117,7 @@ def test_every_environment_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> 
         "ATLAS_SYSTEM_PROMPT_FILE": ("system_prompt_file", "/etc/prompt.txt"),
         "ATLAS_SEARCH_MODE": ("search_mode", "keyword"),
         "ATLAS_SESSIONS_PATH": ("sessions_path", "/var/sessions.db"),
+        "ATLAS_ENCODER": ("encoder", "int8"),
     }
     for variable, (_, value) in values.items():
         monkeypatch.setenv(variable, "true" if value is True else str(value))
@@ -190,6 +191,7 @@ def test_every_cli_flag_beats_environment_and_file(
         ("[keys]\ncancel = 3", ["keys", "table of strings"]),
         ("keys = 'ctrl+c'", ["keys"]),
         ("search_mode = 'fuzzy'", ["fuzzy", "hybrid, vector, keyword"]),
+        ("encoder = 'gpu'", ["'gpu'", "auto, fp32, int8, bf16, torch, onnx"]),
         ("provider = 'openai'", ["openai", "auto, anthropic or extractive"]),
         ("colour = 'red'", ["colour", "known settings"]),
         ("max_result = 3", ["max_result", "did you mean 'max_results'"]),
@@ -369,6 +371,8 @@ def test_every_provider_and_search_mode_is_accepted(provider: str) -> None:
     assert load_settings(provider=provider).provider == provider
     for mode in ("hybrid", "vector", "keyword"):
         assert load_settings(search_mode=mode).search_mode == mode
+    for encoder in ("auto", "fp32", "int8", "bf16", "torch", "onnx", "INT8"):
+        assert load_settings(encoder=encoder).encoder == encoder
 
 
 def test_a_config_file_of_exactly_the_size_limit_is_read(tmp_path: Path) -> None:

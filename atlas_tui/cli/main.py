@@ -20,6 +20,7 @@ from atlas_tui.cli.serve import add_arguments as add_serve_arguments
 from atlas_tui.cli.serve import run_serve
 from atlas_tui.cli.sessions import cmd_export, cmd_sessions
 from atlas_tui.config import (
+    ENCODERS,
     INGEST_ENGINES,
     SEARCH_MODES,
     Settings,
@@ -129,9 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--new", action="store_true", help="start a new research session")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ingest = sub.add_parser("ingest", help="index folders or files (incremental)")
+    ingest = sub.add_parser(
+        "ingest",
+        help="index folders or files (incremental); no paths: finish embedding what awaits it",
+    )
     _common(ingest)
-    ingest.add_argument("paths", nargs="*", help="folders or files to ingest")
+    ingest.add_argument(
+        "paths", nargs="*", help="folders or files to ingest (none: resume the embedding)"
+    )
     ingest.add_argument("--demo", action="store_true", help="ingest the bundled demo corpus")
     ingest.add_argument("--include", action="append", default=[], metavar="GLOB")
     ingest.add_argument("--exclude", action="append", default=[], metavar="GLOB")
@@ -140,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=INGEST_ENGINES,
         help="where chunking and embedding run: here (local) or on a Ray cluster (ray)",
+    )
+    ingest.add_argument(
+        "--encoder",
+        choices=ENCODERS,
+        help="the encoder path (default auto: the fastest this CPU has for the index's vectors)",
     )
     ingest.add_argument(
         "--ray-address",
@@ -221,6 +232,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         ingest_engine=getattr(args, "engine", None)
         or ("ray" if getattr(args, "ray_address", None) else None),
         ray_address=getattr(args, "ray_address", None),
+        encoder=getattr(args, "encoder", None),
     )
 
 
@@ -243,28 +255,66 @@ def _knobs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from atlas_tui.cli.progress import format_report, ingest_with_progress
+    """Ingest the paths, then embed every passage awaiting a vector; no paths: only the latter
+    (a resume). The first ctrl+c stops after the batch in hand, keeping what was written."""
+    from atlas_tui.cli.progress import format_report, ingest_with_progress, stop_on_ctrl_c
+    from atlas_tui.knowledge.steering import StopHandle
 
     paths = list(args.paths)
     if args.demo:
         paths.append(str(demo_corpus_path()))
-    if not paths:
-        print("atlas-tui ingest: name at least one folder or file (or --demo).", file=sys.stderr)
-        return 2
     settings = _settings(args)
     if settings.ingest_engine == "ray" and importlib.util.find_spec("ray") is None:
         print(f"atlas-tui: {RAY_MISSING}", file=sys.stderr)
         return 2
     client = _client(settings)
+    if not paths and (refusal := _nothing_to_resume(client, args.json)) is not None:
+        return refusal
+    stop = StopHandle()
     show = sys.stderr.isatty() and not args.json
-    report = ingest_with_progress(
-        client, paths, include=args.include, exclude=args.exclude, show=show
-    )
+    options: dict[str, Any] = {"should_stop": stop}
+    if paths:
+        options.update(include=args.include, exclude=args.exclude)
+
+    def run(progress: Callable[[Any], None]) -> Any:
+        if paths:
+            return client.ingest(paths, progress=progress, **options)
+        return client.resume_embedding(progress=progress, **options)
+
+    with stop_on_ctrl_c(stop.stop, quiet=args.json or show):
+        report = ingest_with_progress(run, show=show, stopping=stop)
     if args.json:
         print_json(report.to_dict())
     else:
         say(format_report(report))
+    if stop.requested:
+        return 128 + signal.SIGINT
     return 0 if report.ok else 1
+
+
+def _nothing_to_resume(client: AtlasQuery, as_json: bool) -> int | None:
+    """`atlas-tui ingest` with no paths resumes the embedding; say so when there is none to
+    resume (and return the exit status), else None."""
+    if not client.knowledge.exists():
+        print(
+            "atlas-tui ingest: name at least one folder or file (or --demo); there is no index "
+            f"at {display_path(client.settings.resolved_db_path)} to resume.",
+            file=sys.stderr,
+        )
+        return 2
+    pending = client.pending()
+    if pending:
+        return None
+    total = client.stats().chunks
+    if as_json:
+        print_json({"ok": True, "resume": True, "chunks_embedded": 0, "chunks_pending": 0,
+                    "index_chunks": total, "index_embedded": total})  # fmt: skip
+    else:
+        print(
+            f"Nothing to resume: all {total:,} passages are embedded. Name folders or files to "
+            "ingest new or changed ones."
+        )
+    return 0
 
 
 # --- search

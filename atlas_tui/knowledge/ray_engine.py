@@ -75,12 +75,13 @@ def _prepare_files(jobs: list[FileJob], model: str) -> list[Outcome]:
 class _EncoderActor:
     """One encoder, loaded once, encoding on the one CPU Ray gave this actor."""
 
-    def __init__(self, model: str, encoder: str) -> None:
+    def __init__(self, model: str, encoder: str, family: str) -> None:
         from atlas_tui.knowledge.embedding import get_embedder
 
-        self.embedder = get_embedder(model, encoder)
-        self.embedder.batch_threads = 1
-        self.embedder.warm()
+        # auto picks the fastest path of the index's kind of vectors on this worker's CPU
+        self.embedder = get_embedder(model, encoder, family)
+        self.embedder.workers = 1
+        self.embedder.warm_documents()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return encode_batch(self.embedder, texts)
@@ -199,8 +200,8 @@ class RayEngine:
                 num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES
             )
             self.workers = max(1, int(ray.available_resources().get("CPU", 1)))
-            encoder = self.embedder.requested_encoder
-            self._actors = [actor.remote(self.embedder.name, encoder) for _ in range(self.workers)]
+            wanted = (self.embedder.name, self.embedder.requested_encoder, self.embedder.family)
+            self._actors = [actor.remote(*wanted) for _ in range(self.workers)]
         return self._actors
 
     def _submitter(

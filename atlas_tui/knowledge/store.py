@@ -279,8 +279,9 @@ class Store:
         with guard(self.uri, "opened"):
             self._chunks, self._files, self._meta = self.bounded(open_tables, "opened")
 
-    def open_for_writing(self, model: str, dimension: int) -> None:
-        """Open the collection, creating it for this model when it does not exist yet.
+    def open_for_writing(self, model: str, dimension: int, vectors: str = "fp32") -> None:
+        """Open the collection, creating it for this model and kind of `vectors` (hardware.py's
+        families: fp32 or int8) when it does not exist yet.
 
         Two processes may create it at once: each table is created whole or opened as it is
         (`exist_ok`), so the one that loses the race simply opens what the winner made.
@@ -292,6 +293,7 @@ class Store:
                 {"key": "schema_version", "value": SCHEMA_VERSION},
                 {"key": "embedding_model", "value": model},
                 {"key": "dimension", "value": str(dimension)},
+                {"key": "vectors", "value": vectors},
             ]
             with guard(self.uri, "created", IngestError):
                 meta = db.create_table(
@@ -310,6 +312,7 @@ class Store:
             self._chunks, self._files, self._meta = chunks, files, meta
         self.open()
         self.check_model(model, dimension)
+        self.check_vectors(vectors)
 
     def collection_exists_now(self) -> bool:
         return self.collection in self._table_names()
@@ -322,6 +325,26 @@ class Store:
                 f"The index at {self.uri} was built with {stored_model or '?'} "
                 f"({stored_dim or '?'} dimensions), not {model} ({dimension} dimensions)."
             )
+
+    def vectors(self) -> str:
+        """The kind of vectors the index holds: fp32 or int8 (hardware.py). An index from before
+        the kind was recorded holds fp32 ones."""
+        return self.meta().get("vectors") or "fp32"
+
+    def check_vectors(self, vectors: str) -> None:
+        """Refuse to write `vectors` of another kind than the index holds (they would skew the
+        ranking, hardware.py); record the kind in an index from before it was recorded."""
+        meta = self.meta()
+        stored = meta.get("vectors") or "fp32"
+        if stored != vectors:
+            raise ModelMismatchError(
+                f"The index at {self.uri} holds {stored} vectors; this ingest would add "
+                f"{vectors} ones, which do not rank alike.",
+                hint="Leave the encoder on auto (it keeps to the index's kind), or build a new "
+                "index (--db or --collection) for the other kind.",
+            )
+        if "vectors" not in meta:
+            self.set_meta("vectors", vectors)
 
     @property
     def chunks(self) -> Table:
@@ -456,6 +479,31 @@ class Store:
                 .to_arrow()
             )
         return table.to_pylist()
+
+    def pending_pieces(self, pattern: str) -> np.ndarray:
+        """For each passage awaiting a vector, how often `pattern` (a regular expression) is
+        found in what the encoder reads of it: its heading (or else its title) and its text."""
+        chunks = self.chunks
+        with guard(self.uri, "read"):
+            table = self.bounded(
+                lambda: (
+                    chunks.search()
+                    .where("vector IS NULL")
+                    .select(["title", "heading", "text"])
+                    .limit(None)
+                    .to_arrow()
+                ),
+                "read",
+            )
+        if not table.num_rows:
+            return np.zeros(0, dtype=np.int64)
+
+        def count(column: str) -> np.ndarray:
+            found = pc.count_substring_regex(pc.fill_null(table[column], ""), pattern)
+            return found.to_numpy().astype(np.int64)
+
+        heading = count("heading")
+        return np.where(heading > 0, heading, count("title")) + count("text")
 
     def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         dimension = vectors.shape[1]

@@ -33,11 +33,17 @@ from atlas_tui.tui.main_screen import MainScreen
 from atlas_tui.tui.messages import ClientReady, Flash
 from atlas_tui.tui.notices import index_is_empty, index_summary
 from atlas_tui.tui.saving import ask_path, documents_dir
+from atlas_tui.tui.screens.dialogs import ChoiceScreen
 from atlas_tui.tui.state import UIState
 
 TYPING_WINDOW_S = 0.5  # a key this recent holds back the streaming answer's next update
 MAX_TOASTS = 2  # more would stack over the answer; the oldest goes first
 NOTICES_KEPT = 200  # what the app said, newest last (`notices`)
+QUIT_ANSWERS = [  # quitting while an ingest runs: (answer, button, key)
+    ("stop", "Stop and quit", "s"),
+    ("keep", "Keep it going", "k"),
+    ("back", "Back", "b"),
+]
 
 
 class AtlasApp(App[None]):
@@ -71,6 +77,7 @@ class AtlasApp(App[None]):
         self.start_notes: list[str] = []  # said in one toast once the screen is up
         self._opening = (resume, new_session)
         self._last_key_at = 0.0
+        self.farewell = ""  # said on the terminal after the app quits (e.g. an ingest kept going)
         self._set_start_theme(settings.theme)
 
     def get_default_screen(self) -> MainScreen:
@@ -224,8 +231,44 @@ class AtlasApp(App[None]):
     # --- leaving ---------------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
+        """Quit; while an ingest runs, ask first: stop it and quit, keep it going in a process of
+        its own, or go back."""
+        bar = self.main.ingest_bar if self.main.is_mounted else None
+        # (asked already, or stopping: a second ctrl+q quits at once, as a second ctrl+c does)
+        if bar is None or not bar.running or bar.stopping or isinstance(self.screen, ChoiceScreen):
+            self.release_workers()
+            self.exit()
+            return
+        question = (
+            f"An ingest is running ({bar.label or 'starting'}).\n\n"
+            "Stop it and quit: what is written is kept, the next start resumes it. "
+            "Keep it going: it carries on in the background after the app quits."
+        )
+        self.push_screen(ChoiceScreen(question, QUIT_ANSWERS), self._quit_answered)
+
+    @work(exclusive=True, group="quitting")
+    async def _quit_answered(self, answer: str | None) -> None:
+        if answer not in ("stop", "keep"):
+            return
+        bar = self.main.ingest_bar
+        paths = list(bar.paths)
+        bar.stop()
+        ended = await bar.stopped()
+        message = "" if ended else "The ingest did not stop in time: the batch in hand is lost."
+        if answer == "keep":
+            try:
+                detached = self.client.continue_in_background(paths)
+            except (AtlasError, OSError) as error:
+                message = f"The ingest could not go on in the background ({error}); "
+                message += "`atlas-tui ingest` resumes it."
+            else:
+                message = (
+                    f"The ingest continues in the background (pid {detached.process.pid}); "
+                    f"its progress: {detached.log}"
+                )
+        self.farewell = terminal_safe(message)
         self.release_workers()
-        self.exit()
+        self.exit(message=self.farewell or None)
 
     def release_workers(self) -> None:
         """Make every thread worker return promptly: a stalled stream must not hang the exit."""

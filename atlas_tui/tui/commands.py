@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from textual.app import SystemCommand
 
 from atlas_tui.config import SEARCH_MODES
-from atlas_tui.tui.widgets.ingest_bar import IngestBar
 
 if TYPE_CHECKING:
     from atlas_tui.tui.main_screen import MainScreen
@@ -60,6 +59,15 @@ def main_commands(screen: MainScreen) -> list[SystemCommand]:
         )
         for name in SEARCH_MODES
     ]
+    stop = []  # offered only while an ingest runs
+    if screen.ingest_bar.running:
+        stop.append(
+            SystemCommand(
+                "Stop the ingest",
+                f"Keep what is written; ctrl+o or the next start resumes it ({screen.stop_key()})",
+                screen.action_stop_ingest,
+            )
+        )
     return [
         SystemCommand(
             "Sessions", "List, search, open, rename and delete sessions", sessions.browse
@@ -101,10 +109,11 @@ def main_commands(screen: MainScreen) -> list[SystemCommand]:
             partial(screen.action_step_answer, -1),
         ),
         SystemCommand("Ingest a folder", "Add files to the index", screen.action_ingest),
+        *stop,
         SystemCommand(
             "Ingest the demo corpus",
             "Index the bundled demo documents",
-            screen.query_one(IngestBar).start_demo,
+            screen.ingest_bar.start_demo,
         ),
         *modes,
         SystemCommand(

@@ -77,6 +77,9 @@ class MainScreen(Screen[None]):
         Binding("ctrl+b", "toggle_documents", "Documents pane", id="toggle_documents"),
         Binding("ctrl+s", "cycle_mode", "Search mode", id="cycle_mode"),
         Binding("ctrl+o", "ingest", "Ingest", id="ingest"),
+        # Shown (and acting) only while an ingest runs (check_action); a priority binding, so it
+        # acts while typing too (the query box's ctrl+x, cut, is one it may take: keys.py).
+        Binding("ctrl+x", "stop_ingest", "Stop ingest", id="stop_ingest", priority=True),
         Binding("ctrl+n", "new_session", "New session", id="new_session", show=False),
         Binding("ctrl+l", "sessions", "Sessions", id="sessions", show=False),
         Binding("f2", "focus_query", "Query box", id="focus_query", show=False),
@@ -159,6 +162,8 @@ class MainScreen(Screen[None]):
             self.show_offline_note()
         if message.problem:
             self.query_one(IngestBar).offer_demo(message.problem)
+        else:
+            self._resume_pending()
         # What start-up loaded (Textual, the index, the model) lives as long as the app: kept out
         # of the cyclic collector, whose full passes stalled frames by 100-200 ms while an answer
         # streamed (benchmarks/bench_tui.py).
@@ -377,11 +382,44 @@ class MainScreen(Screen[None]):
 
     # --- ingesting -------------------------------------------------------------------------------
 
+    @property
+    def ingest_bar(self) -> IngestBar:
+        return self.query_one(IngestBar)
+
     def action_ingest(self) -> None:
-        self.query_one(IngestBar).choose()
+        self.ingest_bar.choose()
 
     def start_ingest(self, paths: list[str]) -> None:
-        self.query_one(IngestBar).start(paths)
+        self.ingest_bar.start(paths)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The stop key is in the footer (and acts) only while an ingest runs."""
+        if action == "stop_ingest":
+            return self.is_mounted and self.ingest_bar.running
+        return True
+
+    def action_stop_ingest(self) -> None:
+        self.ingest_bar.stop()
+
+    def stop_key(self) -> str:
+        """The key that stops an ingest, as the footer shows it (the keymap may have moved it)."""
+        keys = self.atlas.settings.keys.get("stop_ingest", "ctrl+x")
+        return self.app.get_key_display(Binding(keys.split(",")[0].strip(), "stop_ingest"))
+
+    @work(thread=True, exit_on_error=False, group="pending")
+    def _resume_pending(self) -> None:
+        """Passages an earlier ingest left without a vector (stopped, or the app quit): embedded
+        in the background, as the app goes on (the status line counts embedded vs all)."""
+        try:
+            pending = self.atlas.client.pending()
+        except AtlasError as error:  # (searching still works; the next ingest embeds them)
+            self.log.warning("passages awaiting embedding were not counted", error)
+            return
+        if pending and not self._stop.is_set():
+            self.app.call_from_thread(self._resume, pending)
+
+    def _resume(self, pending: int) -> None:
+        self.ingest_bar.resume(pending, self.stop_key())
 
     def on_ingest_progress(self, message: IngestProgress) -> None:
         self.status.state = f"ingesting {message.label}" if message.label else "ingesting…"

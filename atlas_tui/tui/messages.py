@@ -72,13 +72,20 @@ class IngestProgress(Message):
 
 class IngestFinished(Message):
     def __init__(
-        self, summary: str, skipped: tuple[tuple[str, str], ...], ok: bool, index: str = ""
+        self,
+        summary: str,
+        skipped: tuple[tuple[str, str], ...],
+        ok: bool,
+        index: str = "",
+        *,
+        stopped: bool = False,
     ) -> None:
         super().__init__()
         self.summary = summary
         self.index = index  # the index's new size, for the status line
         self.skipped = skipped  # (path, reason) pairs, as the CLI's report lists them
         self.ok = ok
+        self.stopped = stopped  # asked to stop: what was written is kept, the summary says what
 
 
 class IndexSized(Message):

@@ -87,24 +87,49 @@ def index_is_empty(stats: Any) -> bool:
 
 
 def ingest_summary(report: Any) -> str:
-    """One line, as the CLI's report says it: files added, updated, unchanged, removed; chunks."""
+    """One line, as the CLI's report says it: files added, updated, unchanged, removed; chunks.
+    A resume (nothing read) says what it embedded; a stopped run, what it kept (`stopped_note`)."""
     data = _fields(report)
-    counts = ", ".join(
-        f"{data.get(f'files_{kind}', 0)} {kind}"
-        for kind in ("added", "updated", "unchanged", "removed")
-    )
-    text = f"Files: {counts}. Chunks written: {data.get('chunks_written', 0)}."
+    if data.get("resume"):
+        text = f"Embedded {data.get('chunks_embedded', 0):,} passages left by an earlier ingest."
+    else:
+        counts = ", ".join(
+            f"{data.get(f'files_{kind}', 0)} {kind}"
+            for kind in ("added", "updated", "unchanged", "removed")
+        )
+        text = f"Files: {counts}. Chunks written: {data.get('chunks_written', 0)}."
     if data.get("interrupted"):
-        text += " Interrupted: the next ingest resumes where this one stopped."
+        text = f"{stopped_note(data)}\n{text}"
     return text
 
 
+def stopped_note(report: Any) -> str:
+    """What a stopped ingest kept, and how to go on (the CLI's sentence with the TUI's key):
+    "Stopped: 4,210 of 10,982 passages embedded; ctrl+o resumes"."""
+    data = _fields(report)
+    where = data.get("stopped_in")
+    if where == "waiting":
+        return "Stopped before it began (another ingest held the index): nothing was written."
+    if where == "reading":
+        return (
+            "Stopped while reading files: the files read are kept and keyword-searchable; "
+            "ctrl+o with the same folder reads the rest."
+        )
+    embedded, chunks = data.get("index_embedded", 0), data.get("index_chunks", 0)
+    return f"Stopped: {embedded:,} of {chunks:,} passages embedded; ctrl+o resumes."
+
+
 def index_summary(stats: Any) -> str:
-    """'index: 14 documents, 212 chunks' from the client's stats (or an ingest report)."""
+    """'index: 14 documents, 212 chunks' from the client's stats (or an ingest report); while
+    chunks await a vector, how many have one: 'index: 333 documents, 11,104 chunks (634
+    embedded)' (vector and hybrid search find only those: the line never claims more)."""
     data = _fields(stats)
     parts = []
     for key, label in (("documents", "documents"), ("files", "files"), ("chunks", "chunks")):
         value = data.get(key)
         if isinstance(value, int):
             parts.append(f"{value:,} {label}")
+    embedded = data.get("embedded_chunks")
+    if parts and data.get("pending_chunks") and isinstance(embedded, int):
+        parts[-1] += f" ({embedded:,} embedded)"
     return "index: " + (", ".join(parts) if parts else "ready")

@@ -153,7 +153,7 @@ def test_a_damaged_onnx_export_is_rebuilt(
 
     # A cache of this test's own: the run's export is shared with parallel workers and the CLI
     # subprocesses of other tests, which must not find it damaged or missing.
-    shared = Path(onnx_embedder._load().model_file)  # type: ignore[attr-defined]
+    shared = Path(onnx_embedder._query_encoder().model_file)  # type: ignore[attr-defined]
     monkeypatch.setenv("ATLAS_CACHE_DIR", str(tmp_path / "cache"))
     damaged = tmp_path / "cache" / shared.relative_to(shared.parents[1])
     damaged.parent.mkdir(parents=True)

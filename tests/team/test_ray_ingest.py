@@ -219,24 +219,30 @@ def test_a_killed_encoder_is_retried_and_nothing_written_twice(
 
 
 def test_ctrl_c_keeps_the_index_whole_and_a_rerun_resumes(
-    ray_cluster: RayCluster, notes: Path, local_index: str, tmp_path: Path
+    ray_cluster: RayCluster, tmp_path: Path
 ) -> None:
+    # 12 notes of 90 sections: nine batches, more than the cluster holds out at once (two per
+    # actor), so the stop always leaves some for the next run, however fast the encoder (int8 on
+    # a VNNI machine embedded the shared notes' two batches before a ctrl+c landed).
+    root = write_files(tmp_path / "many", corpus(12, 90, seed=7))
     db = str(tmp_path / "db")
-    process = start_ingest(ray_cluster, notes, db)
+    process = start_ingest(ray_cluster, root, db)
     wait_for(lambda: ray_cluster.encoder_actors(encoding=True), "an actor encoding")
+    # ctrl+c stops handing out batches; the ones out on the cluster are committed.
     process.send_signal(signal.SIGINT)
     status, report, err = finish(process)
-    assert status == 0 and "Traceback" not in err, err
-    assert report["interrupted"] and report["chunks_pending"] > 0
+    assert status == 128 + signal.SIGINT and "Traceback" not in err, err
+    assert report["interrupted"] and report["chunks_pending"] > 0, (report, err)
     assert report["chunks_written"] == report["chunks_embedded"] + report["chunks_pending"]
     check = atlas("check", "--db", db, "--json")
     assert check.returncode == 0 and json.loads(check.stdout)["ok"], check.stdout
 
-    resumed = ingest(notes, db, "--ray-address", ray_cluster.address)
+    resumed = ingest(root, db, "--ray-address", ray_cluster.address)
     assert resumed["files_unchanged"] == 12 and resumed["chunks_written"] == 0
     assert resumed["chunks_embedded"] == report["chunks_pending"]
     assert resumed["chunks_pending"] == 0 and not resumed["interrupted"]
-    assert_same_chunks(db, local_index)
+    check = atlas("check", "--db", db, "--json")
+    assert check.returncode == 0 and json.loads(check.stdout)["ok"], check.stdout
 
 
 def test_ray_ingest_into_seaweedfs(
@@ -336,6 +342,9 @@ def test_the_tui_ingests_on_ray(
             app.screen.query_one("Input").value = str(folder)  # type: ignore[attr-defined]
             await pilot.press("enter")
             status = app.query_one(StatusLine)
+            # (the count is measured while the ingest runs too: wait for its report)
+            ended = ("Ingest finished", "Ingest failed", "Ingest stopped")
+            await until(pilot, lambda: any(n.title in ended for n in app.notices), rounds=3000)
             await until(pilot, lambda: "index: 1 documents" in status.index, rounds=3000)
             return status.index, [n.title for n in app.notices]
 

@@ -171,7 +171,9 @@ async def test_empty_index_offers_the_demo_and_ingest_reports(make_settings, tmp
         assert any("No such file or folder" in n.message for n in app.notices)
         path.value = str(folder)
         await pilot.press("enter")
-        await until(pilot, lambda: "index: 1 documents" in app.query_one(StatusLine).index, 1500)
+        # (the count is measured while the ingest runs too: wait for its report)
+        await until(pilot, lambda: any(n.title == "Ingest finished" for n in app.notices), 1500)
+        await until(pilot, lambda: "index: 1 documents" in app.query_one(StatusLine).index)
         report = next(n for n in app.notices if n.title == "Ingest finished")
         assert "Files: 1 added" in report.message
         view = await ask(pilot, "quince orchard")

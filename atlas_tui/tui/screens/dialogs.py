@@ -1,4 +1,5 @@
-"""Small modal dialogs: a yes/no question and a one-line text prompt (the app's only two)."""
+"""Small modal dialogs: a yes/no question, a question with a few answers (each a button and a
+key), and a one-line text prompt."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -90,3 +92,43 @@ class PromptScreen(ModalScreen[str | None]):
             self.notify(refused, severity="warning", markup=False)
         else:
             self.dismiss(value)
+
+
+class ChoiceScreen(ModalScreen[str]):
+    """A question with a few answers, each a button and a key (shown on the button); Escape is
+    the last answer (back). Returns the chosen answer's id; the first one has the focus."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="choice.back"),
+    ]
+
+    def __init__(self, question: str | Text, answers: list[tuple[str, str, str]]) -> None:
+        """`answers`: (id, label, key) each, e.g. ("stop", "Stop and quit", "s")."""
+        super().__init__()
+        self.question, self.answers = question, answers
+
+    def compose(self) -> ComposeResult:
+        question = self.question if isinstance(self.question, Text) else Text(self.question)
+        with Vertical(classes="dialog"):
+            yield Static(question, classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                for i, (answer, label, key) in enumerate(self.answers):
+                    yield Button(
+                        f"{label} ({key})", variant="primary" if i == 0 else "default", id=answer
+                    )
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one(Button))
+
+    def on_key(self, event: events.Key) -> None:
+        for answer, _, key in self.answers:
+            if event.key == key:
+                event.stop()
+                self.dismiss(answer)
+                return
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or self.answers[-1][0])
+
+    def action_back(self) -> None:
+        self.dismiss(self.answers[-1][0])

@@ -57,7 +57,8 @@ class StatusLine(Static):
     def parts(self) -> list[str]:
         """The line's items, most needed first (a narrow terminal loses them from the right):
         who answers and how documents are found, the session's usage, the index, the last
-        answer's speed. They come from the config, the sessions database and servers: cleaned."""
+        answer's speed; while an ingest runs, the index first (embedded vs all, as it grows).
+        They come from the config, the sessions database and servers: cleaned."""
         model, route = self.model, self.route
         if model and route and route != "offline extractive":
             parts = [route]  # who answers the session's model replaces the default
@@ -75,7 +76,10 @@ class StatusLine(Static):
             parts.append(f"source: {self.source}")
         if self.usage:
             parts.append(self.usage)
-        parts.append(self.index)
+        if self.state.startswith("ingesting"):
+            parts.insert(0, self.index)
+        else:
+            parts.append(self.index)
         if self.speed:
             parts.append(self.speed)
         return [terminal_safe(part) for part in parts]
