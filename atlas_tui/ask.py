@@ -23,7 +23,7 @@ from atlas_tui.errors import AtlasError, CancelledError_, SessionStoreError
 from atlas_tui.safety import display_path, json_safe, terminal_safe
 
 if TYPE_CHECKING:
-    from atlas_tui.query import AtlasQuery, Event
+    from atlas_tui.query import AtlasQuery, Event, Round
     from atlas_tui.recorder import TurnRecorder
     from atlas_tui.sessions import SessionStore
 
@@ -31,13 +31,15 @@ EXIT_CANCELLED = 128 + signal.SIGINT
 
 
 def event_json(event: Event) -> dict[str, Any]:
-    from atlas_tui.query import Delta, Done, Failed, Retrieved
+    from atlas_tui.query import Delta, Done, Failed, Retrieved, Round
 
     if isinstance(event, Retrieved):
         docs = [
             {"number": i, "text": p.text, **p.metadata()} for i, p in enumerate(event.documents, 1)
         ]
         return {"event": "retrieved", "documents": docs, "retrieval_ms": event.retrieval_ms}
+    if isinstance(event, Round):
+        return round_json(event)
     if isinstance(event, Delta):
         return {
             "event": "delta",
@@ -53,6 +55,7 @@ def event_json(event: Event) -> dict[str, Any]:
             "timings": asdict(event.timings),
             "answerer": event.answerer,
             "extractive": event.extractive,
+            "rounds": event.rounds,
         }
     assert isinstance(event, Failed)
     return {
@@ -62,6 +65,26 @@ def event_json(event: Event) -> dict[str, Any]:
         "hint": event.error.hint,
         "partial_text": event.partial_text,
         "cancelled": event.cancelled,
+    }
+
+
+def round_json(event: Round) -> dict[str, Any]:
+    """A research round: its steps (each with its transcript line) and the passages it found
+    first, numbered as the answer cites them."""
+    new = [n for step in event.round.steps for n in step.new]
+    docs = [
+        {"number": n, "text": event.documents[n - 1].text, **event.documents[n - 1].metadata()}
+        for n in new
+    ]
+    return {
+        "event": "round",
+        "number": event.round.number,
+        "steps": [{**asdict(step), "line": step.describe()} for step in event.round.steps],
+        "note": event.round.note,
+        "documents": docs,
+        "usage": asdict(event.usage),
+        "cost_usd": event.cost_usd,
+        "tool_ms": event.round.tool_ms,
     }
 
 
@@ -179,7 +202,7 @@ class MarkdownWriter:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, knobs: dict) -> int:
-    from atlas_tui.query import Delta, Done, Failed, Retrieved
+    from atlas_tui.query import Delta, Done, Failed, Retrieved, Round
 
     if not args.question.strip():
         print(
@@ -190,7 +213,8 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
     out = sys.stdout
     session = Session(settings, args)
     writer = MarkdownWriter(out, rich=out.isatty() and not args.json)
-    run = client.events(args.question, history=session.history, **knobs)
+    ask = client.research_events if args.research else client.events
+    run = ask(args.question, history=session.history, **knobs)
     documents: tuple[Any, ...] = ()
     streamed = ""
     status = 0
@@ -200,8 +224,11 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
             if args.json:
                 out.write(json_safe(json.dumps(event_json(event), ensure_ascii=False)) + "\n")
                 out.flush()
-            if isinstance(event, Retrieved):
+            if isinstance(event, Retrieved | Round):
                 documents = event.documents
+                if isinstance(event, Round) and not args.json:
+                    for step in event.round.steps:
+                        out.write(terminal_safe(f"Round {event.round.number}: {step.describe()}\n"))
             elif isinstance(event, Delta):
                 streamed += event.text
                 if not args.json:

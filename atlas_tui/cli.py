@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--session", metavar="SESSION", help="continue a research session ('last' for the latest)"
     )
     ask.add_argument("--no-save", action="store_true", help="do not record a research session")
+    ask.add_argument(
+        "--research",
+        action="store_true",
+        help="research mode: the model searches the index itself, round after round, then "
+        "answers (needs a model that can call tools)",
+    )
 
     sessions = sub.add_parser("sessions", help="list research sessions")
     _common(sessions)

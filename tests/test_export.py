@@ -236,7 +236,7 @@ def test_markdown_marks_regenerated_answers_as_alternatives_of_one_question() ->
 def test_json_keeps_alternatives_model_usage_and_the_system_prompt() -> None:
     session = regenerated_session()
     data = json.loads(export_json(session))
-    assert data["version"] == 2
+    assert data["version"] == 3
     (turn,) = data["session"]["turns"]
     assert [a["answer"] for a in turn["alternatives"]] == ["PDFs are skipped [1]."]
     assert turn["usage"]["output_tokens"] == 80 and turn["model"] == "claude-opus-5-5"

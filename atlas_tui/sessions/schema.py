@@ -143,6 +143,10 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         "ALTER TABLE sessions ADD COLUMN model TEXT NOT NULL DEFAULT ''",
         _fold_regenerated,
     ),
+    (  # 4: research mode: a turn's rounds (the model's searches, what each found); per session
+        "ALTER TABLE turns ADD COLUMN rounds TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE sessions ADD COLUMN research INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
