@@ -11,6 +11,11 @@ Stopping: at most `research_rounds` rounds of tool calls, and another only while
 after it. Then one last request with `tool_choice: none` telling the model to answer from what it
 has; the answer then begins with a line saying why the research stopped.
 
+A server that refuses `search_result` blocks in tool results (one speaking the Messages API without
+them, reached through ANTHROPIC_BASE_URL on profile `auto`) is asked in the compatible form from
+then on: the answer comes from the passages gathered, its [n] markers checked here, after a line
+saying so. Refused before anything was found, the query client answers from one search.
+
 The model may write a few words before its tool calls ("Let me look up..."). The first text block
 of each reply is held back until the reply shows what it is: followed by a tool call it is the
 round's note (shown with the round, not part of the answer); followed by more text, longer than
@@ -28,7 +33,7 @@ import json
 import threading
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from atlas_tui import errors
@@ -82,8 +87,8 @@ STOP_NOTE = (
 
 
 class ToolsUnsupportedError(errors.GenerationError):
-    """The server refused the research request's blocks: it wants the compatible form (learnt
-    now, for the next questions too), which has no tools. Nothing was streamed."""
+    """The server refused the research request's blocks before anything was found: it wants the
+    compatible form (learnt now, for the next questions too), which has no tools."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +248,7 @@ class ResearchStream:
         self._index = index
         self._history = tuple(history)
         self._model = model
+        self._system_prompt = system_prompt
         self._prices = dict(settings.prices if prices is None else prices)
         self._budget = Budget(
             rounds=settings.research_rounds,
@@ -303,7 +309,13 @@ class ResearchStream:
         rounds = 0
         stopped = ""
         while True:
-            reply = yield from self._reply(messages, gathered, final=bool(stopped))
+            try:
+                reply = yield from self._reply(messages, gathered, final=bool(stopped))
+            except ToolsUnsupportedError:
+                if not gathered:
+                    raise  # nothing found yet: the query client answers from one search
+                yield from self._answer_plainly(gathered, rounds, used)
+                return
             used = _plus(used, reply.usage)
             if not reply.calls or stopped:
                 break
@@ -387,6 +399,40 @@ class ResearchStream:
             yield from self._out(holder.release())
         reply.note, reply.words = holder.note(), "".join(words)
         return reply
+
+    def _answer_plainly(
+        self, gathered: Gathered, rounds: int, used: Usage
+    ) -> Generator[TextDelta | Completed, None, None]:
+        """The answer from the passages gathered, in the compatible form (numbered documents,
+        the model's [n] markers verified here), from a server that refused them as tool
+        results: it takes that form from now on."""
+        count = f"{len(gathered)} passage{'' if len(gathered) == 1 else 's'}"
+        line = (
+            f"*This server cannot take search results from tools, so research stopped after "
+            f"{rounds} round{'' if rounds == 1 else 's'}; this answer uses the {count} gathered.*"
+            "\n\n"
+        )
+        yield from self._out([TextDelta(line)])
+        stream = self._answerer.stream(
+            self._question,
+            gathered.passages,
+            self._history,
+            model=self._model,
+            system_prompt=self._system_prompt,
+        )
+        with self._lock:
+            self._current = stream
+        try:
+            self._check_cancelled()
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    yield from self._out([event])
+                elif isinstance(event, Completed):
+                    usage = _plus(used, event.usage)
+                    yield replace(event, usage=usage, answerer=self.label, model=self._model)
+        finally:
+            with self._lock:
+                self._current = None
 
     def _out(self, deltas: list[TextDelta]) -> Generator[TextDelta, None, None]:
         for delta in deltas:

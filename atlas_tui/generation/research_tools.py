@@ -247,11 +247,12 @@ def read_content(
     line = f"Around [{call.passage}] in its file, in order: {_listed(numbers)}"
     fresh = [numbered.number for numbered in new]
     line += f"; new (above): {_listed(fresh)}" if fresh else "; nothing new"
-    position = numbers.index(call.passage) if call.passage in numbers else -1
-    if call.before and position == 0:
-        line += f"; [{call.passage}] begins its file"
-    if call.after and position == len(numbers) - 1:
-        line += f"; [{call.passage}] ends its file"
+    if call.passage in numbers:  # fewer neighbours than asked for: the file ends there
+        position = numbers.index(call.passage)
+        if call.before > position:
+            line += f"; the file begins with [{numbers[0]}]"
+        if call.after > len(numbers) - 1 - position:
+            line += f"; the file ends with [{numbers[-1]}]"
     return [
         *(search_result_block(numbered) for numbered in new),
         {"type": "text", "text": f"{line}."},
