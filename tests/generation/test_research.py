@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -579,20 +580,29 @@ def test_cancel_while_the_model_is_silent_is_prompt(
     )
     stream = research()
     seen: list[str] = []
+    both = threading.Event()
+    failures: list[BaseException] = []
 
-    def cancel_when_stalled() -> None:
-        if fake_anthropic.stalled.wait(10):
-            stream.cancel()
+    def consume() -> None:
+        try:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    seen.append(event.text)
+                    if len(seen) == 2:
+                        both.set()
+        except errors.CancelledError_ as error:
+            failures.append(error)
 
-    canceller = threading.Thread(target=cancel_when_stalled)
-    canceller.start()
-    with pytest.raises(errors.CancelledError_) as caught:
-        for event in stream:
-            if isinstance(event, TextDelta):
-                seen.append(event.text)
-    canceller.join(10)
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    assert fake_anthropic.stalled.wait(10) and both.wait(10)
+    started = time.monotonic()
+    stream.cancel()  # the server says nothing more: the read is woken, not waited out
+    worker.join(5)
 
-    assert "".join(seen) == caught.value.partial_text == "Partial answer"
+    assert not worker.is_alive() and time.monotonic() - started < 5
+    (cancelled,) = failures
+    assert "".join(seen) == cancelled.partial_text == "Partial answer"
     assert fake_anthropic.client_gone.wait(5)  # the connection was hung up, not left open
 
 
