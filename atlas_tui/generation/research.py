@@ -16,11 +16,8 @@ them, reached through ANTHROPIC_BASE_URL on profile `auto`) is asked in the comp
 then on: the answer comes from the passages gathered, its [n] markers checked here, after a line
 saying so. Refused before anything was found, the query client answers from one search.
 
-The model may write a few words before its tool calls ("Let me look up..."). The first text block
-of each reply is held back until the reply shows what it is: followed by a tool call it is the
-round's note (shown with the round, not part of the answer); followed by more text, longer than
-`HOLD_CHARS`, or ending a reply without tool calls, it is the answer, and the rest streams as it
-comes. A failure or a cancel releases what was held, so no text is lost.
+The model may write a few words before its tool calls ("Let me look up..."): those are the round's
+note, not the answer (`research_reply` reads each request and tells them apart).
 
 Citations: every `search_result` block of the conversation appears once, in number order (see
 `research_tools`), so the translator maps the API's `search_result_index` over every passage
@@ -29,23 +26,28 @@ gathered and checks each cited text against its passage, as for a single answer.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from atlas_tui import errors
 from atlas_tui.generation import Answerer, Completed, RoundDone, TextDelta
 from atlas_tui.generation.anthropic import ClaudeAnswerer, ClaudeStream
-from atlas_tui.generation.events import Translator
 from atlas_tui.generation.prompts import (
     PASSAGE_OVERHEAD_TOKENS,
     NumberedPassage,
     estimate_tokens,
     history_messages,
     offline_questions_note,
+)
+from atlas_tui.generation.research_reply import (
+    Reply,
+    RoundStream,
+    ToolRequest,
+    assistant_turn,
+    read_reply,
 )
 from atlas_tui.generation.research_tools import (
     TOOLS,
@@ -63,7 +65,6 @@ from atlas_tui.generation.research_tools import (
 from atlas_tui.types import ResearchRound, ToolStep, Turn, Usage
 from atlas_tui.usage import cost_usd
 
-HOLD_CHARS = 300  # a note before tool calls is a sentence or two; longer text is the answer
 RESULT_OVERHEAD_TOKENS = 30  # a tool result's framing and its line naming the passages
 
 RESEARCH_RULES = """
@@ -89,95 +90,6 @@ STOP_NOTE = (
 class ToolsUnsupportedError(errors.GenerationError):
     """The server refused the research request's blocks before anything was found: it wants the
     compatible form (learnt now, for the next questions too), which has no tools."""
-
-
-@dataclass(frozen=True, slots=True)
-class _BlockStart:
-    kind: str  # text | tool_use | ...
-
-
-@dataclass(frozen=True, slots=True)
-class _ToolRequest:
-    id: str
-    name: str
-    input_json: str  # as the model wrote it (checked by `parse_call`)
-
-
-class _ToolTranslator(Translator):
-    """The single answer's translator, which also reports where each content block starts and
-    the `tool_use` blocks (their input streamed as `input_json_delta`s)."""
-
-    def __init__(self, chosen: Sequence[NumberedPassage]) -> None:
-        super().__init__(chosen)
-        self._tool: tuple[str, str, list[str], dict[str, Any]] | None = None
-
-    def feed(self, event: Any) -> list[Any]:
-        kind = event.type
-        if kind == "content_block_start":
-            block = event.content_block
-            self._tool = None
-            if block.type == "tool_use":
-                self._tool = (block.id, block.name, [], dict(block.input or {}))
-            return [_BlockStart(block.type), *super().feed(event)]
-        if self._tool is not None:
-            if kind == "content_block_delta" and event.delta.type == "input_json_delta":
-                self._tool[2].append(event.delta.partial_json)
-                return []
-            if kind == "content_block_stop":
-                tool_id, name, parts, given = self._tool
-                self._tool = None
-                raw = "".join(parts) or (json.dumps(given) if given else "")
-                return [_ToolRequest(tool_id, name, raw)]
-        return super().feed(event)
-
-
-class _RoundStream(ClaudeStream):
-    """One research request, read like a single answer."""
-
-    def _translator_for(self, compatible: bool) -> Translator:
-        return _ToolTranslator(self._chosen)
-
-
-class _Holder:
-    """The first text block of a reply, held back until the reply shows what it is."""
-
-    def __init__(self, active: bool) -> None:
-        self.holding = active
-        self.held: list[TextDelta] = []
-        self.noted: list[str] = []
-
-    def block(self, kind: str) -> list[TextDelta]:
-        if not self.holding or not self.held:
-            return []
-        if kind == "text":  # more prose: the reply is the answer
-            return self.release()
-        self.noted.extend(delta.text for delta in self.held)  # a tool call follows: a note
-        self.held = []
-        return []
-
-    def text(self, delta: TextDelta) -> list[TextDelta]:
-        if not self.holding:
-            return [delta]
-        self.held.append(delta)
-        if sum(len(d.text) for d in self.held) > HOLD_CHARS:
-            return self.release()
-        return []
-
-    def release(self) -> list[TextDelta]:
-        out, self.held, self.holding = self.held, [], False
-        return out
-
-    def note(self) -> str:
-        return "".join([*self.noted, *(d.text for d in self.held)]).strip()
-
-
-@dataclass(slots=True)
-class _Reply:
-    calls: list[_ToolRequest] = field(default_factory=list)
-    note: str = ""
-    words: str = ""  # the model's own text (without the markers the translator adds)
-    usage: Usage = field(default_factory=Usage)
-    stop_reason: str = "end_turn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +236,7 @@ class ResearchStream:
             started = time.perf_counter()
             results, steps, sent = self._carry_out(reply.calls, gathered)
             tool_ms = (time.perf_counter() - started) * 1000
-            messages += [self._assistant(reply), {"role": "user", "content": results}]
+            messages += [assistant_turn(reply), {"role": "user", "content": results}]
             record = ResearchRound(
                 rounds,
                 tuple(steps),
@@ -359,7 +271,7 @@ class ResearchStream:
 
     def _reply(
         self, messages: list[dict[str, Any]], gathered: Gathered, *, final: bool
-    ) -> Generator[TextDelta, None, _Reply]:
+    ) -> Generator[TextDelta, None, Reply]:
         """One request, its answer text given as it is released; what the model asked for."""
         request = {**self._base, "messages": list(messages), "tools": list(TOOLS)}
         if final:
@@ -370,35 +282,15 @@ class ResearchStream:
                 raise ToolsUnsupportedError("This server cannot take the research tools.")
             return request
 
-        stream = _RoundStream(self._answerer, build, gathered.numbered())
-        reply = _Reply()
-        holder = _Holder(active=not final)
-        words: list[str] = []
+        stream = RoundStream(self._answerer, build, gathered.numbered())
         with self._lock:
             self._current = stream
         try:
             self._check_cancelled()  # a cancel just before `_current` was set is seen here
-            for event in stream:
-                if isinstance(event, _BlockStart):
-                    yield from self._out(holder.block(event.kind))
-                elif isinstance(event, TextDelta):
-                    if not event.citations:
-                        words.append(event.text)
-                    yield from self._out(holder.text(event))
-                elif isinstance(event, _ToolRequest):
-                    reply.calls.append(event)
-                elif isinstance(event, Completed):
-                    reply.usage, reply.stop_reason = event.usage, event.stop_reason
-        except errors.GenerationError:
-            yield from self._out(holder.release())  # what was held is kept with the partial
-            raise
+            return (yield from self._counted(read_reply(stream, hold=not final)))
         finally:
             with self._lock:
                 self._current = None
-        if not reply.calls:
-            yield from self._out(holder.release())
-        reply.note, reply.words = holder.note(), "".join(words)
-        return reply
 
     def _answer_plainly(
         self, gathered: Gathered, rounds: int, used: Usage
@@ -439,6 +331,18 @@ class ResearchStream:
             self._text += delta.text
             yield delta
 
+    def _counted(
+        self, deltas: Generator[TextDelta, None, Reply]
+    ) -> Generator[TextDelta, None, Reply]:
+        """`deltas` passed on, each counted in the answer given so far."""
+        while True:
+            try:
+                delta = next(deltas)
+            except StopIteration as done:
+                return done.value
+            self._text += delta.text
+            yield delta
+
     def _check_cancelled(self) -> None:
         if self._cancelled.is_set():
             raise errors.CancelledError_("Research cancelled.", partial_text=self._text)
@@ -453,31 +357,10 @@ class ResearchStream:
         content.append({"type": "text", "text": self._question})
         return [*history_messages(self._history, turns), {"role": "user", "content": content}]
 
-    @staticmethod
-    def _assistant(reply: _Reply) -> dict[str, Any]:
-        """The model's reply as sent back: its words, then its tool calls."""
-        content: list[dict[str, Any]] = []
-        if reply.words.strip():
-            content.append({"type": "text", "text": reply.words})
-        for call in reply.calls:
-            try:
-                given = json.loads(call.input_json) if call.input_json.strip() else {}
-            except ValueError:
-                given = {}
-            content.append(
-                {
-                    "type": "tool_use",
-                    "id": call.id,
-                    "name": call.name,
-                    "input": given if isinstance(given, dict) else {},
-                }
-            )
-        return {"role": "assistant", "content": content}
-
     # --- the tools -------------------------------------------------------------------------------
 
     def _carry_out(
-        self, calls: Sequence[_ToolRequest], gathered: Gathered
+        self, calls: Sequence[ToolRequest], gathered: Gathered
     ) -> tuple[list[dict[str, Any]], list[ToolStep], int]:
         """The tool results, the steps for the trail, and the tokens the results add (about)."""
         results: list[dict[str, Any]] = []

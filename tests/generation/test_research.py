@@ -17,7 +17,8 @@ import pytest
 from atlas_tui import errors
 from atlas_tui.generation import Completed, RoundDone, TextDelta
 from atlas_tui.generation.anthropic import ClaudeAnswerer
-from atlas_tui.generation.research import HOLD_CHARS, ResearchStream, ToolsUnsupportedError
+from atlas_tui.generation.research import ResearchStream, ToolsUnsupportedError
+from atlas_tui.generation.research_reply import HOLD_CHARS
 from atlas_tui.types import Passage, Turn
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, RecordedRequest, Reply, ToolUse
 from tests.fake_anthropic import tool_results as results_of
