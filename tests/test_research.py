@@ -171,6 +171,25 @@ def test_a_compatible_endpoint_says_so_in_one_line(
     assert "tools" not in request.body
 
 
+def test_an_endpoint_on_the_anthropic_profile_researches(
+    research_index: str, fake_anthropic: FakeAnthropic
+) -> None:
+    gateway = Endpoint("gw", fake_anthropic.base_url, ("big-model",), "anthropic", label="Gateway")
+    client = AtlasQuery(Settings(db_path=research_index, endpoints=(gateway,), max_retries=0))
+    fake_anthropic.script(
+        Reply.tools(ToolUse("search", {"query": "lighthouse", "mode": "keyword"})),
+        Reply.text("Keepers trim the wick."),
+    )
+
+    done = list(client.research_events(QUESTION))[-1]
+
+    assert isinstance(done, Done) and done.rounds == 1
+    assert done.answerer == "local big-model via Gateway" and done.model == "big-model"
+    assert done.cost_usd is None  # no price for this model: tokens only
+    assert [r.body["model"] for r in fake_anthropic.requests] == ["big-model", "big-model"]
+    assert "tools" in fake_anthropic.requests[0].body
+
+
 def test_a_server_refusing_the_first_request_is_answered_from_one_search(
     claude: AtlasQuery, fake_anthropic: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
