@@ -19,7 +19,7 @@ from dataclasses import asdict
 from typing import IO, TYPE_CHECKING, Any
 
 from atlas_tui.config import Settings
-from atlas_tui.errors import AtlasError, CancelledError_, SessionStoreError
+from atlas_tui.errors import AtlasError, CancelledError_, GenerationError, SessionStoreError
 from atlas_tui.safety import display_path, json_safe, terminal_safe
 
 if TYPE_CHECKING:
@@ -272,4 +272,7 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
 
 
 def _print_error(error: AtlasError) -> None:
-    print(f"atlas-tui: {terminal_safe(error.describe())}", file=sys.stderr)
+    text = error.describe()
+    if isinstance(error, GenerationError) and error.retryable and not error.hint:
+        text += "\nAsk again to retry."
+    print(f"atlas-tui: {terminal_safe(text)}", file=sys.stderr)

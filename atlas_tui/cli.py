@@ -81,12 +81,43 @@ def _retrieval(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Version(argparse.Action):
+    """--version: one unwrapped line (argparse's own action wraps it at the terminal's width)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: Any) -> None:
+        super().__init__(
+            option_strings, argparse.SUPPRESS, nargs=0, help="print the version and exit"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(version_line())
+        parser.exit()
+
+
+def version_line() -> str:
+    """`atlas-tui 0.1.0 (Python 3.11.7; anthropic 2.17.0, ...)`: what a bug report needs, read
+    from the installed packages' metadata (nothing is imported)."""
+    from importlib import metadata
+    from platform import python_version
+
+    from atlas_tui import __version__
+
+    found = []
+    for name in ("textual", "anthropic", "httpx2", "lancedb", "sentence-transformers", "torch"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} missing")
+    return f"atlas-tui {__version__} (Python {python_version()}; {', '.join(found)})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="atlas-tui",
         description="Keyboard-driven research over your own documents, with cited answers.",
     )
     _common(parser, sub=False)
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("--mode", choices=SEARCH_MODES, help="retrieval mode (default hybrid)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument(

@@ -20,7 +20,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP = shutil.ignore_patterns(".git", ".venv", "mutants", "__pycache__", ".*_cache", "*.egg-info")
+SKIP = shutil.ignore_patterns(
+    ".git", ".venv", ".venv-*", "mutants", "__pycache__", ".*_cache", "*.egg-info"
+)
 
 
 def modules() -> dict[str, list[str]]:

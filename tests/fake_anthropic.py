@@ -9,12 +9,13 @@ fake_anthropic`) or `with FakeAnthropic() as server:`. The server stops itself a
 replies are released and every handler thread is a daemon.
 
 Faults (`Reply.fault`), each happening after the reply's content blocks were streamed, so a client
-has partial text to keep:
+has partial text to keep (but "drop_at_once", before any of them):
   "error_event"      an `event: error` inside the stream (type `error_type`, e.g. overloaded_error)
   "drop"             the connection closes mid-body, with chunked transfer encoding (an incomplete
                      chunked read for the client)
   "drop_unchunked"   the connection closes mid-stream, without chunked encoding: the body just ends
   "no_message_stop"  the body ends cleanly but `message_stop` never comes
+  "drop_at_once"     the response's headers are sent, then the connection closes before any event
   "stall"            nothing more is sent until `server.release()` (or the client goes away)
   "no_response"      the request is read but no response ever starts (until released)
 HTTP errors: `Reply(status=429, error_type="rate_limit_error")` sends the real error body shape.
@@ -218,6 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("connection", "close")
         self.end_headers()
         self.close_connection = not chunked
+        if reply.fault == "drop_at_once":
+            self._abort()
+            return
 
         def send(event: str, data: dict[str, Any]) -> None:
             frame = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()

@@ -59,8 +59,10 @@ def sessions(env: dict[str, str]) -> SessionStore:
     return SessionStore(Path(env["ATLAS_DATA_DIR"]) / "sessions.sqlite3")
 
 
-def claude_env(env: dict[str, str], server: FakeAnthropic, timeout: float = 30) -> dict[str, str]:
-    Path(env["ATLAS_CONFIG"]).write_text(f"request_timeout = {timeout}\nmax_retries = 2\n")
+def claude_env(
+    env: dict[str, str], server: FakeAnthropic, timeout: float = 30, retries: int = 2
+) -> dict[str, str]:
+    Path(env["ATLAS_CONFIG"]).write_text(f"request_timeout = {timeout}\nmax_retries = {retries}\n")
     return {**env, "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": server.base_url}
 
 
@@ -197,6 +199,43 @@ def test_skip_api_key_check_with_a_base_url_asks_claude_without_a_key(env) -> No
     assert "Through the gateway." in result.stdout
     (request,) = server.requests
     assert "x-api-key" not in {k.lower() for k in request.headers}
+
+
+# --- what a failed answer says ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "said", "kept"),
+    [
+        (
+            Reply(status=401, error_message="invalid x-api-key"),
+            "atlas-tui: The API rejected the key: invalid x-api-key\n"
+            "Check ANTHROPIC_API_KEY; without a key atlas-tui answers offline (extractive).",
+            "",
+        ),
+        (
+            Reply(status=529, error_message="Overloaded"),
+            "atlas-tui: The API is overloaded.\nTry again in a minute.",
+            "",
+        ),
+        (
+            Reply.text("The first half ", "of an answer", fault="drop"),
+            "atlas-tui: The connection dropped mid-answer.\nAsk again to retry.",
+            "The first half of an answer",
+        ),
+    ],
+    ids=["rejected-key", "overloaded", "dropped-mid-answer"],
+)
+def test_a_failed_answer_says_what_happened_once_and_what_to_do(env, reply, said, kept) -> None:
+    """Each phrase once (no "The API is overloaded: The API is overloaded: Overloaded"), and a
+    stream cut after it began is an interruption, never "could not connect", whichever exception
+    class the SDK release in use wraps the cut in."""
+    with FakeAnthropic() as server:
+        server.script(reply)
+        result = ask(claude_env(env, server, retries=0), QUESTION, "--no-save")
+    assert result.returncode == 1
+    assert result.stderr.strip() == said
+    assert result.stdout.startswith(kept)  # what streamed is kept on screen
 
 
 # --- Ctrl+C and a silent server -----------------------------------------------------------------

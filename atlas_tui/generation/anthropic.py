@@ -30,7 +30,12 @@ from atlas_tui import errors
 from atlas_tui.config import Settings
 from atlas_tui.endpoints import Endpoint, describe_url
 from atlas_tui.generation import GenerationEvent, TextDelta
-from atlas_tui.generation.api_errors import TimedOut, generation_error, rejects_search_results
+from atlas_tui.generation.api_errors import (
+    Stage,
+    TimedOut,
+    generation_error,
+    rejects_search_results,
+)
 from atlas_tui.generation.compatible import compatible_messages, compatible_system
 from atlas_tui.generation.events import CompatibleTranslator, Translator
 from atlas_tui.generation.profiles import is_compatible, remember_compatible
@@ -231,6 +236,7 @@ class ClaudeStream:
         self._thread = threading.Thread(target=self._pump, name="atlas-claude-stream", daemon=True)
         self._text = ""  # what the reader was given so far
         self._started = False
+        self._stage: Stage = "connecting"  # how far the answer got: names a failure
 
     # --- the reader's side ---------------------------------------------------------------------
 
@@ -301,9 +307,12 @@ class ClaudeStream:
 
     def _read(self, request: dict[str, Any]) -> None:
         translator = self._translator
+        self._stage = "connecting"
         with self._answerer.client.messages.create(**request, stream=True) as events:
             self._attach(events.response)
+            self._stage = "connected"
             for event in events:
+                self._stage = "answering"
                 for item in translator.feed(event):
                     self._queue.put(item)
             if not translator.stopped:
@@ -318,7 +327,7 @@ class ClaudeStream:
         if isinstance(exc, errors.GenerationError):
             error: errors.GenerationError | None = exc
         else:
-            error = generation_error(exc, self.settings)
+            error = generation_error(exc, self.settings, self._stage)
         if error is None:
             return exc  # not a failure of the API or the network: a bug, let it surface as it is
         error.partial_text = self._translator.text
