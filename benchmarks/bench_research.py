@@ -6,12 +6,12 @@ being sent, on a real index.
 The real query client (real index and embedding model, the real anthropic SDK) researches against
 the local fake Messages API, which scripts each run's rounds: a search of the question (hybrid),
 then a keyword search of its last words together with a read around passage [1], then a vector
-search, then the answer. A round's client time is measured on the server's clock: from the moment it sent
-the round's reply in full (its `message_stop`) to the moment the next request had arrived whole.
-It holds everything the client does between the two: the SDK finishing the stream, checking the
-calls, searching and reading the index, building the results and the next request, and sending it.
-The time the tools took inside it (`Round.round.tool_ms`) is reported beside it. The first run
-(loading the model, opening the index) is not counted.
+search, then the answer. A round's client time is measured on the server's clock: from the
+moment it sent the round's reply in full (its `message_stop`) to the moment the next request had
+arrived whole. It holds everything the client does between the two: the SDK finishing the stream,
+checking the calls, searching and reading the index, building the results and the next request,
+and sending it. The time the tools took inside it (`Round.round.tool_ms`) is reported beside it.
+The first run (loading the model, opening the index) is not counted.
 """
 
 from __future__ import annotations
