@@ -1,7 +1,8 @@
 """Single search vs research mode: is the fact in the answer, and what did finding it cost?
 
     python benchmarks/eval_research.py --db python=/work/idx/pydocs --db demo=/tmp/demo-index \
-        [--questions benchmarks/research-questions.jsonl] [--model MODEL] [--rounds 5] [--json]
+        [--collection python=NAME] [--questions benchmarks/research-questions.jsonl] \
+        [--model MODEL] [--rounds 5] [--json]
 
 Needs a model that can call tools: ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL, if any), or an
 endpoint on the `anthropic` profile in the config file; without one it says so in one line and
@@ -88,13 +89,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", default=str(QUESTIONS))
     parser.add_argument("--db", action="append", default=[], metavar="CORPUS=PATH")
+    parser.add_argument("--collection", action="append", default=[], metavar="CORPUS=NAME")
     parser.add_argument("--model", help="the model to answer with (default: the configured one)")
     parser.add_argument("--rounds", type=int, help="research_rounds (default: the setting)")
     parser.add_argument("--json", action="store_true", help="every answer and the summary")
     args = parser.parse_args()
     settings = load_settings(research_rounds=args.rounds)
-    clients = {name: AtlasQuery(load_settings(db_path=path, research_rounds=args.rounds))
-               for name, path in pairs(args.db, "db").items()}  # fmt: skip
+    collections = pairs(args.collection, "collection")
+    clients = {
+        name: AtlasQuery(
+            load_settings(
+                db_path=path, collection=collections.get(name), research_rounds=args.rounds
+            )
+        )
+        for name, path in pairs(args.db, "db").items()
+    }
     probe = AtlasQuery(settings)
     if tool_user(probe.answerer, args.model) is None:
         print(
