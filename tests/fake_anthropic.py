@@ -379,8 +379,8 @@ def _tool_use_events(
         {"type": "content_block_start", "index": index, "content_block": block},
     )
     text = use.json
-    for start in range(0, len(text), max(use.piece, 1)):
-        piece = text[start : start + use.piece]
+    pieces = [text[i : i + max(use.piece, 1)] for i in range(0, len(text), max(use.piece, 1))]
+    for piece in ["", *pieces]:  # the API's first input_json_delta is empty
         yield (
             "content_block_delta",
             {
