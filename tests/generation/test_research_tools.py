@@ -159,6 +159,12 @@ def test_read_content_says_where_the_file_begins_and_ends() -> None:
         "Around [2] in its file, in order: [2] [4]; nothing new; the file begins with [2]; "
         "the file ends with [4]."
     )
+    last = read_content(ReadCall(2, 1, 1), (3, 2), [])  # nothing after [2]
+    assert last[-1]["text"] == (
+        "Around [2] in its file, in order: [3] [2]; nothing new; the file ends with [2]."
+    )
+    middle = read_content(ReadCall(2, 1, 2), (3, 2, 4), [])
+    assert middle[-1]["text"].endswith("; the file ends with [4].")
     none_asked = read_content(ReadCall(2, 0, 1), numbers, [])
     assert none_asked[-1]["text"] == "Around [2] in its file, in order: [2] [4]; nothing new."
     replaced = read_content(ReadCall(1, 1, 1), (3,), [])  # the chunk itself was re-ingested
