@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atlas_tui.errors import AtlasError, CancelledError_
-from atlas_tui.generation import GenerationEvent, RoundDone, TextDelta
+from atlas_tui.generation import GenerationEvent, Round, TextDelta
 from atlas_tui.types import Citation, Passage, Usage
 from atlas_tui.usage import usage_record
 
@@ -34,9 +34,9 @@ class Retrieved:
 
 # A piece of the answer, with the citations it carries: the answerer's own event, passed through.
 Delta = TextDelta
-# Research mode's round of tool calls carried out: `round` (its steps, note, tokens), `documents`
-# (every passage gathered so far, [n] being documents[n - 1]), `usage` and `cost_usd` so far.
-Round = RoundDone
+# Research mode's round of tool calls carried out (`Round`, the answerer's own event, passed through
+# as well): `round` (its steps, note, tokens), `documents` (every passage gathered so far, [n] being
+# documents[n - 1]), `usage` and `cost_usd` so far.
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,9 +38,9 @@ class Completed:
 
 
 @dataclass(frozen=True, slots=True)
-class RoundDone:
+class Round:
     """Research mode's round of tool calls, carried out (see `research`); the query client passes
-    it on as its `Round` event."""
+    it on as it is."""
 
     round: ResearchRound
     documents: tuple[Passage, ...]  # every passage gathered so far: [n] is documents[n - 1]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from atlas_tui import errors
-from atlas_tui.generation import Answerer, Completed, RoundDone, TextDelta
+from atlas_tui.generation import Answerer, Completed, Round, TextDelta
 from atlas_tui.generation.anthropic import ClaudeAnswerer, ClaudeStream
 from atlas_tui.generation.prompts import (
     PASSAGE_OVERHEAD_TOKENS,
@@ -139,7 +139,7 @@ def tool_user(answerer: Answerer, model: str | None) -> tuple[ClaudeAnswerer, st
 
 
 class ResearchStream:
-    """One research run. Iterate it once for `TextDelta`s and `RoundDone`s, then one
+    """One research run. Iterate it once for `TextDelta`s and `Round`s, then one
     `Completed`; `cancel()` from any thread stops the request under way and starts no other.
     Failures raise a `GenerationError` whose `partial_text` is the answer given so far."""
 
@@ -187,7 +187,7 @@ class ResearchStream:
 
     # --- the reader's side ---------------------------------------------------------------------
 
-    def __iter__(self) -> Iterator[TextDelta | RoundDone | Completed]:
+    def __iter__(self) -> Iterator[TextDelta | Round | Completed]:
         if self._started:
             raise RuntimeError("A research run can be iterated only once.")
         self._started = True
@@ -214,7 +214,7 @@ class ResearchStream:
 
     # --- the loop --------------------------------------------------------------------------------
 
-    def _run(self) -> Generator[TextDelta | RoundDone | Completed, None, None]:
+    def _run(self) -> Generator[TextDelta | Round | Completed, None, None]:
         gathered = Gathered()
         messages = self._opening()
         used = Usage()
@@ -246,7 +246,7 @@ class ResearchStream:
                 round(tool_ms, 3),
             )
             cost = cost_usd(self._prices, self._model, used)
-            yield RoundDone(record, tuple(gathered.passages), used, cost)
+            yield Round(record, tuple(gathered.passages), used, cost)
             self._check_cancelled()
             next_input = reply.usage.input_tokens + reply.usage.output_tokens + sent
             stopped = self._budget.stop(rounds, used, next_input)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from atlas_tui import errors
-from atlas_tui.generation import Completed, RoundDone, TextDelta
+from atlas_tui.generation import Completed, Round, TextDelta
 from atlas_tui.generation.anthropic import ClaudeAnswerer
 from atlas_tui.generation.research import ResearchStream, ToolsUnsupportedError
 from atlas_tui.generation.research_reply import HOLD_CHARS
@@ -91,12 +91,12 @@ def research(claude: Callable[..., ClaudeAnswerer]) -> Callable[..., ResearchStr
     return make
 
 
-def run(stream: Iterable[Any]) -> tuple[str, list[RoundDone], list[TextDelta], Completed]:
-    rounds: list[RoundDone] = []
+def run(stream: Iterable[Any]) -> tuple[str, list[Round], list[TextDelta], Completed]:
+    rounds: list[Round] = []
     deltas: list[TextDelta] = []
     completed: list[Completed] = []
     for event in stream:
-        if isinstance(event, RoundDone):
+        if isinstance(event, Round):
             rounds.append(event)
         elif isinstance(event, TextDelta):
             deltas.append(event)
@@ -537,12 +537,12 @@ def test_a_stream_dropped_in_round_two_keeps_the_partial_text_and_the_rounds(
         Reply.tools(ToolUse("search", {"query": "gzip"})),
         Reply(blocks=[Block(["Text mode ", "is 'rt'"])], fault="drop"),
     )
-    rounds: list[RoundDone] = []
+    rounds: list[Round] = []
     given: list[str] = []
 
     with pytest.raises(errors.StreamInterruptedError) as caught:
         for event in research():
-            if isinstance(event, RoundDone):
+            if isinstance(event, Round):
                 rounds.append(event)
             elif isinstance(event, TextDelta):
                 given.append(event.text)
@@ -559,11 +559,11 @@ def test_cancel_between_rounds_sends_nothing_more_and_keeps_what_was_found(
         Reply.tools(ToolUse("search", {"query": "gzip"})), Reply.text("Never asked for.")
     )
     stream = research()
-    rounds: list[RoundDone] = []
+    rounds: list[Round] = []
 
     with pytest.raises(errors.CancelledError_) as caught:
         for event in stream:
-            if isinstance(event, RoundDone):
+            if isinstance(event, Round):
                 rounds.append(event)
                 stream.cancel()  # as Esc would, from the UI thread, while the tools are done
 
