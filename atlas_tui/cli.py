@@ -176,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="research mode: the model searches the index itself, round after round, then "
         "answers (needs a model that can call tools)",
     )
+    ask.add_argument(
+        "--rounds",
+        type=_setting("research_rounds"),
+        help="research mode's rounds of searching at most (1 to 50; default research_rounds, 5)",
+    )
 
     sessions = sub.add_parser("sessions", help="list research sessions")
     _common(sessions)
@@ -224,6 +229,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         ingest_engine=getattr(args, "engine", None)
         or ("ray" if getattr(args, "ray_address", None) else None),
         ray_address=getattr(args, "ray_address", None),
+        research_rounds=getattr(args, "rounds", None),
     )
 
 

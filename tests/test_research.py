@@ -300,6 +300,25 @@ def test_ask_research_prints_each_round_the_answer_and_its_sources(
     ]
 
 
+def test_ask_rounds_caps_the_research(
+    research_index: str, fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    two_searches(fake_anthropic)
+    env = cli_env(research_index, fake_anthropic.base_url, tmp_path)
+
+    result = run_cli(
+        "ask", "--research", "--rounds", "1", "--no-save", QUESTION, env=env, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith(
+        "*Research stopped after 1 round (the cap of 1 round); this answer uses the 1 passage"
+    )
+    assert fake_anthropic.requests[1].body["tool_choice"] == {"type": "none"}
+    bad = run_cli("ask", "--research", "--rounds", "0", QUESTION, env=env, timeout=60)
+    assert bad.returncode == 2 and "--rounds: must be a whole number from 1 to 50" in bad.stderr
+
+
 def test_ask_research_json_has_round_events(
     research_index: str, fake_anthropic: FakeAnthropic, tmp_path: Path
 ) -> None:
