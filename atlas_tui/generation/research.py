@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -152,7 +152,6 @@ class ResearchStream:
         *,
         model: str,
         system_prompt: str | None = None,
-        prices: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         settings = answerer.settings
         self._answerer = answerer
@@ -161,7 +160,7 @@ class ResearchStream:
         self._history = tuple(history)
         self._model = model
         self._system_prompt = system_prompt
-        self._prices = dict(settings.prices if prices is None else prices)
+        self._prices = settings.prices
         self._budget = Budget(
             rounds=settings.research_rounds,
             tokens=settings.research_token_budget,
@@ -170,9 +169,9 @@ class ResearchStream:
             price=self._prices.get(model),
         )
         # the single answer's request (model, max_tokens, system prompt with the session's own
-        # instructions, headers), with the research rules; its messages are made here
+        # instructions, headers), with the research rules; its messages are made here instead
         self._base = answerer.request(
-            question, [], history, model=model, system_prompt=system_prompt, compatible=False
+            "", [], (), model=model, system_prompt=system_prompt, compatible=False
         )
         self._base["system"] += RESEARCH_RULES.format(rounds=settings.research_rounds)
         self._cancelled = threading.Event()
@@ -345,7 +344,7 @@ class ResearchStream:
 
     def _check_cancelled(self) -> None:
         if self._cancelled.is_set():
-            raise errors.CancelledError_("Research cancelled.", partial_text=self._text)
+            raise errors.CancelledError_("Research cancelled.")  # (`__iter__` adds the text)
 
     # --- the conversation ------------------------------------------------------------------------
 

@@ -251,3 +251,9 @@ def test_the_cost_budget_counts_only_for_a_priced_model() -> None:
         "another would pass the cost budget: $0.0300 of $0.05 spent"
     )
     assert budget(tokens=10**9, cost_usd=0.05).stop(1, Usage(10**6, 10**6), 10**6) == ""
+
+
+def test_the_cost_budget_is_counted_in_whole_dollars_per_million_tokens() -> None:
+    # $0.03 spent and $0.02 ahead: exactly $0.05, a hair over a budget a hair under it
+    priced = budget(tokens=10**9, cost_usd=0.05 - 1e-8, price=(2.0, 10.0))
+    assert priced.stop(1, Usage(10_000, 1_000), 2_500).startswith("another would pass the cost")
