@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -331,13 +332,25 @@ def question_stored(process: subprocess.Popen[str], env: dict[str, str]) -> bool
 
 
 def test_ctrl_c_during_retrieval(env) -> None:
-    process = start(env, QUESTION)
-    took = interrupt_when(process, question_stored(process, env))
-    _out, err = process.communicate(timeout=10)
+    # Retrieval (importing torch, loading the model) takes seconds, but on a loaded machine the
+    # question can be seen stored late, and a SIGINT that lands after the answer is complete
+    # only hits the interpreter's exit (killed by SIGINT, as any finished program would be):
+    # that run did not test Ctrl+C during retrieval, so it is tried again (3 runs at most).
+    for attempt in range(3):
+        if attempt:
+            shutil.rmtree(Path(env["ATLAS_DATA_DIR"]))
+        process = start(env, QUESTION)
+        took = interrupt_when(process, question_stored(process, env))
+        out, err = process.communicate(timeout=10)
+        if "Sources:" not in out:
+            break
+    else:
+        pytest.fail("the answer was complete before every Ctrl+C: retrieval was never interrupted")
 
     assert took < 1.5
     assert process.returncode == 130, err
     assert "Traceback" not in err
+    assert out.strip() == "[cancelled]"
 
 
 def test_a_silent_server_is_given_up_after_the_timeout_not_three_times_it(env) -> None:
