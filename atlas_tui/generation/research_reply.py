@@ -59,9 +59,8 @@ class ToolTranslator(Translator):
             if kind == "content_block_delta" and event.delta.type == "input_json_delta":
                 self._tool[2].append(event.delta.partial_json)
                 return []
-            if kind == "content_block_stop":
+            if kind == "content_block_stop":  # (the next block's start resets `_tool`)
                 tool_id, name, parts, given = self._tool
-                self._tool = None
                 raw = "".join(parts) or (json.dumps(given) if given else "")
                 return [ToolRequest(tool_id, name, raw)]
         return super().feed(event)
@@ -150,16 +149,21 @@ def assistant_turn(reply: Reply) -> dict[str, Any]:
     if reply.words.strip():
         content.append({"type": "text", "text": reply.words})
     for call in reply.calls:
-        try:
-            given = json.loads(call.input_json) if call.input_json.strip() else {}
-        except ValueError:
-            given = {}
         content.append(
             {
                 "type": "tool_use",
                 "id": call.id,
                 "name": call.name,
-                "input": given if isinstance(given, dict) else {},
+                "input": _json_object(call.input_json),
             }
         )
     return {"role": "assistant", "content": content}
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """`text` read as a JSON object; {} for anything else (empty, cut short, not an object)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -923,3 +923,59 @@ def test_one_round_and_one_passage_are_said_in_the_singular(
         "*Research stopped after 1 round (the cap of 1 round); this answer uses the 1 passage "
         "gathered.*\n\nOk."
     )
+
+
+# --- reading a reply -----------------------------------------------------------------------------
+
+
+def test_a_tool_call_whose_input_came_whole_in_its_start_block_is_read() -> None:
+    """Some servers send a call's input in `content_block_start` and no deltas."""
+    from anthropic.types import RawContentBlockStartEvent, RawContentBlockStopEvent, ToolUseBlock
+
+    from atlas_tui.generation.research_reply import ToolRequest, ToolTranslator
+
+    def call(tool_input: dict[str, Any]) -> list[Any]:
+        translator = ToolTranslator([])
+        block = ToolUseBlock(type="tool_use", id="t1", name="search", input=tool_input)
+        start = RawContentBlockStartEvent(type="content_block_start", index=0, content_block=block)
+        stop = RawContentBlockStopEvent(type="content_block_stop", index=0)
+        return [*translator.feed(start)[1:], *translator.feed(stop)]
+
+    assert call({"query": "gzip"}) == [ToolRequest("t1", "search", '{"query": "gzip"}')]
+    assert call({}) == [ToolRequest("t1", "search", "")]
+
+
+@pytest.mark.parametrize(("length", "note"), [(HOLD_CHARS, True), (HOLD_CHARS + 1, False)])
+def test_a_first_block_up_to_hold_chars_may_still_be_a_note(
+    research, fake_anthropic: FakeAnthropic, length: int, note: bool
+) -> None:
+    words = "x" * (length - 1) + "."
+    fake_anthropic.script(
+        Reply(
+            blocks=[Block([words[:10], words[10:]])],
+            tool_uses=[ToolUse("search", {"query": "gzip"})],
+        ),
+        Reply.text("Answer."),
+    )
+
+    answer, rounds, _, _ = run(research())
+
+    assert (rounds[0].round.note == words) is note
+    assert answer == ("Answer." if note else words + "Answer.")
+
+
+def test_a_note_in_pieces_is_kept_and_sent_back_whole(
+    research, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.script(
+        Reply(
+            blocks=[Block(["Let me ", "look."])], tool_uses=[ToolUse("search", {"query": "gzip"})]
+        ),
+        Reply.text("Answer."),
+    )
+
+    _, rounds, _, _ = run(research())
+
+    assert rounds[0].round.note == "Let me look."
+    echoed = fake_anthropic.requests[1].body["messages"][1]["content"][0]
+    assert echoed == {"type": "text", "text": "Let me look."}
