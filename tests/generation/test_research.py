@@ -177,7 +177,7 @@ def test_two_rounds_search_then_an_answer_citing_what_was_found(
     assert only.documents == tuple(GZIP[:2])
     assert (only.round.input_tokens, only.round.output_tokens) == (300, 7)
     assert only.usage == Usage(300, 7)
-    assert isinstance(only.round.tool_ms, float) and only.round.tool_ms >= 20  # the search's sleep
+    assert isinstance(only.round.tool_ms, float) and 20 <= only.round.tool_ms < 10_000  # a sleep
     assert only.cost_usd == pytest.approx((300 * 2 + 7 * 10) / 1e6)
     assert answer == "Use mode 'rt' [1]."
     assert [(c.number, c.chunk_id, c.valid) for d in deltas for c in d.citations] == [
@@ -693,8 +693,8 @@ def test_the_budget_counts_the_results_sent_and_the_answer_to_come(
         fake_anthropic.requests.clear()
         fake_anthropic.script(
             Reply.tools(
+                ToolUse("search", {}),  # refused first: each call's share is added up
                 ToolUse("search", {"query": "gzip"}),
-                ToolUse("search", {}),
                 input_tokens=600,
                 output_tokens=50,
             ),
@@ -714,6 +714,7 @@ def test_offline_answers_in_the_history_are_named_not_sent_as_the_models(
 
     (message,) = fake_anthropic.requests[0].body["messages"]
     note, question = message["content"]
+    assert note["type"] == "text" and set(note) == {"type", "text"}
     assert "- What is bz2?" in note["text"] and "not by you" in note["text"]
     assert question == {"type": "text", "text": "And lzma?"}
 
