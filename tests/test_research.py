@@ -333,16 +333,3 @@ def test_ask_research_json_has_round_events(
     assert rounds[0]["steps"][0]["line"].startswith('searched "trimodal methodology"')
     assert [(d["number"], d["source"]) for d in rounds[1]["documents"]] == [(2, "lighthouse.md")]
     assert events[-1]["event"] == "done" and events[-1]["rounds"] == 2
-
-
-def test_ask_research_without_a_key_says_so_and_answers(
-    research_index: str, tmp_path: Path
-) -> None:
-    env = {**os.environ, "ATLAS_DB_PATH": research_index}
-    env.pop("ANTHROPIC_API_KEY", None)
-
-    result = run_cli("ask", "--research", "--no-save", QUESTION, env=env, timeout=120)
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(NO_TOOLS + "the offline extractive answerer cannot")
-    assert "Sources:" in result.stdout
