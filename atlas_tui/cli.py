@@ -30,6 +30,9 @@ from atlas_tui.errors import RAY_MISSING, AtlasError, ConfigError
 from atlas_tui.safety import display_path, terminal_safe
 from atlas_tui.serve import add_arguments as add_serve_arguments
 from atlas_tui.serve import run_serve
+from atlas_tui.text import shorten
+
+SNIPPET_CHARS = 240  # of each passage `search` prints
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery
@@ -292,8 +295,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         where = display_path(p.source) + (f" p.{p.page}" if p.page else "")
         heading = f"  {p.heading}" if p.heading else ""
         print(terminal_safe(f"[{p.rank}] {p.score:.3f}  {where}{heading}"))
-        snippet = " ".join(p.text.split())
-        print(terminal_safe(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}"))
+        print(terminal_safe(f"    {shorten(p.text, SNIPPET_CHARS)}"))
     return 0
 
 
@@ -393,7 +395,7 @@ COMMANDS = {
     "sessions": lambda args: cmd_sessions(args, _settings(args)),
     "export": lambda args: cmd_export(args, _settings(args)),
     "models": lambda args: cmd_models(args, _settings(args)),
-    "serve": lambda args: run_serve(args, _resume(args, _settings(args))),
+    "serve": lambda args: run_serve(args, _resume(args, settings := _settings(args)), settings),
 }
 
 

@@ -36,6 +36,7 @@ from atlas_tui.generation.api_errors import (
     generation_error,
     rejects_search_results,
 )
+from atlas_tui.generation.bounds import BoundedStream, bounded
 from atlas_tui.generation.compatible import compatible_messages, compatible_system
 from atlas_tui.generation.events import CompatibleTranslator, Translator
 from atlas_tui.generation.profiles import is_compatible, remember_compatible
@@ -197,7 +198,7 @@ class ClaudeAnswerer:
         *,
         model: str | None = None,
         system_prompt: str | None = None,
-    ) -> ClaudeStream:
+    ) -> BoundedStream:
         chosen = select_passages(passages, self.settings.context_token_budget)
 
         def request(compatible: bool | None = None) -> dict[str, Any]:
@@ -210,7 +211,7 @@ class ClaudeAnswerer:
                 compatible=compatible,
             )
 
-        return ClaudeStream(self, request, chosen)
+        return bounded(ClaudeStream(self, request, chosen), self.settings)  # bounds.py
 
     def close(self) -> None:
         self.client.close()

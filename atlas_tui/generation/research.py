@@ -33,8 +33,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from atlas_tui import errors
-from atlas_tui.generation import Answerer, Completed, Round, TextDelta
-from atlas_tui.generation.anthropic import ClaudeAnswerer, ClaudeStream
+from atlas_tui.generation import Answerer, AnswerStream, Completed, Round, TextDelta
+from atlas_tui.generation.anthropic import ClaudeAnswerer
+from atlas_tui.generation.bounds import bounded
 from atlas_tui.generation.prompts import (
     PASSAGE_OVERHEAD_TOKENS,
     NumberedPassage,
@@ -153,7 +154,7 @@ class ResearchStream:
         model: str,
         system_prompt: str | None = None,
     ) -> None:
-        settings = answerer.settings
+        settings = self._settings = answerer.settings
         self._answerer = answerer
         self._question = question
         self._index = index
@@ -176,7 +177,7 @@ class ResearchStream:
         self._base["system"] += RESEARCH_RULES.format(rounds=settings.research_rounds)
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
-        self._current: ClaudeStream | None = None
+        self._current: AnswerStream | None = None
         self._text = ""  # the answer given to the reader so far
         self._started = False
 
@@ -281,7 +282,8 @@ class ResearchStream:
                 raise ToolsUnsupportedError("This server cannot take the research tools.")
             return request
 
-        stream = RoundStream(self._answerer, build, gathered.numbered())
+        # the single answer's bounds (bounds.py): its length and time, each request
+        stream = bounded(RoundStream(self._answerer, build, gathered.numbered()), self._settings)
         with self._lock:
             self._current = stream
         try:

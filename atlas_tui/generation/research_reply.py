@@ -13,7 +13,7 @@ no text is lost.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from atlas_tui.generation import Completed, TextDelta
 from atlas_tui.generation.anthropic import ClaudeStream
 from atlas_tui.generation.events import Translator
 from atlas_tui.generation.prompts import NumberedPassage
+from atlas_tui.generation.research_tools import MAX_INPUT_CHARS
 from atlas_tui.types import Usage
 
 HOLD_CHARS = 300  # a note before tool calls is a sentence or two; longer text is the answer
@@ -39,13 +40,26 @@ class ToolRequest:
     input_json: str  # as the model wrote it (checked by `parse_call`)
 
 
+@dataclass(slots=True)
+class _Call:
+    """A `tool_use` block being read."""
+
+    id: str
+    name: str
+    given: dict[str, Any]  # an input sent whole in the block's start (some servers do)
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+
+
 class ToolTranslator(Translator):
     """The single answer's translator, which also reports where each content block starts and
-    the `tool_use` blocks (their input streamed as `input_json_delta`s)."""
+    the `tool_use` blocks (their input streamed as `input_json_delta`s). An input is kept up to
+    one character past `MAX_INPUT_CHARS`: enough for `parse_call` to refuse it, and a server
+    streaming an endless input costs no memory."""
 
     def __init__(self, chosen: Sequence[NumberedPassage]) -> None:
         super().__init__(chosen)
-        self._tool: tuple[str, str, list[str], dict[str, Any]] | None = None
+        self._tool: _Call | None = None
 
     def feed(self, event: Any) -> list[Any]:
         kind = event.type
@@ -53,16 +67,18 @@ class ToolTranslator(Translator):
             block = event.content_block
             self._tool = None
             if block.type == "tool_use":
-                self._tool = (block.id, block.name, [], dict(block.input or {}))
+                self._tool = _Call(block.id, block.name, dict(block.input or {}))
             return [BlockStart(block.type), *super().feed(event)]
-        if self._tool is not None:
+        call = self._tool
+        if call is not None:
             if kind == "content_block_delta" and event.delta.type == "input_json_delta":
-                self._tool[2].append(event.delta.partial_json)
+                piece = event.delta.partial_json[: MAX_INPUT_CHARS + 1 - call.length]
+                call.parts.append(piece)
+                call.length += len(piece)
                 return []
             if kind == "content_block_stop":  # (the next block's start resets `_tool`)
-                tool_id, name, parts, given = self._tool
-                raw = "".join(parts) or (json.dumps(given) if given else "")
-                return [ToolRequest(tool_id, name, raw)]
+                raw = "".join(call.parts) or (json.dumps(call.given) if call.given else "")
+                return [ToolRequest(call.id, call.name, raw)]
         return super().feed(event)
 
 
@@ -115,7 +131,7 @@ class Reply:
     stop_reason: str = "end_turn"
 
 
-def read_reply(stream: RoundStream, *, hold: bool) -> Generator[TextDelta, None, Reply]:
+def read_reply(stream: Iterable[Any], *, hold: bool) -> Generator[TextDelta, None, Reply]:
     """The reply's answer text as it is released (`hold`: whether its first text block may be a
     note), then what the model asked for."""
     reply = Reply()

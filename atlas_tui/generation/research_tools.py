@@ -23,6 +23,7 @@ from atlas_tui.config import SEARCH_MODES
 from atlas_tui.generation.prompts import NumberedPassage, search_result_block
 from atlas_tui.types import Passage
 
+MAX_INPUT_CHARS = 10_000  # a call's whole input as the model writes it (a search's is < 1,000)
 MAX_QUERY_CHARS = 500
 MAX_SOURCE_CHARS = 200
 MAX_AROUND = 3  # passages a read may add on either side
@@ -136,6 +137,8 @@ def parse_call(name: str, raw_input: str, gathered: int) -> SearchCall | ReadCal
     """The call the model made, checked; `gathered` is how many passages it can name."""
     if name not in ("search", "read"):
         raise ToolInputError(f"there is no tool {name!r}; use search or read")
+    if len(raw_input) > MAX_INPUT_CHARS:
+        raise ToolInputError(f"the input is longer than {MAX_INPUT_CHARS:,} characters")
     try:
         arguments = json.loads(raw_input) if raw_input.strip() else {}
     except ValueError:

@@ -980,3 +980,48 @@ def test_a_note_in_pieces_is_kept_and_sent_back_whole(
     assert rounds[0].round.note == "Let me look."
     echoed = fake_anthropic.requests[1].body["messages"][1]["content"][0]
     assert echoed == {"type": "text", "text": "Let me look."}
+
+
+def test_each_request_keeps_the_single_answers_bounds(
+    research, fake_anthropic: FakeAnthropic
+) -> None:
+    from atlas_tui.generation.bounds import AnswerCutOff
+
+    fake_anthropic.script(
+        Reply.tools(ToolUse("search", {"query": "gzip"})),
+        Reply(blocks=[Block(["A long answer ", "that the server never stops."])]),
+    )
+
+    with pytest.raises(AnswerCutOff) as caught:
+        run(research(max_answer_tokens=1))  # 16 characters at most, each request
+
+    assert caught.value.partial_text == "A long answer th"
+
+
+def test_an_endless_tool_input_is_refused_and_kept_short(
+    research, fake_anthropic: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_tui.generation.research_reply import ToolRequest, ToolTranslator
+
+    endless = '{"query": "' + "x" * 50_000 + '"}'
+    fake_anthropic.script(
+        Reply.tools(
+            ToolUse("search", raw=endless, piece=4_000), ToolUse("search", {"query": "gzip"})
+        ),
+        Reply.text("Ok."),
+    )
+    kept: list[int] = []
+    feed = ToolTranslator.feed
+
+    def measured(self: ToolTranslator, event: Any) -> list[Any]:
+        out = feed(self, event)
+        kept.extend(len(r.input_json) for r in out if isinstance(r, ToolRequest))
+        return out
+
+    monkeypatch.setattr(ToolTranslator, "feed", measured)
+
+    _, rounds, _, _ = run(research())
+
+    assert rounds[0].round.steps[0].error == "the input is longer than 10,000 characters"
+    assert kept[0] == 10_001  # read no further than needed to refuse it
+    assert rounds[0].round.steps[1].new == (1, 2)

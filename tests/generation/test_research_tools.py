@@ -9,6 +9,7 @@ import pytest
 
 from atlas_tui.generation.research import Budget
 from atlas_tui.generation.research_tools import (
+    MAX_INPUT_CHARS,
     MAX_QUERY_CHARS,
     MAX_SOURCE_CHARS,
     READ_TOOL,
@@ -257,3 +258,10 @@ def test_the_cost_budget_is_counted_in_whole_dollars_per_million_tokens() -> Non
     # $0.03 spent and $0.02 ahead: exactly $0.05, a hair over a budget a hair under it
     priced = budget(tokens=10**9, cost_usd=0.05 - 1e-8, price=(2.0, 10.0))
     assert priced.stop(1, Usage(10_000, 1_000), 2_500).startswith("another would pass the cost")
+
+
+def test_an_input_over_its_length_limit_is_refused_before_it_is_read() -> None:
+    padded = '{"query": "q"}' + " " * (MAX_INPUT_CHARS - 14)
+    assert len(padded) == MAX_INPUT_CHARS and parse_call("search", padded, 0) == SearchCall("q")
+    with pytest.raises(ToolInputError, match=r"^the input is longer than 10,000 characters$"):
+        parse_call("search", padded + " ", 0)

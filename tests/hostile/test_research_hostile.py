@@ -65,7 +65,7 @@ def test_hostile_calls_reach_only_the_index_and_are_bounded(
     gathered_then = len(first[0].found)  # the calls of a round run in order
     assert [s.error for s in first[3:]] == [
         f"passage must be a whole number from 1 to {gathered_then}",
-        "query is longer than 500 characters",
+        "the input is longer than 10,000 characters",
         "mode must be one of hybrid, vector, keyword, not 'keyword; DROP TABLE chunks'",
     ]
     # globs outside the index match nothing: a source is a pattern over indexed paths, never a
