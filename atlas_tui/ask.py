@@ -202,7 +202,7 @@ class MarkdownWriter:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, knobs: dict) -> int:
-    from atlas_tui.query import Delta, Done, Failed, Retrieved, Round
+    from atlas_tui.query import Delta, Done, Failed, QueryRun, Retrieved, Round
 
     if not args.question.strip():
         print(
@@ -211,14 +211,16 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
         )
         return 2
     out = sys.stdout
-    session = Session(settings, args)
     writer = MarkdownWriter(out, rich=out.isatty() and not args.json)
     ask = client.research_events if args.research else client.events
-    run = ask(args.question, history=session.history, **knobs)
     documents: tuple[Any, ...] = ()
     streamed = ""
     status = 0
-    try:
+    session: Session | None = None
+    run: QueryRun | None = None
+    try:  # from the moment the question may be stored, a Ctrl+C is recorded as a cancel
+        session = Session(settings, args)
+        run = ask(args.question, history=session.history, **knobs)
         for event in run:
             session.record(event)
             if args.json:
@@ -241,9 +243,11 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
             elif isinstance(event, Done) and not args.json:
                 writer.finish()
     except KeyboardInterrupt:
-        run.cancel()
+        if run is not None:
+            run.cancel()
         status = EXIT_CANCELLED
-        session.record(Failed(CancelledError_("Cancelled."), streamed))
+        if session is not None:
+            session.record(Failed(CancelledError_("Cancelled."), streamed))
         if not args.json:
             writer.finish()
             out.write("[cancelled]\n")
@@ -251,7 +255,8 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
             cancelled = Failed(CancelledError_("Cancelled."), streamed)
             out.write(json_safe(json.dumps(event_json(cancelled), ensure_ascii=False)) + "\n")
     finally:
-        session.close()
+        if session is not None:
+            session.close()
     if not args.json and documents:
         out.write("\nSources:\n")
         for number, p in enumerate(documents, 1):
