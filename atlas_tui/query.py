@@ -224,12 +224,21 @@ class AtlasQuery:
         history: Sequence[Turn] = (),
         model: str | None = None,
         system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
         **knobs: Any,
     ) -> QueryRun:
         """`model`: the Claude model for this question (default: the configured one);
-        `system_prompt`: instructions added to the system prompt for this question. Both are
-        for Claude: the offline answerer ignores them. Other knobs go to retrieval."""
-        answer_knobs = {"model": model, "system_prompt": system_prompt}
+        `system_prompt`: instructions added to the system prompt for this question;
+        `temperature`, `max_tokens`: its sampling temperature and answer length cap (default:
+        the model's and the configured `max_answer_tokens`). They are for the model: the offline
+        answerer ignores them. Other knobs go to retrieval."""
+        answer_knobs = {
+            "model": model,
+            "system_prompt": system_prompt,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
         return QueryRun(lambda run: self._events(run, text, tuple(history), knobs, answer_knobs))
 
     def _events(
@@ -238,13 +247,13 @@ class AtlasQuery:
         text: str,
         history: tuple[Turn, ...],
         knobs: dict[str, Any],
-        answer_knobs: dict[str, str | None] | None = None,
+        answer_knobs: dict[str, Any] | None = None,
         notice: str = "",
     ) -> Iterator[Event]:
         """`notice`: a line that begins the answer (research mode's, when it answers with one
         search)."""
         # only the knobs given reach the answerer (answerers that take none keep working)
-        given = {k: v for k, v in (answer_knobs or {}).items() if v}
+        given = {k: v for k, v in (answer_knobs or {}).items() if v not in (None, "")}
         started = time.perf_counter()
         try:
             passages = self.retrieve_turn(text, history, **knobs)
@@ -269,7 +278,7 @@ class AtlasQuery:
         stream: Callable[[], AnswerStream],
         started: float,
         retrieval_ms: float,
-        given: dict[str, str | None],
+        given: dict[str, Any],
     ) -> Iterator[Event]:
         """The answer's events: its `Delta`s (and research's `Round`s), then `Done` or `Failed`."""
         parts: list[str] = []
@@ -348,6 +357,8 @@ class AtlasQuery:
         history: Sequence[Turn] = (),
         model: str | None = None,
         system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
         **knobs: Any,
     ) -> QueryRun:
         """Research mode: the model searches the index itself, round after round, then answers.
@@ -357,7 +368,12 @@ class AtlasQuery:
         tools (the offline answerer, a server on the compatible profile) the answer begins with a
         line saying so and comes from one search, as `events()` gives it. Knobs as for `events()`
         (`mode` and `source` become the searches' default mode and limit)."""
-        answer_knobs = {"model": model, "system_prompt": system_prompt}
+        answer_knobs = {
+            "model": model,
+            "system_prompt": system_prompt,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
         return QueryRun(lambda run: self._research(run, text, tuple(history), knobs, answer_knobs))
 
     def _research(
@@ -366,7 +382,7 @@ class AtlasQuery:
         text: str,
         history: tuple[Turn, ...],
         knobs: dict[str, Any],
-        answer_knobs: dict[str, str | None],
+        answer_knobs: dict[str, Any],
     ) -> Iterator[Event]:
         from atlas_tui.generation.research import ResearchStream, ToolsUnsupportedError, tool_user
         from atlas_tui.query_research import IndexTools, no_tools_line
@@ -378,7 +394,7 @@ class AtlasQuery:
             yield from self._events(run, text, history, knobs, answer_knobs, notice=line)
             return
         answerer, chosen = found
-        given = {k: v for k, v in answer_knobs.items() if v}
+        given = {k: v for k, v in answer_knobs.items() if v not in (None, "")}
 
         def stream() -> AnswerStream:
             return ResearchStream(
@@ -388,6 +404,8 @@ class AtlasQuery:
                 history,
                 model=chosen,
                 system_prompt=answer_knobs.get("system_prompt"),
+                temperature=answer_knobs.get("temperature"),
+                max_tokens=answer_knobs.get("max_tokens"),
             )
 
         for event in self._answer(run, stream, time.perf_counter(), 0.0, given):

@@ -13,12 +13,12 @@ import pytest
 
 from atlas_tui import Delta, Done, Failed, Retrieved, Round, create_query_client
 from atlas_tui.config import Settings
+from atlas_tui.conversation.recording import TurnRecorder
 from atlas_tui.endpoints import Endpoint
 from atlas_tui.errors import CancelledError_
-from atlas_tui.export import export_json, export_markdown, session_from_json
 from atlas_tui.query import AtlasQuery
-from atlas_tui.recorder import TurnRecorder
 from atlas_tui.sessions import SessionStore
+from atlas_tui.sessions.export import export_json, export_markdown, session_from_json
 from tests.cli_run import run_cli
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply, ToolUse
 

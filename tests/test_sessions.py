@@ -316,7 +316,7 @@ def test_a_version_2_database_is_upgraded_and_its_turns_can_be_regenerated(db_pa
         damaged = store.load_session("bad0d0c5").turns  # not folded: nothing is guessed
         assert [(t.answer, bool(t.damaged)) for t in damaged] == [("A", True), ("B", False)]
     db = sqlite3.connect(db_path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     db.close()
 
 
@@ -710,14 +710,16 @@ def test_the_session_keeps_whether_it_asks_in_research_mode(store: SessionStore)
     assert store.load_session(session_id).research is False
 
 
-def test_a_version_3_database_is_upgraded_with_no_rounds_and_research_off(db_path: Path) -> None:
+def test_a_version_5_database_is_upgraded_with_no_rounds_and_research_off(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     db = sqlite3.connect(db_path, isolation_level=None)
     for step in (
         *MIGRATIONS[0],
         *MIGRATIONS[1],
         *MIGRATIONS[2],
-    ):  # the schema as version 3 wrote it
+        *MIGRATIONS[3],
+        *MIGRATIONS[4],
+    ):  # the schema as version 5 wrote it
         if isinstance(step, str):
             db.execute(step)
     db.executescript(
@@ -726,7 +728,7 @@ def test_a_version_3_database_is_upgraded_with_no_rounds_and_research_off(db_pat
             VALUES ('0ld5e553', 'Old', 1.0, 2.0, 'claude-opus-5-5');
         INSERT INTO turns (session_id, position, question, answer, status, created, updated)
             VALUES ('0ld5e553', 1, 'How do penguins swim?', 'With flippers.', 'done', 1, 2);
-        PRAGMA user_version = 3;
+        PRAGMA user_version = 5;
         """
     )
     db.close()
@@ -737,5 +739,5 @@ def test_a_version_3_database_is_upgraded_with_no_rounds_and_research_off(db_pat
         assert (turn.answer, turn.rounds, turn.damaged) == ("With flippers.", (), "")
         store.set_rounds(turn.id, research_rounds(), [passage(1)])
     db = sqlite3.connect(db_path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     db.close()

@@ -153,7 +153,11 @@ class ResearchStream:
         *,
         model: str,
         system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> None:
+        """`temperature`, `max_tokens`: the session's own (None: the model's default and the
+        configured `max_answer_tokens`), for every request, as the single answer takes them."""
         settings = self._settings = answerer.settings
         self._answerer = answerer
         self._question = question
@@ -166,14 +170,22 @@ class ResearchStream:
             rounds=settings.research_rounds,
             tokens=settings.research_token_budget,
             cost_usd=settings.research_cost_budget,
-            answer_tokens=settings.max_answer_tokens,
+            answer_tokens=max_tokens or settings.max_answer_tokens,
             price=self._prices.get(model),
         )
         # the single answer's request (model, max_tokens, system prompt with the session's own
         # instructions, headers), with the research rules; its messages are made here instead
         self._base = answerer.request(
-            "", [], (), model=model, system_prompt=system_prompt, compatible=False
+            "",
+            [],
+            (),
+            model=model,
+            system_prompt=system_prompt,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            compatible=False,
         )
+        self._max_tokens = max_tokens
         self._base["system"] += RESEARCH_RULES.format(rounds=settings.research_rounds)
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
@@ -283,7 +295,11 @@ class ResearchStream:
             return request
 
         # the single answer's bounds (bounds.py): its length and time, each request
-        stream = bounded(RoundStream(self._answerer, build, gathered.numbered()), self._settings)
+        stream = bounded(
+            RoundStream(self._answerer, build, gathered.numbered()),
+            self._settings,
+            max_tokens=self._max_tokens,
+        )
         with self._lock:
             self._current = stream
         try:

@@ -143,7 +143,14 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         "ALTER TABLE sessions ADD COLUMN model TEXT NOT NULL DEFAULT ''",
         _fold_regenerated,
     ),
-    (  # 4: research mode: a turn's rounds (the model's searches, what each found); per session
+    (  # 4: which interface recorded a session ("tui", "ask"; "" for sessions from before)
+        "ALTER TABLE sessions ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
+    ),
+    (  # 5: a session's own temperature and answer length (NULL: the configured ones)
+        "ALTER TABLE sessions ADD COLUMN temperature REAL",
+        "ALTER TABLE sessions ADD COLUMN max_tokens INTEGER",
+    ),
+    (  # 6: research mode: a turn's rounds (the model's searches, what each found); per session
         "ALTER TABLE turns ADD COLUMN rounds TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE sessions ADD COLUMN research INTEGER NOT NULL DEFAULT 0",
     ),

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from atlas_tui import Done, Round
 from atlas_tui.config import Settings
-from atlas_tui.export import export_markdown
+from atlas_tui.conversation.recording import TurnRecorder
 from atlas_tui.query import AtlasQuery
-from atlas_tui.recorder import TurnRecorder
 from atlas_tui.sessions import SessionStore
+from atlas_tui.sessions.export import export_markdown
 from tests.cli_run import run_cli
 from tests.fake_anthropic import FakeAnthropic, Reply, ToolUse
 from tests.hostile.cli_corpus import EVERY_ESCAPE, FAKE_LINE, unsafe
