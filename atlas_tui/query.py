@@ -147,6 +147,14 @@ class AtlasQuery:
     def extractive(self) -> bool:
         return self.answerer.extractive
 
+    def can_research(self, model: str | None = None) -> bool:
+        """Whether research mode runs with `model` (None: the default): a model that can call
+        tools answers it (Claude, or an endpoint on the anthropic profile), not the offline
+        answerer nor a server on the compatible profile."""
+        from atlas_tui.generation.research import tool_user
+
+        return tool_user(self.answerer, model) is not None
+
     def label_for(self, model: str | None = None) -> str:
         """Who answers `model` (None: the default): "local qwen3 via Ollama", "Claude ..."."""
         return self.settings.label_for(model)
