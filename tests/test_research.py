@@ -117,6 +117,23 @@ def test_the_users_knobs_bound_every_search(
     assert found.documents[0].source == "notes/it's a café.md"
 
 
+def test_the_older_hybrid_knob_sets_the_searches_mode_and_the_result_count_holds_everywhere(
+    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.script(
+        Reply.tools(ToolUse("search", {"query": "trimodal methodology lighthouse keeper"})),
+        Reply.tools(ToolUse("search", {"query": "lighthouse keeper", "mode": "keyword"})),
+        Reply.text("Enough."),
+    )
+
+    events = list(claude.research_events(QUESTION, use_hybrid_search=False, max_results=1))
+
+    first, second = [e.round.steps[0] for e in events if isinstance(e, Round)]
+    assert (first.mode, len(first.found)) == ("vector", 1)  # as `retrieve` reads the knob
+    assert (second.mode, len(second.found)) == ("keyword", 1)  # the model's mode, the user's cap
+    assert claude.retrieve("trimodal methodology lighthouse keeper", mode="vector")[1:]
+
+
 def test_a_read_widens_a_passage_through_the_real_index(
     claude: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
