@@ -150,7 +150,10 @@ class AtlasQuery:
     def can_research(self, model: str | None = None) -> bool:
         """Whether research mode runs with `model` (None: the default): a model that can call
         tools answers it (Claude, or an endpoint on the anthropic profile), not the offline
-        answerer nor a server on the compatible profile."""
+        answerer nor a server on the compatible profile. Cheap once warm (the TUI asks it on its
+        UI thread): the offline answerer is answered without loading the SDK."""
+        if self.answerer.extractive:
+            return False
         from atlas_tui.generation.research import tool_user
 
         return tool_user(self.answerer, model) is not None

@@ -60,6 +60,8 @@ from atlas_tui.tui.widgets.transcript import Transcript
 if TYPE_CHECKING:
     from atlas_tui.tui.app import AtlasApp
 
+WARM_WAIT_S = 60.0  # how long saying research mode is on waits for the client to warm
+WAIT_STEP_S = 0.1  # how often that wait looks for a quit
 NARROW = 100  # a screen narrower than this gives the transcript more of its width
 
 
@@ -405,14 +407,21 @@ class MainScreen(Screen[None]):
         if not on:
             self.notify("Research mode off: each question gets one search.", markup=False)
             return
-        client = self.atlas.client
-        model = self.conversation.session.model or None
-        note = (
-            " This model cannot call tools, so answers still come from one search."
-            if self.atlas.warmed.is_set() and not client.can_research(model)
-            else ""
-        )
-        self.notify(
+        self._say_research_on(self.conversation.session.model or None)
+
+    @work(thread=True, exit_on_error=False, group="research-note")
+    def _say_research_on(self, model: str | None) -> None:
+        """Whether the model can call tools is asked off the UI thread: it may load the SDK."""
+        warmed = self.atlas.warmed
+        for _ in range(int(WARM_WAIT_S / WAIT_STEP_S)):  # the client warming up; not past a quit
+            if warmed.wait(WAIT_STEP_S) or self._stop.is_set():
+                break
+        if self._stop.is_set():
+            return
+        can = not warmed.is_set() or self.atlas.client.can_research(model)
+        note = "" if can else " This model cannot call tools: answers still come from one search."
+        self.app.call_from_thread(
+            self.notify,
             "Research mode on: the model searches your documents itself, round after round, "
             f"then answers with citations. Esc stops it, keeping what it found.{note}",
             title="Research mode",

@@ -73,9 +73,9 @@ class StatusLine(Static):
                 parts.append(f"model: {model}{offline}")
         if self.sampling:
             parts.append(self.sampling)
-        parts.append(f"mode: {self.mode}" + (" · research" if self.research else ""))
-        if self.progress:
+        if self.progress:  # a research run's: before the rest, so 80 columns still show it
             parts.append(self.progress)
+        parts.append(f"mode: {self.mode}" + (" · research" if self.research else ""))
         if self.source:
             parts.append(f"source: {self.source}")
         if self.usage:
