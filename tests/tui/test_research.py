@@ -178,3 +178,27 @@ def test_snapshot_a_three_round_research_answer(snap_compare, make_settings, fak
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=researched)
+
+
+async def test_the_models_queries_and_notes_show_as_plain_text(make_settings, fake_anthropic):
+    """A query or note carrying Rich markup and terminal escapes is shown literally, cleaned."""
+    fake_anthropic.script(
+        Reply.tools(
+            ToolUse(
+                "search", {"query": "[bold red]lamp[/] \x1b]0;pwned\x07wick", "mode": "keyword"}
+            ),
+            text="Looking [link=https://evil.example]here[/link]\x1b[2J.",
+        ),
+        Reply.text("The keeper trims the wick."),
+    )
+    app = research_app(make_settings, fake_anthropic)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await toggle_on(pilot)
+        view = await ask(pilot, QUESTION)
+        await settled(pilot)
+        shown = trail(view)
+        assert shown.splitlines() == [
+            "Round 1: Looking [link=https://evil.example]here[/link].",
+            'Round 1: searched "[bold red]lamp[/] wick" (keyword) -> 2 passages, 2 new',
+        ]
+        assert "\x1b" not in shown and "\x07" not in shown
