@@ -134,6 +134,32 @@ def test_the_older_hybrid_knob_sets_the_searches_mode_and_the_result_count_holds
     assert claude.retrieve("trimodal methodology lighthouse keeper", mode="vector")[1:]
 
 
+def test_a_search_without_a_mode_takes_the_configured_one_unless_the_hybrid_knob_says(
+    research_index: str, fake_anthropic: FakeAnthropic
+) -> None:
+    client = AtlasQuery(
+        Settings(
+            db_path=research_index,
+            api_key="sk-test",
+            base_url=fake_anthropic.base_url,
+            max_retries=0,
+            search_mode="keyword",
+        )
+    )
+    search = ToolUse("search", {"query": "lighthouse keeper"})
+    fake_anthropic.script(
+        Reply.tools(search), Reply.text("A."), Reply.tools(search), Reply.text("B.")
+    )
+
+    plain = [e for e in client.research_events(QUESTION) if isinstance(e, Round)]
+    hybrid = [
+        e for e in client.research_events(QUESTION, use_hybrid_search=True) if isinstance(e, Round)
+    ]
+
+    assert plain[0].round.steps[0].mode == "keyword"  # the configured default
+    assert hybrid[0].round.steps[0].mode == "hybrid"  # as `retrieve` reads the older knob
+
+
 def test_a_read_widens_a_passage_through_the_real_index(
     claude: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
