@@ -180,6 +180,7 @@ class MarkdownWriter:
 def run_ask(
     args: argparse.Namespace, settings: Settings, client: AtlasQuery, knobs: dict[str, Any]
 ) -> int:
+    from atlas_tui.conversation import trail_lines
     from atlas_tui.query import Delta, Done, Failed, Round
 
     if not args.question.strip():
@@ -204,9 +205,9 @@ def run_ask(
             if args.json:
                 out.write(json_safe(json.dumps(event_json(event), ensure_ascii=False)) + "\n")
                 out.flush()
-            elif isinstance(shown, Round):  # research mode's trail, a line per search or read
-                for step in shown.round.steps:  # (cleaned: the model's words)
-                    out.write(f"Round {shown.round.number}: {step.describe()}\n")
+            elif isinstance(shown, Round):  # research mode's trail, as the TUI shows it (cleaned)
+                for line, _ in trail_lines((shown.round,)):
+                    out.write(line + "\n")
                 out.flush()
             elif isinstance(shown, Delta):
                 writer.write(shown.text)

@@ -97,6 +97,20 @@ def shown_round(research_round: ResearchRound) -> ResearchRound:
     )
 
 
+def trail_lines(rounds: tuple[ResearchRound, ...]) -> list[tuple[str, str]]:
+    """Research mode's trail as transcript lines and their kind: a line per search or read
+    (`Round 2: searched "gzip text mode" (hybrid) -> 6 passages, 2 new`; "refused" for a call
+    that was refused), and what the model wrote before its calls ("note"). The rounds are cleaned
+    ones (`shown_round`): the TUI and `ask` show these lines."""
+    lines: list[tuple[str, str]] = []
+    for shown in rounds:
+        if shown.note.strip():
+            lines.append((f"Round {shown.number}: " + " ".join(shown.note.split()), "note"))
+        for step in shown.steps:
+            lines.append((f"Round {shown.number}: {step.describe()}", "refused" * bool(step.error)))
+    return lines
+
+
 def shown_error(error: AtlasError) -> AtlasError:
     """The error with its message and hint cleaned (a server's error text is untrusted)."""
     shown = copy.copy(error)

@@ -9,7 +9,6 @@ from typing import Any
 from atlas_tui import errors
 from atlas_tui.conversation import CANCELLED_BEFORE_START, ConversationTurn
 from atlas_tui.query import Failed, Round
-from atlas_tui.types import ResearchRound
 from atlas_tui.usage import usage_record, usage_text
 
 STEP_KEYS = "alt+←/→"  # how a question's answers are stepped through
@@ -21,20 +20,6 @@ def failure_notice(error: errors.AtlasError) -> str:
     if error.partial_text:
         text += "\nThe partial answer above is kept."
     return text
-
-
-def trail_lines(rounds: tuple[ResearchRound, ...]) -> list[tuple[str, str]]:
-    """Research mode's trail as transcript lines and their kind: a line per search or read
-    (`Round 2: searched "gzip text mode" (hybrid) -> 6 passages, 2 new`; "refused" for a call
-    that was refused), and what the model wrote before its calls ("note"). The rounds are the
-    cleaned ones of a `ShownAnswer`."""
-    lines: list[tuple[str, str]] = []
-    for shown in rounds:
-        if shown.note.strip():
-            lines.append((f"Round {shown.number}: " + " ".join(shown.note.split()), "note"))
-        for step in shown.steps:
-            lines.append((f"Round {shown.number}: {step.describe()}", "refused" * bool(step.error)))
-    return lines
 
 
 def research_progress(event: Round, rounds: int) -> str:

@@ -21,7 +21,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from atlas_tui.conversation import Answer, Conversation, ConversationTurn, Token
+from atlas_tui.conversation import Answer, Conversation, ConversationTurn, Token, trail_lines
 from atlas_tui.query import Delta, Done, Event, Failed, Retrieved, Round
 from atlas_tui.safety import Clean
 from atlas_tui.tui.messages import (
@@ -34,7 +34,7 @@ from atlas_tui.tui.messages import (
     DocumentsRetrieved,
     RoundDone,
 )
-from atlas_tui.tui.notices import answer_note, ended_note, stored_note, trail_lines
+from atlas_tui.tui.notices import answer_note, ended_note, stored_note
 from atlas_tui.tui.stream import DeltaBatcher, link_citations
 from atlas_tui.tui.widgets.answer_markdown import AnswerMarkdown
 from atlas_tui.tui.widgets.documents import DocumentsPane
