@@ -202,3 +202,31 @@ async def test_the_models_queries_and_notes_show_as_plain_text(make_settings, fa
             'Round 1: searched "[bold red]lamp[/] wick" (keyword) -> 2 passages, 2 new',
         ]
         assert "\x1b" not in shown and "\x07" not in shown
+
+
+async def test_a_regenerated_research_answer_keeps_each_answers_own_trail(
+    make_settings, fake_anthropic
+):
+    fake_anthropic.script(
+        Reply.tools(ToolUse("search", {"query": "trimodal methodology", "mode": "keyword"})),
+        Reply.text("First [1]."),
+        Reply.tools(ToolUse("search", {"query": "trimodal methodology", "mode": "keyword"})),
+        Reply.tools(ToolUse("search", {"query": "lighthouse keeper", "mode": "keyword"})),
+        Reply.text("Second."),
+    )
+    app = research_app(make_settings, fake_anthropic)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await toggle_on(pilot)
+        view = await ask(pilot, QUESTION)
+        await settled(pilot)
+        assert trail(view) == ROUND_1
+        await pilot.press("ctrl+r")
+        turn = app.conversation.turns[-1]
+        await until(pilot, lambda: len(turn.answers) == 2)
+        await settled(pilot)
+        assert trail(view).splitlines() == [ROUND_1, ROUND_2]
+        pane = app.query_one(DocumentsPane)
+        assert pane.border_subtitle == "2 found in 2 rounds"
+        await pilot.press("alt+left")  # the first answer, with its own trail and documents
+        await until(pilot, lambda: trail(view) == ROUND_1)
+        await until(pilot, lambda: pane.border_subtitle == "1 found in 1 round")
