@@ -1025,3 +1025,23 @@ def test_an_endless_tool_input_is_refused_and_kept_short(
     assert rounds[0].round.steps[0].error == "the input is longer than 10,000 characters"
     assert kept[0] == 10_001  # read no further than needed to refuse it
     assert rounds[0].round.steps[1].new == (1, 2)
+
+
+def test_the_sessions_answer_length_reaches_every_request_and_bounds_the_answer(
+    fake_anthropic: FakeAnthropic, claude
+) -> None:
+    fake_anthropic.script(
+        Reply.tools(ToolUse("search", {"query": "gzip"})), Reply.text("gzip " * 100)
+    )
+    answerer = claude()
+    stream = ResearchStream(
+        answerer, "q", Library(), model=answerer.model, max_tokens=20, temperature=0.2
+    )
+
+    with pytest.raises(errors.GenerationError, match="this session's answer length") as failed:
+        run(stream)
+
+    assert [r.body["max_tokens"] for r in fake_anthropic.requests] == [20, 20]
+    assert all("temperature" not in r.body for r in fake_anthropic.requests)  # Claude takes none
+    kept = failed.value.partial_text
+    assert kept.startswith("gzip gzip") and len(kept) <= 20 * 16  # cut at its length, kept
