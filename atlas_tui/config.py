@@ -85,6 +85,11 @@ class Settings:
     max_retries: int = 2
     max_file_bytes: int = 20_000_000
     history_turns: int = 4  # earlier turns of a session sent with a follow-up
+    # research mode (the model searches the index itself): rounds of tool calls at most, and the
+    # budget of all its requests together, in tokens and (for a priced model) US dollars
+    research_rounds: int = 5
+    research_token_budget: int = 60_000
+    research_cost_budget: float = 0.25
     sessions_path: str = ""  # "" means <user data dir>/sessions.sqlite3
     reopen_last_session: bool = True
     theme: str = "textual-dark"
@@ -213,6 +218,9 @@ LIMITS: dict[str, tuple[float, float, bool]] = {
     "max_retries": (0, 10, False),
     "max_file_bytes": (1, 10**12, False),
     "history_turns": (0, 100, False),
+    "research_rounds": (1, 50, False),
+    "research_token_budget": (1_000, 10_000_000, False),
+    "research_cost_budget": (0.0, 1000.0, True),  # USD, more than 0
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

@@ -2,25 +2,37 @@
 
 `AtlasQuery.events()` is the spine: it yields `Retrieved`, then `Delta`s, then `Done` or `Failed`.
 `query`, `query_streaming`, `retrieve_only` and `query_with_context` are thin loops over it, and the
-TUI's worker is another.
+TUI's worker is another. `research_events()` is research mode's: `Round`s (the model's searches),
+then `Delta`s, then `Done` or `Failed`; `research()` is its streaming loop.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atlas_tui.config import Settings, load_settings
 from atlas_tui.errors import AtlasError, CancelledError_
-from atlas_tui.generation import Completed, TextDelta
+from atlas_tui.generation import Completed
 from atlas_tui.generation.terms import terms
+from atlas_tui.query_events import (
+    Delta,
+    DeltaCallback,
+    Done,
+    Event,
+    Failed,
+    Prefixed,
+    QueryRun,
+    Retrieved,
+    Round,
+    Timings,
+    stream_text,
+)
 from atlas_tui.types import Citation, Passage, Turn, Usage
-from atlas_tui.usage import cost_usd, usage_record
+from atlas_tui.usage import cost_usd
 
 if TYPE_CHECKING:
     from atlas_tui.detached import Detached
@@ -28,96 +40,25 @@ if TYPE_CHECKING:
     from atlas_tui.generation.catalog import Offer
     from atlas_tui.knowledge.base import IngestReport, KnowledgeBase
 
+__all__ = [
+    "AtlasQuery",
+    "Delta",
+    "DeltaCallback",
+    "Done",
+    "Event",
+    "Failed",
+    "QueryRun",
+    "Retrieved",
+    "Round",
+    "Timings",
+    "create_query_client",
+]
 
 # The offline answerer's excerpts, encoded two at a time (the model releases the GIL).
 _ENCODE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="atlas-encode")
 
 MIN_RATE_SECONDS = 0.5  # a shorter stream is too short to time: no tokens/s is shown
 MIN_RATE_TOKENS = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Timings:
-    retrieval_ms: float = 0.0
-    first_token_ms: float | None = None  # from the call to the first delta
-    total_ms: float = 0.0
-    tokens_per_s: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Retrieved:
-    documents: tuple[Passage, ...]
-    retrieval_ms: float = 0.0
-
-
-# A piece of the answer, with the citations it carries: the answerer's own event, passed through.
-Delta = TextDelta
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    answer: str
-    citations: tuple[Citation, ...]
-    usage: Usage
-    timings: Timings
-    answerer: str
-    extractive: bool = False
-    model: str = ""  # the Claude model that answered ("" for the offline answerer)
-    cost_usd: float | None = None  # from the model's own token counts, where its price is known
-
-    def usage_record(self) -> dict[str, Any]:
-        """Tokens in and out (and the cost, when known), as stored with the turn."""
-        return usage_record(self.usage, self.cost_usd)
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    error: AtlasError
-    partial_text: str = ""
-
-    @property
-    def cancelled(self) -> bool:
-        return isinstance(self.error, CancelledError_)
-
-
-Event = Retrieved | Delta | Done | Failed
-DeltaCallback = Callable[[str, str], None]
-
-
-class QueryRun:
-    """One question's event stream. Iterate it; `cancel()` may be called from any thread."""
-
-    def __init__(self, events: Callable[[QueryRun], Iterator[Event]]) -> None:
-        self._cancelled = threading.Event()
-        self._answer: AnswerStream | None = None
-        self._lock = threading.Lock()
-        self._iterator = events(self)
-
-    def __iter__(self) -> Iterator[Event]:
-        return self._iterator
-
-    def __next__(self) -> Event:
-        return next(self._iterator)
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def attach(self, answer: AnswerStream) -> None:
-        with self._lock:
-            self._answer = answer
-            if self._cancelled.is_set():
-                answer.cancel()
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-        with self._lock:
-            if self._answer is not None:
-                self._answer.cancel()
-
-    def close(self) -> None:
-        self.cancel()
-        self._iterator.close()
 
 
 _REFERRING = re.compile(
@@ -206,6 +147,17 @@ class AtlasQuery:
     @property
     def extractive(self) -> bool:
         return self.answerer.extractive
+
+    def can_research(self, model: str | None = None) -> bool:
+        """Whether research mode runs with `model` (None: the default): a model that can call
+        tools answers it (Claude, or an endpoint on the anthropic profile), not the offline
+        answerer nor a server on the compatible profile. Cheap once warm (the TUI asks it on its
+        UI thread): the offline answerer is answered without loading the SDK."""
+        if self.answerer.extractive:
+            return False
+        from atlas_tui.generation.research import tool_user
+
+        return tool_user(self.answerer, model) is not None
 
     def label_for(self, model: str | None = None) -> str:
         """Who answers `model` (None: the default): "local qwen3 via Ollama", "Claude ..."."""
@@ -308,7 +260,10 @@ class AtlasQuery:
         history: tuple[Turn, ...],
         knobs: dict[str, Any],
         answer_knobs: dict[str, Any] | None = None,
+        notice: str = "",
     ) -> Iterator[Event]:
+        """`notice`: a line that begins the answer (research mode's, when it answers with one
+        search)."""
         # only the knobs given reach the answerer (answerers that take none keep working)
         given = {k: v for k, v in (answer_knobs or {}).items() if v not in (None, "")}
         started = time.perf_counter()
@@ -322,13 +277,30 @@ class AtlasQuery:
         if run.cancelled:
             yield Failed(CancelledError_("Cancelled."))
             return
+
+        def stream() -> AnswerStream:
+            answer = self.answerer.stream(text, passages, history, **given)
+            return Prefixed(answer, notice) if notice else answer
+
+        yield from self._answer(run, stream, started, retrieval_ms, given)
+
+    def _answer(
+        self,
+        run: QueryRun,
+        stream: Callable[[], AnswerStream],
+        started: float,
+        retrieval_ms: float,
+        given: dict[str, Any],
+    ) -> Iterator[Event]:
+        """The answer's events: its `Delta`s (and research's `Round`s), then `Done` or `Failed`."""
         parts: list[str] = []
         citations: list[Citation] = []
         first_token: float | None = None
         usage = Usage()
         completed: Completed | None = None
+        rounds = 0
         try:
-            answer = self.answerer.stream(text, passages, history, **given)
+            answer = stream()
             run.attach(answer)
             try:
                 for event in answer:
@@ -339,6 +311,10 @@ class AtlasQuery:
                             first_token = time.perf_counter()
                         parts.append(event.text)
                         citations.extend(event.citations)
+                        yield event
+                    elif isinstance(event, Round):
+                        rounds += 1
+                        retrieval_ms += event.round.tool_ms
                         yield event
                     else:
                         usage, completed = event.usage, event
@@ -381,20 +357,96 @@ class AtlasQuery:
             extractive=extractive,
             model=model,
             cost_usd=None if extractive else cost_usd(self.settings.prices, model, usage),
+            rounds=rounds,
         )
+
+    # --- research mode
+
+    def research_events(
+        self,
+        text: str,
+        *,
+        history: Sequence[Turn] = (),
+        model: str | None = None,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        **knobs: Any,
+    ) -> QueryRun:
+        """Research mode: the model searches the index itself, round after round, then answers.
+
+        Yields a `Round` per round of tool calls (every passage gathered so far, numbered as the
+        answer cites them), then `Delta`s, then `Done` or `Failed`. Without a model that can call
+        tools (the offline answerer, a server on the compatible profile) the answer begins with a
+        line saying so and comes from one search, as `events()` gives it. Knobs as for `events()`
+        (`mode` and `source` become the searches' default mode and limit)."""
+        answer_knobs = {
+            "model": model,
+            "system_prompt": system_prompt,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
+        return QueryRun(lambda run: self._research(run, text, tuple(history), knobs, answer_knobs))
+
+    def _research(
+        self,
+        run: QueryRun,
+        text: str,
+        history: tuple[Turn, ...],
+        knobs: dict[str, Any],
+        answer_knobs: dict[str, Any],
+    ) -> Iterator[Event]:
+        from atlas_tui.generation.research import ResearchStream, ToolsUnsupportedError, tool_user
+        from atlas_tui.query_research import IndexTools, no_tools_line
+
+        model = answer_knobs.get("model")
+        found = tool_user(self.answerer, model)
+        if found is None:
+            line = no_tools_line(self.label_for(model))
+            yield from self._events(run, text, history, knobs, answer_knobs, notice=line)
+            return
+        answerer, chosen = found
+        given = {k: v for k, v in answer_knobs.items() if v not in (None, "")}
+
+        def stream() -> AnswerStream:
+            return ResearchStream(
+                answerer,
+                text,
+                IndexTools(self, knobs),
+                history,
+                model=chosen,
+                system_prompt=answer_knobs.get("system_prompt"),
+                temperature=answer_knobs.get("temperature"),
+                max_tokens=answer_knobs.get("max_tokens"),
+            )
+
+        for event in self._answer(run, stream, time.perf_counter(), 0.0, given):
+            if isinstance(event, Failed) and isinstance(event.error, ToolsUnsupportedError):
+                # the server refused the tools' blocks before anything was said: it has learnt
+                # to take the compatible form, which has none; one search, as `events()` does
+                line = no_tools_line(self.label_for(model))
+                yield from self._events(run, text, history, knobs, answer_knobs, notice=line)
+                return
+            yield event
+
+    def research(
+        self,
+        text: str,
+        callback: DeltaCallback,
+        *,
+        on_round: Callable[[Round], None] | None = None,
+        **knobs: Any,
+    ) -> str:
+        """Research, streaming the answer as `query_streaming` does (`callback(delta,
+        full_text)`), and calling `on_round(round)` after each round of searching; returns the
+        answer."""
+        return stream_text(self.research_events(text, **knobs), callback, on_round)
 
     # --- the origin's conveniences
 
     def query_streaming(self, text: str, callback: DeltaCallback, **knobs: Any) -> str:
         """Stream the answer, calling `callback(delta, full_text)` per piece; return the answer."""
-        full = ""
-        for event in self.events(text, **knobs):
-            if isinstance(event, Delta):
-                full += event.text
-                callback(event.text, full)
-            elif isinstance(event, Failed):
-                raise event.error
-        return full
+        return stream_text(self.events(text, **knobs), callback)
 
     def query(self, text: str, **knobs: Any) -> str:
         return self.query_streaming(text, lambda _delta, _full: None, **knobs)

@@ -70,3 +70,48 @@ class Turn:
     answer: str
     passages: tuple[Passage, ...] = field(default_factory=tuple)
     answerer: str = ""  # the label of what answered ("offline extractive", "Claude ..."), if known
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStep:
+    """One tool call the model made in research mode, as carried out (or refused).
+
+    Passages are named by the number [n] they have in the answer (their place among every passage
+    the research gathered, in the order found).
+    """
+
+    tool: str  # "search" or "read" (or the unknown name the model used)
+    query: str = ""  # search: what was searched for
+    mode: str = ""  # search: hybrid, vector or keyword
+    source: str = ""  # search: the source glob it was limited to ("" for every file)
+    passage: int = 0  # read: the passage [n] widened
+    before: int = 0  # read: passages asked for before it and after it
+    after: int = 0
+    found: tuple[int, ...] = ()  # the passages it returned, in order
+    new: tuple[int, ...] = ()  # those it found first
+    error: str = ""  # why the call was refused ("" when it was carried out)
+
+    def describe(self) -> str:
+        """One line for a transcript: `searched "gzip text mode" (hybrid) -> 6 passages, 2 new`.
+        The query is the model's text: show the line through the UI's own escaping."""
+        if self.error:
+            return f"{self.tool} refused: {self.error}"
+        count = f"{len(self.found)} passage{'' if len(self.found) == 1 else 's'}"
+        result = f"{count}, {len(self.new)} new" if self.found else "no passages"
+        if self.tool == "read":
+            around = f"[{self.passage}] ({self.before} before, {self.after} after)"
+            return f"read around {around} -> {result}"
+        where = f", in {self.source}" if self.source else ""
+        return f'searched "{" ".join(self.query.split())}" ({self.mode}{where}) -> {result}'
+
+
+@dataclass(frozen=True, slots=True)
+class ResearchRound:
+    """One round of research: the model's tool calls in one reply, and what they found."""
+
+    number: int  # 1-based
+    steps: tuple[ToolStep, ...] = ()
+    note: str = ""  # what the model wrote before its calls (not part of the answer)
+    input_tokens: int = 0  # this round's request, as the model counted it
+    output_tokens: int = 0
+    tool_ms: float = 0.0  # the client's own time on the calls (searching, reading)

@@ -38,6 +38,15 @@ def main() -> int:
         ),
         ["bench_search.py", *db, *quick],
         ["bench_query.py", *db, "--collection", "bench"],
+        [
+            "bench_research.py",
+            *db,
+            "--collection",
+            "bench",
+            *(["--runs", "5"] if args.quick else []),
+        ],
+        # one line when no model can call tools is configured
+        ["eval_research.py", "--db", f"python={args.db}", "--collection", "python=bench"],
         ["bench_tui.py"],
         ["bench_citations.py"],
         ["bench_browser.py"],  # the demo corpus, in Chromium and tmux

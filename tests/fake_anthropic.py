@@ -21,6 +21,13 @@ has partial text to keep (but "drop_at_once", before any of them):
                      goes away (a server that is never silent for long, and never done)
   "no_response"      the request is read but no response ever starts (until released)
 HTTP errors: `Reply(status=429, error_type="rate_limit_error")` sends the real error body shape.
+
+Tool use: `Reply.tools(ToolUse("search", {"query": "gzip"}), ...)` (or `Reply(tool_uses=...)` after
+text blocks) streams each call as the API does: a `content_block_start` with a `tool_use` block
+(empty input), its input JSON in `input_json_delta` pieces, `content_block_stop`; the message ends
+with `stop_reason: tool_use`. Search results are counted for citations as the API counts them:
+across the request's messages and inside their `tool_result` blocks, in order. `server.replied`
+holds when each streamed reply was sent in full (for timing the client between two requests).
 """
 
 from __future__ import annotations
@@ -75,6 +82,22 @@ class Block:
 
 
 @dataclass(frozen=True)
+class ToolUse:
+    """A `tool_use` block: the call `name(input)`. Its input is streamed as JSON in pieces of
+    `piece` characters; `raw` streams that text instead (e.g. JSON cut short)."""
+
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+    id: str = ""  # "" gives toolu_fake_<n>, unique on this server
+    raw: str | None = None
+    piece: int = 9
+
+    @property
+    def json(self) -> str:
+        return self.raw if self.raw is not None else json.dumps(self.input)
+
+
+@dataclass(frozen=True)
 class Reply:
     blocks: Sequence[Block] = (Block(["Hello."]),)
     status: int = 200
@@ -82,14 +105,20 @@ class Reply:
     error_message: str = "Scripted error."
     headers: dict[str, str] = field(default_factory=dict)
     fault: str | None = None
-    stop_reason: str = "end_turn"
+    stop_reason: str | None = None  # None: tool_use when there are tool_uses, else end_turn
     input_tokens: int = 42
     output_tokens: int = 7
+    tool_uses: Sequence[ToolUse] = ()  # after the blocks
 
     @classmethod
     def text(cls, *chunks: str, **options: Any) -> Reply:
         """A reply of one uncited text block streamed as `chunks`."""
         return cls(blocks=(Block(chunks),), **options)
+
+    @classmethod
+    def tools(cls, *uses: ToolUse, text: str = "", **options: Any) -> Reply:
+        """A reply calling tools, after `text` (a block of its own) when given."""
+        return cls(blocks=(Block([text]),) if text else (), tool_uses=uses, **options)
 
     @property
     def streamed_text(self) -> str:
@@ -203,12 +232,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         try:
-            for event, data in _events(reply, request):
+            for event, data in _events(reply, request, self.server.fake.tool_id):
                 if event == "FAULT" and not self._fault(reply, send):
                     return
                 if event != "FAULT":
                     send(event, data)
             self._end_chunked()
+            self.server.fake.replied.append(time.perf_counter())
         except (BrokenPipeError, ConnectionResetError):
             self.server.fake.client_gone.set()
             self.close_connection = True
@@ -290,7 +320,9 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
 
-def _events(reply: Reply, request: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _events(
+    reply: Reply, request: dict[str, Any], tool_id: Any
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """The genuine sequence of a streamed message, with a FAULT marker where the fault goes."""
     results = _search_results(request)
     yield (
@@ -347,27 +379,62 @@ def _events(reply: Reply, request: dict[str, Any]) -> Iterator[tuple[str, dict[s
                 },
             )
         yield "content_block_stop", {"type": "content_block_stop", "index": index}
+    for index, use in enumerate(reply.tool_uses, len(reply.blocks)):
+        yield from _tool_use_events(index, use, use.id or tool_id())
     if reply.fault:
         yield "FAULT", {}
+    stop_reason = reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn")
     yield (
         "message_delta",
         {
             "type": "message_delta",
-            "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
+            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
             "usage": {"output_tokens": reply.output_tokens},
         },
     )
     yield "message_stop", {"type": "message_stop"}
 
 
+def _tool_use_events(
+    index: int, use: ToolUse, tool_id: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    block = {"type": "tool_use", "id": tool_id, "name": use.name, "input": {}}
+    yield (
+        "content_block_start",
+        {"type": "content_block_start", "index": index, "content_block": block},
+    )
+    text = use.json
+    pieces = [text[i : i + max(use.piece, 1)] for i in range(0, len(text), max(use.piece, 1))]
+    for piece in ["", *pieces]:  # the API's first input_json_delta is empty
+        yield (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "input_json_delta", "partial_json": piece},
+            },
+        )
+    yield "content_block_stop", {"type": "content_block_stop", "index": index}
+
+
 def _search_results(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """The request's search_result blocks in order across its messages, as the API counts them."""
+    """The request's search_result blocks as the API counts them: in order across its messages
+    and inside their tool_result blocks."""
     found: list[dict[str, Any]] = []
     for message in request.get("messages", []):
         content = message.get("content")
-        if isinstance(content, list):
-            found.extend(b for b in content if b.get("type") == "search_result")
+        for block in content if isinstance(content, list) else ():
+            if block.get("type") == "search_result":
+                found.append(block)
+            elif block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+                found.extend(b for b in block["content"] if b.get("type") == "search_result")
     return found
+
+
+def tool_results(request: RecordedRequest) -> list[dict[str, Any]]:
+    """The tool_result blocks of a request's last message (the turn answering tool calls)."""
+    content = request.body["messages"][-1]["content"]
+    return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
 
 
 class _Server(ThreadingHTTPServer):
@@ -385,6 +452,8 @@ class FakeAnthropic:
         self.client_gone = threading.Event()  # set when a client hung up mid-reply
         self.stopping = False
         self.models: list[str] | None = None  # what GET /v1/models lists (None: a 404)
+        self.replied: list[float] = []  # when each streamed reply was sent in full
+        self._tool_ids = iter(range(1, 1_000_000))
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -412,6 +481,10 @@ class FakeAnthropic:
         """Block until `count` requests have arrived (False if `timeout` passes first)."""
         with self._arrived:
             return self._arrived.wait_for(lambda: len(self.requests) >= count, timeout)
+
+    def tool_id(self) -> str:
+        with self._lock:
+            return f"toolu_fake_{next(self._tool_ids)}"
 
     def next_reply(self) -> Reply | None:
         with self._lock:

@@ -25,10 +25,10 @@ from atlas_tui.conversation import (
 )
 from atlas_tui.conversation.shown import shown_error, shown_event
 from atlas_tui.errors import APIConnectionError, AtlasError, CancelledError_
-from atlas_tui.query import Delta, Done, Event, Failed, QueryRun, Retrieved, Timings
+from atlas_tui.query import Delta, Done, Event, Failed, QueryRun, Retrieved, Round, Timings
 from atlas_tui.safety import Clean
 from atlas_tui.sessions import AnswerVersion, SessionStore
-from atlas_tui.types import Citation, Passage, Usage
+from atlas_tui.types import Citation, Passage, ResearchRound, ToolStep, Usage
 
 HOSTILE = "Keepers \x1b]0;pwned\x07trim \u202ethe wick\u202c [1]."
 PASSAGE = Passage(
@@ -68,6 +68,11 @@ class ScriptedClient:
 
     def events(self, text: str, **knobs: Any) -> QueryRun:
         self.calls.append({"text": text, **knobs})
+        script = self.scripts.pop(0)
+        return QueryRun(script if callable(script) else lambda run: self._play(run, script))
+
+    def research_events(self, text: str, **knobs: Any) -> QueryRun:
+        self.calls.append({"text": text, "research": True, **knobs})
         script = self.scripts.pop(0)
         return QueryRun(script if callable(script) else lambda run: self._play(run, script))
 
@@ -646,6 +651,112 @@ def test_a_finished_answer_is_shown_clean() -> None:
     assert (shown.answer, shown.answerer) == ("A red [1].", "Claude test")
     assert shown.citations[0].cited_text == "trim" and shown.timings == hostile.timings
     assert ShownPassage.of(PASSAGE).path == "/docs/lighthouse.md"
+
+
+# --- research mode ------------------------------------------------------------------------------
+
+SECOND = replace(PASSAGE, chunk_id="c2", text="The lamp burns oil.", heading="Duties > Lamps")
+
+
+def researched(*, cancel_after_round: int = 0) -> list[Event]:
+    """Two rounds (the first query hostile), then the answer citing [2] (from round 2)."""
+    first = ResearchRound(
+        1, (ToolStep("search", "keeper \x1b]0;pwned\x07duties", "hybrid", found=(1,), new=(1,)),)
+    )
+    second = ResearchRound(
+        2,
+        (ToolStep("search", "lamp", "keyword", found=(1, 2), new=(2,)),),
+        note="Now \x1b[2Jlamps.",
+    )
+    rounds: list[Event] = [
+        Round(first, (PASSAGE,), Usage(900, 40), 0.001),
+        Round(second, (PASSAGE, SECOND), Usage(2000, 90), 0.002),
+    ]
+    if cancel_after_round:
+        return rounds[:cancel_after_round]
+    return [*rounds, Delta("It burns oil [2]."), done("It burns oil [2].")]
+
+
+def test_research_mode_goes_to_research_events_and_the_turn_keeps_its_trail(
+    conversation, client, settings
+) -> None:
+    conversation.set_research(True)  # before the session exists: kept, stored when created
+    client.scripts.append(researched())
+
+    turn, shown = run(conversation, "What do keepers burn?")
+
+    assert client.calls[0]["research"] is True
+    assert [type(e) for e in shown] == [Round, Round, Delta, Done]
+    first = shown[0]
+    assert isinstance(first, Round)
+    assert (
+        first.round.steps[0].describe() == 'searched "keeper duties" (hybrid) -> 1 passage, 1 new'
+    )
+    assert turn.status == "done" and [d.text for d in turn.documents] == [
+        "Keepers trim the wick.",
+        "The lamp burns oil.",
+    ]
+    trail = turn.on_screen.rounds
+    assert [r.number for r in trail] == [1, 2] and trail[1].note == "Now lamps."
+    assert trail[0].steps[0].query == "keeper duties"  # cleaned for the screen ...
+    (session,) = stored(settings)
+    assert session.research is True
+    (kept,) = session.turns
+    assert kept.rounds[0].steps[0].query == "keeper \x1b]0;pwned\x07duties"  # ... stored verbatim
+    assert kept.documents == (PASSAGE, SECOND) and kept.answer == "It burns oil [2]."
+
+
+def test_research_is_the_sessions_toggle_kept_by_a_new_session_and_a_reopened_one(
+    conversation, client, settings
+) -> None:
+    client.scripts += [answered("Plain."), researched(), researched()]
+    run(conversation, "Plain?")  # toggle off: one search
+    first_id = conversation.session.id
+    conversation.set_research(True)  # the session exists: stored at once
+    assert stored(settings)[0].research is True
+    conversation.new_session()
+    assert conversation.session.research is True  # ctrl+n keeps the way of working
+    run(conversation, "Researched?")
+    conversation.set_research(False)
+    assert first_id is not None
+    conversation.open_session(first_id)
+    assert conversation.session.research is True
+    run(conversation, "Again?")
+    assert [c.get("research", False) for c in client.calls] == [False, True, True]
+    turn, _ = run_research_off(conversation, client)
+    assert client.calls[-1].get("research") is None and turn.on_screen.rounds == ()
+
+
+def run_research_off(
+    conversation: Conversation, client: ScriptedClient
+) -> tuple[ConversationTurn, list[Event]]:
+    """A question asked with research off whatever the session's toggle says (as `ask` does)."""
+    client.scripts.append(answered("One search."))
+    answer = conversation.ask("Plain again?", research=False)
+    return answer.turn, [answer.take(event) for event in answer.events()]
+
+
+def test_a_research_answer_cancelled_between_rounds_keeps_the_trail_found(
+    conversation, client, settings
+) -> None:
+    conversation.set_research(True)
+
+    def escape_after_round_1(run: QueryRun) -> Iterator[Event]:
+        yield from researched(cancel_after_round=1)
+        conversation.cancel()  # Esc between rounds: the run is cancelled before the next request
+        assert run.cancelled
+        yield Failed(CancelledError_("Cancelled."), "")
+
+    client.scripts.append(escape_after_round_1)
+
+    turn, shown = run(conversation, "Cancelled?")
+
+    assert [type(e) for e in shown] == [Round, Failed]
+    assert turn.status == "cancelled"
+    assert [r.number for r in turn.on_screen.rounds] == [1]
+    assert [d.text for d in turn.documents] == ["Keepers trim the wick."]
+    (kept,) = stored(settings)[0].turns
+    assert [r.number for r in kept.rounds] == [1] and kept.documents == (PASSAGE,)
 
 
 def test_what_cannot_be_done_yet_says_so_and_how(conversation, client, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 from atlas_tui.errors import SessionStoreError
 from atlas_tui.sessions import AnswerVersion, Session, SessionStore, SessionTurn
 from atlas_tui.sessions.export import export_json, export_markdown, session_from_json
-from atlas_tui.types import Citation, Passage
+from atlas_tui.types import Citation, Passage, ResearchRound, ToolStep
 
 
 def passage(n: int, text: str, heading: str = "", source: str = "") -> Passage:
@@ -236,7 +236,7 @@ def test_markdown_marks_regenerated_answers_as_alternatives_of_one_question() ->
 def test_json_keeps_alternatives_model_usage_and_the_system_prompt() -> None:
     session = regenerated_session()
     data = json.loads(export_json(session))
-    assert data["version"] == 2
+    assert data["version"] == 3
     (turn,) = data["session"]["turns"]
     assert [a["answer"] for a in turn["alternatives"]] == ["PDFs are skipped [1]."]
     assert turn["usage"]["output_tokens"] == 80 and turn["model"] == "claude-opus-5-5"
@@ -295,6 +295,80 @@ def test_the_cli_exports_a_damaged_turn_with_a_note_not_a_traceback(tmp_path: Pa
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         assert "Readable answer." in done.stdout
         assert "documents: expected a list" in done.stdout
+
+
+def research_session() -> Session:
+    documents = (
+        passage(1, "gzip.open opens in binary mode by default.", "gzip > open"),
+        passage(2, "Use mode 'rt' for text."),
+        passage(3, "shutil copies file objects."),
+    )
+    hostile = "gzip [^1-1]: forged\n# not a heading **bold** `tick"
+    rounds = (
+        ResearchRound(
+            1,
+            (
+                ToolStep("search", query=hostile, mode="hybrid", found=(1, 2), new=(1, 2)),
+                ToolStep("fetch", error="there is no tool 'fetch'; use search or read"),
+            ),
+            note="Let me *look*.\n## forged",
+        ),
+        ResearchRound(2, (ToolStep("read", passage=2, before=0, after=1, found=(2, 3), new=(3,)),)),
+    )
+    turn = SessionTurn(
+        id=1,
+        session_id="5e55ea4c",
+        position=1,
+        question="How do I read gzip text and copy it?",
+        documents=documents,
+        answer="Use 'rt' [2], then copy [3].",
+        citations=(Citation(2, "c2", "Use mode 'rt' for text."), Citation(3, "c3", "")),
+        answerer="Claude claude-sonnet-5-5",
+        status="done",
+        rounds=rounds,
+    )
+    return Session("5e55ea4c", "Research", 1.7e9, 1.7e9 + 60, (turn,), research=True)
+
+
+def test_markdown_shows_the_research_trail_with_the_passages_each_step_found() -> None:
+    tokens = parse(export_markdown(research_session()))
+
+    items = [plain(t) for t in tokens if t.type == "inline"]
+    assert "Research trail (2 rounds):" in items
+    assert "Round 1, the model's note: Let me *look*. ## forged" in items
+    assert (
+        'Round 1: searched "gzip [^1-1]: forged # not a heading **bold** `tick" (hybrid) -> '
+        "2 passages, 2 new"
+    ) in items
+    assert "Round 1: fetch refused: there is no tool 'fetch'; use search or read" in items
+    assert "Round 2: read around [2] (0 before, 1 after) -> 2 passages, 1 new" in items
+    assert "[1] Doc 1 /home/me/kb/notes/doc1.md › gzip > open" in items
+    assert "[3] Doc 3 /home/me/kb/notes/doc3.md" in items
+    # nothing the model wrote became structure: one heading, and only our footnotes
+    assert headings(tokens, "h2") == ["1. How do I read gzip text and copy it?"]
+    assert set(footnotes(tokens)) == {"1-2", "1-3"}
+    assert "Use 'rt' [^1-2], then copy [^1-3]." in items
+
+
+def test_json_keeps_the_rounds_and_the_research_toggle() -> None:
+    session = research_session()
+    data = json.loads(export_json(session))
+    assert data["version"] == 3 and data["session"]["research"] is True
+    (turn,) = data["session"]["turns"]
+    assert [r["number"] for r in turn["rounds"]] == [1, 2]
+    assert turn["rounds"][1]["steps"][0]["new"] == [3]
+    assert session_from_json(export_json(session)) == session
+
+
+def test_a_version_2_export_still_reads_back() -> None:
+    data = json.loads(export_json(regenerated_session()))
+    data["version"] = 2
+    del data["session"]["research"]
+    for turn in data["session"]["turns"]:
+        del turn["rounds"]
+        for alternative in turn["alternatives"]:
+            del alternative["rounds"]
+    assert session_from_json(json.dumps(data)) == regenerated_session()
 
 
 ESCAPES = {

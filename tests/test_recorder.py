@@ -14,9 +14,9 @@ import pytest
 import atlas_tui.sessions.store as store_module
 from atlas_tui.conversation.recording import TurnRecorder
 from atlas_tui.errors import APIConnectionError, CancelledError_, SessionStoreError
-from atlas_tui.query import Delta, Done, Failed, Retrieved, Timings
+from atlas_tui.query import Delta, Done, Failed, Retrieved, Round, Timings
 from atlas_tui.sessions import SessionStore
-from atlas_tui.types import Citation, Passage, Usage
+from atlas_tui.types import Citation, Passage, ResearchRound, ToolStep, Usage
 
 PASSAGE = Passage(
     chunk_id="c1",
@@ -298,3 +298,27 @@ def test_a_briefly_locked_database_is_waited_on(db_path: Path) -> None:
             holder.kill()
             holder.wait(DEADLINE_S)
         assert [s.id for s in store.list_sessions()] == [session_id]
+
+
+def test_each_research_round_is_stored_with_every_passage_found_so_far(
+    store: SessionStore, db_path: Path
+) -> None:
+    session_id = store.create_session()
+    recorder = TurnRecorder(store, session_id, "What do keepers do at dawn?")
+    other = Passage("c2", "They log the weather at dawn.", "log.md", "/docs", "Logs", "", 0.7)
+    first = ResearchRound(1, (ToolStep("search", query="keepers", found=(1,), new=(1,)),))
+    second = ResearchRound(2, (ToolStep("search", query="dawn", found=(2, 1), new=(2,)),))
+
+    recorder.record(Round(first, (PASSAGE,), Usage(300, 20)))
+    with SessionStore(db_path, read_only=True) as reader:  # stored at once, before any answer
+        (turn,) = reader.load_session(session_id).turns
+    assert (turn.rounds, turn.documents, turn.status) == ((first,), (PASSAGE,), "pending")
+
+    recorder.record(Round(second, (PASSAGE, other), Usage(900, 45)))
+    recorder.record(Failed(CancelledError_("Cancelled."), ""))
+    (turn,) = store.load_session(session_id).turns
+    assert (turn.rounds, turn.documents, turn.status) == (
+        (first, second),
+        (PASSAGE, other),
+        "cancelled",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import queue
 import sqlite3
@@ -16,7 +17,7 @@ import pytest
 
 from atlas_tui.errors import SessionStoreError
 from atlas_tui.sessions import MIGRATIONS, SCHEMA_VERSION, SessionStore
-from atlas_tui.types import Citation, Passage
+from atlas_tui.types import Citation, Passage, ResearchRound, ToolStep
 
 
 def passage(n: int, text: str = "Atlas stores vectors in LanceDB.") -> Passage:
@@ -315,7 +316,7 @@ def test_a_version_2_database_is_upgraded_and_its_turns_can_be_regenerated(db_pa
         damaged = store.load_session("bad0d0c5").turns  # not folded: nothing is guessed
         assert [(t.answer, bool(t.damaged)) for t in damaged] == [("A", True), ("B", False)]
     db = sqlite3.connect(db_path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     db.close()
 
 
@@ -635,3 +636,108 @@ def test_many_processes_opening_a_new_session_file_at_once_all_succeed(tmp_path:
             _, err = run.communicate(timeout=60)
             assert run.returncode == 0, err
         assert len(SessionStore(path).list_sessions()) == 4
+
+
+# --- research mode: the rounds of a turn, the toggle of a session --------------------------------
+
+
+def research_rounds() -> list[ResearchRound]:
+    search = ToolStep("search", query="vectors", mode="hybrid", found=(1, 2), new=(1, 2))
+    refused = ToolStep("read", error="passage must be a whole number from 1 to 2")
+    read = ToolStep("read", passage=1, before=1, after=1, found=(3, 1), new=(3,))
+    return [
+        ResearchRound(1, (search, refused), "Looking.", 300, 20, 41.5),
+        ResearchRound(2, (read,), "", 900, 25, 3.0),
+    ]
+
+
+def test_a_research_turn_keeps_its_rounds_and_documents_as_each_round_ends(
+    store: SessionStore, db_path: Path
+) -> None:
+    session_id = store.create_session()
+    turn_id = store.begin_turn(session_id, "Where are vectors?")
+    first, second = research_rounds()
+    store.set_rounds(turn_id, [first], [passage(1), passage(2)])
+    with SessionStore(db_path, read_only=True) as reader:  # seen by another reader at once
+        (seen,) = reader.load_session(session_id).turns
+        assert (seen.rounds, len(seen.documents)) == ((first,), 2)
+    store.set_rounds(turn_id, [first, second], [passage(1), passage(2), passage(3)])
+    store.finish_turn(turn_id, "In LanceDB [3].", [Citation(3, "c3", "vectors")], "Claude x")
+    (turn,) = store.load_session(session_id).turns
+    assert turn.rounds == (first, second)
+    assert [d.chunk_id for d in turn.documents] == ["c1", "c2", "c3"]
+    assert turn.version().rounds == turn.rounds
+
+
+def test_regenerating_a_research_turn_keeps_its_rounds_with_the_earlier_answer(
+    store: SessionStore,
+) -> None:
+    session_id = store.create_session()
+    turn_id = store.begin_turn(session_id, "q")
+    store.set_rounds(turn_id, research_rounds(), [passage(1), passage(2), passage(3)])
+    store.finish_turn(turn_id, "a [1]", status="done")
+    store.regenerate_turn(turn_id)
+    pending = store.load_session(session_id).turns[0]
+    assert (pending.rounds, pending.documents) == ((), ())
+    store.set_documents(turn_id, [passage(4)])  # answered again from one search
+    store.finish_turn(turn_id, "b [1]", status="done")
+    (turn,) = store.load_session(session_id).turns
+    assert turn.rounds == () and turn.alternatives[0].rounds == tuple(research_rounds())
+
+
+def test_damaged_rounds_load_as_a_note_and_spare_the_rest(
+    store: SessionStore, db_path: Path
+) -> None:
+    session_id = store.create_session()
+    done_turn(store, session_id, "q", "a")
+    db = sqlite3.connect(db_path)
+    bad = [{"number": 1, "steps": [{"tool": "search", "found": ["x"]}]}]
+    db.execute("UPDATE turns SET rounds = ?", (json.dumps(bad),))
+    db.commit()
+    db.close()
+    (turn,) = store.load_session(session_id).turns
+    assert "rounds: expected a list of passage numbers" in turn.damaged
+    assert turn.rounds == () and len(turn.documents) == 2 and turn.answer == "a"
+
+
+def test_the_session_keeps_whether_it_asks_in_research_mode(store: SessionStore) -> None:
+    session_id = store.create_session()
+    assert store.load_session(session_id).research is False
+    store.set_session_options(session_id, research=True)
+    store.set_session_options(session_id, model="claude-haiku-5-5")  # leaves it as it was
+    assert store.load_session(session_id).research is True
+    store.set_session_options(session_id, research=False)
+    assert store.load_session(session_id).research is False
+
+
+def test_a_version_5_database_is_upgraded_with_no_rounds_and_research_off(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    db = sqlite3.connect(db_path, isolation_level=None)
+    for step in (
+        *MIGRATIONS[0],
+        *MIGRATIONS[1],
+        *MIGRATIONS[2],
+        *MIGRATIONS[3],
+        *MIGRATIONS[4],
+    ):  # the schema as version 5 wrote it
+        if isinstance(step, str):
+            db.execute(step)
+    db.executescript(
+        """
+        INSERT INTO sessions (id, title, created, updated, model)
+            VALUES ('0ld5e553', 'Old', 1.0, 2.0, 'claude-opus-5-5');
+        INSERT INTO turns (session_id, position, question, answer, status, created, updated)
+            VALUES ('0ld5e553', 1, 'How do penguins swim?', 'With flippers.', 'done', 1, 2);
+        PRAGMA user_version = 5;
+        """
+    )
+    db.close()
+    with SessionStore(db_path) as store:
+        session = store.load_session("0ld5e553")
+        assert (session.research, session.model) == (False, "claude-opus-5-5")
+        (turn,) = session.turns
+        assert (turn.answer, turn.rounds, turn.damaged) == ("With flippers.", (), "")
+        store.set_rounds(turn.id, research_rounds(), [passage(1)])
+    db = sqlite3.connect(db_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    db.close()

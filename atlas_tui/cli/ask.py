@@ -27,19 +27,21 @@ if TYPE_CHECKING:
     from collections.abc import Generator
 
     from atlas_tui.conversation import Answer, Conversation
-    from atlas_tui.query import AtlasQuery, Event
+    from atlas_tui.query import AtlasQuery, Event, Round
 
 EXIT_CANCELLED = 128 + signal.SIGINT
 
 
 def event_json(event: Event) -> dict[str, Any]:
-    from atlas_tui.query import Delta, Done, Failed, Retrieved
+    from atlas_tui.query import Delta, Done, Failed, Retrieved, Round
 
     if isinstance(event, Retrieved):
         docs = [
             {"number": i, "text": p.text, **p.metadata()} for i, p in enumerate(event.documents, 1)
         ]
         return {"event": "retrieved", "documents": docs, "retrieval_ms": event.retrieval_ms}
+    if isinstance(event, Round):
+        return round_json(event)
     if isinstance(event, Delta):
         return {
             "event": "delta",
@@ -55,6 +57,7 @@ def event_json(event: Event) -> dict[str, Any]:
             "timings": asdict(event.timings),
             "answerer": event.answerer,
             "extractive": event.extractive,
+            "rounds": event.rounds,
         }
     assert isinstance(event, Failed)
     return {
@@ -64,6 +67,26 @@ def event_json(event: Event) -> dict[str, Any]:
         "hint": event.error.hint,
         "partial_text": event.partial_text,
         "cancelled": event.cancelled,
+    }
+
+
+def round_json(event: Round) -> dict[str, Any]:
+    """A research round: its steps (each with its transcript line) and the passages it found
+    first, numbered as the answer cites them."""
+    new = [n for step in event.round.steps for n in step.new]
+    docs = [
+        {"number": n, "text": event.documents[n - 1].text, **event.documents[n - 1].metadata()}
+        for n in new
+    ]
+    return {
+        "event": "round",
+        "number": event.round.number,
+        "steps": [{**asdict(step), "line": step.describe()} for step in event.round.steps],
+        "note": event.round.note,
+        "documents": docs,
+        "usage": asdict(event.usage),
+        "cost_usd": event.cost_usd,
+        "tool_ms": event.round.tool_ms,
     }
 
 
@@ -157,7 +180,8 @@ class MarkdownWriter:
 def run_ask(
     args: argparse.Namespace, settings: Settings, client: AtlasQuery, knobs: dict[str, Any]
 ) -> int:
-    from atlas_tui.query import Delta, Done, Failed
+    from atlas_tui.conversation import trail_lines
+    from atlas_tui.query import Delta, Done, Failed, Round
 
     if not args.question.strip():
         print(
@@ -174,12 +198,16 @@ def run_ask(
     status = 0
     try:  # from the moment the question may be stored, a Ctrl+C is recorded as a cancel
         conversation = _conversation(settings, client, args, knobs)
-        answer = conversation.ask(args.question)
+        answer = conversation.ask(args.question, research=args.research)
         events = answer.events()
         for event in events:
             shown = answer.take(event)
             if args.json:
                 out.write(json_safe(json.dumps(event_json(event), ensure_ascii=False)) + "\n")
+                out.flush()
+            elif isinstance(shown, Round):  # research mode's trail, as the TUI shows it (cleaned)
+                for line, _ in trail_lines((shown.round,)):
+                    out.write(line + "\n")
                 out.flush()
             elif isinstance(shown, Delta):
                 writer.write(shown.text)

@@ -184,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--session", metavar="SESSION", help="continue a research session ('last' for the latest)"
     )
     ask.add_argument("--no-save", action="store_true", help="do not record a research session")
+    ask.add_argument(
+        "--research",
+        action="store_true",
+        help="research mode: the model searches the index itself, round after round, then "
+        "answers (needs a model that can call tools)",
+    )
+    ask.add_argument(
+        "--rounds",
+        type=_setting("research_rounds"),
+        help="research mode's rounds of searching at most (1 to 50; default research_rounds, 5)",
+    )
 
     sessions = sub.add_parser("sessions", help="list research sessions")
     _common(sessions)
@@ -233,6 +244,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         or ("ray" if getattr(args, "ray_address", None) else None),
         ray_address=getattr(args, "ray_address", None),
         encoder=getattr(args, "encoder", None),
+        research_rounds=getattr(args, "rounds", None),
     )
 
 

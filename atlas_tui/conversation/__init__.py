@@ -11,7 +11,7 @@ Textual.
 from atlas_tui.conversation.answer import CANCELLED_BEFORE_START, Answer
 from atlas_tui.conversation.conversation import Conversation, Retrieval, SessionRef
 from atlas_tui.conversation.library import SessionLibrary
-from atlas_tui.conversation.shown import ShownAnswer, ShownPassage, cited_numbers
+from atlas_tui.conversation.shown import ShownAnswer, ShownPassage, cited_numbers, trail_lines
 from atlas_tui.conversation.token import Token
 from atlas_tui.conversation.turns import ConversationTurn, source_line, turn_markdown
 
@@ -28,5 +28,6 @@ __all__ = [
     "Token",
     "cited_numbers",
     "source_line",
+    "trail_lines",
     "turn_markdown",
 ]

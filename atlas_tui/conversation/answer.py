@@ -2,10 +2,11 @@
 turn on the thread that shows them.
 
 `Answer.events()` (a worker thread, or `ask`'s main thread) waits for the client if asked to, runs
-the question through `AtlasQuery.events()` and records every event in the session store, verbatim,
-whatever happens to the screen meanwhile. `Answer.take(event)` (the thread that shows the answer)
-updates the turn and returns the event cleaned for a terminal. The answer's `token` says whether it
-should stop (`cancel`) and whether its events still count (`current`).
+the question through `AtlasQuery.events()` (`research_events()` in research mode) and records every
+event in the session store, verbatim, whatever happens to the screen meanwhile. `Answer.take(event)`
+(the thread that shows the answer) updates the turn and returns the event cleaned for a terminal.
+The answer's `token` says whether it should stop (`cancel`) and whether its events still count
+(`current`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from atlas_tui.conversation.shown import ShownAnswer, shown_event
 from atlas_tui.conversation.token import Token
 from atlas_tui.conversation.turns import ConversationTurn
 from atlas_tui.errors import AtlasError, CancelledError_, SessionStoreError
-from atlas_tui.query import Delta, Done, Event, Failed, Retrieved
+from atlas_tui.query import Delta, Done, Event, Failed, Retrieved, Round
 from atlas_tui.sessions import AnswerVersion
 
 if TYPE_CHECKING:
@@ -60,11 +61,13 @@ class Answer:
         session: SessionRef,
         knobs: dict[str, Any],
         *,
+        research: bool = False,
         regenerating: bool,
     ) -> None:
         self.turn = turn
         self.session = session  # the session the question was asked in (ctrl+n cannot move it)
         self.knobs = knobs  # fixed when asked: history, model, system prompt, retrieval
+        self.research = research  # research mode: the model searches the index, round by round
         self.regenerating = regenerating
         self.token = Token(session.token)
         self._conversation = conversation
@@ -93,7 +96,9 @@ class Answer:
                 recording.record(failed)
                 yield failed
                 return
-            run = conversation.client.events(self.turn.asked, **self.knobs)
+            client = conversation.client
+            ask = client.research_events if self.research else client.events
+            run = ask(self.turn.asked, **self.knobs)
             self.token.on_cancel(run.cancel)
             parts: list[str] = []
             try:
@@ -130,26 +135,34 @@ class Answer:
         if not self.current:
             return shown
         turn = self.turn
+        live = turn.live.version
         if isinstance(event, Retrieved):
             turn.live = ShownAnswer.of(AnswerVersion(documents=event.documents, status="streaming"))
+        elif isinstance(event, Round):  # research mode: every passage so far, and the trail
+            version = AnswerVersion(
+                documents=event.documents, rounds=(*live.rounds, event.round), status="streaming"
+            )
+            turn.live = ShownAnswer.of(version)
         elif isinstance(event, Done):
             version = AnswerVersion(
                 answer=event.answer,
-                documents=turn.live.version.documents,
+                documents=live.documents,
                 citations=event.citations,
                 answerer=event.answerer,
                 model=event.model,
                 timings=asdict(event.timings),
                 usage=event.usage_record(),
                 status="done",
+                rounds=live.rounds,
             )
             self._conversation.keep(turn, version, regenerated=self.regenerating)
         elif isinstance(event, Failed):
             version = AnswerVersion(
                 answer=event.partial_text,
-                documents=turn.live.version.documents,
+                documents=live.documents,
                 status="cancelled" if event.cancelled else "failed",
                 error=None if event.cancelled else event.error.message,
+                rounds=live.rounds,
             )
             self._conversation.keep(turn, version, regenerated=self.regenerating)
         return shown

@@ -58,6 +58,7 @@ class SessionRef:
     model: str = ""  # the session's model ("" for the configured one)
     temperature: float | None = None  # its sampling temperature (None: the model's default)
     max_tokens: int | None = None  # its answers' length cap (None: the configured one)
+    research: bool = False  # its questions go to research mode (the model searches the index)
     token: Token = field(default_factory=Token)
 
 
@@ -111,14 +112,15 @@ class Conversation:
 
     # --- asking ----------------------------------------------------------------------------------
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, *, research: bool | None = None) -> Answer:
         """A new turn for `question` and its answer (the running one is cancelled). Run
-        `events()` of the answer in a worker."""
+        `events()` of the answer in a worker. `research`: in research mode or not (None: as the
+        session's toggle says)."""
         self.cancel()
         turn = ConversationTurn(self._next_id, question)
         self._next_id += 1
         self.turns.append(turn)
-        return self._start(turn)
+        return self._start(turn, research=self.session.research if research is None else research)
 
     def regenerate(self) -> Answer:
         """The last question answered again (its earlier answers stay, to step through).
@@ -133,9 +135,11 @@ class Conversation:
         if previous is not None and previous.turn is turn:
             previous.token.retire()  # its last events (a cancel on its way) no longer count
         turn.start_again()
-        return self._start(turn, regenerating=True)
+        return self._start(turn, research=self.session.research, regenerating=True)
 
-    def _start(self, turn: ConversationTurn, *, regenerating: bool = False) -> Answer:
+    def _start(
+        self, turn: ConversationTurn, *, research: bool, regenerating: bool = False
+    ) -> Answer:
         session = self.session
         knobs: dict[str, Any] = {
             "history": self._history(turn),
@@ -148,7 +152,9 @@ class Conversation:
             "max_results": self.retrieval.max_results,
             "min_relevance_score": self.retrieval.min_relevance_score,
         }
-        self._newest = Answer(self, turn, session, knobs, regenerating=regenerating)
+        self._newest = Answer(
+            self, turn, session, knobs, research=research, regenerating=regenerating
+        )
         return self._newest
 
     def _history(self, turn: ConversationTurn) -> tuple[Any, ...]:
@@ -208,9 +214,14 @@ class Conversation:
                 if created:
                     session.id = store.create_session(origin=self.origin)
                     session.title = shown_title(turn.asked)
-                    if session.system_prompt or session.model:
+                    # a session its first question creates in research mode is a research one
+                    session.research = session.research or answer.research
+                    if session.system_prompt or session.model or session.research:
                         store.set_session_options(
-                            session.id, system_prompt=session.system_prompt, model=session.model
+                            session.id,
+                            system_prompt=session.system_prompt,
+                            model=session.model,
+                            research=session.research,
                         )
                     if session.temperature is not None or session.max_tokens is not None:
                         store.set_session_sampling(
@@ -263,6 +274,7 @@ class Conversation:
                 session.model,
                 session.temperature,
                 session.max_tokens,
+                session.research,
             )
         )
         self._next_id += len(turns)
@@ -270,8 +282,9 @@ class Conversation:
         return session
 
     def new_session(self) -> None:
-        """Start afresh: no turns on screen; the next question starts a new stored session."""
-        self._replace_session(SessionRef())
+        """Start afresh: no turns on screen; the next question starts a new stored session. The
+        research toggle stays as it is (a way of working, not a property of the old subject)."""
+        self._replace_session(SessionRef(research=self.session.research))
         self.turns = []
 
     def _replace_session(self, session: SessionRef) -> None:
@@ -291,6 +304,14 @@ class Conversation:
                 session.system_prompt = system_prompt
             if model is not None:
                 session.model = model.strip()
+
+    def set_research(self, on: bool) -> None:
+        """Research mode on or off for the session's next questions, stored at once when the
+        session exists, else when its first question creates it. Raises SessionStoreError."""
+        session = self.session
+        if self.store is not None and session.id is not None:
+            self.store.set_session_options(session.id, research=on)
+        session.research = on
 
     def set_sampling(self, *, temperature: float | None, max_tokens: int | None) -> None:
         """The session's own temperature and answer length (None: the defaults), stored at once

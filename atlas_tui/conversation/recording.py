@@ -1,9 +1,10 @@
 """Writes one question's events to the session store as they arrive.
 
-The question is stored when it is sent, the documents when they arrive, the answer while it streams
-(a background flush every `interval` seconds, so a stalled stream's text is stored too), and how it
-ended. A killed process loses at most the last `interval` of text; the store marks such a turn
-interrupted when it is next opened.
+The question is stored when it is sent, the documents when they arrive (in research mode, with the
+trail of rounds, as each round ends), the answer while it streams (a background flush every
+`interval` seconds, so a stalled stream's text is stored too), and how it ended. A killed process
+loses at most the last `interval` of text; the store marks such a turn interrupted when it is next
+opened.
 
 A flush that fails (a locked or full disk) does not stop the answer: the error is kept in
 `flush_error`, passed once to `on_error` for the owner to show, and the next flush tries again.
@@ -17,10 +18,11 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from atlas_tui.errors import SessionStoreError
-from atlas_tui.query import Delta, Done, Event, Failed, Retrieved
+from atlas_tui.query import Delta, Done, Event, Failed, Retrieved, Round
 
 if TYPE_CHECKING:
     from atlas_tui.sessions import SessionStore
+    from atlas_tui.types import ResearchRound
 
 
 class TurnRecorder:
@@ -40,6 +42,7 @@ class TurnRecorder:
         self._on_error = on_error
         self._parts: list[str] = []
         self._saved = 0  # how many parts are stored
+        self._rounds: list[ResearchRound] = []
         self._lock = threading.Lock()
         self._finished = threading.Event()
         self.flush_error: SessionStoreError | None = None
@@ -60,6 +63,9 @@ class TurnRecorder:
     def record(self, event: Event) -> None:
         if isinstance(event, Retrieved):
             self._store.set_documents(self.turn_id, event.documents)
+        elif isinstance(event, Round):
+            self._rounds.append(event.round)
+            self._store.set_rounds(self.turn_id, self._rounds, event.documents)
         elif isinstance(event, Delta):
             self._parts.append(event.text)
         elif isinstance(event, Done):

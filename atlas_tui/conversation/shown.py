@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass, replace
 
 from atlas_tui.errors import AtlasError
-from atlas_tui.query import Delta, Done, Event, Failed, Retrieved
+from atlas_tui.query import Delta, Done, Event, Failed, Retrieved, Round
 from atlas_tui.safety import Clean, terminal_safe
 from atlas_tui.sessions import AnswerVersion, SearchHit, SessionSummary, title_from_question
-from atlas_tui.types import Citation, Passage
+from atlas_tui.types import Citation, Passage, ResearchRound, ToolStep
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
 
@@ -75,6 +75,42 @@ def shown_citation(citation: Citation) -> Citation:
     return replace(citation, cited_text=terminal_safe(citation.cited_text))
 
 
+def shown_step(step: ToolStep) -> ToolStep:
+    """A research step with the model's words (its query, source glob, tool name) and the
+    refusal, which quotes them, cleaned."""
+    return replace(
+        step,
+        tool=terminal_safe(step.tool),
+        query=terminal_safe(step.query),
+        mode=terminal_safe(step.mode),
+        source=terminal_safe(step.source),
+        error=terminal_safe(step.error),
+    )
+
+
+def shown_round(research_round: ResearchRound) -> ResearchRound:
+    """A research round as a screen may show it: its steps and the model's note cleaned."""
+    return replace(
+        research_round,
+        steps=tuple(map(shown_step, research_round.steps)),
+        note=terminal_safe(research_round.note),
+    )
+
+
+def trail_lines(rounds: tuple[ResearchRound, ...]) -> list[tuple[str, str]]:
+    """Research mode's trail as transcript lines and their kind: a line per search or read
+    (`Round 2: searched "gzip text mode" (hybrid) -> 6 passages, 2 new`; "refused" for a call
+    that was refused), and what the model wrote before its calls ("note"). The rounds are cleaned
+    ones (`shown_round`): the TUI and `ask` show these lines."""
+    lines: list[tuple[str, str]] = []
+    for shown in rounds:
+        if shown.note.strip():
+            lines.append((f"Round {shown.number}: " + " ".join(shown.note.split()), "note"))
+        for step in shown.steps:
+            lines.append((f"Round {shown.number}: {step.describe()}", "refused" * bool(step.error)))
+    return lines
+
+
 def shown_error(error: AtlasError) -> AtlasError:
     """The error with its message and hint cleaned (a server's error text is untrusted)."""
     shown = copy.copy(error)
@@ -96,6 +132,8 @@ def shown_event(event: Event) -> Event:
         )
     if isinstance(event, Failed):
         return Failed(shown_error(event.error), terminal_safe(event.partial_text))
+    if isinstance(event, Round):
+        return replace(event, round=shown_round(event.round))
     assert isinstance(event, Retrieved)
     return event
 
@@ -110,6 +148,7 @@ class ShownAnswer:
     citations: tuple[Citation, ...]
     answerer: Clean
     error: Clean
+    rounds: tuple[ResearchRound, ...] = ()  # research mode's trail, cleaned (() for one search)
 
     @classmethod
     def of(cls, version: AnswerVersion) -> ShownAnswer:
@@ -120,6 +159,7 @@ class ShownAnswer:
             tuple(map(shown_citation, version.citations)),
             terminal_safe(version.answerer),
             terminal_safe(version.error or ""),
+            tuple(map(shown_round, version.rounds)),
         )
 
     @property

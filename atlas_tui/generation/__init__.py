@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from atlas_tui.config import OFFLINE_LABEL, Settings
-from atlas_tui.types import Citation, Passage, Turn, Usage
+from atlas_tui.types import Citation, Passage, ResearchRound, Turn, Usage
 
 EXTRACTIVE_LABEL = OFFLINE_LABEL  # the offline answerer's label, as sessions record it
 
@@ -35,6 +35,17 @@ class Completed:
     answerer: str = ""
     model: str = ""
     extractive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """Research mode's round of tool calls, carried out (see `research`); the query client passes
+    it on as it is."""
+
+    round: ResearchRound
+    documents: tuple[Passage, ...]  # every passage gathered so far: [n] is documents[n - 1]
+    usage: Usage  # every round so far
+    cost_usd: float | None = None  # every round so far, where the model's price is known
 
 
 GenerationEvent = TextDelta | Completed

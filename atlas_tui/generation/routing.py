@@ -68,6 +68,14 @@ class RoutedAnswerer:
         key = f"endpoint:{endpoint.name}" if endpoint else "claude"
         return self._answerer(key, lambda: ClaudeAnswerer(settings, endpoint, model))
 
+    def answerer_for(self, model: str | None) -> tuple[Answerer, str]:
+        """Who answers `model` (None: the default), and with which model ("" offline); research
+        mode asks, to know whether that answerer can call tools."""
+        endpoint, chosen = self.settings.route(model)
+        if endpoint is None and not self.settings.use_claude:
+            return self._offline(), ""
+        return self._claude(endpoint, chosen), chosen
+
     def stream(
         self,
         question: str,

@@ -143,6 +143,13 @@ class KnowledgeBase:
             min_score=min_score,
         )
 
+    def around(self, passage: Passage, before: int, after: int) -> list[Passage]:
+        """`passage` and up to `before` and `after` chunks next to it in its file, in file order
+        (research mode's `read`). The neighbours carry the passage's score."""
+        from atlas_tui.knowledge import retrieval
+
+        return retrieval.around(self._open_checked(), passage, before, after)
+
     def encode_titles(self, titles: Sequence[str]) -> np.ndarray:
         """Title vectors, each encoded once per process (titles are few and short)."""
         import numpy as np

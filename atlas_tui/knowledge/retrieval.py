@@ -274,6 +274,28 @@ def sections_first(
     return first + later
 
 
+def around(store: Store, passage: Passage, before: int, after: int) -> list[Passage]:
+    """The chunks of `passage`'s file from `before` chunks before it to `after` after it, in file
+    order, scored as `passage` (a file is found by its root and source, as its chunks carry them:
+    the chunk itself may have been replaced by a newer ingest of the file)."""
+    low, high = max(0, passage.chunk_index - before), passage.chunk_index + after
+    predicate = (
+        f"root = {sql_literal(passage.root)} AND source = {sql_literal(passage.source)} "
+        f"AND chunk_index >= {int(low)} AND chunk_index <= {int(high)}"
+    )
+    with guard(store.uri, "searched"):
+        rows = (
+            store.chunks.search()
+            .where(predicate)
+            .select(RESULT_COLUMNS)
+            .limit(high - low + 1)
+            .to_arrow()
+            .to_pylist()
+        )
+    rows.sort(key=lambda row: row["chunk_index"])
+    return [to_passage(row, passage.score, 0) for row in rows]
+
+
 def to_passage(row: Mapping[str, Any], score: float, rank: int) -> Passage:
     return Passage(
         chunk_id=row["id"],

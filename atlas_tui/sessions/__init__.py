@@ -1,8 +1,10 @@
 """Research sessions, kept in one SQLite file (WAL) under the user data dir.
 
 A session is a sequence of turns: question, retrieved documents, answer, citations, answerer,
-timings and status. The question is stored when it is sent, the documents when they arrive and the
-answer while it streams, so a killed process loses at most the text since the last update.
+timings and status, and in research mode the rounds of searching that gathered the documents.
+The question is stored when it is sent, the documents when they arrive (in research mode, with the
+rounds, as each ends) and the answer while it streams, so a killed process loses at most the text
+since the last update.
 
 The schema is versioned with `PRAGMA user_version` and upgraded by the steps in `MIGRATIONS`. A file
 written by a newer atlas-tui, a damaged file or a file that is not ours raises `SessionStoreError`
@@ -26,6 +28,7 @@ from atlas_tui.sessions.records import (
     Status,
     citation_from_dict,
     passage_from_dict,
+    round_from_dict,
     title_from_question,
     turn_from_dict,
     version_from_dict,
@@ -51,6 +54,7 @@ __all__ = [
     "citation_from_dict",
     "fts_query",
     "passage_from_dict",
+    "round_from_dict",
     "title_from_question",
     "turn_from_dict",
     "version_from_dict",

@@ -24,8 +24,10 @@ from atlas_tui.types import Passage
 from atlas_tui.usage import usage_text
 
 JSON_FORMAT = "atlas-tui.session"
-JSON_VERSION = 2  # 2: turns carry `alternatives` (earlier answers), `model` and `usage`
-READABLE_VERSIONS = (1, 2)
+# 2: turns carry `alternatives` (earlier answers), `model` and `usage`; 3: turns (and their
+# alternatives) carry `rounds` (research mode's trail), sessions `research`
+JSON_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\](?![(\[:])")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -61,6 +63,7 @@ def session_from_json(text: str) -> Session:
             turns=tuple(turn_from_dict(turn) for turn in session["turns"]),
             system_prompt=str(session.get("system_prompt") or ""),
             model=str(session.get("model") or ""),
+            research=session.get("research") is True,
             temperature=_number(session.get("temperature"), float),
             max_tokens=_number(session.get("max_tokens"), int),
         )
@@ -154,7 +157,7 @@ def _answer_block(
         return footnote_label(turn, number, alternative)
 
     answer, referenced = _answer_markdown(version, label)
-    lines = [answer if answer.strip() else "*(no answer)*"]
+    lines = [*_trail(version), answer if answer.strip() else "*(no answer)*"]
     cited = _cited_numbers(version, referenced)
     unreferenced = [n for n in cited if n not in referenced]
     if unreferenced:
@@ -204,6 +207,35 @@ def _answer_markdown(version: AnswerVersion, label: Callable[[int], str]) -> tup
     return "\n".join(out), referenced
 
 
+def _trail(version: AnswerVersion) -> list[str]:
+    """Research mode's rounds: each search or read, and the passages it found first (named by
+    their number in the answer). The model's queries and notes are untrusted: escaped."""
+    if not version.rounds:
+        return []
+    count = len(version.rounds)
+    lines = [f"Research trail ({count} round{'' if count == 1 else 's'}):", ""]
+    for research_round in version.rounds:
+        number = research_round.number
+        if research_round.note:
+            lines.append(f"- Round {number}, the model's note: {inline(research_round.note)}")
+        for step in research_round.steps:
+            lines.append(f"- Round {number}: {inline(step.describe())}")
+            for n in step.new:
+                if 1 <= n <= len(version.documents):
+                    lines.append(f"  - {_passage_line(n, version.documents[n - 1])}")
+    return [*lines, ""]
+
+
+def _passage_line(number: int, passage: Passage) -> str:
+    return f"\\[{number}\\] {_named(passage)}"
+
+
+def _named(passage: Passage) -> str:
+    """A passage's title in bold, its path and, when it has one, its heading."""
+    named = f"**{inline(passage.title or passage.source)}** {code(passage.path)}"
+    return named + (f" › {inline(passage.heading)}" if passage.heading else "")
+
+
 def _cited_numbers(version: AnswerVersion, referenced: Iterable[int]) -> list[int]:
     numbers = list(referenced)
     for citation in version.citations:
@@ -217,10 +249,7 @@ def _footnote(version: AnswerVersion, number: int, label: str) -> list[str]:
     texts = [
         c.cited_text for c in version.citations if c.number == number and c.cited_text.strip()
     ] or [passage.text]
-    head = f"[^{label}]: **{inline(passage.title or passage.source)}** "
-    head += code(passage.path)
-    if passage.heading:
-        head += f" › {inline(passage.heading)}"
+    head = f"[^{label}]: {_named(passage)}"
     if where := _where(passage):
         head += f" ({where})"
     lines = [head]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
-from atlas_tui.types import Citation, Passage, Turn
+from atlas_tui.types import Citation, Passage, ResearchRound, ToolStep, Turn
 
 Status = Literal["pending", "streaming", "done", "failed", "cancelled", "interrupted"]
 IN_FLIGHT: tuple[Status, ...] = ("pending", "streaming")
@@ -45,6 +45,7 @@ class AnswerVersion:
     status: Status = "done"
     error: str | None = None
     created: float = 0.0
+    rounds: tuple[ResearchRound, ...] = ()  # research mode's trail (() for one search)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,9 @@ class SessionTurn:
     usage: dict[str, Any] = field(default_factory=dict)
     alternatives: tuple[AnswerVersion, ...] = ()
     damaged: str = ""
+    # research mode's trail: each round's searches and reads, naming the passages [n] (the
+    # turn's documents, in the order found); () for an answer from one search
+    rounds: tuple[ResearchRound, ...] = ()
 
     def as_turn(self) -> Turn:
         """The turn as conversation history for a follow-up question."""
@@ -96,6 +100,7 @@ class SessionTurn:
             status=self.status,
             error=self.error,
             created=self.updated,
+            rounds=self.rounds,
         )
 
     @property
@@ -116,6 +121,7 @@ class Session:
     origin: str = ""  # what recorded it: "tui", "ask" ("" when not known)
     temperature: float | None = None  # the session's own sampling temperature (None: default)
     max_tokens: int | None = None  # the session's own answer length cap (None: the config's)
+    research: bool = False  # the session asks in research mode (the TUI's toggle, kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,27 @@ def citation_from_dict(data: Mapping[str, Any]) -> Citation:
     return Citation(**_known(Citation, data))
 
 
+def _numbers(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for n in value
+    ):
+        raise ShapeError("expected a list of passage numbers")
+    return tuple(value)
+
+
+def step_from_dict(data: Mapping[str, Any]) -> ToolStep:
+    values = _known(ToolStep, data)
+    values["found"] = _numbers(data.get("found", []))
+    values["new"] = _numbers(data.get("new", []))
+    return ToolStep(**values)
+
+
+def round_from_dict(data: Mapping[str, Any]) -> ResearchRound:
+    values = _known(ResearchRound, data)
+    values["steps"] = _items(data.get("steps", []), step_from_dict)
+    return ResearchRound(**values)
+
+
 def _loaded(value: Any) -> Any:
     """A stored JSON column as data (a value that is already data is kept)."""
     return json.loads(value) if isinstance(value, str | bytes) else value
@@ -209,6 +236,7 @@ def version_from_dict(data: Mapping[str, Any]) -> AnswerVersion:
     values["timings"] = _mapping(data.get("timings"))
     values["usage"] = _mapping(data.get("usage"))
     values["status"] = _status(data.get("status", "done"))
+    values["rounds"] = _items(data.get("rounds", []), round_from_dict)
     return AnswerVersion(**values)
 
 
@@ -219,6 +247,7 @@ _PARTS: dict[str, tuple[Any, Any]] = {
     "timings": (_mapping, {}),
     "usage": (_mapping, {}),
     "alternatives": (lambda v: _items(v, version_from_dict), ()),
+    "rounds": (lambda v: _items(v, round_from_dict), ()),
 }
 
 

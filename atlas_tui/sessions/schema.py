@@ -150,6 +150,10 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         "ALTER TABLE sessions ADD COLUMN temperature REAL",
         "ALTER TABLE sessions ADD COLUMN max_tokens INTEGER",
     ),
+    (  # 6: research mode: a turn's rounds (the model's searches, what each found); per session
+        "ALTER TABLE turns ADD COLUMN rounds TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE sessions ADD COLUMN research INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

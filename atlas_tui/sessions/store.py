@@ -32,7 +32,7 @@ from atlas_tui.sessions.records import (
     turn_from_dict,
 )
 from atlas_tui.sessions.schema import MIGRATIONS, SCHEMA_VERSION, check_file, fts_query
-from atlas_tui.types import Citation, Passage, Turn
+from atlas_tui.types import Citation, Passage, ResearchRound, Turn
 
 INTERRUPTED_MESSAGE = "atlas-tui stopped before this answer finished; the partial answer is kept."
 _NOT_FOUND_HINT = "List the sessions with `atlas-tui sessions`."
@@ -253,7 +253,7 @@ class SessionStore:
         session_id = self.resolve(ref)
         head = self._query(
             "SELECT id, title, created, updated, system_prompt, model, origin, temperature, "
-            "max_tokens FROM sessions WHERE id = ?",
+            "max_tokens, research FROM sessions WHERE id = ?",
             (session_id,),
         )
         if not head:
@@ -261,7 +261,9 @@ class SessionStore:
         rows = self._query(
             "SELECT * FROM turns WHERE session_id = ? ORDER BY position", (session_id,)
         )
-        return Session(**dict(head[0]), turns=tuple(self._turn(row) for row in rows))
+        fields = dict(head[0])
+        fields["research"] = bool(fields["research"])
+        return Session(**fields, turns=tuple(self._turn(row) for row in rows))
 
     def questions(self, ref: str, limit: int = 100) -> list[str]:
         """The session's questions, in order (the first `limit`), without loading its turns."""
@@ -278,9 +280,15 @@ class SessionStore:
         self._write("UPDATE sessions SET title = ? WHERE id = ?", (clean, self.resolve(ref)))
 
     def set_session_options(
-        self, ref: str, *, system_prompt: str | None = None, model: str | None = None
+        self,
+        ref: str,
+        *,
+        system_prompt: str | None = None,
+        model: str | None = None,
+        research: bool | None = None,
     ) -> None:
-        """Store the session's own system prompt and Claude model (None leaves one unchanged)."""
+        """Store the session's own system prompt, Claude model and whether it asks in research
+        mode (None leaves one unchanged)."""
         session_id = self.resolve(ref)
         if system_prompt is not None:
             self._write(
@@ -288,6 +296,10 @@ class SessionStore:
             )
         if model is not None:
             self._write("UPDATE sessions SET model = ? WHERE id = ?", (model.strip(), session_id))
+        if research is not None:
+            self._write(
+                "UPDATE sessions SET research = ? WHERE id = ?", (int(research), session_id)
+            )
 
     def set_session_sampling(
         self, ref: str, *, temperature: float | None, max_tokens: int | None
@@ -374,8 +386,8 @@ class SessionStore:
                 db.execute(
                     """UPDATE turns SET alternatives = ?, answer = '', documents = '[]',
                            citations = '[]', answerer = '', timings = '{}', usage = '{}',
-                           model = '', status = 'pending', error = NULL, owner_pid = ?,
-                           updated = ?
+                           model = '', rounds = '[]', status = 'pending', error = NULL,
+                           owner_pid = ?, updated = ?
                        WHERE id = ?""",
                     (json.dumps(kept, ensure_ascii=False), os.getpid(), now, turn_id),
                 )
@@ -387,6 +399,20 @@ class SessionStore:
         """Store the retrieved documents of a turn, as they arrive."""
         documents = json.dumps([asdict(p) for p in passages], ensure_ascii=False)
         self._update_turn(turn_id, "documents = ?", (documents,))
+
+    def set_rounds(
+        self, turn_id: int, rounds: Sequence[ResearchRound], passages: Sequence[Passage]
+    ) -> None:
+        """Store research mode's trail so far and every passage it gathered (the documents, in
+        the order found), as each round ends."""
+        self._update_turn(
+            turn_id,
+            "rounds = ?, documents = ?",
+            (
+                json.dumps([asdict(r) for r in rounds], ensure_ascii=False),
+                json.dumps([asdict(p) for p in passages], ensure_ascii=False),
+            ),
+        )
 
     def update_answer(self, turn_id: int, text: str) -> None:
         """Store the answer so far (one small statement: call it about once a second)."""

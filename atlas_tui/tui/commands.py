@@ -51,6 +51,14 @@ def main_commands(screen: MainScreen) -> list[SystemCommand]:
         for model, who in client.model_choices()
     ]
     mode = screen.conversation.retrieval.mode
+    research_key = next(
+        (
+            screen.app.get_key_display(active.binding)
+            for active in screen.active_bindings.values()
+            if active.binding.action == "toggle_research"
+        ),
+        "",
+    )
     modes = [
         SystemCommand(
             f"Retrieval mode: {name}",
@@ -116,6 +124,12 @@ def main_commands(screen: MainScreen) -> list[SystemCommand]:
             screen.ingest_bar.start_demo,
         ),
         *modes,
+        SystemCommand(
+            f"Research mode: {'off' if screen.conversation.session.research else 'on'}",
+            "The model searches your documents itself, round after round, then answers with "
+            f"citations; kept with this session{f' ({research_key})' if research_key else ''}",
+            screen.action_toggle_research,
+        ),
         SystemCommand(
             "Source filter", "Only search sources matching a glob", screen.action_source_filter
         ),

@@ -26,7 +26,7 @@ from textual.widgets import Footer
 from atlas_tui.config import SEARCH_MODES
 from atlas_tui.conversation import Answer, Conversation, ConversationTurn, turn_markdown
 from atlas_tui.errors import AtlasError
-from atlas_tui.query import Done
+from atlas_tui.query import Done, Round
 from atlas_tui.tui.keys import bindings_of
 from atlas_tui.tui.messages import (
     AnswerDone,
@@ -40,10 +40,11 @@ from atlas_tui.tui.messages import (
     IngestFinished,
     IngestProgress,
     QuerySubmitted,
+    RoundDone,
     SessionChanged,
     SessionProblem,
 )
-from atlas_tui.tui.notices import index_summary, no_key_note
+from atlas_tui.tui.notices import index_summary, no_key_note, research_progress
 from atlas_tui.tui.saving import copy_text, save_text
 from atlas_tui.tui.screens.dialogs import PromptScreen
 from atlas_tui.tui.screens.help import TYPING, HelpScreen, key_rows, other_screens
@@ -59,6 +60,8 @@ from atlas_tui.tui.widgets.transcript import Transcript
 if TYPE_CHECKING:
     from atlas_tui.tui.app import AtlasApp
 
+WARM_WAIT_S = 60.0  # how long saying research mode is on waits for the client to warm
+WAIT_STEP_S = 0.1  # how often that wait looks for a quit
 NARROW = 100  # a screen narrower than this gives the transcript more of its width
 
 
@@ -76,6 +79,8 @@ class MainScreen(Screen[None]):
         Binding("ctrl+t", "copy_answer", "Copy answer", id="copy_answer"),
         Binding("ctrl+b", "toggle_documents", "Documents pane", id="toggle_documents"),
         Binding("ctrl+s", "cycle_mode", "Search mode", id="cycle_mode"),
+        # research mode: named in the palette with its key, and in the status line when on
+        Binding("f5", "toggle_research", "Research mode", id="toggle_research", show=False),
         Binding("ctrl+o", "ingest", "Ingest", id="ingest"),
         # Shown (and acting) only while an ingest runs (check_action); a priority binding, so it
         # acts while typing too (the query box's ctrl+x, cut, is one it may take: keys.py).
@@ -196,6 +201,16 @@ class MainScreen(Screen[None]):
             self.documents.show(turn.id, turn.documents, set())
             self.label_documents()
 
+    def on_round_done(self, message: RoundDone) -> None:
+        """Research mode: every passage so far, grouped by round; the run's rounds and cost."""
+        turn = message.answer.turn
+        if not message.answer.current:
+            return
+        self.documents.show(turn.id, turn.documents, set(), turn.on_screen.rounds)
+        self.label_documents()
+        assert isinstance(message.event, Round)
+        self.status.progress = research_progress(message.event, self.atlas.settings.research_rounds)
+
     def on_answer_done(self, message: AnswerDone) -> None:
         if not message.answer.current:
             return
@@ -210,6 +225,7 @@ class MainScreen(Screen[None]):
             self._answer_ended(message.answer)
 
     def _answer_ended(self, answer: Answer) -> None:
+        self.status.progress = ""  # the session's usage says it now
         self._measure_index()
         if (view := self.transcript.turn(answer.turn.id)) is not None:
             view.finished = True  # last: whoever waits for it sees the whole turn on screen
@@ -251,7 +267,7 @@ class MainScreen(Screen[None]):
             return
         pane = self.documents
         if pane.turn_id != turn.id:
-            pane.show(turn.id, turn.documents, turn.cited)
+            pane.show(turn.id, turn.documents, turn.cited, turn.on_screen.rounds)
         if not pane.select_number(message.number):
             self.notify(f"The answer cites [{message.number}], which was not retrieved.")
             return
@@ -268,7 +284,7 @@ class MainScreen(Screen[None]):
         """The pane, when it shows this turn's documents, shows those of its answer on screen."""
         turn = self.conversation.turn(turn_id)
         if turn is not None and self.documents.turn_id == turn_id:
-            self.documents.show(turn_id, turn.documents, turn.cited)
+            self.documents.show(turn_id, turn.documents, turn.cited, turn.on_screen.rounds)
 
     @on(DocumentsPane.PreviewRequested)
     def _open_preview(self, message: DocumentsPane.PreviewRequested) -> None:
@@ -378,6 +394,43 @@ class MainScreen(Screen[None]):
                 "docs/*.md",
             ),
             chosen,
+        )
+
+    # --- research mode ---------------------------------------------------------------------------
+
+    def action_toggle_research(self) -> None:
+        self.set_research(not self.conversation.session.research)
+
+    def set_research(self, on: bool) -> None:
+        """Research mode on or off for this session's next questions (kept with the session)."""
+        try:
+            self.conversation.set_research(on)
+        except AtlasError as error:
+            self.notify(error.describe(), title="Research mode", severity="error", markup=False)
+            return
+        self.status.research = on
+        if not on:
+            self.notify("Research mode off: each question gets one search.", markup=False)
+            return
+        self._say_research_on(self.conversation.session.model or None)
+
+    @work(thread=True, exit_on_error=False, group="research-note")
+    def _say_research_on(self, model: str | None) -> None:
+        """Whether the model can call tools is asked off the UI thread: it may load the SDK."""
+        warmed = self.atlas.warmed
+        for _ in range(int(WARM_WAIT_S / WAIT_STEP_S)):  # the client warming up; not past a quit
+            if warmed.wait(WAIT_STEP_S) or self._stop.is_set():
+                break
+        if self._stop.is_set():
+            return
+        can = not warmed.is_set() or self.atlas.client.can_research(model)
+        note = "" if can else " This model cannot call tools: answers still come from one search."
+        self.app.call_from_thread(
+            self.notify,
+            "Research mode on: the model searches your documents itself, round after round, "
+            f"then answers with citations. Esc stops it, keeping what it found.{note}",
+            title="Research mode",
+            markup=False,
         )
 
     # --- ingesting -------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ class DocumentsRetrieved(AnswerEvent):
     """Retrieval returned, before the first token: the documents fill the pane."""
 
 
+class RoundDone(AnswerEvent):
+    """Research mode: a round of the model's searches and reads was carried out (`Round`): its
+    lines go in the transcript, every passage gathered so far in the documents pane."""
+
+
 class AnswerDelta(AnswerEvent):
     """A batch of answer text (a `Delta` of the text streamed since the last one)."""
 

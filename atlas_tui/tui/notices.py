@@ -8,8 +8,8 @@ from typing import Any
 
 from atlas_tui import errors
 from atlas_tui.conversation import CANCELLED_BEFORE_START, ConversationTurn
-from atlas_tui.query import Failed
-from atlas_tui.usage import usage_text
+from atlas_tui.query import Failed, Round
+from atlas_tui.usage import usage_record, usage_text
 
 STEP_KEYS = "alt+←/→"  # how a question's answers are stepped through
 
@@ -20,6 +20,13 @@ def failure_notice(error: errors.AtlasError) -> str:
     if error.partial_text:
         text += "\nThe partial answer above is kept."
     return text
+
+
+def research_progress(event: Round, rounds: int) -> str:
+    """The status line's account of a research run so far: 'round 2/5 · 6,120 in · 240 out ·
+    $0.0146' (rounds done of the most allowed; tokens and cost of every round so far)."""
+    used = usage_text([usage_record(event.usage, event.cost_usd)])
+    return f"round {event.round.number}/{rounds}" + (f" · {used}" if used else "")
 
 
 def answer_note(turn: ConversationTurn) -> str:
@@ -39,12 +46,21 @@ def ended_note(turn: ConversationTurn, failed: Failed, regenerate_key: str) -> t
     if failed.error.message == CANCELLED_BEFORE_START:
         return CANCELLED_BEFORE_START, "cancelled"
     if failed.cancelled:
-        return "Cancelled: the partial answer is kept." + again + where, "cancelled"
+        return cancelled_note(turn) + again + where, "cancelled"
     if isinstance(failed.error, errors.IndexMissingError | errors.EmptyIndexError):
         retry = " ctrl+o ingests a folder, then ask again."  # answering again cannot help
     else:
         retry = again if failed.error.retryable else ""
     return failure_notice(failed.error) + retry + where, "error"
+
+
+def cancelled_note(turn: ConversationTurn) -> str:
+    """What a cancel kept: the partial answer, and in research mode the rounds' passages."""
+    rounds = turn.on_screen.rounds
+    if rounds:
+        last = rounds[-1].number
+        return f"Cancelled after round {last}: the passages found and the partial answer are kept."
+    return "Cancelled: the partial answer is kept."
 
 
 def stored_note(turn: ConversationTurn) -> tuple[str, str]:
@@ -57,7 +73,7 @@ def stored_note(turn: ConversationTurn) -> tuple[str, str]:
     if turn.status == "done":
         return answer_note(turn), ""
     if turn.status == "cancelled":
-        return f"Cancelled: the partial answer is kept. ctrl+r regenerates.{where}", "cancelled"
+        return f"{cancelled_note(turn)} ctrl+r regenerates.{where}", "cancelled"
     if turn.status == "interrupted":
         return f"Interrupted: {error or 'the answer did not finish.'}{where}", "cancelled"
     if turn.status == "failed":

@@ -107,7 +107,8 @@ class SessionView:
         self.screen.status.speed = ""  # the last answer's speed was another session's
         turns = conversation.turns
         if turns:  # first: the pane is filled when the turns show
-            self.screen.documents.show(turns[-1].id, turns[-1].documents, turns[-1].cited)
+            last = turns[-1]
+            self.screen.documents.show(last.id, last.documents, last.cited, last.on_screen.rounds)
         else:
             self.screen.documents.show(0, (), set())
         self.show_title()
@@ -131,6 +132,7 @@ class SessionView:
         status.usage = self.conversation.usage()
         session = self.conversation.session
         status.sampling = sampling_text(session.temperature, session.max_tokens)
+        status.research = session.research
 
     async def start_afresh(self) -> None:
         """Start afresh: the next question starts a new stored session."""

@@ -4,6 +4,7 @@ vector comes from a lookup), so each mode's scores can be checked exactly and qu
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from atlas_tui.errors import ConfigError, EmptyIndexError, IndexCorruptError
-from atlas_tui.knowledge.retrieval import KEYWORD_HALF, Fusion, build_predicate, search
+from atlas_tui.knowledge.retrieval import KEYWORD_HALF, Fusion, around, build_predicate, search
 from atlas_tui.knowledge.store import FileRecord, Store, chunk_schema
 
 DIM = 4
@@ -242,3 +243,25 @@ def test_an_indexed_search_returns_exact_scores(tmp_path: Path) -> None:
     # (LanceDB refused that: "ef must be greater than or equal to k", on every hybrid question)
     assert len(search(store, "t", encode=lambda _q: query, mode="hybrid")) == 6
     assert len(search(store, "q", encode=lambda _q: query, mode="vector", limit=100)) == 100
+
+
+def test_around_gives_the_neighbours_in_the_file_in_order(store: Store) -> None:
+    """Research mode's `read`: the chunks next to a passage in its file, scored as it."""
+    (anchor,) = [
+        p
+        for p in search(store, "moon pulls", encode=encode, mode="keyword")
+        if p.chunk_id == "f1-1"
+    ]
+    wide = around(store, anchor, 3, 3)
+    assert [p.chunk_id for p in wide] == ["f1-0", "f1-1"]  # the file has two chunks
+    assert {p.score for p in wide} == {anchor.score} and {p.rank for p in wide} == {0}
+    assert wide[0].text == "tides rise twice daily" and wide[0].heading == "Tides > part 0"
+    assert [p.chunk_id for p in around(store, anchor, 1, 0)] == ["f1-0", "f1-1"]
+    assert [p.chunk_id for p in around(store, anchor, 0, 0)] == ["f1-1"]
+    assert [p.chunk_id for p in around(store, wide[0], 0, 1)] == ["f1-0", "f1-1"]
+
+
+def test_around_finds_nothing_for_a_file_no_longer_indexed(store: Store) -> None:
+    (anchor,) = search(store, "sun warms", encode=encode, mode="keyword", limit=1)
+    elsewhere = replace(anchor, root="/another'root")  # quoted safely, matching nothing
+    assert around(store, elsewhere, 1, 1) == []

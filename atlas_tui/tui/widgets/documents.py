@@ -1,4 +1,5 @@
-"""The documents pane: the passages retrieved for a question, numbered as the answer cites them.
+"""The documents pane: the passages retrieved for a question, numbered as the answer cites them;
+in research mode every passage the rounds gathered, under a header for the round that found it.
 
 Enter, space or a click asks for a passage's preview (`PreviewRequested`); ctrl+e asks to open it
 in the editor (`EditRequested`, which the app handles). A letter typed here starts a question (the
@@ -22,6 +23,7 @@ from textual.widgets.option_list import Option
 from atlas_tui.conversation import ShownPassage
 from atlas_tui.text import shorten
 from atlas_tui.tui.editor import EditRequested
+from atlas_tui.types import ResearchRound
 
 INNER_CHARS = 40  # a passage's own first words, when they are what tells it apart
 TWO_LINES_FROM = 40  # a pane narrower than this lists one line a passage
@@ -112,6 +114,23 @@ def document_prompt(
     return prompt
 
 
+def first_rounds(rounds: Sequence[ResearchRound]) -> dict[int, int]:
+    """Passage number -> the research round that found it first (a passage found again keeps
+    its first number and round)."""
+    found: dict[int, int] = {}
+    for shown in rounds:
+        for step in shown.steps:
+            for number in step.new:
+                found.setdefault(number, shown.number)
+    return found
+
+
+def round_header(number: int, count: int) -> Option:
+    """The row over the passages round `number` found first (not selectable)."""
+    text = Text(f"Round {number} · {count} new", style="bold")
+    return Option(text, disabled=True)
+
+
 class DocumentsPane(OptionList):
     """Select (Enter, click) a document to open its preview."""
 
@@ -132,28 +151,51 @@ class DocumentsPane(OptionList):
         self.turn_id: int | None = None
         self.documents: tuple[ShownPassage, ...] = ()
         self.cited: set[int] = set()
+        self.rounds: tuple[ResearchRound, ...] = ()
         self._drawn_for: int | None = None  # the width the passages were drawn for
 
-    def show(self, turn_id: int, documents: tuple[ShownPassage, ...], cited: set[int]) -> None:
+    def show(
+        self,
+        turn_id: int,
+        documents: tuple[ShownPassage, ...],
+        cited: set[int],
+        rounds: tuple[ResearchRound, ...] = (),
+    ) -> None:
+        """`rounds`: research mode's, to group the passages by the round that found them."""
         self.turn_id, self.documents, self.cited = turn_id, documents, set(cited)
+        self.rounds = rounds
         self.clear_options()
         shown = distinguishing(documents)
         width = self.scrollable_content_region.width or None
         self._drawn_for = width
-        self.add_options(
-            Option(document_prompt(i, p, i in cited, shown[i - 1], width), id=f"doc-{i}")
-            for i, p in enumerate(documents, 1)
-        )
-        self.border_subtitle = f"{len(documents)} found" if documents else "none found"
+        found_in = first_rounds(rounds)
+        counts = Counter(found_in.values())
+        options: list[Option] = []
+        for i, p in enumerate(documents, 1):
+            if i in found_in and found_in[i] != found_in.get(i - 1):
+                options.append(round_header(found_in[i], counts[found_in[i]]))
+            options.append(
+                Option(document_prompt(i, p, i in cited, shown[i - 1], width), id=f"doc-{i}")
+            )
+        self.add_options(options)
+        rounds_note = f" in {len(rounds)} round{'s' * (len(rounds) != 1)}" if rounds else ""
+        self.border_subtitle = f"{len(documents)} found{rounds_note}" if documents else "none found"
         if documents:
-            self.highlighted = 0
+            self.select_number(1)
 
     def on_resize(self) -> None:
         """The passages drawn again for the new width (one line or two, paths cut to fit)."""
         if self.documents and self.scrollable_content_region.width != self._drawn_for:
             highlighted = self.highlighted
-            self.show(self.turn_id or 0, self.documents, self.cited)
+            self.show(self.turn_id or 0, self.documents, self.cited, self.rounds)
             self.highlighted = highlighted
+
+    def number_at(self, index: int | None) -> int | None:
+        """The passage number [n] of the row at `index` (None for a round's header)."""
+        if index is None or not 0 <= index < self.option_count:
+            return None
+        option_id = self.get_option_at_index(index).id or ""
+        return int(option_id[4:]) if option_id.startswith("doc-") else None
 
     def resize(self, width: int, screen_width: int) -> None:
         """Make the pane `width` cells wide, within bounds (ctrl+left/right, the splitter)."""
@@ -166,21 +208,22 @@ class DocumentsPane(OptionList):
         """Highlight document `number` (1-based); False when there is no such document."""
         if not 1 <= number <= len(self.documents):
             return False
-        self.highlighted = number - 1
+        self.highlighted = self.get_option_index(f"doc-{number}")
         return True
 
     def action_edit(self) -> None:
         """Open the highlighted passage in $EDITOR at its line."""
-        index = self.highlighted
-        if index is None or not 0 <= index < len(self.documents):
+        number = self.number_at(self.highlighted)
+        if number is None:
             self.notify("No document is selected.")
             return
-        self.post_message(EditRequested(self.documents[index].passage))
+        self.post_message(EditRequested(self.documents[number - 1].passage))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        if self.turn_id is not None:
-            self.post_message(self.PreviewRequested(self.turn_id, event.option_index + 1))
+        number = self.number_at(event.option_index)
+        if self.turn_id is not None and number is not None:
+            self.post_message(self.PreviewRequested(self.turn_id, number))
 
 
 class Splitter(Widget):

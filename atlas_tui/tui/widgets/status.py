@@ -1,5 +1,6 @@
-"""The status line: answerer and model, retrieval mode, filter, the session's usage (tokens in
-and out, cost where the model's price is known), index size, and the last answer's speed.
+"""The status line: answerer and model, retrieval mode (and research mode, when on), filter, a
+research run's rounds, tokens and cost so far, the session's usage (tokens in and out, cost where
+the model's price is known), index size, and the last answer's speed.
 
 A short notice ("Exported: PATH", "New session…") is said here for a few seconds instead of in a
 toast, so nothing is drawn over the panes (`flash`)."""
@@ -22,6 +23,8 @@ class StatusLine(Static):
     answerer: reactive[str] = reactive("answerer: …")
     mode: reactive[str] = reactive("hybrid")
     source: reactive[str] = reactive("")
+    research: reactive[bool] = reactive(False)  # the session's research toggle
+    progress: reactive[str] = reactive("")  # a research run's rounds, tokens and cost so far
     speed: reactive[str] = reactive("")
     model: reactive[str] = reactive("")  # the session's chosen model, when one is chosen
     route: reactive[str] = reactive("")  # who answers that model: "local qwen3 via Ollama"
@@ -71,7 +74,9 @@ class StatusLine(Static):
                 parts.append(f"model: {model}{offline}")
         if self.sampling:
             parts.append(self.sampling)
-        parts.append(f"mode: {self.mode}")
+        if self.progress:  # a research run's: before the rest, so 80 columns still show it
+            parts.append(self.progress)
+        parts.append(f"mode: {self.mode}" + (" · research" if self.research else ""))
         if self.source:
             parts.append(f"source: {self.source}")
         if self.usage:

@@ -1,4 +1,5 @@
-"""The transcript: each question, its streaming Markdown answer, and a note on how it ended.
+"""The transcript: each question, research mode's trail (a line per search or read, as each round
+ends), its streaming Markdown answer, and a note on how it ended.
 
 Its keys (while it has focus): shift+up/down select a turn (ctrl+t then copies it), ] and [ step
 through the selected (else the last citing) answer's citations, Enter opens the cited passage, < and
@@ -20,8 +21,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from atlas_tui.conversation import Answer, Conversation, ConversationTurn, Token
-from atlas_tui.query import Delta, Done, Event, Failed, Retrieved
+from atlas_tui.conversation import Answer, Conversation, ConversationTurn, Token, trail_lines
+from atlas_tui.query import Delta, Done, Event, Failed, Retrieved, Round
 from atlas_tui.safety import Clean
 from atlas_tui.tui.messages import (
     AnswerDelta,
@@ -31,6 +32,7 @@ from atlas_tui.tui.messages import (
     AnswerShown,
     CitationSelected,
     DocumentsRetrieved,
+    RoundDone,
 )
 from atlas_tui.tui.notices import answer_note, ended_note, stored_note
 from atlas_tui.tui.stream import DeltaBatcher, link_citations
@@ -59,12 +61,22 @@ class TurnView(Vertical):
     def compose(self) -> ComposeResult:
         text, kind = self._note
         yield Static(Text("› " + self.turn.question), classes="question")
+        yield Static(trail_text(self.turn), classes="trail")
         yield AnswerMarkdown(link_citations(self.turn.answer), classes="answer", open_links=False)
         yield Static(Text(text), classes=f"note {kind}".strip())
 
     @property
     def answer(self) -> Markdown:
         return self.query_one(".answer", Markdown)
+
+    def on_mount(self) -> None:
+        self.query_one(".trail", Static).display = bool(self.turn.on_screen.rounds)
+
+    def show_trail(self) -> None:
+        """Research mode's trail of the answer on screen (hidden for an answer of one search)."""
+        trail = self.query_one(".trail", Static)
+        trail.update(trail_text(self.turn))
+        trail.display = bool(self.turn.on_screen.rounds)
 
     def set_note(self, text: str, kind: str = "") -> None:
         note = self.query_one(".note", Static)
@@ -77,6 +89,7 @@ class TurnView(Vertical):
         self.finished = False
         await self.stop_stream()
         await self.answer.update("")
+        self.show_trail()
         self.set_note("Searching…")
 
     async def write(self, markdown: Clean) -> None:
@@ -101,6 +114,16 @@ class TurnView(Vertical):
             self.post_message(CitationSelected(self.turn.id, int(event.href[5:]), focus=True))
         else:
             self.notify(f"Links in answers are not opened: {event.href}", markup=False)
+
+
+def trail_text(turn: ConversationTurn) -> Text:
+    """The lines of research mode's trail for the answer on screen (cleaned text, never markup):
+    refused calls in the error colour, the model's notes dim."""
+    text = Text()
+    for line, kind in trail_lines(turn.on_screen.rounds):
+        style = {"refused": "red", "note": "dim italic"}.get(kind, "")
+        text.append(("\n" if text else "") + line, style=style)
+    return text
 
 
 class Transcript(VerticalScroll, can_focus=True):
@@ -218,6 +241,8 @@ class Transcript(VerticalScroll, can_focus=True):
                     continue  # answered again, or another session is on screen: recorded only
                 if isinstance(event, Retrieved):
                     self.post_message(DocumentsRetrieved(answer, event))
+                elif isinstance(event, Round):
+                    self.post_message(RoundDone(answer, event))
                 elif isinstance(event, Delta):
                     batcher.feed(event.text)
                 else:
@@ -238,6 +263,15 @@ class Transcript(VerticalScroll, can_focus=True):
             count = len(view.turn.documents)
             found = f"{count} documents" if count else "No documents matched"
             view.set_note(f"{found} · answering…")
+
+    def on_round_done(self, message: RoundDone) -> None:
+        _, view = self._view_of(message)
+        if view is not None:
+            view.show_trail()
+            count = len(view.turn.documents)
+            number = len(view.turn.on_screen.rounds)
+            found = f"{count} passage{'' if count == 1 else 's'}"
+            view.set_note(f"Round {number} · {found} · researching… (Esc stops, keeping them)")
 
     async def on_answer_delta(self, message: AnswerDelta) -> None:
         message.stop()
@@ -361,6 +395,7 @@ class Transcript(VerticalScroll, can_focus=True):
             return
         turn.show(index)
         if (view := self.turn(turn.id)) is not None:
+            view.show_trail()
             await view.show_final(turn.answer)
             view.set_note(*stored_note(turn))
         self.post_message(AnswerShown(turn.id))
