@@ -80,11 +80,16 @@ def ingest_with_progress(
 
 def format_report(report: Any) -> str:
     """The closing summary of an ingest, with every skipped file and why."""
+    reread = report.files_reread
+    reused = report.chunks_reused
     lines = [
         f"Indexed {count(report.files_indexed, 'file')} in {report.elapsed_s:.1f} s: "
         f"{report.files_added} added, {report.files_updated} updated, "
-        f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
-        f"{count(report.chunks_written, 'chunk')} written, {report.chunks_embedded} embedded"
+        + (f"{reread} read again (new reader), " if reread else "")
+        + f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
+        f"{count(report.chunks_written, 'chunk')} written"
+        + (f" ({reused} with the embedding of an unchanged passage)" if reused else "")
+        + f", {report.chunks_embedded} embedded"
         + (" on the Ray cluster." if report.engine == "ray" else ".")
     ]
     if report.chunks_pending:
