@@ -137,3 +137,36 @@ def test_the_reader_version_names_the_passages(tmp_path: Path) -> None:
     assert chunk_id("f", "h", 1, 0) != chunk_id("f", "h", 2, 0)
     assert chunk_id("f", "h", 1, 0) != chunk_id("f", "h", 1, 1)
     assert chunk_id("f", "h", 1, 0) == chunk_id("f", "h", 1, 0)
+
+
+def test_the_real_command_reads_an_older_readers_files_again_and_says_so(
+    tmp_path: Path, write_corpus
+) -> None:
+    """`atlas-tui ingest` over an index whose records name an older reader: every file is read
+    again, the summary says so (in words and in --json), the same text keeps its vectors, and
+    the next run finds everything unchanged."""
+    import json
+    import os
+
+    from tests.cli_run import run_cli
+
+    root = write_corpus({"guide.md": GUIDE, "notes.txt": "Plain notes about gears.\n"})
+    db = tmp_path / "cli-db"
+    env = {**os.environ, "ATLAS_DB_PATH": str(db), "LANCEDB_LOG": "error", "HF_HUB_OFFLINE": "1"}
+    first = run_cli("ingest", str(root), "--json", env=env, timeout=180)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["files_added"] == 2
+    files = lancedb.connect(str(db)).open_table("atlas_knowledge_base__files")
+    files.update(values={"reader": records.READER_VERSION - 1})  # as the older version left it
+
+    again = run_cli("ingest", str(root), env=env, timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert "0 added, 0 updated, 2 read again (new reader), 0 unchanged" in again.stdout
+    assert "(3 with the embedding of an unchanged passage), 0 embedded" in again.stdout
+    files = lancedb.connect(str(db)).open_table("atlas_knowledge_base__files")  # as written now
+    assert set(files.to_arrow().column("reader").to_pylist()) == {records.READER_VERSION}
+
+    last = run_cli("ingest", str(root), "--json", env=env, timeout=180)
+    report = json.loads(last.stdout)
+    counts = (report["files_unchanged"], report["files_reread"], report["chunks_written"])
+    assert counts == (2, 0, 0)
