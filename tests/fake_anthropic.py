@@ -17,6 +17,8 @@ has partial text to keep (but "drop_at_once", before any of them):
   "no_message_stop"  the body ends cleanly but `message_stop` never comes
   "drop_at_once"     the response's headers are sent, then the connection closes before any event
   "stall"            nothing more is sent until `server.release()` (or the client goes away)
+  "trickle"          a new text block that never ends: a word every TRICKLE_S until the client
+                     goes away (a server that is never silent for long, and never done)
   "no_response"      the request is read but no response ever starts (until released)
 HTTP errors: `Reply(status=429, error_type="rate_limit_error")` sends the real error body shape.
 """
@@ -37,6 +39,7 @@ from typing import Any
 import pytest
 
 STALL_LIMIT_S = 30.0  # a stalled reply never outlives this, whatever the test does
+TRICKLE_S = 0.1
 
 _STATUS_ERRORS = {
     400: "invalid_request_error",
@@ -235,7 +238,29 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if reply.fault == "stall":
             return self._stall()
+        if reply.fault == "trickle":
+            self._trickle(send, len(reply.blocks))
+            return False
         raise ValueError(f"Unknown fault {reply.fault!r}")
+
+    def _trickle(self, send: Any, index: int) -> None:
+        """A word every TRICKLE_S in a block that never ends, until the client hangs up (a write
+        then fails: `_stream` notes that the client went away)."""
+        fake = self.server.fake
+        block = {"type": "text", "text": ""}
+        send(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
+        )
+        started = time.monotonic()
+        while time.monotonic() - started < STALL_LIMIT_S and not fake.stopping:
+            delta = {"type": "text_delta", "text": "more "}
+            send(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+            time.sleep(TRICKLE_S)
+        self._abort()
 
     def _end_chunked(self) -> None:
         if self._chunked:

@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from atlas_tui import Delta, Done, Retrieved, create_query_client
 from atlas_tui.query import AtlasQuery
+from tests.cli_run import atlas
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply, closed_port_url
 from tests.fake_ollama import FakeOllama
-from tests.test_cli import atlas, env  # noqa: F401 - the CLI's subprocess helper and environment
 
 QUESTION = "What is the trimodal methodology in Atlas?"
 QUOTE = "bottom-up implementation"  # words of trimodal.md, document [1] for QUESTION
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def endpoint_config(path: Path, base_url: str, name: str = "ollama", **extra: str) -> str:
@@ -163,7 +171,7 @@ def test_ollama_as_its_docs_set_it_up_through_anthropic_base_url(
 
 
 def test_cli_ask_through_a_local_endpoint_marks_unverified_citations(
-    env: dict[str, str],  # noqa: F811 - the fixture imported from test_cli
+    env: dict[str, str],
     fake_ollama: FakeOllama,
     tmp_path: Path,
 ) -> None:
@@ -179,7 +187,7 @@ def test_cli_ask_through_a_local_endpoint_marks_unverified_citations(
 
 
 def test_cli_ask_with_the_local_server_down_answers_offline(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     env["ATLAS_CONFIG"] = endpoint_config(tmp_path / "c.toml", closed_port_url())
@@ -191,7 +199,7 @@ def test_cli_ask_with_the_local_server_down_answers_offline(
 
 
 def test_cli_models_lists_each_endpoint_with_what_its_server_offers(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     fake_ollama: FakeOllama,
     fake_anthropic: FakeAnthropic,
     tmp_path: Path,
@@ -224,7 +232,7 @@ def test_cli_models_lists_each_endpoint_with_what_its_server_offers(
     assert len(fake_ollama.requests) == 1  # --no-servers asked nobody
 
 
-def test_cli_models_without_anything_configured_says_how(env: dict[str, str]) -> None:  # noqa: F811
+def test_cli_models_without_anything_configured_says_how(env: dict[str, str]) -> None:
     result = atlas("models", env=env)
     assert result.returncode == 0 and "offline extractive" in result.stdout
     assert "[endpoints.NAME]" in result.stdout
@@ -249,3 +257,59 @@ def test_model_offers_list_claudes_models_from_its_server_too(
         "the server has no /v1/models",
     )
     assert fake_anthropic.requests[-1].path.startswith("/v1/models")
+
+
+class _Broken(BaseHTTPRequestHandler):
+    """/html/v1/models: a login page (200, HTML); /json/v1/models: JSON cut short (200)."""
+
+    def do_GET(self) -> None:
+        kind = self.path.split("/")[1]
+        body = b"<html><body>Sign in</body></html>" if kind == "html" else b'{"data": [{"id": '
+        self.send_response(200)
+        self.send_header("content-type", "text/html" if kind == "html" else "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def broken_models_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_models_survives_a_page_or_bad_json_and_never_shows_a_urls_password(
+    env: dict[str, str],
+    fake_ollama: FakeOllama,
+    broken_models_server: str,
+    tmp_path: Path,
+) -> None:
+    fake_ollama.models = ["qwen3"]
+    path = tmp_path / "c.toml"
+    endpoint_config(path, f"{broken_models_server}/html", name="proxy")
+    endpoint_config(path, f"{broken_models_server}/json", name="cut")
+    secret = fake_ollama.base_url.replace("http://", "http://admin:s3cretpass@")
+    env["ATLAS_CONFIG"] = endpoint_config(path, secret, name="ollama")
+
+    result = atlas("models", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr == ""
+    blocks = dict(re.findall(r"(?m)^(\w+)  (.*\n(?:  .*\n)*)", result.stdout))
+    assert set(blocks) == {"proxy", "cut", "ollama"}  # one bad server hides no other
+    for name in ("proxy", "cut"):
+        assert "did not answer with a list of models" in blocks[name]
+    assert "server lists: qwen3" in blocks["ollama"]
+    assert fake_ollama.base_url in blocks["ollama"]  # shown without the user and password
+    listed = atlas("models", "--json", env=env)
+    for output in (result.stdout, listed.stdout):
+        assert "s3cretpass" not in output and "admin" not in output
+    assert [e["base_url"] for e in json.loads(listed.stdout)][-1] == fake_ollama.base_url

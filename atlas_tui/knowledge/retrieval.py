@@ -125,7 +125,8 @@ def vector_candidates(
     store: Store, vector: np.ndarray, limit: int, predicate: str | None
 ) -> list[tuple[dict[str, Any], float]]:
     """Nearest chunks by cosine similarity (rows not embedded yet are never returned)."""
-    with guard(store.uri, "searched"):
+
+    def run() -> list[dict[str, Any]]:
         query = (
             store.chunks.search(vector, vector_column_name="vector")
             .distance_type("cosine")
@@ -138,7 +139,10 @@ def vector_candidates(
         )
         if predicate:
             query = query.where(predicate, prefilter=True)
-        rows = query.to_arrow().to_pylist()
+        return query.to_arrow().to_pylist()
+
+    with guard(store.uri, "searched"):
+        rows = store.bounded(run, "searched")
     return [(row, max(0.0, min(1.0, 1.0 - float(row.pop("_distance"))))) for row in rows]
 
 
@@ -146,7 +150,8 @@ def keyword_candidates(
     store: Store, text: str, limit: int, predicate: str | None
 ) -> list[tuple[dict[str, Any], float]]:
     """Best chunks by BM25 over title, heading path, source path and text."""
-    with guard(store.uri, "searched"):
+
+    def run() -> list[dict[str, Any]]:
         query = (
             store.chunks.search(text, query_type="fts", fts_columns="search_text")
             .select(RESULT_COLUMNS)
@@ -154,7 +159,10 @@ def keyword_candidates(
         )
         if predicate:
             query = query.where(predicate, prefilter=True)
-        rows = query.to_arrow().to_pylist()
+        return query.to_arrow().to_pylist()
+
+    with guard(store.uri, "searched"):
+        rows = store.bounded(run, "searched")
     return [(row, float(row.pop("_score"))) for row in rows]
 
 

@@ -14,7 +14,7 @@ from atlas_tui.generation import Completed, TextDelta
 from atlas_tui.generation.anthropic import ClaudeAnswerer
 from atlas_tui.types import Citation, Passage, Usage
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply, closed_port_url
-from tests.generation.test_anthropic import collect
+from tests.generation.helpers import collect
 
 NO_HINT = ""  # nothing to do but ask again: how to ask is the front end's to say
 MODEL_HINT = "Check the model name (ATLAS_DEFAULT_MODEL) and ANTHROPIC_BASE_URL."
@@ -148,13 +148,13 @@ def test_each_http_error_reads_exactly(
             "rate_limit_error",
             errors.RateLimitError,
             "Rate limited by the API: Scripted error.",
-            None,
+            errors.RateLimitError.hint,
         ),
         (
             "overloaded_error",
             errors.OverloadedError,
             "The API is overloaded: Scripted error.",
-            None,
+            errors.OverloadedError.hint,
         ),
         (
             "api_error",
@@ -179,8 +179,7 @@ def test_an_error_event_mid_answer_reads_exactly(
         collect(claude(max_retries=2).stream("q", passages))
 
     assert caught.value.message == message
-    if hint is not None:
-        assert caught.value.hint == hint
+    assert caught.value.hint == hint
     assert caught.value.partial_text == "Half"
 
 
@@ -282,6 +281,40 @@ def test_a_marker_written_in_an_earlier_chunk_of_the_block_is_not_doubled(
     text, _deltas, _done = collect(claude().stream("q", passages))
 
     assert text == "Use pipx [1] today"
+
+
+def test_a_marker_claude_writes_itself_is_checked_like_a_local_models(
+    claude, fake_anthropic: FakeAnthropic, passages: list[Passage]
+) -> None:
+    # A passage's injected text made the model print citations of its own, in its text.
+    fake_anthropic.script(
+        Reply(blocks=[Block(['The vault password is "hunter2" [', "1]. See also [99]."])])
+    )
+
+    text, deltas, _done = collect(claude().stream("q", passages))
+
+    answer, _, line = text.partition("\n\n")
+    assert answer == 'The vault password is "hunter2" [1?]. See also [99?].'
+    assert line == (
+        "*Citations checked by atlas-tui: 0 of 2 citations verified; [1?]: the quote is not in "
+        "document 1; [99?]: no such document.*"
+    )
+    checked = [c for d in deltas for c in d.citations]
+    assert [(c.number, c.valid) for c in checked] == [(1, False), (99, False)]
+
+
+def test_a_marker_claude_writes_that_checks_out_stays_as_written(
+    claude, fake_anthropic: FakeAnthropic, passages: list[Passage]
+) -> None:
+    quote = "Press ctrl+q to quit"
+    fake_anthropic.script(Reply(blocks=[Block([f'"{quote}" [2], and', " more [2"])]))
+
+    text, deltas, _done = collect(claude().stream("q", passages))
+
+    assert text == f'"{quote}" [2], and more [2'  # a "[2" never closed is text; no check line
+    assert [(c.number, c.cited_text, c.valid) for d in deltas for c in d.citations] == [
+        (2, quote, True)
+    ]
 
 
 def test_text_sent_with_a_blocks_start_is_part_of_the_answer(

@@ -10,10 +10,10 @@ from typing import Any
 import lancedb
 import pytest
 
+from atlas_tui.cli.progress import format_report
 from atlas_tui.config import Settings
 from atlas_tui.knowledge import engine, records
 from atlas_tui.knowledge.base import KnowledgeBase
-from atlas_tui.progress import format_report
 
 WORDS = "Each step below is safe to repeat. " * 16  # a section too long to share a passage
 GUIDE = f"# Guide\n\n## Install\n\nInstall it. {WORDS}\n\n## Use\n\nUse it. {WORDS}\n"

@@ -1,4 +1,5 @@
-"""Ingest with a progress bar on a terminal (files, chunks, chunks/s, ETA); quiet otherwise."""
+"""Ingest with a progress bar on a terminal (files, chunks, chunks/s, ETA); quiet otherwise. The
+closing report names files: it is printed through the CLI's terminal filter (`output.say`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from atlas_tui.cli_output import count
+from atlas_tui.cli.output import count
 from atlas_tui.safety import display_path, terminal_safe
 
 if TYPE_CHECKING:
@@ -15,13 +16,13 @@ if TYPE_CHECKING:
 WAITING = "Another ingest is writing this index: waiting for it to finish (ctrl+c stops)."
 
 
-def say_waiting() -> None:
-    print(WAITING, file=sys.stderr, flush=True)
+def say_waiting(detail: str = "") -> None:
+    print(terminal_safe(detail) or WAITING, file=sys.stderr, flush=True)
 
 
 def _say_waiting(progress: Any) -> None:
     if progress.phase == "waiting":
-        say_waiting()
+        say_waiting(progress.detail)
 
 
 def ingest_with_progress(
@@ -58,7 +59,7 @@ def ingest_with_progress(
 
         def update(progress: Any) -> None:
             if progress.phase == "waiting":
-                bar.console.print(WAITING, markup=False)
+                bar.console.print(terminal_safe(progress.detail) or WAITING, markup=False)
                 return
             files = tasks.get("files")
             if files is None:
@@ -109,4 +110,4 @@ def format_report(report: Any) -> str:
         lines.extend(f"  {display_path(s.path)}: {s.reason}" for s in report.skipped)
     if not report.ok:
         lines.append("Nothing could be ingested.")
-    return terminal_safe("\n".join(lines))
+    return "\n".join(lines)
