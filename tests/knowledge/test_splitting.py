@@ -164,3 +164,176 @@ def test_a_code_tail_starts_at_a_line(counter: TokenCounter) -> None:
         limit = counter(text[start:])
         assert splitter.tail(unit, limit) == Unit(start, len(text), limit)
     assert splitter.tail(unit, counter(text[text.index("b = 2") :])).start == text.index("return")
+
+
+def test_counts_stay_exact_where_a_space_is_one_the_tokenizer_deletes(
+    counter: TokenCounter,
+) -> None:
+    """Around \\x1f (which the BERT normaliser deletes, joining the words beside it) counts of
+    parts no longer add up: each piece is counted as it is, never from offsets."""
+    vocab = ["gzip", "opens", "files", "in", "binary", "mode", "unless", "text", "is", "asked"]
+    text = " ".join(w + ("\x1fzz" if i % 3 == 0 else "") for i, w in enumerate(vocab * 10))
+    units = Splitter(text, counter, code=False).fit(0, len(text), 12)
+    assert len(units) > 5
+    assert all(u.tokens == counter(text[u.start : u.end]) <= 12 for u in units)
+
+
+class Counting:
+    """The real counter, additive, counting how often it encodes."""
+
+    additive = True
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self.counter = counter
+        self.calls = 0
+        self.starts_calls = 0
+
+    def __call__(self, text: str) -> int:
+        self.calls += 1
+        return self.counter(text)
+
+    def token_starts(self, text: str) -> list[int]:
+        self.starts_calls += 1
+        return self.counter.token_starts(text)  # type: ignore[attr-defined]
+
+
+def test_a_long_span_is_encoded_once_and_its_parts_counted_from_offsets(
+    counter: TokenCounter,
+) -> None:
+    text = words(400)
+    counting = Counting(counter)
+    units = Splitter(text, counting, code=False).fit(0, len(text), 40)
+    assert len(units) > 10 and all(u.tokens == counter(text[u.start : u.end]) for u in units)
+    assert counting.calls == 1 and counting.starts_calls == 1  # not one encode per candidate
+    prose = "One two three. " * 60
+    counting = Counting(counter)
+    tail = Splitter(prose, counting, code=False).tail(Unit(0, len(prose) - 1, 0), 12)
+    assert tail is not None and tail.tokens == counter(prose[tail.start : len(prose) - 1]) <= 12
+    assert counting.calls == 0 and counting.starts_calls == 1
+
+
+def test_fit_reads_sentences_or_code_lines_first() -> None:
+    def count(text: str) -> int:
+        return len(text.split())
+
+    prose = "Alpha beta. Gamma delta epsilon. Zeta."
+    assert texts(prose, Splitter(prose, count, code=False).fit(0, len(prose), 3)) == [
+        "Alpha beta.", "Gamma delta epsilon.", "Zeta."
+    ]  # fmt: skip
+    code = "a = 1\nb = 2\nc = 3\nd = 4"
+    assert texts(code, Splitter(code, count, code=True).fit(0, len(code), 6)) == [
+        "a = 1", "b = 2", "c = 3", "d = 4"
+    ]  # fmt: skip
+    two = "First sentence is here. Second one follows it."
+    assert texts(two, Splitter(two, count, code=False).fit(0, len(two), 5)) == [
+        "First sentence is here.", "Second one follows it."
+    ]  # fmt: skip
+
+
+def test_characters_that_cannot_be_cut_stay_whole_even_over_the_budget() -> None:
+    def heavy(text: str) -> int:
+        return 10 * len(text)
+
+    assert Splitter("ab", heavy, code=False).fit(0, 2, 4) == [Unit(0, 1, 10), Unit(1, 2, 10)]
+
+    def five(text: str) -> int:
+        return 5 * len(text)
+
+    units = Splitter("abcdefgh", five, code=False).fit(0, 8, 8)
+    assert [(u.start, u.end) for u in units] == [(i, i + 1) for i in range(8)]
+
+
+def test_an_oversized_sentence_among_short_ones_is_cut_between_words(
+    counter: TokenCounter,
+) -> None:
+    long = " ".join(["os.path.join(a, b) joins incomprehensibilities"] * 12)
+    text = f"Short one. {long}. Another short one."
+    units = Splitter(text, counter, code=False).fit(0, len(text), 30)
+    assert texts(text, units)[0] == "Short one." and texts(text, units)[-1] == "Another short one."
+    middle = units[1:-1]
+    assert len(middle) > 2 and " ".join(texts(text, middle)) == long + "."
+    assert all(text[u.start - 1] == " " for u in middle)  # between words, never inside one
+    assert all(u.tokens <= max(8, 30 // 4) for u in middle)
+
+
+@pytest.mark.parametrize("budget", [12, 36])
+def test_runs_of_long_words_stay_within_a_quarter_budget(
+    counter: TokenCounter, budget: int
+) -> None:
+    text = " ".join(["incomprehensibilities", "os.path.join", "gzip"] * 20)  # 6, 5, 1 pieces
+    units = Splitter(text, counter, code=False).fit(0, len(text), budget)
+    limit = max(8, budget // 4)
+    assert " ".join(texts(text, units)) == text
+    assert all(u.tokens <= limit for u in units)
+    for unit, following in pairwise(units):
+        first_word_end = text.find(" ", following.start) % (len(text) + 1)
+        assert counter(text[unit.start : first_word_end]) > limit
+
+
+def maximal_by_characters(text: str, units: list[Unit], count: TokenCounter, limit: int) -> None:
+    assert "".join(texts(text, units)) == text
+    assert all(u.tokens == count(text[u.start : u.end]) <= limit for u in units)
+    for unit, following in pairwise(units):
+        assert count(text[unit.start : following.start + 1]) > limit  # one more would not fit
+
+
+def test_character_runs_are_as_long_as_they_can_be() -> None:
+    by_char: TokenCounter = len
+    text = "x" * 30
+    maximal_by_characters(text, Splitter(text, by_char, code=False).fit(0, 30, 8), by_char, 8)
+
+    def light_dots(text: str) -> int:  # "o" is read as nothing (as WordPiece drops some marks)
+        return sum(ch != "o" for ch in text)
+
+    dotted = "a" + "o" * 20 + "b" * 12 + "o" * 15 + "c"  # one word: cut between characters
+    units = Splitter(dotted, light_dots, code=False).fit(0, len(dotted), 8)
+    maximal_by_characters(dotted, units, light_dots, 8)
+
+
+def test_a_giant_word_is_cut_into_the_largest_pieces_that_fit(counter: TokenCounter) -> None:
+    import random
+
+    rng = random.Random(5)
+    word = "".join(rng.choice("qxzjkvwpbg") for _ in range(320))  # ~285 word-pieces
+    units = Splitter(word, counter, code=False).fit(0, len(word), 60)
+    limit = 60 // 4
+    assert "".join(texts(word, units)) == word
+    for u in units:  # a quarter budget, or one whole piece WordPiece reads apart (<= budget)
+        whole_piece = u.start % MAX_WORD_CHARS == 0 and u.end - u.start <= MAX_WORD_CHARS
+        assert u.tokens == counter(word[u.start : u.end]) <= (60 if whole_piece else limit)
+    for unit, following in pairwise(units):
+        if following.start % MAX_WORD_CHARS:  # (where WordPiece reads the word apart: a cut)
+            assert counter(word[unit.start : following.start + 1]) > limit
+
+
+def test_a_giant_word_inside_a_sentence_is_cut_between_its_pre_tokens(
+    counter: TokenCounter,
+) -> None:
+    word = "/".join(["segment"] * 60)
+    text = f"See {word} here"
+    units = Splitter(text, counter, code=False).fit(0, len(text), 20)
+    assert " ".join(texts(text, units)).replace(" ", "") == text.replace(" ", "")
+    inside = [u for u in units if text.index(word) < u.start < text.index(word) + len(word)]
+    assert inside and all(text[u.start] in "/s" for u in inside)  # pre-token starts only
+    assert all(u.tokens <= 20 for u in units)
+
+
+def test_a_tail_is_counted_to_the_end_of_its_unit_not_of_the_text(
+    counter: TokenCounter,
+) -> None:
+    text = "First one here. Second one here. Third one here. " + "More text after it. " * 20
+    end = text.index(" More")
+    splitter = Splitter(text, counter, code=False)
+    unit = Unit(0, end, counter(text[:end]))
+    limit = counter("Second one here. Third one here.")
+    assert splitter.tail(unit, limit) == Unit(text.index("Second"), end, limit)
+
+
+def test_a_code_tail_is_a_proper_tail_of_its_unit(counter: TokenCounter) -> None:
+    text = "x = 0\na = 1\nb = 2\nc = 3\nmore = 4\nlines = 5\n"
+    start, end = text.index("a = 1"), text.index("\nmore")
+    splitter = Splitter(text, counter, code=True)
+    unit = Unit(start, end, counter(text[start:end]))
+    tail = splitter.tail(unit, unit.tokens)  # the whole unit would fit: the tail starts later
+    assert tail == Unit(text.index("b = 2"), end, counter(text[text.index("b = 2") : end]))
+    assert splitter.tail(unit, counter("c = 3") - 1) is None  # no line of the unit fits
