@@ -163,3 +163,13 @@ def test_text_kinds_have_one_section_and_first_heading_names_the_first_title() -
     assert first_heading("markdown", MARKDOWN) == "The first gzip title alt"
     assert first_heading("rst", RST) == "Guide"
     assert first_heading("text", "# not a heading in plain text") == ""
+
+
+def test_an_overlined_title_is_another_style_than_the_same_underline() -> None:
+    text = "=====\nBook\n=====\n\nintro\n\nPart\n=====\n\nbody\n"
+    assert [s.path for s in rst_sections(text)] == [["Book"], ["Book", "Part"]]
+
+
+def test_an_adornment_near_the_end_is_not_read_past_the_last_line() -> None:
+    assert [s.path for s in rst_sections("text\n\n=====\nTitle")] == [[]]
+    assert [s.path for s in rst_sections("text\n\nTitle\n=====")] == [[], ["Title"]]
