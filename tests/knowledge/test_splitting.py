@@ -337,3 +337,13 @@ def test_a_code_tail_is_a_proper_tail_of_its_unit(counter: TokenCounter) -> None
     tail = splitter.tail(unit, unit.tokens)  # the whole unit would fit: the tail starts later
     assert tail == Unit(text.index("b = 2"), end, counter(text[text.index("b = 2") : end]))
     assert splitter.tail(unit, counter("c = 3") - 1) is None  # no line of the unit fits
+
+
+def test_a_tail_is_counted_exactly_where_a_space_is_one_the_tokenizer_deletes(
+    counter: TokenCounter,
+) -> None:
+    text = "Gzip\x1fzz opens files. " * 12 + "Last\x1fzz one here."
+    splitter = Splitter(text, counter, code=False)
+    for limit in (5, 9, 17, 30):
+        tail = splitter.tail(Unit(0, len(text), counter(text)), limit)
+        assert tail is not None and tail.tokens == counter(text[tail.start :]) <= limit
