@@ -118,6 +118,7 @@ def test_rst_underline_rules() -> None:
     assert [s.path for s in rst_sections("=====\n-----\n\ntext\n")] == [[]]
     assert [s.path for s in rst_sections("=====\nTitle\n-----\n\ntext\n")] == [[]]
     assert [s.path for s in rst_sections("=====\nTitle\n=====\n\ntext\n")] == [["Title"]]
+    assert [s.path for s in rst_sections("===\nAbc\n===\n\ntext\n")] == [["Abc"]]  # 3 suffice
     # a title at the very end has an empty body; a lone adornment of 3 is not a transition
     last = rst_sections("text\n\nEnd\n===\n")
     assert shown("text\n\nEnd\n===\n", last)[-1] == (["End"], "End", "", [])
