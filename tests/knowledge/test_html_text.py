@@ -88,3 +88,23 @@ def test_headings_of_every_level_and_nested_preformatted_text() -> None:
     )
     page = "<body><pre>a  b<pre> c </pre>  d  </pre><p>x   y</p></body>"
     assert html_to_text(page)[1] == "a  b\n\n c\n\n  d\n\nx y"
+
+
+def test_spaces_between_inline_pieces_and_after_line_starts() -> None:
+    assert html_to_text("<body><p>a<b> b</b> c</p></body>")[1] == "a b c"  # a space is kept
+    assert html_to_text("<body><p>a<br> b</p></body>")[1] == "a\nb"  # not at a line's start
+    assert html_to_text("<body><h2> T</h2><ul><li>  item</li></ul></body>")[1] == "## T\n\n- item"
+
+
+def test_text_after_a_closed_block_or_heading_starts_a_paragraph() -> None:
+    page = "<body><p>one</p>two<h2>T</h2>three</body>"
+    assert html_to_text(page)[1] == "one\n\ntwo\n\n## T\n\nthree"
+
+
+def test_only_role_main_marks_the_main_content() -> None:
+    page = '<body><div role="note">note</div><div class="main">cls</div><p>other</p></body>'
+    assert html_to_text(page)[1] == "note\n\ncls\n\nother"
+
+
+def test_a_title_with_inline_markup_is_its_words() -> None:
+    assert html_to_text("<title>Gzip <b>docs</b>!</title><body>x</body>")[0] == "Gzip docs!"
