@@ -2,7 +2,7 @@
 
     python benchmarks/eval_retrieval.py --corpus /usr/share/doc/python3.11/html/_sources \
         --questions /work/shared/eval/python-docs-dev-questions.jsonl --db /work/bench-db \
-        [--modes hybrid,vector,keyword] [--collection bench] [--fusion k=60,file_weight=0.3]
+        [--modes hybrid,vector,keyword] [--collection bench] [--fusion file_weight=0.3]
 
 Questions are JSON lines `{"q": "...", "expect": ["relative/source/path", ...]}`. A question's rank
 is the position of the first result whose source is expected, counting distinct files in result
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--db", default="")
     parser.add_argument("--collection", default="bench")
     parser.add_argument("--modes", default=",".join(SEARCH_MODES))
-    parser.add_argument("--fusion", default="", help="hybrid knobs, e.g. k=30,file_weight=0.5")
+    parser.add_argument("--fusion", default="", help="hybrid knobs, e.g. file_weight=0.5")
     parser.add_argument("--misses", action="store_true", help="list questions not ranked first")
     args = parser.parse_args()
 

@@ -51,3 +51,34 @@ def test_every_cut_fits_ends_a_word_and_leaves_out_no_word_that_would_fit(limit:
     whole = [w for i, w in enumerate(words) if len(" ".join(words[: i + 1])) + 1 <= limit]
     if whole and len(" ".join(whole)) > (limit - 1) // 2:  # a word boundary in the second half
         assert kept == " ".join(whole).rstrip(",.")
+
+
+def test_a_text_exactly_as_long_as_the_limit_is_kept_whole() -> None:
+    text = "Open a gzip file."
+    assert shorten(text, len(text)) == text
+    assert shorten(text, len(text) - 1) == "Open a gzip…"
+
+
+@pytest.mark.parametrize("limit", range(2, 12))
+def test_even_the_narrowest_cut_fits(limit: int) -> None:
+    cut = shorten("gzip.GzipFile.peek(n) returns bytes", limit)
+    assert len(cut) <= limit and cut.endswith("…")
+
+
+@pytest.mark.parametrize("limit", range(6, 40))
+@pytest.mark.parametrize(
+    "text",
+    [
+        "See https://docs.python.org/3/library/gzip.html#gzip.GzipFile.peek for more",
+        "An os.environ mapping (a dict-like object) of environment variables",
+        "abcde fghijklmnop qrstuvwxyz abcdefghijklmnopqrstuvwxyz",
+    ],
+)
+def test_a_cut_keeps_more_than_half_of_the_room(text: str, limit: int) -> None:
+    """A word boundary early in the line is not used: a long word after it is cut inside
+    instead of leaving a line mostly empty."""
+    kept = shorten(text, limit).removesuffix("…")
+    assert len(kept) > (limit - 1) // 2 - 2  # (less a trailing comma or space taken off)
+    space = text[:limit].rfind(" ")
+    if space <= (limit - 1) // 2:  # no boundary in the second half: cut inside the word
+        assert kept == text[: limit - 1].rstrip(" ,;:")

@@ -91,11 +91,15 @@ def format_report(report: Any) -> str:
     if report.resume:
         first = f"Embedded {report.chunks_embedded:,} passages in {report.elapsed_s:.1f} s"
     else:
+        reread, reused = report.files_reread, report.chunks_reused
         first = (
             f"Indexed {count(report.files_indexed, 'file')} in {report.elapsed_s:.1f} s: "
             f"{report.files_added} added, {report.files_updated} updated, "
-            f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
-            f"{report.chunks_written:,} passages written, {report.chunks_embedded:,} embedded"
+            + (f"{reread} read again (new reader), " if reread else "")
+            + f"{report.files_unchanged} unchanged, {report.files_removed} removed; "
+            f"{report.chunks_written:,} passages written"
+            + (f" ({reused:,} with the embedding of an unchanged passage)" if reused else "")
+            + f", {report.chunks_embedded:,} embedded"
         )
     lines = [f"{first}{encoder}."]
     if report.interrupted:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from atlas_tui.knowledge import loaders
+from atlas_tui.knowledge import loaders, records
 from atlas_tui.knowledge.chunking import chunk_document, load_token_counter
 from atlas_tui.knowledge.records import Chunk, LoadedDocument
 from atlas_tui.knowledge.store import FileRecord, chunk_id
@@ -77,10 +77,12 @@ def search_text(doc: LoadedDocument, chunk: Chunk) -> str:
     return f"{doc.title}\n{chunk.heading}\n{path_words}\n{chunk.text}"
 
 
-def chunk_rows(doc: LoadedDocument, key: str, chunks: Sequence[Chunk]) -> list[dict[str, Any]]:
+def chunk_rows(
+    doc: LoadedDocument, key: str, chunks: Sequence[Chunk], reader: int
+) -> list[dict[str, Any]]:
     return [
         {
-            "id": chunk_id(key, doc.content_hash, c.chunk_index),
+            "id": chunk_id(key, doc.content_hash, reader, c.chunk_index),
             "file_id": key,
             "source": doc.source,
             "root": doc.root,
@@ -112,8 +114,11 @@ def prepare_file(job: FileJob, counter: TokenCounter) -> Outcome:
             raise loaders.LoadError("no text to index")
     except loaders.LoadError as exc:
         return Unusable(job.key, job.path, str(exc))
-    record = FileRecord(job.key, doc.root, doc.source, doc.content_hash, doc.mtime, len(chunks))
-    return Prepared(job.key, record, chunk_rows(doc, job.key, chunks))
+    reader = records.READER_VERSION
+    record = FileRecord(
+        job.key, doc.root, doc.source, doc.content_hash, doc.mtime, len(chunks), reader
+    )
+    return Prepared(job.key, record, chunk_rows(doc, job.key, chunks, reader))
 
 
 def embedding_text(row: dict[str, Any]) -> str:

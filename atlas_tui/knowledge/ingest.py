@@ -3,7 +3,11 @@
 Two phases, both resumable:
 1. Every discovered file is hashed; unchanged files are skipped unparsed, new and changed ones
    are loaded, chunked and written with empty vectors. A file's record in the files table is written
-   after its chunks (the commit point), so an interruption never leaves half a file behind.
+   after its chunks (the commit point), so an interruption never leaves half a file behind. A file
+   whose record names another reader (`records.READER_VERSION`: this version reads files into
+   other passages) is read again although its bytes are unchanged (`IngestReport.files_reread`).
+   A passage of a changed or re-read file whose text (with its heading) the file's old passages
+   had already keeps their vector (`chunks_reused`): only new text is embedded.
 2. Chunks without a vector are embedded in batches, each batch committed as it completes; a run that
    stops early (`should_stop`, e.g. a `steering.StopHandle`) leaves the rest for the next run, and
    a run with no paths does only this (a resume: pending.py). Hybrid search uses whatever is
@@ -42,8 +46,16 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from atlas_tui.config import user_cache_dir
-from atlas_tui.knowledge import health, loaders
-from atlas_tui.knowledge.engine import Engine, FileJob, LocalEngine, Prepared, Unusable, read_file
+from atlas_tui.knowledge import health, loaders, records
+from atlas_tui.knowledge.engine import (
+    Engine,
+    FileJob,
+    LocalEngine,
+    Prepared,
+    Unusable,
+    embedding_text,
+    read_file,
+)
 from atlas_tui.knowledge.pending import EMBED_BATCH, PendingEmbedding, pending_work, row_units
 from atlas_tui.knowledge.records import Skipped
 from atlas_tui.knowledge.steering import IngestProgress, ProgressMeter
@@ -69,7 +81,9 @@ class IngestReport:
     files_added: int = 0
     files_updated: int = 0
     files_unchanged: int = 0
+    files_reread: int = 0  # unchanged files read again: their record names an older reader
     chunks_written: int = 0
+    chunks_reused: int = 0  # written with the vector of an old passage of the same text
     chunks_embedded: int = 0
     chunks_pending: int = 0  # still without a vector (an interrupted run embeds them next time)
     skipped: list[Skipped] = field(default_factory=list)
@@ -90,7 +104,7 @@ class IngestReport:
 
     @property
     def files_indexed(self) -> int:
-        return self.files_added + self.files_updated + self.files_unchanged
+        return self.files_added + self.files_updated + self.files_unchanged + self.files_reread
 
     @property
     def ok(self) -> bool:
@@ -159,6 +173,7 @@ class Ingestor:
         self._schema = chunk_schema(embedder.dimension)
         self._records: list[FileRecord] = []
         self._rows: list[dict[str, Any]] = []
+        self._known_written: list[str] = []  # buffered files that have passages in the index
         self._files_total = 0
         self._files_done = 0
         self._sizes: dict[Path, int] = {}  # bytes of each file found, for the progress model
@@ -323,7 +338,11 @@ class Ingestor:
                 self._file_done()
                 continue
             previous = known.get(key)
-            if previous is not None and previous.content_hash == digest:
+            if (
+                previous is not None
+                and previous.content_hash == digest
+                and previous.reader == records.READER_VERSION
+            ):
                 self.report.files_unchanged += 1
                 kept.add(key)
                 self._file_done()
@@ -348,18 +367,38 @@ class Ingestor:
         self._rows.extend(prepared.rows)
         self._units += sum(map(row_units, prepared.rows))
         self._records.append(prepared.record)
-        if prepared.key in known:
-            self.report.files_updated += 1
-        else:
+        previous = known.get(prepared.key)
+        if previous is None:
             self.report.files_added += 1
+        elif previous.content_hash == prepared.record.content_hash:
+            self.report.files_reread += 1
+        else:
+            self.report.files_updated += 1
+        if previous is not None:
+            self._known_written.append(prepared.key)
 
     def _flush(self) -> None:
         if not self._records:
             return
+        self._reuse_vectors()
         rows = pa.Table.from_pylist(self._rows, schema=self._schema)
         self.report.chunks_written += self.store.write_files(self._records, rows)
-        self._records, self._rows = [], []
+        self._records, self._rows, self._known_written = [], [], []
         self.store.ensure_fts_index()
+
+    def _reuse_vectors(self) -> None:
+        """Give each new passage of a file already in the index the vector of its old passage
+        with the same embedding text (same model, same text: the same vector)."""
+        if not self._known_written:
+            return
+        old = {
+            embedding_text(row): row["vector"] for row in self.store.embedded(self._known_written)
+        }
+        for row in self._rows:
+            vector = old.get(embedding_text(row))
+            if vector is not None and row["vector"] is None:
+                row["vector"] = vector
+                self.report.chunks_reused += 1
 
     def _remove_unwanted(
         self,

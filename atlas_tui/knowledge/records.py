@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from atlas_tui.knowledge.sections import Section
 
+# How files are read into passages (loaders.py, rst_text.py, html_text.py, sections.py,
+# chunking.py, splitting.py). Raise it with any change that reads the same bytes into other
+# passages: each file's record keeps the version that read it, and the next ingest reads again
+# every file recorded with another one (0: recorded before versions were, i.e. the flat reading).
+READER_VERSION = 1
+
 
 @dataclass(frozen=True, slots=True)
 class LoadedDocument:

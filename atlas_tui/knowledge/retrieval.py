@@ -1,9 +1,12 @@
 """Search over the store: vector (cosine), keyword (BM25, LanceDB's native full-text index), hybrid.
 
-Hybrid fuses the two ranked candidate lists with weighted reciprocal-rank fusion, then lets a file
-that matches in several chunks lift its best chunk a little (documents, not isolated sentences,
-answer questions), and a document whose title is close to the question lift its chunks (a title
-says what a whole document is about, which a single chunk often does not).
+Hybrid fuses the two candidate lists by relative score fusion: each list's scores are rescaled to
+its own range (its best candidate 1, its weakest 0) and the two are added, weighted. A passage far
+ahead in one list keeps its lead, where rank fusion would count it as one place ahead (measured
+on the Python docs: benchmarks/RESULTS-corpus.md). Then a file that matches in several chunks
+lifts its best chunk a little (documents, not isolated sentences, answer questions), and a
+document whose title is close to the question lifts its chunks (a title says what a whole
+document is about, which a single chunk often does not).
 Every score is in [0, 1], higher is better:
 - vector: the cosine similarity, clipped at 0;
 - keyword: BM25 squashed by s / (s + KEYWORD_HALF) (absolute, so `min_score` means the same
@@ -53,15 +56,15 @@ _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="atlas-keyword")
 class Fusion:
     """The knobs of hybrid ranking (benchmarks/eval_retrieval.py measures them)."""
 
-    candidates: int = 60  # taken from each list before fusing
-    k: float = 60.0  # RRF constant
+    candidates: int = 60  # taken from each list before fusing (their range is what scores share)
     vector_weight: float = 1.0
     keyword_weight: float = 1.0
     file_weight: float = 0.3  # share of a file's other matching chunks added to its best chunk
     # A document's title says what it is about: its cosine similarity to the question, in units
     # of the best fused score, lifts every chunk of a document whose title matches the question.
-    # Measured on the Python docs eval: 0.13-0.2 plateau at hit@1 0.90 / MRR@10 0.929 (0 gives
-    # 0.70 / 0.829; 0.08 and 0.4 still 0.85 / 0.90): a broad optimum, not a knife edge.
+    # Measured with rank fusion on the Python docs eval: 0.13-0.2 plateau at hit@1 0.90 / MRR@10
+    # 0.929 (0 gives 0.70 / 0.829). Kept for relative fusion: refitting it and file_weight on
+    # half of 64 questions did worse on the other half than these values (RESULTS-corpus.md).
     title_weight: float = 0.15
     # Passages from a section already in the list wait until every other candidate section has
     # its first one (0: they keep their rank). A list of six then shows six sections, not a long
@@ -163,14 +166,25 @@ def keyword_candidates(
     return [(row, float(row.pop("_score"))) for row in rows]
 
 
+def relative(hits: Sequence[tuple[dict[str, Any], float]]) -> list[float]:
+    """Each hit's score as a share of its list's range: the best 1, the weakest 0 (a list whose
+    scores are all equal: 1 each, as every one of them is the best)."""
+    scores = [score for _row, score in hits]
+    low, high = min(scores, default=0.0), max(scores, default=0.0)
+    if high <= low:
+        return [1.0] * len(scores)
+    return [(score - low) / (high - low) for score in scores]
+
+
 def fuse(
     vector_hits: list[tuple[dict[str, Any], float]],
     keyword_hits: list[tuple[dict[str, Any], float]],
     fusion: Fusion = DEFAULT_FUSION,
     title_similarity: Mapping[str, float] | None = None,
 ) -> list[tuple[dict[str, Any], float]]:
-    """Weighted RRF of two ranked lists, with a bonus for files matching in several chunks and
-    one for documents whose title is close to the question (`title_similarity`: title -> cosine).
+    """Relative score fusion of two candidate lists (see `relative`), with a bonus for files
+    matching in several chunks and one for documents whose title is close to the question
+    (`title_similarity`: title -> cosine).
     """
     rows: dict[str, dict[str, Any]] = {}
     fused: dict[str, float] = defaultdict(float)
@@ -178,13 +192,13 @@ def fuse(
         (vector_hits, fusion.vector_weight),
         (keyword_hits, fusion.keyword_weight),
     ):
-        for rank, (row, _score) in enumerate(hits, start=1):
+        for (row, _score), share in zip(hits, relative(hits), strict=True):
             rows.setdefault(row["id"], row)
-            fused[row["id"]] += weight / (fusion.k + rank)
+            fused[row["id"]] += weight * share
     by_file: dict[str, list[float]] = defaultdict(list)
     for cid, value in fused.items():
         by_file[rows[cid]["file_id"]].append(value)
-    best = (fusion.vector_weight + fusion.keyword_weight) / (fusion.k + 1)  # first in both lists
+    best = fusion.vector_weight + fusion.keyword_weight  # first in both lists
     file_bonus = {
         fid: fusion.file_weight * min(best, sum(values) - max(values))
         for fid, values in by_file.items()

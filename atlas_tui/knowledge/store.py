@@ -92,8 +92,11 @@ def file_id(real_path: str) -> str:
     return hashlib.sha1(real_path.encode()).hexdigest()[:20]
 
 
-def chunk_id(file_key: str, content_hash: str, index: int) -> str:
-    return hashlib.sha1(f"{file_key}\n{content_hash}\n{index}".encode()).hexdigest()[:20]
+def chunk_id(file_key: str, content_hash: str, reader: int, index: int) -> str:
+    """A passage's id: its file, the file's content, the reader that cut it and its place (a
+    file read again by a new reader gets new passages, never a mix of old and new)."""
+    text = f"{file_key}\n{content_hash}\n{reader}\n{index}"
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
 def chunk_schema(dimension: int) -> pa.Schema:
@@ -129,6 +132,7 @@ FILE_SCHEMA = pa.schema(
         pa.field("content_hash", pa.string()),
         pa.field("mtime", pa.float64()),
         pa.field("chunks", pa.int32()),
+        pa.field("reader", pa.int32(), nullable=False),  # records.READER_VERSION that read it
     ]
 )
 META_SCHEMA = pa.schema([pa.field("key", pa.string()), pa.field("value", pa.string())])
@@ -142,6 +146,7 @@ class FileRecord:
     content_hash: str
     mtime: float
     chunks: int
+    reader: int  # the records.READER_VERSION that read the file into its passages
 
 
 class Store:
@@ -313,6 +318,18 @@ class Store:
         self.open()
         self.check_model(model, dimension)
         self.check_vectors(vectors)
+        self._add_reader_column()
+
+    def _add_reader_column(self) -> None:
+        """An index from before records kept their reader gets the column, every file at 0
+        (an unknown, older reader: the next ingest reads them all again)."""
+        assert self._files is not None
+        files = self._files
+        if "reader" in files.schema.names:
+            return
+        with self.exclusive(), guard(self.uri, "upgraded", IngestError):
+            if "reader" not in files.schema.names:  # (another writer may have added it meanwhile)
+                retrying(lambda: files.add_columns({"reader": "CAST(0 AS INT)"}))
 
     def collection_exists_now(self) -> bool:
         return self.collection in self._table_names()
@@ -383,7 +400,7 @@ class Store:
         files = self._files
         with guard(self.uri, "read"):
             rows = self.bounded(files.to_arrow, "read").to_pylist()
-        return {row["file_id"]: FileRecord(**row) for row in rows}
+        return {row["file_id"]: FileRecord(**{"reader": 0, **row}) for row in rows}
 
     # --- writing ---
 
@@ -395,7 +412,8 @@ class Store:
         so a reader never finds a file without its passages. The file record is written last: it
         is the commit point. Until it lands, the next ingest sees the file as changed and redoes
         it, so an interruption anywhere leaves no half file. Files whose record already has this
-        content (another machine wrote them while this ingest read them) are left as they are.
+        content read by this reader (another machine wrote them while this ingest read them) are
+        left as they are.
         """
         self.open()
         assert self._files is not None
@@ -437,12 +455,12 @@ class Store:
         stored = (
             self._files.search()
             .where(in_list("file_id", [r.file_id for r in records]))
-            .select(["file_id", "content_hash"])
+            .select(["file_id", "content_hash", "reader"])
             .to_arrow()
             .to_pylist()
         )
-        done = {(row["file_id"], row["content_hash"]) for row in stored}
-        wanted = [r for r in records if (r.file_id, r.content_hash) not in done]
+        done = {(row["file_id"], row["content_hash"], row["reader"]) for row in stored}
+        wanted = [r for r in records if (r.file_id, r.content_hash, r.reader) not in done]
         if len(wanted) == len(records):
             return wanted, rows
         keep = pa.array([r.file_id for r in wanted], pa.string())
@@ -504,6 +522,18 @@ class Store:
 
         heading = count("heading")
         return np.where(heading > 0, heading, count("title")) + count("text")
+
+    def embedded(self, file_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The embedded passages of these files: title, heading, text and vector."""
+        with guard(self.uri, "read"):
+            return (
+                self.chunks.search()
+                .where(f"({in_list('file_id', file_ids)}) AND vector IS NOT NULL")
+                .select(["title", "heading", "text", "vector"])
+                .limit(None)
+                .to_arrow()
+                .to_pylist()
+            )
 
     def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         dimension = vectors.shape[1]

@@ -1,4 +1,4 @@
-"""Hybrid ranking beyond the top hit: fusion arithmetic, the multi-chunk file bonus, the title
+"""Hybrid ranking beyond the top hit: relative score fusion, the multi-chunk file bonus, the title
 prior, and the search knobs, on candidate lists built so that each rule decides an order."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from atlas_tui.knowledge.retrieval import (
     _glob_matches,
     check_knobs,
     fuse,
+    relative,
     sections_first,
 )
 
-K = DEFAULT_FUSION.k
-BEST = 2 / (K + 1)  # first in both lists
+BEST = DEFAULT_FUSION.vector_weight + DEFAULT_FUSION.keyword_weight  # first in both lists
 
 
 def row(cid: str, file: str, title: str = "") -> dict[str, str]:
@@ -26,48 +26,73 @@ def row(cid: str, file: str, title: str = "") -> dict[str, str]:
 
 
 def ranked(*rows: dict[str, str]) -> list[tuple[dict[str, str], float]]:
+    """A list whose scores fall evenly: shares 1, ..., 0 of its range."""
     return [(r, 1.0 - i / 10) for i, r in enumerate(rows)]
+
+
+def listed(*hits: tuple[dict[str, str], float]) -> list[tuple[dict[str, str], float]]:
+    return list(hits)
 
 
 def scores(result: list[tuple[dict[str, str], float]]) -> dict[str, float]:
     return {r["id"]: s for r, s in result}
 
 
-def test_a_chunk_in_both_lists_scores_the_sum_of_its_two_ranks() -> None:
-    a, b, c = row("a", "A"), row("b", "B"), row("c", "C")
-    result = fuse(ranked(a, b), ranked(c, a), Fusion(file_weight=0.0))
-    top = BEST  # no file bonus, no titles
+def test_each_list_counts_as_a_share_of_its_own_range() -> None:
+    assert relative(listed((row("a", "A"), 0.9), (row("b", "B"), 0.5), (row("c", "C"), 0.1))) == [
+        pytest.approx(1.0), pytest.approx(0.5), 0.0
+    ]  # fmt: skip
+    assert relative(listed((row("a", "A"), 12.0), (row("b", "B"), 12.0))) == [1.0, 1.0]
+    assert relative(listed((row("a", "A"), 0.3))) == [1.0]  # the only one is the best
+    assert relative([]) == []
+
+
+def test_a_chunk_in_both_lists_scores_the_sum_of_its_two_shares() -> None:
+    a, b, c, x, y = (row(n, n.upper()) for n in "abcxy")
+    vector = listed((a, 0.9), (b, 0.5), (x, 0.1))  # shares 1, 0.5, 0
+    keyword = listed((c, 12.0), (a, 9.0), (y, 0.0))  # shares 1, 0.75, 0
+    result = fuse(vector, keyword, Fusion(file_weight=0.0))
     got = scores(result)
-    assert math.isclose(got["a"], (1 / (K + 1) + 1 / (K + 2)) / top)
-    assert math.isclose(got["b"], (1 / (K + 2)) / top)
-    assert math.isclose(got["c"], (1 / (K + 1)) / top)
-    assert [r["id"] for r, _ in result] == ["a", "c", "b"]
+    assert math.isclose(got["a"], 1.75 / BEST)
+    assert math.isclose(got["c"], 1.0 / BEST)
+    assert math.isclose(got["b"], 0.5 / BEST)
+    assert got["x"] == got["y"] == 0.0  # the weakest candidate of each list
+    assert [r["id"] for r, _ in result][:3] == ["a", "c", "b"]
+
+
+def test_a_passage_far_ahead_in_one_list_keeps_its_lead() -> None:
+    """Rank fusion would put b (second in both lists) above a (first in one, far ahead of the
+    rest); relative fusion keeps how far ahead a is."""
+    a, b, c, x, y = (row(n, n.upper()) for n in "abcxy")
+    vector = listed((a, 0.9), (b, 0.3), (x, 0.1))  # a far ahead: b has a quarter of the range
+    keyword = listed((c, 10.0), (b, 4.0), (y, 1.0))
+    got = scores(fuse(vector, keyword, Fusion(file_weight=0.0)))
+    assert got["a"] > got["b"] and got["a"] == got["c"]
 
 
 def test_weights_scale_each_list() -> None:
     a, b = row("a", "A"), row("b", "B")
     fusion = Fusion(vector_weight=3.0, keyword_weight=1.0, file_weight=0.0)
     got = scores(fuse(ranked(a), ranked(b), fusion))
-    best = 4.0 / (K + 1)
-    assert math.isclose(got["a"], 3.0 / (K + 1) / best)
-    assert math.isclose(got["b"], 1.0 / (K + 1) / best)
+    assert math.isclose(got["a"], 3.0 / 4.0)
+    assert math.isclose(got["b"], 1.0 / 4.0)
 
 
 def test_a_file_matching_in_several_chunks_lifts_its_best_chunk() -> None:
-    # a1 and b1 tie on rank fusion; file B also matches in b2 and b3, file A nowhere else
+    # a1 and b1 tie on fusion; file B also matches in b2 and b3, file A nowhere else
     a1, b1, b2, b3 = row("a1", "A"), row("b1", "B"), row("b2", "B"), row("b3", "B")
-    vector, keyword = ranked(a1, b1, b2, b3), ranked(b1, a1, b3, b2)
+    vector, keyword = ranked(a1, b1, b2, b3), ranked(b1, a1, b3, b2)  # shares 1, 2/3, 1/3, 0
     result = fuse(vector, keyword)
     assert result[0][0]["id"] == "b1"
     got = scores(result)
     w = DEFAULT_FUSION.file_weight
     top = BEST * (1 + w)
-    b1_own = 1 / (K + 2) + 1 / (K + 1)
-    others = 2 * (1 / (K + 3) + 1 / (K + 4))  # b2 and b3, each in both lists
+    b1_own = 1 + 2 / 3
+    others = 2 * (1 / 3)  # b2 and b3, each a third in one list and nothing in the other
     assert math.isclose(got["a1"], b1_own / top)
     assert math.isclose(got["b1"], (b1_own + w * min(BEST, others)) / top)
     # the bonus is the file's: every chunk of B gets it, A's chunk none
-    assert math.isclose(got["b2"], (1 / (K + 3) + 1 / (K + 4) + w * min(BEST, others)) / top)
+    assert math.isclose(got["b2"], (1 / 3 + w * min(BEST, others)) / top)
     # without the bonus, the tie is not broken in B's favour
     flat = scores(fuse(vector, keyword, Fusion(file_weight=0.0)))
     assert math.isclose(flat["a1"], flat["b1"])
@@ -77,28 +102,31 @@ def test_the_file_bonus_is_capped_at_one_best_score() -> None:
     many = [row(f"b{i}", "B") for i in range(30)]
     result = scores(fuse(ranked(*many), ranked(*many)))
     w = DEFAULT_FUSION.file_weight
-    own = 2 / (K + 1)
-    assert math.isclose(result["b0"], (own + w * BEST) / (BEST * (1 + w)))
+    assert math.isclose(result["b0"], (BEST + w * BEST) / (BEST * (1 + w)))
     assert result["b0"] == max(result.values()) and all(0 <= s <= 1 for s in result.values())
 
 
 def test_a_title_close_to_the_question_lifts_every_chunk_of_its_document() -> None:
     a, b1, b2 = row("a", "A", "Changelog"), row("b1", "B", "gzip"), row("b2", "B", "gzip")
-    vector, keyword = ranked(a, b1, b2), ranked(a, b1, b2)
+    vector, keyword = ranked(a, b1, b2), ranked(a, b1, b2)  # shares 1, 0.5, 0 in each
     titles = {"Changelog": 0.1, "gzip": 0.9}
     fusion = Fusion(file_weight=0.0)
     got = scores(fuse(vector, keyword, fusion, titles))
     tw = fusion.title_weight
     top = BEST * (1 + tw)
-    assert math.isclose(got["a"], (2 / (K + 1) + tw * BEST * 0.1) / top)
-    assert math.isclose(got["b1"], (2 / (K + 2) + tw * BEST * 0.9) / top)
-    assert math.isclose(got["b2"], (2 / (K + 3) + tw * BEST * 0.9) / top)
+    assert math.isclose(got["a"], (2 + tw * BEST * 0.1) / top)
+    assert math.isclose(got["b1"], (1 + tw * BEST * 0.9) / top)
+    assert math.isclose(got["b2"], (0 + tw * BEST * 0.9) / top)
     # a negative similarity is no penalty; no titles means no prior and no rescaling
     negative = scores(fuse(vector, keyword, fusion, {"Changelog": -0.5}))["a"]
     assert math.isclose(negative, 1 / (1 + tw))
     assert math.isclose(scores(fuse(vector, keyword, fusion))["a"], 1.0)
-    lifted = fuse(vector, keyword, Fusion(file_weight=0.0, title_weight=0.5), titles)
-    assert [r["id"] for r, _ in lifted] == ["b1", "b2", "a"]
+    # passages close in both lists: the title decides
+    far = row("z", "Z", "Index")
+    close_v = listed((a, 0.80), (b1, 0.79), (b2, 0.78), (far, 0.10))
+    close_k = listed((a, 9.0), (b1, 8.9), (b2, 8.8), (far, 1.0))
+    lifted = fuse(close_v, close_k, Fusion(file_weight=0.0, title_weight=0.5), titles)
+    assert [r["id"] for r, _ in lifted] == ["b1", "b2", "a", "z"]
 
 
 def test_a_document_without_a_known_title_similarity_gets_no_title_bonus() -> None:
@@ -106,8 +134,8 @@ def test_a_document_without_a_known_title_similarity_gets_no_title_bonus() -> No
     fusion = Fusion(file_weight=0.0)
     got = scores(fuse(ranked(a, b), ranked(a, b), fusion, {"gzip": 0.5}))
     tw = fusion.title_weight
-    assert math.isclose(got["a"], (2 / (K + 1)) / (BEST * (1 + tw)))
-    assert math.isclose(got["b"], (2 / (K + 2) + tw * BEST * 0.5) / (BEST * (1 + tw)))
+    assert math.isclose(got["a"], 2 / (BEST * (1 + tw)))
+    assert math.isclose(got["b"], (0 + tw * BEST * 0.5) / (BEST * (1 + tw)))
 
 
 def test_scores_are_sorted_and_within_zero_and_one() -> None:

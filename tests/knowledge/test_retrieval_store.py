@@ -36,7 +36,7 @@ def store(tmp_path_factory) -> Store:
     store.open_for_writing("hand-placed", DIM)
     rows, records = [], []
     for file_id, source, title, chunks in DOCS:
-        records.append(FileRecord(file_id, "/corpus", source, f"h-{file_id}", 0.0, len(chunks)))
+        records.append(FileRecord(file_id, "/corpus", source, f"h-{file_id}", 0.0, len(chunks), 1))
         for index, (text, axis) in enumerate(chunks):
             rows.append(
                 {
@@ -179,7 +179,7 @@ def test_a_failing_keyword_search_is_a_clear_error(tmp_path: Path) -> None:
     row = {f.name: None for f in chunk_schema(DIM)}
     row.update(id="c", file_id="f", text="tides", search_text="tides", chunk_index=0)
     bare.write_files(
-        [FileRecord("f", "/r", "a.md", "h", 0.0, 1)],
+        [FileRecord("f", "/r", "a.md", "h", 0.0, 1, 1)],
         pa.Table.from_pylist([row], schema=chunk_schema(DIM)),
     )
     bare.ensure_fts_index()
@@ -227,7 +227,7 @@ def test_an_indexed_search_returns_exact_scores(tmp_path: Path) -> None:
         }
         for i in range(400)
     ]  # fmt: skip
-    records = [FileRecord(f"f{i}", "/r", f"{i}.md", "h", 0.0, 1) for i in range(400)]
+    records = [FileRecord(f"f{i}", "/r", f"{i}.md", "h", 0.0, 1, 1) for i in range(400)]
     store.write_files(records, pa.Table.from_pylist(rows, schema=chunk_schema(8)))
     store.build_vector_index(400)
     assert any(t.upper().startswith("IVF") for t in store.index_types())

@@ -126,10 +126,11 @@ def test_a_document_whose_title_matches_the_question_is_lifted() -> None:
         return {"id": cid, "file_id": cid, "title": title}
 
     changelog, gzip_page = row("a", "What's new in 3.1"), row("b", "gzip: support for gzip files")
-    vector = [(changelog, 0.8), (gzip_page, 0.79)]
-    keyword = [(changelog, 9.0), (gzip_page, 8.5)]
-    assert [r["id"] for r, _ in fuse(vector, keyword)] == ["a", "b"]  # no titles: ranks alone
+    far = row("c", "Index")  # the weakest candidate of both lists: it sets their range
+    vector = [(changelog, 0.8), (gzip_page, 0.79), (far, 0.2)]
+    keyword = [(changelog, 9.0), (gzip_page, 8.5), (far, 1.0)]
+    assert [r["id"] for r, _ in fuse(vector, keyword)] == ["a", "b", "c"]  # no titles: scores
     similarity = {"What's new in 3.1": 0.1, "gzip: support for gzip files": 0.7}
     ranked = fuse(vector, keyword, Fusion(), similarity)
-    assert [r["id"] for r, _ in ranked] == ["b", "a"]
+    assert [r["id"] for r, _ in ranked] == ["b", "a", "c"]
     assert all(0.0 <= score <= 1.0 for _, score in ranked)

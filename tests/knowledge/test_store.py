@@ -97,14 +97,14 @@ def test_new_unembedded_rows_after_a_vector_index(tmp_path: Path) -> None:
         ]  # fmt: skip
         return pa.Table.from_pylist(data, schema=chunk_schema(dim))
 
-    store.write_files([FileRecord("a", "/r", "a.md", "h", 0.0, 600)], rows("a", 600))
+    store.write_files([FileRecord("a", "/r", "a.md", "h", 0.0, 600, 1)], rows("a", 600))
     vectors = rng.normal(size=(600, dim)).astype(np.float32)
     store.set_vectors(
         [f"a{i}" for i in range(600)], vectors / np.linalg.norm(vectors, axis=1)[:, None]
     )
     store.optimize(vector_index_min_rows=100)
     assert any(str(i.index_type).upper().startswith("IVF") for i in store.chunks.list_indices())
-    store.write_files([FileRecord("b", "/r", "b.md", "h", 0.0, 3)], rows("b", 3))
+    store.write_files([FileRecord("b", "/r", "b.md", "h", 0.0, 3, 1)], rows("b", 3))
     store.optimize(vector_index_min_rows=100)  # must not raise
     assert store.count("vector IS NULL") == 3
     store.set_vectors(["b0", "b1", "b2"], np.eye(3, dim, dtype=np.float32))
