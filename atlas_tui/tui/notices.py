@@ -141,10 +141,10 @@ def index_summary(stats: Any) -> str:
     embedded)' (vector and hybrid search find only those: the line never claims more)."""
     data = _fields(stats)
     parts = []
-    for key, label in (("documents", "documents"), ("files", "files"), ("chunks", "chunks")):
+    for key in ("documents", "files", "chunks"):
         value = data.get(key)
         if isinstance(value, int):
-            parts.append(f"{value:,} {label}")
+            parts.append(f"{value:,} {key[:-1] if value == 1 else key}")
     embedded = data.get("embedded_chunks")
     if parts and data.get("pending_chunks") and isinstance(embedded, int):
         parts[-1] += f" ({embedded:,} embedded)"
