@@ -1,5 +1,6 @@
-"""The session store's edges (sessions/store.py): what each refusal says, read-only readers, turns
-owned by another live process, late writes to a finished turn, and the limits of lists."""
+"""The session store's edges (sessions/store.py, schema.py): what each refusal says, read-only
+readers, turns owned by another live process, late writes to a finished turn, the limits of
+lists, and files that are old, newer, damaged or locked."""
 
 from __future__ import annotations
 
@@ -188,11 +189,24 @@ def test_lists_are_bounded(store: SessionStore) -> None:
     assert [t.question for t in store.history(sessions[0], 1)] == ["question 54 about lanterns"]
 
 
-def test_a_store_in_a_new_folder_makes_the_folder(tmp_path: Path) -> None:
+def test_a_store_in_a_new_folder_makes_the_folder_and_a_wal_file(tmp_path: Path) -> None:
+    """Write-ahead logging: another process reads the sessions while an answer streams in."""
     path = tmp_path / "a" / "b" / "sessions.sqlite3"
     with SessionStore(path) as store:
         store.create_session()
-    assert path.is_file()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+def test_a_store_under_a_file_says_why_it_cannot_open(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    path = tmp_path / "file" / "sessions.sqlite3"
+    assert said(SessionStore, path) == (
+        f"Cannot open the session database {path}: [Errno 17] File exists: "
+        f"'{tmp_path / 'file'}'\nCheck that it names a file in a folder you can write (or set "
+        "ATLAS_SESSIONS_PATH)."
+    )
 
 
 def test_the_configured_store_can_be_written(db_path: Path) -> None:
@@ -257,15 +271,97 @@ def test_a_turn_owned_by_a_live_process_is_left_in_flight(db_path: Path, read_on
     with SessionStore(db_path) as store:
         turn_id = store.begin_turn(store.create_session(), "q")
         store.update_answer(turn_id, "streaming elsewhere")
+        dead_id = store.begin_turn(store.create_session(), "left by a process that is gone")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         sql(db_path, "UPDATE turns SET owner_pid = ?, status = 'streaming' WHERE id = ?",
             sleeper.pid, turn_id)  # fmt: skip
+        sql(db_path, "UPDATE turns SET owner_pid = NULL, status = 'pending' WHERE id = ?", dead_id)
         with SessionStore(db_path, read_only=read_only) as other:
             assert other.turn(turn_id).status == "streaming"
-        assert sleeper.poll() is None  # asked whether it lives, not sent a signal
+            assert other.turn(dead_id).status == "interrupted"
+        with pytest.raises(subprocess.TimeoutExpired):  # asked whether it lives, not signalled
+            sleeper.wait(timeout=1)
     finally:
         sleeper.kill()
         sleeper.wait(timeout=30)
     with SessionStore(db_path, read_only=read_only) as other:
         assert other.turn(turn_id).status == "interrupted"  # its owner is gone
+
+
+# --- files from an older or newer atlas-tui, damaged, or locked -----------------------------------
+
+
+def test_a_version_2_regenerated_pair_becomes_one_turn_keeping_the_first_answer(
+    db_path: Path,
+) -> None:
+    db = sqlite3.connect(db_path, isolation_level=None)
+    for statement in (*MIGRATIONS[0], *MIGRATIONS[1]):  # the schema as version 2 wrote it
+        db.execute(statement)
+    db.executescript(
+        """INSERT INTO sessions VALUES ('dup22ca7', 'Pair', 1.0, 2.0);
+        INSERT INTO turns (session_id, position, question, documents, answer, citations, answerer,
+                           timings, status, error, created, updated)
+            VALUES ('dup22ca7', 1, 'and PDFs?', '[{"chunk_id": "c1", "text": "Skipped.",
+                    "source": "a.md", "root": "/kb", "title": "A", "heading": "", "score": 0.5}]',
+                    'Skipped [1].', '[{"number": 1, "chunk_id": "c1", "cited_text": "Skipped"}]',
+                    'offline extractive', '{"total_ms": 7.0}', 'failed', 'Rate limited', 1, 7),
+                   ('dup22ca7', 2, 'and PDFs?', '[]', 'Read page by page.', '[]', 'Claude', '{}',
+                    'done', NULL, 8, 9);
+        PRAGMA user_version = 2;"""
+    )
+    db.close()
+    with SessionStore(db_path) as store:
+        (turn,) = store.load_session("dup22ca7").turns
+    assert (turn.position, turn.answer, turn.damaged) == (1, "Read page by page.", "")
+    (earlier,) = turn.alternatives
+    assert (earlier.answer, earlier.answerer, earlier.status, earlier.error) == (
+        "Skipped [1].",
+        "offline extractive",
+        "failed",
+        "Rate limited",
+    )
+    assert [p.chunk_id for p in earlier.documents] == ["c1"]
+    assert [(c.number, c.cited_text) for c in earlier.citations] == [(1, "Skipped")]
+    assert (earlier.timings, earlier.created) == ({"total_ms": 7.0}, 7.0)
+
+
+def test_a_file_with_pages_nothing_uses_is_refused_as_damaged(db_path: Path) -> None:
+    with SessionStore(db_path) as store:
+        session_id = store.create_session()
+        for n in range(40):
+            store.begin_turn(session_id, f"question {n} {'x' * 400}")
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.execute("CREATE INDEX questions ON turns(question)")
+    db.execute("PRAGMA writable_schema = ON")  # forget the index: its pages stay, used by nothing
+    db.execute("DELETE FROM sqlite_master WHERE name = 'questions'")
+    db.close()
+    message = said(SessionStore, db_path)
+    assert message.startswith(f"The session database {db_path} is damaged: *** in database main")
+    assert "is never used.\nThe session database was left untouched" in message
+
+
+def test_a_file_from_a_newer_atlas_tui_says_what_to_do(db_path: Path) -> None:
+    SessionStore(db_path).close()
+    sql(db_path, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    assert said(SessionStore, db_path) == (
+        f"The session database {db_path} was written by a newer atlas-tui (schema "
+        f"{SCHEMA_VERSION + 1}; this version understands up to {SCHEMA_VERSION}).\n"
+        "Upgrade atlas-tui, or point ATLAS_SESSIONS_PATH at another file."
+    )
+
+
+def test_a_file_locked_while_it_is_opened_says_so(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    SessionStore(db_path).close()
+    monkeypatch.setattr("atlas_tui.sessions.store.BUSY_TIMEOUT_S", 0.2)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode = DELETE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        message = said(SessionStore, db_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert message.startswith(f"The session database {db_path} stayed locked by ")
