@@ -15,9 +15,9 @@ every surviving mutant's diff (what a test should kill, or what the module's pag
 equivalent), records its verdicts and run time in `benchmarks/mutation/runs/MODULE.json` and
 rewrites the table in `benchmarks/RESULTS-mutation.md`. The score is killed / (all - equivalent):
 equivalent survivors are the ones listed on the module's page, `benchmarks/mutation/MODULE.md`,
-in its "## Equivalent" section, as bullets that start with the mutants' function and numbers:
+in its "## Equivalent" section, as bullets whose first line names the mutants, before any ": ":
 
-    - `Splitter.tail` 12, 14: why no caller can tell them apart.
+    - `Splitter.tail` 12, 14 and `strip_span` 7: why no caller can tell them apart.
 """
 
 from __future__ import annotations
@@ -178,8 +178,9 @@ def equivalent(module: str) -> set[str]:
     section = re.search(r"(?ms)^## Equivalent.*?(?=^## |\Z)", text)
     prefix = module.removesuffix(".py").replace("/", ".")
     names: set[str] = set()
-    for bullet in re.findall(r"(?m)^- (.*?): ", section.group(0) if section else ""):
-        for function, numbers in re.findall(r"`([\w.]+)` ([\d, ]+)", bullet):
+    for bullet in re.findall(r"(?m)^- (.*)$", section.group(0) if section else ""):
+        head = bullet.split(": ", 1)[0]  # the mutants; after ": ", why
+        for function, numbers in re.findall(r"`([\w.]+)` (\d+(?:, \d+)*)", head):
             owner, _, method = function.rpartition(".")
             mangled = f"xǁ{owner}ǁ{method}" if owner else f"x_{function}"
             for number in re.findall(r"\d+", numbers):
