@@ -7,16 +7,37 @@ STAMP  := $(VENV)/.installed
 export LANCEDB_LOG ?= error
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: install run demo test lint chromium bench bench-quick eval mutate mutate-changed clean
+.PHONY: install lock run demo test test-latest lint chromium bench bench-quick eval mutate mutate-changed clean
 
 install: $(STAMP)
 
 # torch first, pinned: that version is the CPU build; any other spec pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# Then everything else at the versions in requirements.lock (what the tests ran with).
+TORCH  := torch==2.13.0
+LOCK   := requirements.lock
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
+
+# A new lock from a clean venv with the newest releases pyproject.toml allows; says what changed.
+# Run `make test-latest` first: it tries those releases without touching the lock.
+lock:
+	$(PYTHON) scripts/lock.py write --torch $(TORCH)
+
+# The newest releases, unlocked, in a venv of their own (.venv-latest, made anew each time), with
+# the tests that touch the SDK, httpx2, LanceDB, Textual and textual-serve. Not part of `make test`.
+LATEST       := .venv-latest
+LATEST_TESTS := tests/generation tests/test_query.py tests/test_ask.py tests/test_local_models.py \
+	tests/test_endpoints.py tests/knowledge tests/tui tests/browser tests/test_examples.py
+test-latest: chromium
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/pip install --quiet $(TORCH)
+	$(LATEST)/bin/pip install --quiet -e '.[dev]'
+	$(LATEST)/bin/python scripts/lock.py compare $(LATEST)/bin/python
+	$(LATEST)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup $(LATEST_TESTS)
 
 # Opens the TUI; on first run the demo corpus is indexed (about a minute on 2 cores).
 run: install
@@ -67,4 +88,4 @@ mutate-changed: install
 	nice -n 19 $(BIN)/python scripts/mutate.py --changed $(BASE)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from typing import IO, TYPE_CHECKING, Any
 
 from atlas_tui.config import Settings
-from atlas_tui.errors import AtlasError, CancelledError_, SessionStoreError
+from atlas_tui.errors import AtlasError, CancelledError_, GenerationError, SessionStoreError
 from atlas_tui.safety import display_path, json_safe, terminal_safe
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class MarkdownWriter:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, knobs: dict) -> int:
-    from atlas_tui.query import Delta, Done, Failed, Retrieved
+    from atlas_tui.query import Delta, Done, Failed, QueryRun, Retrieved
 
     if not args.question.strip():
         print(
@@ -188,13 +188,15 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
         )
         return 2
     out = sys.stdout
-    session = Session(settings, args)
     writer = MarkdownWriter(out, rich=out.isatty() and not args.json)
-    run = client.events(args.question, history=session.history, **knobs)
     documents: tuple[Any, ...] = ()
     streamed = ""
     status = 0
-    try:
+    session: Session | None = None
+    run: QueryRun | None = None
+    try:  # from the moment the question may be stored, a Ctrl+C is recorded as a cancel
+        session = Session(settings, args)
+        run = client.events(args.question, history=session.history, **knobs)
         for event in run:
             session.record(event)
             if args.json:
@@ -214,9 +216,11 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
             elif isinstance(event, Done) and not args.json:
                 writer.finish()
     except KeyboardInterrupt:
-        run.cancel()
+        if run is not None:
+            run.cancel()
         status = EXIT_CANCELLED
-        session.record(Failed(CancelledError_("Cancelled."), streamed))
+        if session is not None:
+            session.record(Failed(CancelledError_("Cancelled."), streamed))
         if not args.json:
             writer.finish()
             out.write("[cancelled]\n")
@@ -224,7 +228,8 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
             cancelled = Failed(CancelledError_("Cancelled."), streamed)
             out.write(json_safe(json.dumps(event_json(cancelled), ensure_ascii=False)) + "\n")
     finally:
-        session.close()
+        if session is not None:
+            session.close()
     if not args.json and documents:
         out.write("\nSources:\n")
         for number, p in enumerate(documents, 1):
@@ -245,4 +250,7 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
 
 
 def _print_error(error: AtlasError) -> None:
-    print(f"atlas-tui: {terminal_safe(error.describe())}", file=sys.stderr)
+    text = error.describe()
+    if isinstance(error, GenerationError) and error.retryable and not error.hint:
+        text += "\nAsk again to retry."
+    print(f"atlas-tui: {terminal_safe(text)}", file=sys.stderr)

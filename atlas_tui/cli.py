@@ -30,6 +30,9 @@ from atlas_tui.errors import RAY_MISSING, AtlasError, ConfigError
 from atlas_tui.safety import display_path, terminal_safe
 from atlas_tui.serve import add_arguments as add_serve_arguments
 from atlas_tui.serve import run_serve
+from atlas_tui.text import shorten
+
+SNIPPET_CHARS = 240  # of each passage `search` prints
 
 if TYPE_CHECKING:
     from atlas_tui.query import AtlasQuery
@@ -81,12 +84,43 @@ def _retrieval(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Version(argparse.Action):
+    """--version: one unwrapped line (argparse's own action wraps it at the terminal's width)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: Any) -> None:
+        super().__init__(
+            option_strings, argparse.SUPPRESS, nargs=0, help="print the version and exit"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(version_line())
+        parser.exit()
+
+
+def version_line() -> str:
+    """`atlas-tui 0.1.0 (Python 3.11.7; anthropic 2.17.0, ...)`: what a bug report needs, read
+    from the installed packages' metadata (nothing is imported)."""
+    from importlib import metadata
+    from platform import python_version
+
+    from atlas_tui import __version__
+
+    found = []
+    for name in ("textual", "anthropic", "httpx2", "lancedb", "sentence-transformers", "torch"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} missing")
+    return f"atlas-tui {__version__} (Python {python_version()}; {', '.join(found)})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="atlas-tui",
         description="Keyboard-driven research over your own documents, with cited answers.",
     )
     _common(parser, sub=False)
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("--mode", choices=SEARCH_MODES, help="retrieval mode (default hybrid)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
@@ -249,8 +283,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         where = display_path(p.source) + (f" p.{p.page}" if p.page else "")
         heading = f"  {p.heading}" if p.heading else ""
         print(terminal_safe(f"[{p.rank}] {p.score:.3f}  {where}{heading}"))
-        snippet = " ".join(p.text.split())
-        print(terminal_safe(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}"))
+        print(terminal_safe(f"    {shorten(p.text, SNIPPET_CHARS)}"))
     return 0
 
 
@@ -350,7 +383,7 @@ COMMANDS = {
     "sessions": lambda args: cmd_sessions(args, _settings(args)),
     "export": lambda args: cmd_export(args, _settings(args)),
     "models": lambda args: cmd_models(args, _settings(args)),
-    "serve": lambda args: run_serve(args, _resume(args, _settings(args))),
+    "serve": lambda args: run_serve(args, _resume(args, settings := _settings(args)), settings),
 }
 
 

@@ -10,16 +10,14 @@ from typing import Any
 
 from atlas_tui.errors import AtlasError
 from atlas_tui.safety import display_path, json_safe
+from atlas_tui.text import one_line
+
+__all__ = ["count", "one_line", "print_json", "write_file"]
 
 
 def print_json(data: Any) -> None:
     """JSON on stdout, with any control or invisible character escaped (same value decoded)."""
     print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
-
-
-def one_line(text: str) -> str:
-    """`text` with every run of whitespace (newlines included) as one space."""
-    return " ".join(text.split())
 
 
 def count(number: int, noun: str) -> str:

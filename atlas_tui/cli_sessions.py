@@ -1,7 +1,8 @@
 """`atlas-tui sessions` and `atlas-tui export`: the session database's readers.
 
 Both open the database read-only, so they work while the TUI or `ask` writes to it. What they print
-passes the terminal filter; `export -o` writes the text verbatim to the file.
+passes the terminal filter. `export -o` writes a Markdown file without any control sequence
+(export.py), and JSON with every control and invisible character escaped (the same value).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         text = export_json(session)
         shown = json_safe(text)  # for programs: the same JSON value, escaped where needed
     if args.output:
-        write_file(Path(args.output), text)  # the file keeps the text verbatim
+        write_file(Path(args.output), text if args.format == "md" else shown)
         print(f"Wrote {display_path(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(shown)

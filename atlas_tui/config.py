@@ -77,6 +77,7 @@ class Settings:
     context_token_budget: int = 6000
     max_answer_tokens: int = 1024
     request_timeout: float = 60.0  # seconds without a byte before a request is given up
+    answer_timeout: float = 600.0  # seconds an answer may take in all; it is cut off there
     max_retries: int = 2
     max_file_bytes: int = 20_000_000
     history_turns: int = 4  # earlier turns of a session sent with a follow-up
@@ -93,6 +94,9 @@ class Settings:
     storage: dict[str, str] = field(default_factory=dict, repr=False)  # may hold credentials
     ingest_engine: str = "local"  # local | ray (`atlas-tui ingest --engine`; needs the ray extra)
     ray_address: str = ""  # a Ray cluster ("HOST:PORT", "ray://HOST:10001"); "" starts one here
+    # seconds an ingest into an object-store index waits for another writer's lease to free
+    lease_timeout: float = 300.0
+    serve_max_sessions: int = 4  # `atlas-tui serve`: app sessions (browser tabs) at once
 
     @property
     def resolved_db_path(self) -> str:
@@ -198,6 +202,9 @@ LIMITS: dict[str, tuple[float, float, bool]] = {
     "context_token_budget": (100, 1_000_000, False),
     "max_answer_tokens": (1, 1_000_000, False),
     "request_timeout": (0.0, 3600.0, True),  # seconds, more than 0
+    "answer_timeout": (0.0, 86400.0, True),
+    "lease_timeout": (0.0, 86400.0, True),
+    "serve_max_sessions": (1, 64, False),
     "max_retries": (0, 10, False),
     "max_file_bytes": (1, 10**12, False),
     "history_turns": (0, 100, False),

@@ -91,9 +91,17 @@ def describe_url(base_url: str, model: str) -> str:
     localhost:11434")."""
     if is_anthropic_url(base_url) or model.lower().startswith("claude"):
         return f"Claude {model}"
-    parts = urlsplit(base_url)
-    where = parts.netloc.rsplit("@", 1)[-1] or base_url  # never a password in the URL
+    where = urlsplit(without_credentials(base_url)).netloc or base_url
     return Endpoint("", base_url, (model,), label=where).describe(model)
+
+
+def without_credentials(url: str) -> str:
+    """`url` without the user and password it may carry (`http://admin:pw@host` -> `http://host`):
+    what is shown of a base URL, never a secret in it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 def _problem(name: str, what: str) -> ConfigError:

@@ -11,6 +11,7 @@ class AtlasError(Exception):
     """Base of every error atlas-tui raises on purpose."""
 
     hint: str = ""
+    retryable: bool = True  # whether asking again may help (how to ask is the front end's to say)
 
     def __init__(self, message: str, *, hint: str | None = None, partial_text: str = "") -> None:
         super().__init__(message)
@@ -71,31 +72,33 @@ class IngestError(AtlasError):
 
 
 class GenerationError(AtlasError):
-    """Base of the failures while producing an answer."""
+    """Base of the failures while producing an answer. The hint says what to do beyond asking
+    again."""
 
 
 class AuthenticationError(GenerationError):
     hint = "Check ANTHROPIC_API_KEY; without a key atlas-tui answers offline (extractive)."
+    retryable = False
 
 
 class RateLimitError(GenerationError):
-    hint = "The API is rate limiting this key; wait a little and ask again."
+    hint = "Wait a minute before asking again."
 
 
 class OverloadedError(GenerationError):
-    hint = "Anthropic's API is overloaded; try again shortly."
+    hint = "Try again in a minute."
 
 
 class APITimeoutError(GenerationError):
-    hint = "The API did not answer in time; check the network and ask again."
+    hint = "Check the network (or raise request_timeout), then ask again."
 
 
 class APIConnectionError(GenerationError):
-    hint = "Could not reach the API (offline?); check the network or ANTHROPIC_BASE_URL."
+    hint = "Check the network and the address (ANTHROPIC_BASE_URL, or the endpoint's base_url)."
 
 
 class StreamInterruptedError(GenerationError):
-    hint = "Ask again to retry."
+    """The answer began and stopped before its end (the partial text is kept)."""
 
 
 class APIError(GenerationError):
@@ -104,6 +107,8 @@ class APIError(GenerationError):
 
 class CancelledError_(GenerationError):
     """The user cancelled the answer; the partial text is kept."""
+
+    retryable = False
 
 
 # --- research sessions ---------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 Documents and answers are untrusted text: the Markdown export escapes what goes into headings,
 fences cited text with a fence longer than any it contains, and closes a code fence an answer left
-open, so one turn cannot swallow the next or fake a footnote.
+open, so one turn cannot swallow the next or fake a footnote. Each piece first loses its terminal
+escape sequences and control characters (`file_safe`: `cat` of the file must not act on them; the
+JSON export keeps them, escaped), before any fence is measured, so a removed one cannot join two
+runs of backticks into a fence.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from atlas_tui.errors import SessionStoreError
+from atlas_tui.safety import file_safe
 from atlas_tui.sessions import AnswerVersion, Session, SessionTurn, turn_from_dict
 from atlas_tui.types import Passage
 from atlas_tui.usage import usage_text
@@ -88,12 +92,12 @@ def export_markdown(session: Session) -> str:
 
 def inline(text: str) -> str:
     """Untrusted text on one line, with Markdown punctuation escaped."""
-    return _INLINE_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _INLINE_SPECIAL.sub(r"\\\1", " ".join(file_safe(text).split()))
 
 
 def code(text: str) -> str:
     """A code span that holds any text, backticks included."""
-    text = " ".join(text.split())
+    text = " ".join(file_safe(text).split())
     ticks = "`" * (_longest_run(text, "`") + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{ticks}{pad}{text}{pad}{ticks}"
@@ -101,6 +105,7 @@ def code(text: str) -> str:
 
 def fenced(text: str, indent: str = "") -> list[str]:
     """A fenced block that holds any text: its fence is longer than any backtick run inside."""
+    text = file_safe(text)
     fence = "`" * max(3, _longest_run(text, "`") + 1)
     body = [f"{indent}{line}" if line else "" for line in text.splitlines()]
     return [f"{indent}{fence}text", *body, f"{indent}{fence}"]
@@ -157,7 +162,7 @@ def _answer_markdown(version: AnswerVersion, label: Callable[[int], str]) -> tup
 
     out: list[str] = []
     open_fence = ""
-    for line in version.answer.splitlines():
+    for line in file_safe(version.answer).splitlines():
         fence = _FENCE.match(line)
         if open_fence:
             if (

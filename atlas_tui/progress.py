@@ -15,13 +15,13 @@ if TYPE_CHECKING:
 WAITING = "Another ingest is writing this index: waiting for it to finish (ctrl+c stops)."
 
 
-def say_waiting() -> None:
-    print(WAITING, file=sys.stderr, flush=True)
+def say_waiting(detail: str = "") -> None:
+    print(terminal_safe(detail) or WAITING, file=sys.stderr, flush=True)
 
 
 def _say_waiting(progress: Any) -> None:
     if progress.phase == "waiting":
-        say_waiting()
+        say_waiting(progress.detail)
 
 
 def ingest_with_progress(
@@ -58,7 +58,7 @@ def ingest_with_progress(
 
         def update(progress: Any) -> None:
             if progress.phase == "waiting":
-                bar.console.print(WAITING, markup=False)
+                bar.console.print(terminal_safe(progress.detail) or WAITING, markup=False)
                 return
             files = tasks.get("files")
             if files is None:

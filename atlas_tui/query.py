@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from atlas_tui.config import Settings, load_settings
 from atlas_tui.errors import AtlasError, CancelledError_
 from atlas_tui.generation import Completed, TextDelta
+from atlas_tui.generation.terms import terms
 from atlas_tui.types import Citation, Passage, Turn, Usage
 from atlas_tui.usage import cost_usd, usage_record
 
@@ -123,16 +124,36 @@ _REFERRING = re.compile(
     r"compare[sd]?|also|more|else|instead|why|how come)\b",
     re.IGNORECASE,
 )
+# The follow-up reading (the previous question and this one, searched together) is kept unless
+# its passages cover less of the question's terms than the question's own search does (`coverage`),
+# by more than this (benchmarks/eval_multiturn.py, cross-validated).
+FOLLOW_UP_MARGIN = 0.0
 
 
-def _retrieval_query(text: str, history: Sequence[Turn]) -> str:
-    """A follow-up that leans on the conversation ("and how does that compare?") is searched
-    with the previous question as context; a question that stands on its own is searched alone,
-    so changing the subject does not drag the old subject's passages along."""
-    if not history:
-        return text
-    leans = len(text.split()) <= 4 or _REFERRING.search(text) is not None
-    return f"{history[-1].question}\n{text}" if leans else text
+def may_lean(text: str, history: Sequence[Turn]) -> bool:
+    """Whether a question may lean on the conversation: a short one ("and in text mode?") or
+    one that refers back ("what is its default?"). Others stand on their own."""
+    return bool(history) and (len(text.split()) <= 4 or _REFERRING.search(text) is not None)
+
+
+def follow_up_query(text: str, history: Sequence[Turn]) -> str:
+    """The follow-up reading of a question: the previous question, then this one."""
+    return f"{history[-1].question}\n{text}"
+
+
+def coverage(text: str, passages: Sequence[Passage]) -> float:
+    """How much of the question's terms the passages hold, the first ones counting most: each
+    passage's share of the terms (its words and headings), weighted 1/rank. 1.0 for a question
+    without terms of its own ("why?")."""
+    wanted = terms(text)
+    if not wanted or not passages:
+        return 1.0 if not wanted else 0.0
+    weights = [1 / rank for rank in range(1, len(passages) + 1)]
+    shares = [
+        len(wanted & terms(f"{passage.heading}\n{passage.text}")) / len(wanted)
+        for passage in passages
+    ]
+    return sum(w * s for w, s in zip(weights, shares, strict=True)) / sum(weights)
 
 
 class AtlasQuery:
@@ -231,6 +252,25 @@ class AtlasQuery:
             ),
         )
 
+    def retrieve_turn(self, text: str, history: Sequence[Turn] = (), **knobs: Any) -> list[Passage]:
+        """The passages for a question asked in a conversation.
+
+        A question that may lean on the conversation (`may_lean`) is searched both ways: alone,
+        and with the previous question. The follow-up reading is kept when it loses nothing of
+        what was just asked: its passages hold the question's own terms as well as the
+        question's own search does (`coverage`). "and in text mode?" searched with "How do I
+        open a gzip file?" finds gzip.open's text-mode sentence, so the context is kept;
+        "what does ctrl+s do" searched with "How do I ingest a folder?" finds the ingest
+        passages, which do not name ctrl+s, so the question is searched alone.
+        """
+        if not may_lean(text, history):
+            return self.retrieve(text, **knobs)
+        alone = self.retrieve(text, **knobs)
+        joined = self.retrieve(follow_up_query(text, history), **knobs)
+        if coverage(text, joined) >= coverage(text, alone) - FOLLOW_UP_MARGIN:
+            return joined
+        return alone
+
     def retrieve_only(self, text: str, **knobs: Any) -> list[dict[str, Any]]:
         return [_document_dict(p) for p in self.retrieve(text, **knobs)]
 
@@ -263,7 +303,7 @@ class AtlasQuery:
         given = {k: v for k, v in (answer_knobs or {}).items() if v}
         started = time.perf_counter()
         try:
-            passages = self.retrieve(_retrieval_query(text, history), **knobs)
+            passages = self.retrieve_turn(text, history, **knobs)
         except AtlasError as error:
             yield Failed(error)
             return

@@ -4,7 +4,8 @@
 and other control characters are removed, except newline and tab; a carriage return is dropped so a
 line cannot overwrite itself. Bidi overrides and isolates and invisible characters (zero-width
 spaces and joiners, word joiners, byte-order marks, tag characters, ...) are removed too, since they
-can make text read differently from what it is.
+can make text read differently from what it is. `file_safe` is its form for files (a Markdown
+export): the same sequences and controls, and the bidi controls, go; other characters stay.
 
 `display_path` shows a file name on one line, with its control and invisible characters escaped
 (a newline in a name cannot fake another line of output). `json_safe` makes JSON text safe to print
@@ -37,10 +38,8 @@ _INVISIBLE = (
 )
 
 # ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC,
-# two-byte escapes; then the 8-bit C1 forms, then any remaining C0/C1 control but \t and \n, and
-# the invisible characters above.
-_ESCAPES = re.compile(
-    rf"""
+# two-byte escapes; then the 8-bit C1 forms, then any remaining C0/C1 control but \t and \n.
+_SEQUENCES = r"""
     \x1b\[[0-?]*[ -/]*[@-~]            # CSI
   | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)? # OSC, terminated by BEL or ST
   | \x1b[PX^_][^\x1b]*(?:\x1b\\)?      # DCS, SOS, PM, APC
@@ -49,10 +48,13 @@ _ESCAPES = re.compile(
   | \x9d[^\x07\x1b\x9c]*[\x07\x9c]      # 8-bit OSC, terminated by BEL or 8-bit ST
   | [\x90\x98\x9e\x9f][^\x1b\x9c]*\x9c   # 8-bit DCS, SOS, PM, APC (a lone one is dropped below)
   | [\x00-\x08\x0b-\x1f\x7f-\x9f]      # the remaining controls (keeps \t and \n)
-  | [{_INVISIBLE}]                     # bidi controls and invisible characters
-    """,
-    re.VERBOSE,
-)
+"""
+# For a terminal: those, and the invisible characters above.
+_ESCAPES = re.compile(_SEQUENCES + f"| [{_INVISIBLE}]", re.VERBOSE)
+# For a file: those, and the bidi controls (which reorder what `cat` shows); other invisible
+# characters are text (a zero-width joiner makes an emoji or a Persian word) and stay.
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_FILE_UNSAFE = re.compile(_SEQUENCES + f"| [{_BIDI}]", re.VERBOSE)
 
 # What `display_path` and `json_safe` escape rather than remove: every control (newline and tab
 # included) and every invisible character.
@@ -66,6 +68,12 @@ _SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 def terminal_safe(text: str) -> str:
     """`text` with every terminal escape sequence, control and invisible character removed."""
     return _ESCAPES.sub("", text)
+
+
+def file_safe(text: str) -> str:
+    """`text` for a file a person will `cat` or open: every terminal escape sequence, control
+    character (but newline and tab) and bidi control removed; the rest is kept as it is."""
+    return _FILE_UNSAFE.sub("", text)
 
 
 def _escaped(match: re.Match[str]) -> str:

@@ -1,39 +1,42 @@
-"""`atlas-tui serve`: the TUI in a web browser, through textual-serve.
+"""`atlas-tui serve`: the TUI in a web browser, through textual-serve (atlas_tui/web/).
 
 textual-serve starts one app process per browser session (`python -m atlas_tui.cli` with the
-options given to `serve`) and relays its terminal over a websocket to xterm.js in the page. There
-is no authentication: whoever can reach the port can read the index, so it listens on loopback
-unless `--allow-remote` says otherwise.
+options given to `serve`) and relays its terminal over a websocket to xterm.js in the page. Only
+the address it prints opens it: that URL carries a secret made for this run (or taken from
+$ATLAS_SERVE_TOKEN), and every request must name this server and come from its own page
+(web/guard.py). It listens on loopback unless `--allow-remote` says otherwise, and runs at most
+`serve_max_sessions` apps at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
+import os
+import secrets
 import shlex
 import socket
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from atlas_tui.config import Settings, allowed_range, coerce_setting
+from atlas_tui.errors import ConfigError
 from atlas_tui.safety import terminal_safe
+from atlas_tui.web.guard import is_loopback
+
+if TYPE_CHECKING:
+    from atlas_tui.web.server import AtlasServer
 
 DEFAULT_PORT = 8000
+TOKEN_VARIABLE = "ATLAS_SERVE_TOKEN"
+MIN_TOKEN_CHARS = 16
+WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 
 REMOTE_WARNING = (
     "atlas-tui serve: WARNING: listening on {host}: anyone who can reach port {port} can read "
     "this index and ask it questions (there is no login). Put it behind the reverse proxy or "
     "SSH tunnel you already use; see the README."
 )
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` names this machine only (127.0.0.0/8, ::1 or localhost)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve anywhere
 
 
 def public_url(text: str) -> str:
@@ -64,12 +67,34 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow a --host other than loopback (no login: use a reverse proxy or SSH tunnel)",
+        help="allow a --host other than loopback (use a reverse proxy or SSH tunnel too)",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=max_sessions,
+        metavar="N",
+        help="app sessions (browser tabs) at once (serve_max_sessions, default 4)",
+    )
+    serve.add_argument(
+        "--no-token",
+        action="store_true",
+        help="open without the URL's secret token (anyone on this machine could then use it)",
     )
 
 
+def max_sessions(text: str) -> int:
+    """An argparse type: the `serve_max_sessions` setting, within its range."""
+    try:
+        return int(coerce_setting("serve_max_sessions", text))
+    except ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"must be {allowed_range('serve_max_sessions')}, not {text!r}"
+        ) from None
+
+
 def app_command(args: argparse.Namespace, resume: str | None) -> str:
-    """The shell command textual-serve runs for each browser session: the TUI, same options."""
+    """The shell command textual-serve runs for each browser session: the TUI, same options. The
+    shell execs it, so the app is the server's own child (stopped, it stops)."""
     words = [sys.executable, "-m", "atlas_tui.cli"]
     for flag in ("db", "collection", "embedding_model", "config", "mode"):
         if (value := getattr(args, flag, None)) is not None:
@@ -78,11 +103,12 @@ def app_command(args: argparse.Namespace, resume: str | None) -> str:
         words += ["--resume", resume]
     elif getattr(args, "new", False):
         words.append("--new")
-    return shlex.join(words)
+    return "exec " + shlex.join(words)
 
 
-def run_serve(args: argparse.Namespace, resume: str | None) -> int:
-    """Serve the TUI until Ctrl+C; 2 for a host that needs --allow-remote, 1 if it cannot bind."""
+def run_serve(args: argparse.Namespace, resume: str | None, settings: Settings) -> int:
+    """Serve the TUI until stopped; 2 for a host that needs --allow-remote (or a bad token), 1 if
+    it cannot bind."""
     if not is_loopback(args.host):
         if not args.allow_remote:
             host = terminal_safe(args.host)
@@ -104,6 +130,14 @@ def run_serve(args: argparse.Namespace, resume: str | None) -> int:
                 "(the address they reach this server by).",
                 file=sys.stderr,
             )
+    token = None if args.no_token else server_token()
+    if token == "":
+        print(
+            f"atlas-tui serve: ${TOKEN_VARIABLE} must be at least {MIN_TOKEN_CHARS} characters "
+            "of letters, digits, '-' or '_' (or leave it unset for a new token each run).",
+            file=sys.stderr,
+        )
+        return 2
 
     try:  # a port in use fails here, in one line, before textual-serve announces anything
         family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -115,19 +149,54 @@ def run_serve(args: argparse.Namespace, resume: str | None) -> int:
         print(f"atlas-tui serve: cannot listen on {where}: {reason}", file=sys.stderr)
         return 1
 
-    from textual_serve.server import Server
+    from atlas_tui.web.guard import RequestGuard
+    from atlas_tui.web.server import AtlasServer
 
-    class AtlasServer(Server):
-        async def on_startup(self, app: object) -> None:
-            url = terminal_safe(self.public_url)
-            print(f"atlas-tui in the browser: {url}/ (one app per browser tab)", flush=True)
-            print("Press Ctrl+C to stop.", flush=True)
-
+    served = () if args.host in WILDCARDS else (args.host,)
+    guard = RequestGuard(
+        port=args.port, served_hosts=served, public_url=args.public_url, token=token
+    )
+    limit = args.max_sessions or settings.serve_max_sessions
     AtlasServer(
         app_command(args, resume),
         host=args.host,
         port=args.port,
-        title="atlas-tui",
         public_url=args.public_url,
+        guard=guard,
+        max_sessions=limit,
+        announce=announce,
+        say=say,
     ).serve()
     return 0
+
+
+def server_token() -> str:
+    """The token of this run: $ATLAS_SERVE_TOKEN when set ("" if it is unfit), else a new one."""
+    given = os.environ.get(TOKEN_VARIABLE)
+    if not given:
+        return secrets.token_urlsafe(24)
+    fit = len(given) >= MIN_TOKEN_CHARS and all(c.isalnum() or c in "-_" for c in given)
+    return given if fit and given.isascii() else ""
+
+
+def announce(server: AtlasServer) -> None:
+    """The lines `serve` prints once it listens: the address to open (with its token)."""
+    limit = server.sessions.limit
+    print(
+        f"atlas-tui in the browser: {terminal_safe(server.url)}\n"
+        f"  (one app per browser tab, at most {limit} at once; this address's token is the "
+        "key: share it only with whoever may read this index)",
+        flush=True,
+    )
+    if server.guard.token is None:
+        print(
+            "atlas-tui serve: WARNING: --no-token: any program or user on this machine can "
+            "open it (web pages of other sites still cannot).",
+            flush=True,
+        )
+    print("Press Ctrl+C to stop.", flush=True)
+
+
+def say(line: str) -> None:
+    """One line of the server's log (sessions opened and closed, requests refused)."""
+    print(f"atlas-tui serve: {line}", flush=True)

@@ -29,7 +29,10 @@ os.environ.setdefault("LANCEDB_LOG", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from atlas_tui.config import DEFAULT_COLLECTION, load_settings
+from atlas_tui.generation import extractive
+from atlas_tui.knowledge import retrieval
 from atlas_tui.query import AtlasQuery, Delta, Done, Failed, Retrieved
+from benchmarks.eval_retrieval import parse_fusion
 
 _MARKER = re.compile(r"\[\d+\]")
 _QUOTE_END = re.compile(r"\[\d+\]\s*$", re.MULTILINE)
@@ -97,7 +100,21 @@ def main() -> None:
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--show", action="store_true", help="print each answer that misses")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one of the offline answerer's constants (extractive.py), to compare",
+    )
+    parser.add_argument("--out", default="", help="write each question's result (JSON lines)")
+    parser.add_argument("--fusion", default="", help="hybrid knobs, e.g. one_per_section=0")
     args = parser.parse_args()
+    retrieval.DEFAULT_FUSION = parse_fusion(args.fusion)
+    for name, value in pairs(args.set, "set").items():
+        if not hasattr(extractive, name):
+            raise SystemExit(f"--set: extractive.py has no constant {name}")
+        setattr(extractive, name, type(getattr(extractive, name))(json.loads(value)))
 
     rows = [json.loads(line) for line in Path(args.questions).read_text().splitlines() if line]
     dbs, collections = pairs(args.db, "db"), pairs(args.collection, "collection")
@@ -132,6 +149,12 @@ def main() -> None:
             print(f"--- MISS {row['q']}  (want {row['any']}, ceiling {result['ceiling']})")
             print(result["answer"])
 
+    if args.out:
+        with Path(args.out).open("w") as out:
+            for name, items in results.items():
+                for r in items:
+                    keep = ("q", "hit", "ceiling", "words", "quotes", "answer")
+                    out.write(json.dumps({"corpus": name, **{k: r[k] for k in keep}}) + "\n")
     summary = {name: figures(items) for name, items in results.items()}
     summary["all"] = figures([r for items in results.values() for r in items])
     if args.json:

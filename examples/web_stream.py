@@ -29,6 +29,11 @@ written, and what it fixes:
   answer running on to its end for nobody; failures arrive as an `event: failed` with the partial
   text, and `done` always comes last.
 - The standard library's `http.server` instead of Flask: the example needs nothing to install.
+- Listening on 127.0.0.1 is not enough: any page the user's browser opens can reach it. Every
+  request must name this server (`Host`: a loopback name, so DNS rebinding fails) and come from
+  its own page (`Origin`; and for /ask, `Sec-Fetch-Site`, which a browser sends even on a plain
+  cross-site GET): the rule `atlas-tui serve` applies (atlas_tui/web/guard.py). A refused request
+  gets a 403 and runs nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ from atlas_tui import (
     Retrieved,
     create_query_client,
 )
+from atlas_tui.safety import terminal_safe
+from atlas_tui.web.guard import RequestGuard
 
 PAGE = Path(__file__).with_name("web_stream.html")  # the page: question, answer, sources
 
@@ -103,6 +110,7 @@ class AnswerServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], client: AtlasQuery, question: str) -> None:
         super().__init__(address, AnswerHandler)
+        self.guard = RequestGuard(port=self.server_port)  # no token: the Host and Origin rule
         self.client = client
         page = PAGE.read_text(encoding="utf-8")
         self.page = page.replace("__QUESTION__", html.escape(question, quote=True)).encode()
@@ -113,7 +121,11 @@ class AnswerHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
-        if url.path == "/":
+        verdict = self.server.guard.check(self.headers, None, navigation=url.path == "/")
+        if not verdict.allowed:
+            self.log_message("refused %s: %s", url.path, terminal_safe(verdict.detail))
+            self.send_error(verdict.status, verdict.reason)
+        elif url.path == "/":
             self._send_page()
         elif url.path == "/ask":
             question = parse_qs(url.query).get("q", [""])[0].strip()

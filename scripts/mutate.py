@@ -41,14 +41,17 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "benchmarks" / "mutation"
 RUNS = PAGES / "runs"
 RESULTS = ROOT / "benchmarks" / "RESULTS-mutation.md"
-SKIP = shutil.ignore_patterns(".git", ".venv", "mutants", "__pycache__", ".*_cache", "*.egg-info")
+SKIP = shutil.ignore_patterns(
+    ".git", ".venv", ".venv-*", "mutants", "__pycache__", ".*_cache", "*.egg-info"
+)
 # the core whose every module must be in the table (a module without a function has no mutants)
 SCOPE = (
     "atlas_tui/knowledge/*.py",
     "atlas_tui/generation/*.py",
     "atlas_tui/sessions/*.py",
     *(f"atlas_tui/{name}.py" for name in ("query", "recorder", "export", "config", "safety")),
-    *(f"atlas_tui/{name}.py" for name in ("endpoints", "serve", "usage")),
+    *(f"atlas_tui/{name}.py" for name in ("endpoints", "serve", "usage", "text")),
+    "atlas_tui/web/*.py",
 )
 KILLED = ("killed", "timeout", "caught by type check")  # a timeout: the tests noticed a hang
 TABLE_NAME = "[tool.mutmut.atlas.modules]"

@@ -9,13 +9,16 @@ fake_anthropic`) or `with FakeAnthropic() as server:`. The server stops itself a
 replies are released and every handler thread is a daemon.
 
 Faults (`Reply.fault`), each happening after the reply's content blocks were streamed, so a client
-has partial text to keep:
+has partial text to keep (but "drop_at_once", before any of them):
   "error_event"      an `event: error` inside the stream (type `error_type`, e.g. overloaded_error)
   "drop"             the connection closes mid-body, with chunked transfer encoding (an incomplete
                      chunked read for the client)
   "drop_unchunked"   the connection closes mid-stream, without chunked encoding: the body just ends
   "no_message_stop"  the body ends cleanly but `message_stop` never comes
+  "drop_at_once"     the response's headers are sent, then the connection closes before any event
   "stall"            nothing more is sent until `server.release()` (or the client goes away)
+  "trickle"          a new text block that never ends: a word every TRICKLE_S until the client
+                     goes away (a server that is never silent for long, and never done)
   "no_response"      the request is read but no response ever starts (until released)
 HTTP errors: `Reply(status=429, error_type="rate_limit_error")` sends the real error body shape.
 """
@@ -36,6 +39,7 @@ from typing import Any
 import pytest
 
 STALL_LIMIT_S = 30.0  # a stalled reply never outlives this, whatever the test does
+TRICKLE_S = 0.1
 
 _STATUS_ERRORS = {
     400: "invalid_request_error",
@@ -189,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("connection", "close")
         self.end_headers()
         self.close_connection = not chunked
+        if reply.fault == "drop_at_once":
+            self._abort()
+            return
 
         def send(event: str, data: dict[str, Any]) -> None:
             frame = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
@@ -231,7 +238,29 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if reply.fault == "stall":
             return self._stall()
+        if reply.fault == "trickle":
+            self._trickle(send, len(reply.blocks))
+            return False
         raise ValueError(f"Unknown fault {reply.fault!r}")
+
+    def _trickle(self, send: Any, index: int) -> None:
+        """A word every TRICKLE_S in a block that never ends, until the client hangs up (a write
+        then fails: `_stream` notes that the client went away)."""
+        fake = self.server.fake
+        block = {"type": "text", "text": ""}
+        send(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
+        )
+        started = time.monotonic()
+        while time.monotonic() - started < STALL_LIMIT_S and not fake.stopping:
+            delta = {"type": "text_delta", "text": "more "}
+            send(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+            time.sleep(TRICKLE_S)
+        self._abort()
 
     def _end_chunked(self) -> None:
         if self._chunked:

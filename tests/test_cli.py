@@ -91,6 +91,17 @@ def test_ask_offline_then_sessions_and_export(env: dict[str, str], tmp_path: Pat
     assert "lamp wick" in exported and "trimodal.md" in exported
 
 
+def test_version_names_the_release_and_what_it_runs_on(env: dict[str, str]) -> None:
+    from importlib import metadata
+
+    result = atlas("--version", env=env, timeout=30)
+    assert result.returncode == 0 and result.stderr == ""
+    (line,) = result.stdout.splitlines()  # one line, however narrow the terminal
+    assert line.startswith(f"atlas-tui {metadata.version('atlas-tui')} (Python 3.")
+    for package in ("textual", "anthropic", "httpx2", "lancedb", "torch"):
+        assert f"{package} {metadata.version(package)}" in line
+
+
 def test_ask_with_a_rejected_key_is_a_clear_error(
     env: dict[str, str], fake_anthropic: FakeAnthropic
 ) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.config import load_settings
-from atlas_tui.endpoints import Endpoint, describe_url, is_anthropic_url
+from atlas_tui.endpoints import Endpoint, describe_url, is_anthropic_url, without_credentials
 from atlas_tui.errors import ConfigError
 
 OLLAMA = """
@@ -236,3 +236,17 @@ def test_anthropics_own_api_is_recognised(url: str, anthropic: bool) -> None:
 )
 def test_what_counts_as_local(host: str, local: bool) -> None:
     assert Endpoint("x", f"http://{host}:1", ("m",)).is_local is local
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://admin:s3cretpass@127.0.0.1:11434/v1", "http://127.0.0.1:11434/v1"),
+        ("https://TOKEN@gateway.example/path?q=1", "https://gateway.example/path?q=1"),
+        ("http://us@er:p@w@10.0.0.5:8080", "http://10.0.0.5:8080"),
+        ("http://localhost:11434", "http://localhost:11434"),
+        ("", ""),
+    ],
+)
+def test_a_base_url_is_shown_without_its_user_and_password(url: str, shown: str) -> None:
+    assert without_credentials(url) == shown

@@ -295,3 +295,49 @@ def test_the_cli_exports_a_damaged_turn_with_a_note_not_a_traceback(tmp_path: Pa
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         assert "Readable answer." in done.stdout
         assert "documents: expected a list" in done.stdout
+
+
+ESCAPES = {
+    "osc52": "\x1b]52;c;cm0gLXJmIH4=\x07",  # sets the clipboard
+    "clear": "\x1b[2J\x1b[H",  # clears the screen
+    "link": "\x1b]8;;https://evil.example\x1b\\",  # a hidden link
+    "c1": "\x9b31m",  # the 8-bit CSI
+    "bidi": "\u202e",  # reorders what follows
+}
+
+
+def test_the_markdown_file_holds_no_control_sequence_but_keeps_the_text(tmp_path: Path) -> None:
+    e = ESCAPES
+    path = tmp_path / "s.sqlite3"
+    with SessionStore(path) as store:
+        session_id = store.create_session()
+        turn_id = store.begin_turn(session_id, f"Which {e['clear']}door?")
+        answer = (
+            f"It opens {e['osc52']}at dawn {e['link']}(link text){e['link']} "
+            f"{e['c1']}red{e['bidi']}txet. A family: 👨\u200d👩\u200d👧; ``{e['c1']}` ticks."
+        )
+        store.finish_turn(turn_id, answer, status="done")
+    env = {**os.environ, "ATLAS_SESSIONS_PATH": str(path)}
+    for fmt in ("md", "json"):
+        out = tmp_path / f"export.{fmt}"
+        done = subprocess.run(
+            [sys.executable, "-m", "atlas_tui.cli", "export", "last", "--format", fmt, "-o", out],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        written = out.read_text(encoding="utf-8")
+        for name, sequence in e.items():  # none of it acts on the terminal of `cat FILE`
+            assert sequence not in written, (fmt, name)
+        assert not any(c in written for c in "\x1b\x07\x9b\u202e"), fmt
+    markdown = (tmp_path / "export.md").read_text(encoding="utf-8")
+    assert "## 1. Which door?" in markdown
+    assert "It opens at dawn (link text) redtxet." in markdown
+    assert "👨\u200d👩\u200d👧" in markdown  # text, joiners included, stays as it was
+    assert "``` ticks" in markdown  # (a run of three made by the removal: still the answer's)
+    assert [t.type for t in parse(markdown)].count("fence_open") == 0
+    stored = json.loads((tmp_path / "export.json").read_text(encoding="utf-8"))
+    assert stored["session"]["turns"][0]["answer"] == answer  # JSON keeps it all, escaped

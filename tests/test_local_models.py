@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -249,3 +252,59 @@ def test_model_offers_list_claudes_models_from_its_server_too(
         "the server has no /v1/models",
     )
     assert fake_anthropic.requests[-1].path.startswith("/v1/models")
+
+
+class _Broken(BaseHTTPRequestHandler):
+    """/html/v1/models: a login page (200, HTML); /json/v1/models: JSON cut short (200)."""
+
+    def do_GET(self) -> None:
+        kind = self.path.split("/")[1]
+        body = b"<html><body>Sign in</body></html>" if kind == "html" else b'{"data": [{"id": '
+        self.send_response(200)
+        self.send_header("content-type", "text/html" if kind == "html" else "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def broken_models_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_models_survives_a_page_or_bad_json_and_never_shows_a_urls_password(
+    env: dict[str, str],  # noqa: F811
+    fake_ollama: FakeOllama,
+    broken_models_server: str,
+    tmp_path: Path,
+) -> None:
+    fake_ollama.models = ["qwen3"]
+    path = tmp_path / "c.toml"
+    endpoint_config(path, f"{broken_models_server}/html", name="proxy")
+    endpoint_config(path, f"{broken_models_server}/json", name="cut")
+    secret = fake_ollama.base_url.replace("http://", "http://admin:s3cretpass@")
+    env["ATLAS_CONFIG"] = endpoint_config(path, secret, name="ollama")
+
+    result = atlas("models", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr == ""
+    blocks = dict(re.findall(r"(?m)^(\w+)  (.*\n(?:  .*\n)*)", result.stdout))
+    assert set(blocks) == {"proxy", "cut", "ollama"}  # one bad server hides no other
+    for name in ("proxy", "cut"):
+        assert "did not answer with a list of models" in blocks[name]
+    assert "server lists: qwen3" in blocks["ollama"]
+    assert fake_ollama.base_url in blocks["ollama"]  # shown without the user and password
+    listed = atlas("models", "--json", env=env)
+    for output in (result.stdout, listed.stdout):
+        assert "s3cretpass" not in output and "admin" not in output
+    assert [e["base_url"] for e in json.loads(listed.stdout)][-1] == fake_ollama.base_url

@@ -18,7 +18,7 @@ from atlas_tui.errors import (
     StreamInterruptedError,
 )
 from atlas_tui.knowledge.base import KnowledgeBase
-from atlas_tui.query import AtlasQuery
+from atlas_tui.query import AtlasQuery, coverage
 from atlas_tui.types import Passage
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply
 
@@ -222,6 +222,49 @@ def test_follow_up_retrieval_uses_context_only_when_the_question_leans_on_it(
     assert first_source("What does the espresso machine at the café need?") == (
         "notes/it's a café.md"
     )
+
+
+def test_a_short_question_is_a_follow_up_only_when_that_loses_nothing_it_asks(
+    offline: AtlasQuery,
+) -> None:
+    earlier = (Turn("What does the lighthouse keeper do every evening?", "Trims the wick [1]."),)
+    searched: list[str] = []
+    original = offline.retrieve
+
+    def recording(text: str, **knobs: Any) -> list[Passage]:
+        searched.append(text)
+        return original(text, **knobs)
+
+    offline.retrieve = recording  # type: ignore[method-assign]
+    joined = "What does the lighthouse keeper do every evening?\n{}"
+
+    def ids(passages: list[Passage]) -> list[str]:
+        return [p.chunk_id for p in passages]
+
+    # short, saying "it", and about something else: the lighthouse passages do not hold
+    # "descaled", so it is searched alone
+    changed = offline.retrieve_turn("how is it descaled?", earlier)
+    assert searched == ["how is it descaled?", joined.format("how is it descaled?")]
+    assert changed[0].source == "notes/it's a café.md"
+    assert ids(changed) == ids(original("how is it descaled?"))
+    # a real follow-up: the previous question's passages hold "dawn" as well, so they stay
+    followed = offline.retrieve_turn("and at dawn?", earlier)
+    assert followed[0].source == "lighthouse.md"
+    assert ids(followed) == ids(original(joined.format("and at dawn?")))
+    # a question that stands on its own is searched once, alone
+    searched.clear()
+    offline.retrieve_turn("Which acid descales an espresso machine?", earlier)
+    assert searched == ["Which acid descales an espresso machine?"]
+
+
+def test_coverage_weighs_the_first_passages_most() -> None:
+    about = Passage("a", "Press Ctrl+S to cycle the search mode.", "k.md", "/kb", "Keys", "", 0.5)
+    other = Passage("b", "The ingest command reads a folder.", "i.md", "/kb", "Ingest", "", 0.5)
+    assert coverage("what does ctrl+s do", [about, other]) > coverage(
+        "what does ctrl+s do", [other, about]
+    )
+    assert coverage("why?", [other]) == 1.0  # nothing of its own to lose
+    assert coverage("what does ctrl+s do", []) == 0.0
 
 
 class GatedKnowledge(KnowledgeBase):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from atlas_tui.safety import display_path, json_safe, terminal_safe
+from atlas_tui.safety import display_path, file_safe, json_safe, terminal_safe
 from tests.hostile.cli_corpus import dangerous
 
 ALL_CHARACTERS = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
@@ -69,3 +69,31 @@ def test_json_safe_escapes_without_changing_the_value() -> None:
     assert json.loads(text) == value
     assert not any(dangerous(c) for c in text if c not in "\r")  # layout newlines only
     assert "café 🚀" in text  # readable characters are not escaped
+
+
+@pytest.mark.parametrize(
+    ("hostile", "written"),
+    [
+        ("a\x1b[31mred\x1b[0m b", "ared b"),
+        ("a\x1b]52;c;SEFDS0VECg==\x07b", "ab"),  # OSC 52
+        ("a\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\b", "alinkb"),  # OSC 8
+        ("a\x9b2Jb \x90q\x9cc", "ab c"),  # 8-bit forms
+        ("line\rover\x00\x07\x08\x7f", "lineover"),
+        ("pay \u202eexe.txt\u202c \u2066x\u2069\u061c\u200e\u200f", "pay exe.txt x"),  # bidi
+        # what is text stays: joiners (an emoji, a Persian word), soft hyphens, tabs, newlines
+        ("👨\u200d👩\u200d👧 می\u200cخواهم co\u00adop\ttab\nline", None),
+    ],
+)
+def test_file_safe_removes_control_sequences_and_keeps_text(
+    hostile: str, written: str | None
+) -> None:
+    assert file_safe(hostile) == (hostile if written is None else written)
+
+
+def test_file_safe_removes_every_control_but_tab_and_newline_and_no_letter() -> None:
+    controls = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)])
+    assert file_safe(controls) == "\t\n"
+    kept = "".join(c for c in ALL_CHARACTERS[0xA0:0x3000] if c not in "\u061c\u200e\u200f")
+    kept = "".join(c for c in kept if not 0x202A <= ord(c) <= 0x202E)
+    kept = "".join(c for c in kept if not 0x2066 <= ord(c) <= 0x2069)
+    assert file_safe(kept) == kept

@@ -30,7 +30,13 @@ from atlas_tui import errors
 from atlas_tui.config import Settings
 from atlas_tui.endpoints import Endpoint, describe_url
 from atlas_tui.generation import GenerationEvent, TextDelta
-from atlas_tui.generation.api_errors import TimedOut, generation_error, rejects_search_results
+from atlas_tui.generation.api_errors import (
+    Stage,
+    TimedOut,
+    generation_error,
+    rejects_search_results,
+)
+from atlas_tui.generation.bounds import BoundedStream, bounded
 from atlas_tui.generation.compatible import compatible_messages, compatible_system
 from atlas_tui.generation.events import CompatibleTranslator, Translator
 from atlas_tui.generation.profiles import is_compatible, remember_compatible
@@ -192,7 +198,7 @@ class ClaudeAnswerer:
         *,
         model: str | None = None,
         system_prompt: str | None = None,
-    ) -> ClaudeStream:
+    ) -> BoundedStream:
         chosen = select_passages(passages, self.settings.context_token_budget)
 
         def request(compatible: bool | None = None) -> dict[str, Any]:
@@ -205,7 +211,7 @@ class ClaudeAnswerer:
                 compatible=compatible,
             )
 
-        return ClaudeStream(self, request, chosen)
+        return bounded(ClaudeStream(self, request, chosen), self.settings)  # bounds.py
 
     def close(self) -> None:
         self.client.close()
@@ -231,6 +237,7 @@ class ClaudeStream:
         self._thread = threading.Thread(target=self._pump, name="atlas-claude-stream", daemon=True)
         self._text = ""  # what the reader was given so far
         self._started = False
+        self._stage: Stage = "connecting"  # how far the answer got: names a failure
 
     # --- the reader's side ---------------------------------------------------------------------
 
@@ -301,9 +308,12 @@ class ClaudeStream:
 
     def _read(self, request: dict[str, Any]) -> None:
         translator = self._translator
+        self._stage = "connecting"
         with self._answerer.client.messages.create(**request, stream=True) as events:
             self._attach(events.response)
+            self._stage = "connected"
             for event in events:
+                self._stage = "answering"
                 for item in translator.feed(event):
                     self._queue.put(item)
             if not translator.stopped:
@@ -318,7 +328,7 @@ class ClaudeStream:
         if isinstance(exc, errors.GenerationError):
             error: errors.GenerationError | None = exc
         else:
-            error = generation_error(exc, self.settings)
+            error = generation_error(exc, self.settings, self._stage)
         if error is None:
             return exc  # not a failure of the API or the network: a bug, let it surface as it is
         error.partial_text = self._translator.text

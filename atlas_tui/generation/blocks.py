@@ -14,10 +14,16 @@ _UNDERLINE = re.compile(r"^\s*([=\-~^\"'`#*+])\1{2,}\s*$")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+\S")
+_ITEM_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")
 _FIELD = re.compile(r"^\s*:[\w -]+:")
 _CODE_DIRECTIVE = re.compile(r"^\s*\.\.\s+(?:code-block|code|sourcecode|doctest|testcode)::")
 _TITLE_LIKE = re.compile(r"^\s*[A-Z0-9`][^.!?:;,]{0,60}[^.!?:;,\s]\s*$")
+# an API object's title on a line of its own, as a reST page's tiny sections show it when merged
+_API_TITLE = re.compile(
+    r"^(?:(?:class|exception|async|static|classmethod|abstractmethod|awaitable|property)\s+|@)?"
+    r"[A-Za-z_]\w*(?:\.\w+)+(?:\(.*\))?$|^[A-Za-z_]\w*\(.*\)$"
+)
 _DOCTEST = re.compile(r"^\s*>>>")
 # A sentence ends at . ! or ? followed by white space, or at the end of its block.
 _SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s)|$)", re.DOTALL)
@@ -35,6 +41,10 @@ class Block:
         return "\n".join(self.lines)
 
 
+def _is_title(line: str) -> bool:
+    return bool(_TITLE_LIKE.match(line) or (not line[:1].isspace() and _API_TITLE.match(line)))
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
@@ -48,7 +58,7 @@ def blocks(text: str) -> list[Block]:
     def flush() -> None:
         if para:
             kind = "item" if _ITEM.match(para[0]) else "para"
-            if kind == "para" and len(para) == 1 and _TITLE_LIKE.match(para[0]):
+            if kind == "para" and len(para) == 1 and _is_title(para[0]):
                 kind = "heading"  # a section title whose "#" marks the chunker removed
             out.append(Block(kind, tuple(para), _indent(para[0])))
             para.clear()
@@ -69,6 +79,9 @@ def blocks(text: str) -> list[Block]:
             continue
         if not stripped:
             flush()
+        elif not para and _indented_code(line, out):
+            i = _literal(lines, i - 1, _indent(line) - 1, out)
+            continue
         elif _UNDERLINE.match(line):
             if len(para) == 1:  # a reST title: the line above it
                 out.append(Block("heading", (para.pop(),)))
@@ -107,6 +120,19 @@ def blocks(text: str) -> list[Block]:
         i += 1
     flush()
     return out
+
+
+def _indented_code(line: str, out: list[Block]) -> bool:
+    """A line indented by four or more after a blank line starts code (Markdown's indented code,
+    and how a reST literal block reads once its "::" is shown as ":"), unless it continues a list
+    item at the item's text column."""
+    indent = _indent(line)
+    if indent < 4:
+        return False
+    if out and out[-1].kind == "item":
+        bullet = _ITEM_MARK.match(out[-1].lines[0])
+        return indent > (bullet.end() if bullet else 0) + 1
+    return True
 
 
 def _literal(lines: list[str], i: int, base: int, out: list[Block]) -> int:

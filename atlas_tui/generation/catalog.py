@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import anthropic
 
 from atlas_tui.config import Settings
-from atlas_tui.endpoints import Endpoint
+from atlas_tui.endpoints import Endpoint, without_credentials
 from atlas_tui.generation.anthropic import make_client, omit_missing_credential
 
 LIST_TIMEOUT_S = 5.0
@@ -59,6 +59,8 @@ def _served(
         return None, f"/v1/models answered {exc.status_code}: {exc.api_message or exc.message}"
     except anthropic.APIError as exc:
         return None, f"/v1/models could not be read: {exc.message}"
+    except (AttributeError, TypeError, ValueError):  # the SDK's reading of a 200 that is no list
+        return None, "/v1/models did not answer with a list of models (a web page, or bad JSON)"
     finally:
         client.close()
 
@@ -72,7 +74,7 @@ def _endpoint_offer(settings: Settings, endpoint: Endpoint, ask: bool) -> Offer:
         served, problem = _served(local, endpoint_key=key)
     return Offer(
         name=endpoint.name,
-        where=endpoint.base_url,
+        where=without_credentials(endpoint.base_url),
         profile=endpoint.resolved_profile,
         configured=endpoint.models,
         default=default_model if default_endpoint == endpoint else "",
@@ -90,7 +92,7 @@ def offers(settings: Settings, *, ask_servers: bool = True) -> list[Offer]:
         found.append(
             Offer(
                 name="claude",
-                where=settings.base_url,
+                where=without_credentials(settings.base_url),
                 profile="anthropic",
                 configured=tuple(dict.fromkeys((*settings.models, settings.model))),
                 default=default if endpoint is None else "",

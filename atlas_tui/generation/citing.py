@@ -107,12 +107,19 @@ class CitationChecker:
             out.append(TextDelta(rest))
         return out
 
+    def flush(self) -> list[TextDelta]:
+        """What was held back (a "[1" that never closed), now as it is."""
+        held, self._held = self._held, ""
+        return self._scan(held) if held else []
+
     def finish(self) -> list[TextDelta]:
         """What was held back, then the line saying how the citations checked out."""
-        held, self._held = self._held, ""
-        out = self._scan(held) if held else []
-        out.append(TextDelta(f"\n\n*{summary(self.checked)}*"))
-        return out
+        return [*self.flush(), TextDelta(f"\n\n*{summary(self.checked)}*")]
+
+    @property
+    def failed(self) -> bool:
+        """Whether any marker failed its check."""
+        return any(not c.citation.valid for c in self.checked)
 
 
 def _written(result: Checked) -> str:

@@ -6,6 +6,12 @@ are written when the cited text block ends (`content_block_stop`): the API sends
 citations before its text, so a marker placed on arrival would precede the claim it supports; at the
 block's end it follows the claim, like a footnote. Markers the model already wrote are not doubled.
 
+Markers the model writes into its text itself are not Claude's citations: a passage's injected
+text could make it print a "[3]" for a claim no document makes. They pass the same check as on
+the compatible profile (`CitationChecker`): the document must be one it was given, and a quote
+before the marker must be in it; one that fails shows as [n?], and the answer ends with the line
+saying why (only then: an answer whose own markers all check out ends as Claude wrote it).
+
 A compatible server (Ollama, llama.cpp) sends plain text: `CompatibleTranslator` runs the same
 events through a `CitationChecker`, which verifies the model's own [n] markers.
 """
@@ -17,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from atlas_tui.generation import Completed, GenerationEvent, TextDelta
-from atlas_tui.generation.citing import CitationChecker
+from atlas_tui.generation.citing import CitationChecker, summary
 from atlas_tui.generation.prompts import NumberedPassage
 from atlas_tui.types import Citation, Usage
 
@@ -25,8 +31,10 @@ from atlas_tui.types import Citation, Usage
 class Translator:
     """Turns the SDK's raw stream events into our events, citations mapped to documents [n]."""
 
-    def __init__(self, chosen: Sequence[NumberedPassage]) -> None:
+    def __init__(self, chosen: Sequence[NumberedPassage], *, check_written: bool = True) -> None:
         self._chosen = list(chosen)
+        # the model's own [n] markers, checked (the compatible profile checks them after this)
+        self._checker = CitationChecker(chosen) if check_written else None
         self.text = ""
         self.stopped = False
         self._block_text = ""
@@ -44,11 +52,12 @@ class Translator:
             self._block_text, self._block_citations = "", []
             block = event.content_block
             if block.type == "text" and block.text:
-                return [self._text_delta(block.text)]
+                return self._written(block.text)
         elif kind == "content_block_delta":
             return self._delta(event.delta)
         elif kind == "content_block_stop":
-            return self._markers()
+            held = self._checker.flush() if self._checker else []
+            return [*(self._text_delta(d.text, d.citations) for d in held), *self._markers()]
         elif kind == "message_delta":
             self._stop_reason = event.delta.stop_reason or self._stop_reason
             self._output_tokens = event.usage.output_tokens or self._output_tokens
@@ -56,12 +65,24 @@ class Translator:
         elif kind == "message_stop":
             self.stopped = True
             usage = Usage(input_tokens=self._input_tokens, output_tokens=self._output_tokens)
-            return [Completed(usage=usage, stop_reason=self._stop_reason)]
+            return [*self._check_line(), Completed(usage=usage, stop_reason=self._stop_reason)]
         return []
+
+    def _written(self, text: str) -> list[GenerationEvent]:
+        """Text the model wrote, its own [n] markers checked."""
+        if self._checker is None:
+            return [self._text_delta(text)]
+        return [self._text_delta(d.text, d.citations) for d in self._checker.feed(text)]
+
+    def _check_line(self) -> list[GenerationEvent]:
+        """The line saying why a marker the model wrote failed its check (when one did)."""
+        if self._checker is None or not self._checker.failed:
+            return []
+        return [self._text_delta(f"\n\n*{summary(self._checker.checked)}*")]
 
     def _delta(self, delta: Any) -> list[GenerationEvent]:
         if delta.type == "text_delta" and delta.text:
-            return [self._text_delta(delta.text)]
+            return self._written(delta.text)
         if delta.type == "citations_delta" and delta.citation.type == "search_result_location":
             self._block_citations.append(self._citation(delta.citation))
         return []
@@ -101,7 +122,7 @@ class CompatibleTranslator:
     """Plain-text answers with [n] markers, each verified as it streams (see `citing`)."""
 
     def __init__(self, chosen: Sequence[NumberedPassage]) -> None:
-        self._events = Translator(chosen)
+        self._events = Translator(chosen, check_written=False)  # checked here, with its summary
         self._checker = CitationChecker(chosen)
         self.text = ""  # what the reader was given so far
 

@@ -3,7 +3,8 @@
 A passage (Markdown, reStructuredText or plain text) is read as blocks (see `blocks`). The
 excerpts are then:
 - each sentence of a paragraph or list item that reads as prose (not a line of code that lost
-  its indentation because the chunk began inside a code block);
+  its indentation because the chunk began inside a code block); in an API object's section
+  (titled "os.environ", "gzip.open(...)") the excerpt names that object (`Excerpt.subject`);
 - a sentence that introduces what follows ("run the following:", "for example::", reST's
   "text. ::") together with the code block, list or table after it, so the quote is never a
   lead-in without its content; a short lead-in ("Here's how::") after the sentence before it;
@@ -53,6 +54,49 @@ class Excerpt:
     @property
     def words(self) -> int:
         return sum(len(line.split()) for line in self.quote)
+
+    @property
+    def shown_words(self) -> int:
+        """Words the answer shows for it: the quote's, and its subject's."""
+        return self.words + len(self.subject.split())
+
+    def shown(self) -> tuple[str, ...]:
+        """The quote's lines, the first naming its subject ("`os.environ`: A mapping ...")."""
+        subject = self.subject
+        if not subject:
+            return self.quote
+        first = self.quote[0]
+        if first.startswith("```") or not first:
+            return (f"`{subject}`", *self.quote)
+        return (f"`{subject}`: {first}", *self.quote[1:])
+
+    @property
+    def subject(self) -> str:
+        """What the excerpt describes, when its section names an object ("os.environ",
+        "gzip.open(filename, mode='rb')") or a module ("timeit — Measure execution time...":
+        "timeit") and the quote does not name it already: "A mapping object ..." or "This
+        module provides ..." says nothing without the name it describes."""
+        if is_api_name(self.section):
+            subject, name = self.section, self.section.split("(", 1)[0].split()[-1].lstrip("@")
+        elif module := _MODULE_TITLE.match(self.section):
+            subject = name = module.group(1)
+        else:
+            return ""
+        named = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
+        return "" if any(named.search(line) for line in self.quote) else subject
+
+
+# a module's page as Sphinx titles it: "timeit — Measure execution time of small code snippets"
+_MODULE_TITLE = re.compile(r"^([A-Za-z_][\w.]*) (?:—|--?-?) \S")
+_API_NAME = re.compile(
+    r"^(?:(?:class|exception|async|static|classmethod|abstractmethod|awaitable|property|type)"
+    r"\s+|@)?[A-Za-z_][\w.]*(?:\(.*\))?$"
+)
+
+
+def is_api_name(title: str) -> bool:
+    """A section title that is an object's name or signature, as Sphinx shows it."""
+    return bool(_API_NAME.match(title)) and any(mark in title for mark in "._(")
 
 
 _INDEX_ENTRY = re.compile(
@@ -106,20 +150,19 @@ def _following(found: list[Block], start: int) -> tuple[list[Block], int]:
     return [], start
 
 
-def excerpts(text: str) -> list[Excerpt]:
-    """The excerpts of a passage, in document order."""
+def excerpts(text: str, heading: str = "") -> list[Excerpt]:
+    """The excerpts of a passage, in document order; `heading` is the passage's heading path
+    (its last level is the section of the text before any heading inside the passage)."""
     found = blocks(text)
     out: list[Excerpt] = []
-    section = ""
+    section = heading.rpartition(" > ")[2].strip()
     for index, block in enumerate(found):
         if block.kind == "heading":
             section = block.text.strip().lstrip("#").strip()
             continue
         before = len(out)
-        fragment = index == 0 and block.text.lstrip()[:1].islower()  # the chunk began mid-sentence
-        described = _signature_of(found, index) is not None
-        if block.kind == "para" and (fragment or described):
-            # A fragment is not quoted; a description's first sentence is, with its signature.
+        if block.kind == "para" and _signature_of(found, index) is not None:
+            # a description's first sentence is quoted with its signature
             block = Block(block.kind, block.lines, block.indent, skip_first=True)
         if block.kind == "para" and _INDEX_ENTRY.match(block.text):
             continue  # the entries of a reST `.. index::` directive, not prose

@@ -31,13 +31,16 @@ from atlas_tui.errors import CancelledError_
 from atlas_tui.generation import EXTRACTIVE_LABEL, Completed, GenerationEvent, TextDelta
 from atlas_tui.generation.excerpts import Excerpt, excerpts
 from atlas_tui.generation.prompts import NumberedPassage, select_passages
+from atlas_tui.generation.terms import terms
 from atlas_tui.types import Citation, Passage, Turn
 
 # Texts -> L2-normalised vectors, one row per text (e.g. the knowledge base's embedder).
 Encode = Callable[[list[str]], Any]
 
 MAX_QUOTES = 3
-WORD_BUDGET = 70  # a further quote is added only while the answer stays about this short
+# A further quote is added only while the answer stays within this many words (chosen on either
+# half of the questions, cross-validated: benchmarks/RESULTS-corpus.md; answers average ~63).
+WORD_BUDGET = 90
 MARGIN = 0.3  # a further quote scores at least (1 - MARGIN) times the best one's score
 LEXICAL_WEIGHT = 0.4
 PASSAGE_WEIGHT = 0.1
@@ -53,6 +56,9 @@ LONG_PENALTY = 0.003
 USE_SECTION = True
 CODE_BONUS = 0.1  # an excerpt that names code (a call, a keyword argument, an identifier)
 HOW_CODE_BONUS = 0.2  # one that shows code (a block, a signature), for a how-to question
+# A "which/what X" question asks for a name: an excerpt naming something specific the question does
+# not (a key, a constant, a product or format name) gets the code bonus too.
+NAME_BONUS = True
 
 NOTHING_RETRIEVED = (
     "Nothing in the index matched this question, so there is nothing to quote. "
@@ -64,54 +70,22 @@ NOTHING_ANSWERS = (
     "open them to look, or rephrase the question."
 )
 
-_STOPWORDS = frozenset(
-    re.findall(
-        r"\w+",
-        """a an and are as at be by can could do does for from how i if in into is it its me my of
-        on or our should so than that the their them then there these they this to use used using
-        was we were what when where which who why will with would you your get make way want""",
-    )
-)
-_WORD = re.compile(r"[^\W_](?:[\w+#.-]*(?:[^\W_]|[+#]))?")  # "c++", "os.path", "größe"
-_PART = re.compile(r"[_.]+")
 _HOW = re.compile(r"\s*how\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
+# "Which key ...", "What command ...", "which file types": a question whose answer is a name
+_WHICH = re.compile(
+    r"\s*(?:which|what)\s+(?!is\b|are\b|does\b|do\b|did\b|was\b|were\b|happens\b|can\b)"
+    r"[a-z-]+",
+    re.IGNORECASE,
+)
+_NAME = re.compile(
+    r"\b(?:Ctrl|Alt|Shift|Cmd|Meta)\+\S+|\bF\d{1,2}\b|\b[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)*\b"
+    r"|\b[A-Za-z]+-[A-Za-z0-9-]*\d[\w-]*|--?[a-z][\w-]+|(?<=[a-z,;] )[A-Z][a-z]+[A-Za-z]*"
+)
 _CODE_LIKE = re.compile(
     r"\w\(|\b\w+=|\b[a-z]+_\w+|\b[a-z]+\.[a-z_]\w*|\b[A-Z][a-z]+[A-Z]\w*|\b[a-z]+[A-Z]\w*|`"
     r"|@[a-z_]\w*"  # a decorator
+    r"|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"  # an environment variable or a constant
 )
-
-
-def _terms(text: str) -> set[str]:
-    found: set[str] = set()
-    for word in _WORD.findall(text.lower()):
-        if word in _STOPWORDS:
-            continue
-        found.add(_stem(word))
-        if "-" in word:  # "SHA-256" also matches "sha256"
-            found.add(word.replace("-", ""))
-        # An identifier also matches its parts: "date_string" ~ "date", "os.environ" ~ "environ"
-        for part in _PART.split(word) if _PART.search(word) else ():
-            if len(part) >= 3 and part not in _STOPWORDS:
-                found.add(_stem(part))
-    return found
-
-
-def _stem(word: str) -> str:
-    """A light plural/verb-form fold, enough for overlap scoring ("indexes" ~ "index",
-    "parsed" ~ "parse", "copies" ~ "copy")."""
-    if len(word) <= 4:
-        return word[:-1] if word.endswith("e") and len(word) == 4 else word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    elif word.endswith("ing") and len(word) >= 7:
-        word = word[:-3]
-    elif word.endswith("ed") and len(word) >= 6:
-        word = word[:-2]
-    return word[:-1] if word.endswith("e") and len(word) >= 4 else word
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +103,7 @@ def candidates(chosen: Sequence[NumberedPassage]) -> list[Candidate]:
     seen: set[str] = set()
     found: list[Candidate] = []
     for numbered in chosen:
-        for excerpt in excerpts(numbered.text):
+        for excerpt in excerpts(numbered.text, numbered.passage.heading):
             key = " ".join(excerpt.prose.lower().split())
             if key in seen:
                 continue
@@ -142,24 +116,35 @@ def _code_like(text: str) -> bool:
     return _CODE_LIKE.search(text) is not None
 
 
+def _names_new(text: str, question: str) -> bool:
+    """Whether `text` names something specific (a key, a constant, a product or format name, an
+    option) that the question does not."""
+    asked = terms(question)
+    return any(not terms(m.group()) <= asked for m in _NAME.finditer(text))
+
+
 def score(question: str, found: list[Candidate], vectors: Vectors | None = None) -> list[Candidate]:
     """The candidates scored, best first. Without `vectors`, by terms and passage score only."""
-    wanted = _terms(question)
+    wanted = terms(question)
     if not found:
         return []
-    terms = [frozenset(_terms(c.excerpt.prose)) for c in found]
+    found_terms = [frozenset(terms(c.excerpt.prose)) for c in found]
     count = len(found)
-    idf = {t: math.log(1 + count / (1 + sum(t in ts for ts in terms))) for t in wanted}
+    idf = {t: math.log(1 + count / (1 + sum(t in ts for ts in found_terms))) for t in wanted}
     total = sum(idf.values()) or 1.0
     scored = []
     bonus = HOW_CODE_BONUS if _HOW.match(question) else CODE_BONUS
-    for candidate, its_terms in zip(found, terms, strict=True):
+    asks_name = NAME_BONUS and _WHICH.match(question) is not None
+    for candidate, its_terms in zip(found, found_terms, strict=True):
         share = sum(idf[t] for t in wanted & its_terms) / total
         prior = max(0.0, min(1.0, candidate.numbered.passage.score))
         long = max(0, candidate.excerpt.words - LONG_WORDS) * LONG_PENALTY
         code = 0.0
-        if _code_like(" ".join(candidate.excerpt.quote)):  # a how-to favours what shows code
+        shown = " ".join(candidate.excerpt.shown())
+        if _code_like(shown):  # a how-to favours what shows code
             code = CODE_BONUS if candidate.excerpt.kind == "sentence" else bonus
+        elif asks_name and _names_new(shown, question):
+            code = CODE_BONUS
         # Without meaning, the terms are all there is: they get the weight meaning would have.
         weight = LEXICAL_WEIGHT if vectors is not None else 1.0
         value = weight * share + PASSAGE_WEIGHT * prior + code - long
@@ -248,16 +233,16 @@ def choose(ranked: list[Candidate]) -> list[Candidate]:
     """The best candidate, then those nearly as good, in document order."""
     best = ranked[0]
     chosen = [best]
-    words = best.excerpt.words
+    words = best.excerpt.shown_words
     for candidate in ranked[1:]:
         if len(chosen) >= MAX_QUOTES or candidate.score < best.score * (1 - MARGIN):
             break
         if not _as_relevant(candidate, best) or any(_overlaps(candidate, c) for c in chosen):
             continue
-        if words + candidate.excerpt.words > WORD_BUDGET:
+        if words + candidate.excerpt.shown_words > WORD_BUDGET:
             continue
         chosen.append(candidate)
-        words += candidate.excerpt.words
+        words += candidate.excerpt.shown_words
     return sorted(chosen, key=lambda c: c.order)
 
 
@@ -283,7 +268,8 @@ class Quote:
 
 
 def quotes(chosen: list[Candidate]) -> list[Quote]:
-    """One quote per chosen excerpt, neighbouring sentences of one passage merged."""
+    """One quote per chosen excerpt, neighbouring sentences of one passage merged; an object's
+    name is shown before the first of the quotes that follow one another from its section."""
     out: list[Quote] = []
     previous: Candidate | None = None
     for candidate in chosen:
@@ -301,9 +287,10 @@ def quotes(chosen: list[Candidate]) -> list[Quote]:
             joined = (*last.lines[:-1], f"{last.lines[-1]} {excerpt.quote[0]}")
             out[-1] = replace(last, lines=joined, parts=(*last.parts, *excerpt.parts))
         else:
-            out.append(
-                Quote(candidate.numbered, excerpt.quote, excerpt.parts, excerpt.ends_in_prose)
-            )
+            # a subject is named once for the quotes that follow one another from its section
+            same = previous is not None and previous.excerpt.subject == excerpt.subject
+            lines = excerpt.quote if same else excerpt.shown()
+            out.append(Quote(candidate.numbered, lines, excerpt.parts, excerpt.ends_in_prose))
         previous = candidate
     return out
 

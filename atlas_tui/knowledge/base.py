@@ -60,7 +60,10 @@ class KnowledgeBase:
                 from atlas_tui.knowledge.store import Store
 
                 self._store = Store(
-                    self.settings.resolved_db_path, self.settings.collection, self.settings.storage
+                    self.settings.resolved_db_path,
+                    self.settings.collection,
+                    self.settings.storage,
+                    lease_timeout=self.settings.lease_timeout,
                 )
             return self._store
 

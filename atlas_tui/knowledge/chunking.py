@@ -14,15 +14,20 @@ How a document is cut:
    how an oversized paragraph is cut (sentences, then words, never inside a word unless a single
    "word" alone is over the limit). A sliver left at the end joins the chunk before it.
 3. Neighbouring chunks of one section overlap by about `overlap_tokens` (trailing paragraphs, or
-   the words (code: lines) of the last one, moved up to a sentence start when one is near).
-4. A tiny section (under a quarter of the window) is merged with the next section under the same
-   parent (or the text before the first heading with what follows) when the result still fits; a
-   heading with no text of its own followed by its first child is carried by the child's path.
+   the sentences (code: lines) of the last one: a passage starts where a reader would, at a
+   paragraph, a sentence or a line that starts a block, never inside a sentence).
+4. Tiny sections (each under a quarter of the window) that follow one another are merged under
+   their common parent (or the text before the first heading with what follows) while the result
+   still fits; a section that is not tiny keeps its own heading (an API page's one-line functions
+   share a passage, a documented function has its own). A heading with no text of its own
+   followed by its first child is carried by the child's path.
 
 What holds for spans: ``chunk.text == doc.text[start:end]`` exactly, unless markup-only lines
-(reST underlines, transitions, hyperlink targets, `.. highlight::`) or the heading lines of merged
-sections fall inside: those are left out and the remaining parts joined by a blank line (a merged
-section's title text is kept). `line_start`/`line_end` are the 1-based lines of `start` and
+(reST underlines, transitions, hyperlink targets, `.. highlight::`), the heading lines of merged
+sections or (outside code) several blank lines in a row fall inside: those are left out and the
+remaining parts joined by one blank line (a merged section's title text is kept). A reST document
+arrives with its sections found by docutils (`LoadedDocument.sections`, see `rst_text.py`).
+`line_start`/`line_end` are the 1-based lines of `start` and
 `end - 1`; `page` is the PDF page where the chunk starts.
 """
 
@@ -91,7 +96,7 @@ class _Chunker:
     # --- grouping sections ----------------------------------------------------------------------
 
     def _groups(self, sections: list[Section]) -> list[_Group]:
-        """One group per section, except tiny sections merged forward when the result fits."""
+        """One group per section, except runs of tiny sections merged when the result fits."""
         tiny = self.max_tokens // 4
         parsed = [
             (s, self.split.units(s, self._budget(self._heading(s.path) or self.doc.title)))
@@ -106,7 +111,8 @@ class _Chunker:
         groups: list[_Group] = []
         members: list[tuple[Section, list[Unit]]] = []
         for section, units in parsed:
-            if members and sum(u.tokens for m in members for u in m[1]) < tiny:
+            small = sum(u.tokens for u in units) < tiny  # a section of its own size keeps its title
+            if members and small and sum(u.tokens for m in members for u in m[1]) < tiny:
                 prefix = _common_prefix([*(m[0].path for m in members), section.path])
                 if prefix or not members[0][0].path:
                     heading = self._heading(prefix)
@@ -192,7 +198,8 @@ class _Chunker:
         run_start = units[0].start
         for previous, unit in pairwise(units):
             gap = self.text[previous.end : unit.start]
-            if unit.start < previous.end or gap.strip():
+            blank_run = not self.split.code and gap.count("\n") > 2
+            if unit.start < previous.end or gap.strip() or blank_run:
                 parts.append(self.text[run_start : previous.end])
                 run_start = unit.start
         parts.append(self.text[run_start : units[-1].end])
@@ -203,7 +210,10 @@ class _Chunker:
         page_starts = [offset for _, offset in self.doc.page_offsets]
         result: list[Chunk] = []
         unsure: list[int] = []  # chunks whose count is not known exactly
-        for group in self._groups(sections_for(self.doc.kind, self.text)):
+        sections = self.doc.sections
+        if sections is None:
+            sections = tuple(sections_for(self.doc.kind, self.text))
+        for group in self._groups(list(sections)):
             heading = group.heading
             if not heading and self._count_context(self.doc.title) > self.max_tokens // 4:
                 heading = _truncate(self.doc.title, self.max_tokens // 4, self.counter)

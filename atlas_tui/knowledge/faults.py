@@ -31,6 +31,7 @@ _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError, Atla
 _DISK_FULL = re.compile(r"No space left on device|code: 28\b|os error 28|ENOSPC", re.I)
 _UNREACHABLE = re.compile(
     r"Connect|connection|dns error|timed out|timeout|RetryError|NoSuchBucket|AccessDenied|"
+    r"error sending request|Error performing \w+ request|"
     r"Forbidden|credential|403|404 Not Found|Unauthorized|InvalidAccessKeyId|SignatureDoesNotMatch",
     re.I,
 )

@@ -73,6 +73,7 @@ class IngestProgress:
     chunks_total: int = 0
     chunks_per_s: float = 0.0
     workers: int = 1  # encoders at work (Ray: actors across the cluster)
+    detail: str = ""  # waiting: for whom (an object-store index's lease holder, until when)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,6 +141,7 @@ class Ingestor:
         self.should_stop = should_stop or (lambda: False)
         self.engine: Engine = engine or LocalEngine(embedder)
         self.report = IngestReport(engine=self.engine.name)
+        store.on_lease_wait = lambda detail: self.progress(IngestProgress("waiting", detail=detail))
         self._schema = chunk_schema(embedder.dimension)
         self._records: list[FileRecord] = []
         self._rows: list[dict[str, Any]] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
 import stat
@@ -24,7 +25,9 @@ import pathspec
 
 from atlas_tui.knowledge.html_text import html_to_text
 from atlas_tui.knowledge.records import LoadedDocument, Skipped
-from atlas_tui.knowledge.sections import first_heading
+from atlas_tui.knowledge.sections import Section, first_heading
+
+log = logging.getLogger(__name__)
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
 RST_SUFFIXES = frozenset({".rst", ".rest"})
@@ -299,6 +302,20 @@ def rst_visible(text: str) -> str:
     return text.replace("\\ ", "")
 
 
+def _rst(source: str) -> tuple[str, str, tuple[Section, ...] | None]:
+    """(visible text, first title, sections) of a reST document, read by docutils
+    (`rst_text`); a document docutils itself fails on (a bug of its own on odd input) is read
+    line by line instead: inline markup reduced, titles found by their underlines."""
+    from atlas_tui.knowledge import rst_text
+
+    try:
+        rendered = rst_text.render(source)
+    except (RecursionError, ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("docutils could not read a reST document (%s); read line by line", exc)
+        return rst_visible(source), "", None
+    return rendered.text, rendered.title, tuple(rendered.sections)
+
+
 def _decode(raw: bytes) -> str:
     """Text from bytes, or LoadError when the content is binary or not UTF-8."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -365,6 +382,7 @@ def extract(path: Path, root: Path, raw: bytes, mtime: float) -> LoadedDocument:
         raise LoadError("empty file")
     kind = kind_of(path)
     page_offsets: tuple[tuple[int, int], ...] = ()
+    sections: tuple[Section, ...] | None = None
     title = ""
     if kind == "pdf":
         text, title, page_offsets = _pdf(raw)
@@ -373,7 +391,7 @@ def extract(path: Path, root: Path, raw: bytes, mtime: float) -> LoadedDocument:
         if kind == "html":
             title, text = html_to_text(text)
         elif kind == "rst":
-            text = rst_visible(text)
+            text, title, sections = _rst(text)
         if kind in ("markdown", "rst", "html"):
             title = title or first_heading(kind, text)
     if not text.strip():
@@ -391,4 +409,5 @@ def extract(path: Path, root: Path, raw: bytes, mtime: float) -> LoadedDocument:
         content_hash=hashlib.sha256(raw).hexdigest(),
         mtime=mtime,
         page_offsets=page_offsets,
+        sections=sections,
     )

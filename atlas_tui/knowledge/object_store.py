@@ -9,8 +9,11 @@ environment or the AWS chain (profiles, instance roles); they are never shown or
 An endpoint that does not answer fails in seconds, not after minutes of retries: before the
 first connection to an S3 endpoint, `probe` asks it for the bucket (one HEAD, 5 s at most; any
 HTTP answer will do, a 403 included), because LanceDB makes several requests to open an index and
-object_store gives each its own timeout and retries. The defaults then bound a store that stops
-answering later: 5 s to connect, 30 s per request, 2 retries within 15 s.
+object_store gives each its own timeout and retries. The defaults then bound each request to a
+store that stops answering later: 5 s to connect, 30 s per request, 2 retries within 15 s. But one
+step of LanceDB's can make many requests (opening an index lists its namespace manifest six times
+over when the store stalls: 3 minutes), so `within_deadline` bounds each step that opens an index
+(connect, list, open) as a whole: `timeout` + `client_retry_timeout` (45 s by default) at most.
 
 `describe_failure` reads what the store answered (its XML error code, the connection error)
 out of LanceDB's Rust debug text, so a missing bucket, refused credentials, an endpoint where
@@ -20,11 +23,14 @@ nothing listens and a name that does not resolve each get their own sentence.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import socket
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from atlas_tui.errors import IndexError_
@@ -40,6 +46,7 @@ REMOTE_HINT = (
     "AWS_SECRET_ACCESS_KEY, AWS_REGION) and the network."
 )
 PROBE_TIMEOUT_S = 5.0
+T = TypeVar("T")
 _probed: set[str] = set()  # endpoints that answered once in this process
 
 _CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
@@ -146,3 +153,45 @@ def probe(uri: str, options: Mapping[str, str], environ: Mapping[str, str] | Non
             f"The index at {uri} could not be reached: {why}.", hint=REMOTE_HINT
         ) from exc
     _probed.add(endpoint)
+
+
+def _seconds(text: str, default: float) -> float:
+    """A duration option ("30s", "500ms", "2m", "15") in seconds; `default` if unreadable."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*", text)
+    if match is None:
+        return default
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0}[match.group(2) or "s"]
+    return float(match.group(1)) * scale
+
+
+def deadline_s(options: Mapping[str, str]) -> float:
+    """How long one step on the store may take in all: a request's timeout and its retries."""
+    request = _seconds(options.get("timeout", DEFAULTS["timeout"]), 30.0)
+    retries = _seconds(options.get("client_retry_timeout", DEFAULTS["client_retry_timeout"]), 15.0)
+    return request + retries
+
+
+def within_deadline(action: Callable[[], T], uri: str, seconds: float, doing: str) -> T:
+    """`action()` (a LanceDB step on an object store), given `seconds` in all; past that an
+    `IndexError_` says the store stopped answering. The step is left to end on its own thread
+    (LanceDB cannot be interrupted), its result dropped."""
+    results: queue.SimpleQueue[tuple[bool, object]] = queue.SimpleQueue()
+
+    def run() -> None:
+        try:
+            results.put((True, action()))
+        except BaseException as exc:  # every outcome reaches the caller, who waits for it
+            results.put((False, exc))
+
+    threading.Thread(target=run, name="atlas-store-step", daemon=True).start()
+    try:
+        ok, value = results.get(timeout=seconds)
+    except queue.Empty:
+        raise IndexError_(
+            f"The index at {uri} could not be {doing}: the store stopped answering (no answer "
+            f"within {seconds:g} s).",
+            hint=REMOTE_HINT,
+        ) from None
+    if not ok:
+        raise value  # type: ignore[misc]
+    return value  # type: ignore[return-value]

@@ -13,7 +13,10 @@ ingest on a Ray cluster, every write from the driver.
   and an interrupted run leaves whole files and whole batches, which the next run resumes from.
 
 Without an address a Ray instance is started on this machine for the run and stopped after it.
-`import ray` happens here only, on first use: Ray is an optional extra.
+Ray then writes its new token to ~/.ray/auth_token with the process's umask (0644: every user of
+the machine could read it and run code on the cluster); here it is made 0600, and files made while
+Ray starts are the user's own (`_private_files`). `import ray` happens here only, on first use:
+Ray is an optional extra.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import chain
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from atlas_tui.errors import RAY_MISSING, AtlasError, ConfigError, IngestError
@@ -168,7 +172,7 @@ class RayEngine:
                 options["include_dashboard"] = False
             try:
                 _probe(self.address)
-                with warnings.catch_warnings(), _real_stderr():
+                with warnings.catch_warnings(), _real_stderr(), _private_files(self.address):
                     # Starting Ray here spawns its services (fork then exec at once): LanceDB's
                     # warning about code running on in a forked child does not apply.
                     warnings.filterwarnings("ignore", "lancedb fork support", RuntimeWarning)
@@ -280,6 +284,26 @@ def _real_stderr() -> Iterator[None]:
 
 
 _DEVNULL: IO[str] | None = None
+RAY_TOKEN = Path("~/.ray/auth_token")
+
+
+@contextmanager
+def _private_files(address: str | None) -> Iterator[None]:
+    """While a local Ray starts (no `address`), what it writes is readable by this user only
+    (umask 077), and a token file it made is 0600 afterwards whatever it did. A cluster we only
+    connect to writes nothing here."""
+    if address:
+        yield
+        return
+    token = RAY_TOKEN.expanduser()
+    made_here = not token.exists()
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+        if made_here and token.exists():
+            token.chmod(0o600)
 
 
 def _has_descriptor(stream: Any) -> bool:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from atlas_tui.knowledge.sections import Section
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,8 @@ class LoadedDocument:
     mtime: float
     # PDF only: (page number, offset in `text` where that page starts), in order
     page_offsets: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+    # the structure, when the loader's parser found it (reST); else the chunker finds it in `text`
+    sections: tuple[Section, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,11 @@ class Fusion:
     # Measured on the Python docs eval: 0.13-0.2 plateau at hit@1 0.90 / MRR@10 0.929 (0 gives
     # 0.70 / 0.829; 0.08 and 0.4 still 0.85 / 0.90): a broad optimum, not a knife edge.
     title_weight: float = 0.15
+    # Passages from a section already in the list wait until every other candidate section has
+    # its first one (0: they keep their rank). A list of six then shows six sections, not a long
+    # section's three chunks; which files rank first is unchanged (a file's best chunk is always
+    # the first of its section).
+    one_per_section: int = 1
 
 
 DEFAULT_FUSION = Fusion()
@@ -117,7 +122,8 @@ def vector_candidates(
     store: Store, vector: np.ndarray, limit: int, predicate: str | None
 ) -> list[tuple[dict[str, Any], float]]:
     """Nearest chunks by cosine similarity (rows not embedded yet are never returned)."""
-    with guard(store.uri, "searched"):
+
+    def run() -> list[dict[str, Any]]:
         query = (
             store.chunks.search(vector, vector_column_name="vector")
             .distance_type("cosine")
@@ -130,7 +136,10 @@ def vector_candidates(
         )
         if predicate:
             query = query.where(predicate, prefilter=True)
-        rows = query.to_arrow().to_pylist()
+        return query.to_arrow().to_pylist()
+
+    with guard(store.uri, "searched"):
+        rows = store.bounded(run, "searched")
     return [(row, max(0.0, min(1.0, 1.0 - float(row.pop("_distance"))))) for row in rows]
 
 
@@ -138,7 +147,8 @@ def keyword_candidates(
     store: Store, text: str, limit: int, predicate: str | None
 ) -> list[tuple[dict[str, Any], float]]:
     """Best chunks by BM25 over title, heading path, source path and text."""
-    with guard(store.uri, "searched"):
+
+    def run() -> list[dict[str, Any]]:
         query = (
             store.chunks.search(text, query_type="fts", fts_columns="search_text")
             .select(RESULT_COLUMNS)
@@ -146,7 +156,10 @@ def keyword_candidates(
         )
         if predicate:
             query = query.where(predicate, prefilter=True)
-        rows = query.to_arrow().to_pylist()
+        return query.to_arrow().to_pylist()
+
+    with guard(store.uri, "searched"):
+        rows = store.bounded(run, "searched")
     return [(row, float(row.pop("_score"))) for row in rows]
 
 
@@ -206,9 +219,11 @@ def search(
     source: str | None = None,
     where: Mapping[str, Any] | None = None,
     min_score: float = 0.0,
-    fusion: Fusion = DEFAULT_FUSION,
+    fusion: Fusion | None = None,
 ) -> list[Passage]:
-    """Ranked passages for `query`; `encode` makes the query vector (unused for keyword)."""
+    """Ranked passages for `query`; `encode` makes the query vector (unused for keyword).
+    `fusion`: the hybrid knobs (None: `DEFAULT_FUSION`, as it is when called)."""
+    fusion = fusion or DEFAULT_FUSION
     if mode not in SEARCH_MODES:
         raise ConfigError(f"Unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}.")
     check_knobs(limit, min_score)
@@ -237,9 +252,26 @@ def search(
         hits = fuse(vector, keyword_hits, fusion, similarity)
     if not hits and store.count() == 0:
         raise EmptyIndexError(f"The index {store.collection!r} at {store.uri} holds no documents.")
+    if fusion.one_per_section:
+        hits = sections_first(hits)
     scored = [(row, round(float(score), 6)) for row, score in hits[:limit]]
     kept = [(row, score) for row, score in scored if score >= min_score]
     return [to_passage(row, score, rank) for rank, (row, score) in enumerate(kept, start=1)]
+
+
+def sections_first(
+    hits: list[tuple[dict[str, Any], float]],
+) -> list[tuple[dict[str, Any], float]]:
+    """The hits with each section's best first and its other passages after all of those, each
+    part in its order (a section: one file's passages under one heading path)."""
+    seen: set[tuple[str, str]] = set()
+    first: list[tuple[dict[str, Any], float]] = []
+    later: list[tuple[dict[str, Any], float]] = []
+    for row, score in hits:
+        key = (row["file_id"], row["heading"])
+        (later if key in seen else first).append((row, score))
+        seen.add(key)
+    return first + later
 
 
 def to_passage(row: Mapping[str, Any], score: float, rank: int) -> Passage:

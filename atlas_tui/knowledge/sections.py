@@ -1,27 +1,26 @@
-"""Document structure: where the headings of Markdown and reStructuredText are.
+"""Document structure: where the headings of Markdown (and HTML's text) and plain reST are.
 
-Both parsers work line by line on the loaded text and return `Section`s: the heading path, the
-span of the heading's title text (a slice of the text, without `#` marks or underlines) and the
-body span.
-Lines that only carry markup (reST underlines/overlines, transitions, Markdown rules) are listed in
-`Section.skip` so the chunker can leave them out: every `=` of an underline is a word-piece.
+Both return `Section`s: the heading path (titles as plain text), the span of the heading's title
+text (a slice of the text, without `#` marks or underlines) and the body span. Markdown is read
+by markdown-it (CommonMark); reST line by line here only when docutils could not read it (see
+`rst_text.py`, which finds the sections of a reST document itself).
+What a reader never sees (reST underlines/overlines, transitions, targets; Markdown rules, front
+matter, HTML comments, link reference definitions) is listed in `Section.skip` so the chunker can
+leave it out: every `=` of an underline is a word-piece.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 # reST section adornment characters (docutils accepts any printable non-alphanumeric ASCII).
 _ADORNMENT = re.compile(r"""^([!-/:-@\[-`{-~])\1*[ \t]*$""")
-_MD_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_MD_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_MD_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 # reST lines a reader never sees: hyperlink targets and rendering switches
 _RST_MARKUP_ONLY = re.compile(
     r"^\.\. (?:_[^:]+:|(?:highlight|currentmodule|sectionauthor|moduleauthor)::.*)[ \t]*$"
 )
-_MARKUP_ONLY = re.compile(r"^[ \t]*([-=*_~^#+.`'\":])(?:[ \t]*\1){2,}[ \t]*$")
 
 
 @dataclass(slots=True)
@@ -59,10 +58,13 @@ class _Builder:
         self.stack: list[str] = []
         self.sections: list[Section] = [Section([], None, 0, 0)]
 
-    def heading(self, level: int, title_span: tuple[int, int], first: int, after: int) -> None:
-        """A heading at `level` (0 = top) with its lines spanning [first, after)."""
+    def heading(
+        self, level: int, title_span: tuple[int, int], first: int, after: int, title: str = ""
+    ) -> None:
+        """A heading at `level` (0 = top) with its lines spanning [first, after); its title is
+        `title`, or the text of `title_span`."""
         self.sections[-1].end = first
-        title = " ".join(self.text[title_span[0] : title_span[1]].split())
+        title = title or " ".join(self.text[title_span[0] : title_span[1]].split())
         self.stack = [*self.stack[: min(level, len(self.stack))], title]
         self.sections.append(Section(list(self.stack), title_span, after, after))
 
@@ -77,51 +79,87 @@ class _Builder:
         return self.sections
 
 
+def _markdown_parser() -> Any:
+    global _MARKDOWN
+    if _MARKDOWN is None:
+        from markdown_it import MarkdownIt
+        from mdit_py_plugins.front_matter import front_matter_plugin
+
+        _MARKDOWN = MarkdownIt("commonmark").use(front_matter_plugin).enable("table")
+    return _MARKDOWN
+
+
+_MARKDOWN: Any = None
+
+
+def plain_inline(children: list[Any]) -> str:
+    """What a reader sees of a Markdown inline run: text, code and link words, not the marks."""
+    parts: list[str] = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(plain_inline(child.children or []))
+    return " ".join("".join(parts).split())
+
+
+def _is_comment(token: Any) -> bool:
+    content = token.content.strip()
+    return content.startswith("<!--") and content.endswith("-->")
+
+
 def markdown_sections(text: str) -> list[Section]:
-    """ATX (`## Title`) and setext (underlined) headings; fenced code blocks and YAML front
-    matter are not parsed for headings."""
+    """Headings (ATX and setext) as markdown-it (CommonMark) reads them; their titles as plain
+    text. What a reader never sees is left out of the sections' text (`Section.skip`): YAML front
+    matter, HTML comments, thematic breaks and link reference definitions (the lines the parser
+    consumed without making a block of them)."""
     offsets = _line_offsets(text)
-    lines = [text[offsets[i] : offsets[i + 1]].rstrip("\n") for i in range(len(offsets) - 1)]
-    builder = _Builder(text)
-    fence: str | None = None
-    previous_blank = True
-    front_matter_end = 0
-    if lines and lines[0].rstrip() == "---":
-        closing = (i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "..."))
-        front_matter_end = next(closing, -1) + 1
-    for i, line in enumerate(lines):
-        if i < front_matter_end:
+    line_count = len(offsets) - 1
+    tokens = _markdown_parser().parse(text)
+    covered = bytearray(line_count)
+    # (first line, after line, title span and title of a heading, or None: a span to skip)
+    found: list[tuple[int, int, tuple[tuple[int, int], str, int] | None]] = []
+    for index, token in enumerate(tokens):
+        if token.map is None or token.level != 0:
             continue
-        fence_match = _MD_FENCE.match(line)
-        if fence is not None:
-            if (
-                fence_match
-                and fence_match.group(1)[0] == fence[0]
-                and len(fence_match.group(1)) >= len(fence)
-            ):
-                fence = None
-            previous_blank = False
-            continue
-        if fence_match:
-            fence = fence_match.group(1)
-        elif atx := _MD_ATX.match(line):
-            if atx.group(2):
-                span = (offsets[i] + atx.start(2), offsets[i] + atx.end(2))
-                builder.heading(len(atx.group(1)) - 1, span, offsets[i], offsets[i + 1])
-        elif (
-            i + 1 < len(lines)
-            and line.strip()
-            and previous_blank
-            and not line.startswith(("    ", "\t"))
-            and _MD_SETEXT.match(lines[i + 1])
+        first, after = token.map
+        covered[first:after] = b"\x01" * (after - first)
+        if token.type == "heading_open":
+            inline = tokens[index + 1]
+            title = plain_inline(inline.children or [])
+            if title:
+                heading = (_title_span(text, offsets, inline), title, int(token.tag[1:]) - 1)
+                found.append((first, after, heading))
+        elif token.type in ("front_matter", "hr") or (
+            token.type == "html_block" and _is_comment(token)
         ):
-            span = _stripped_span(text, offsets[i], offsets[i + 1])
-            level = 0 if lines[i + 1].strip().startswith("=") else 1
-            builder.heading(level, span, offsets[i], offsets[min(i + 2, len(lines))])
-        elif _MARKUP_ONLY.match(line) and previous_blank:
-            builder.skip(offsets[i], offsets[i + 1])
-        previous_blank = not line.strip()
+            found.append((first, after, None))
+    found.extend(  # link reference definitions: consumed by the parser, no block of their own
+        (line, line + 1, None)
+        for line in range(line_count)
+        if not covered[line] and text[offsets[line] : offsets[line + 1]].strip()
+    )
+    builder = _Builder(text)
+    for first, after, heading in sorted(found, key=lambda item: item[0]):
+        start, end = offsets[first], offsets[min(after, line_count)]
+        if heading is None:
+            builder.skip(start, end)
+        else:
+            span, title, level = heading
+            builder.heading(level, span, start, end, title)
     return builder.finish()
+
+
+def _title_span(text: str, offsets: list[int], inline: Any) -> tuple[int, int]:
+    """Where a heading's title text is in the text (its first line)."""
+    line = inline.map[0]
+    start, end = offsets[line], offsets[line + 1]
+    found = text.find(inline.content.split("\n", 1)[0], start, end)
+    if found < 0:
+        return _stripped_span(text, start, end)
+    return _stripped_span(text, found, found + len(inline.content.split("\n", 1)[0]))
 
 
 def _is_adornment(line: str, min_length: int = 3) -> bool:

@@ -28,6 +28,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:])[\"')\]]*\s+")
 _WORD_START = re.compile(r"(?<=\s)\S")
 _PRETOKEN_START = re.compile(r"\w+|[^\w\s]")
 _LINE_START = re.compile(r"(?<=\n)[ \t]*\S")
+# where a sentence starts: after . ! or ? (and a closing quote or bracket), not before a lowercase
+# word ("e.g. the"); a clause after ; or : is not a place to start reading
+_SENTENCE_START = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?![a-z])")
+# a line that starts a block of its own in prose: code (indented), a list item, a table row
+_BLOCK_LINE = re.compile(r"(?<=\n)(?:[ \t]{4,}|[ \t]*(?:[-*+|][ \t]|\d+[.)][ \t]|>>>))[ \t]*(?=\S)")
 
 
 @dataclass(slots=True)
@@ -163,11 +168,15 @@ class Splitter:
         return units
 
     def tail(self, unit: Unit, limit: int) -> Unit | None:
-        """The longest word-aligned (code: line-aligned) tail of `unit` within `limit` tokens,
-        moved up to a sentence start when one is near."""
+        """The longest tail of `unit` within `limit` tokens that starts where a reader would:
+        at a sentence or a line that starts a block (code: at a line); None if none fits."""
         window = max(unit.start, unit.end - 8 * limit)
-        pattern = _LINE_START if self.code else _WORD_START
-        starts = [m.start() for m in pattern.finditer(self.text, window + 1, unit.end)]
+        if self.code:
+            starts = [m.end() - 1 for m in _LINE_START.finditer(self.text, window + 1, unit.end)]
+        else:
+            sentences = (m.end() for m in _SENTENCE_START.finditer(self.text, window, unit.end))
+            lines = (m.end() for m in _BLOCK_LINE.finditer(self.text, window, unit.end))
+            starts = sorted({p for p in (*sentences, *lines) if window < p < unit.end})
         if not starts:
             return None
         count_from = self._counts_from(window, unit.end)
@@ -177,15 +186,7 @@ class Splitter:
         )
         if index == len(starts):
             return None
-        start = starts[index]
-        sentence = _SENTENCE_END.search(self.text, start, unit.end)
-        if (
-            sentence
-            and sentence.end() < unit.end
-            and sentence.end() - start < (unit.end - start) // 2
-        ):
-            start = sentence.end()
-        return Unit(start, unit.end, count_from(start))
+        return Unit(starts[index], unit.end, count_from(starts[index]))
 
     def _counts_between(self, start: int, end: int, level: int) -> Callable[[int, int], int]:
         """`f(a, b)` = tokens of text[a:b] for a, b cut at `level` (one encode if additive)."""

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -42,7 +42,13 @@ from atlas_tui.errors import (
 )
 from atlas_tui.knowledge.faults import guard, retrying
 from atlas_tui.knowledge.lease import Lease, initial_rows
-from atlas_tui.knowledge.object_store import is_remote, probe, storage_options
+from atlas_tui.knowledge.object_store import (
+    deadline_s,
+    is_remote,
+    probe,
+    storage_options,
+    within_deadline,
+)
 
 __all__ = ["FileRecord", "Store", "chunk_id", "chunk_schema", "file_id", "guard", "in_list"]
 
@@ -57,6 +63,7 @@ SCHEMA_VERSION = "1"
 VECTOR_INDEX_MIN_ROWS = 20_000
 VECTOR_NPROBES = 32
 VECTOR_EF = 200  # HNSW candidates per partition searched
+T = TypeVar("T")
 VECTOR_REFINE = 4  # re-rank 4x the limit with the exact vectors (SQ is lossy)
 
 
@@ -140,7 +147,14 @@ class FileRecord:
 class Store:
     """One collection of one LanceDB database. Cheap to construct; connects on first use."""
 
-    def __init__(self, uri: str, collection: str, storage: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        collection: str,
+        storage: Mapping[str, str] | None = None,
+        *,
+        lease_timeout: float = 300.0,
+    ) -> None:
         self.uri = uri
         self.collection = collection
         self.storage = dict(storage or {})  # the config file's [storage] (object_store.py)
@@ -148,8 +162,15 @@ class Store:
         self._chunks: Table | None = None
         self._files: Table | None = None
         self._meta: Table | None = None
-        self._lease = Lease(self._lease_table) if is_remote(uri) else None
+        # what a writer waiting for an object-store index's lease says (who holds it, until when)
+        self.on_lease_wait: Callable[[str], None] = lambda _detail: None
+        self._lease = (
+            Lease(self._lease_table, timeout=lease_timeout, on_wait=self._lease_waits)
+            if is_remote(uri)
+            else None
+        )
         self._lease_rows: Table | None = None
+        self._deadline_s: float | None = None  # an object store's: each opening step at most
 
     # --- opening ---
 
@@ -162,6 +183,9 @@ class Store:
             return
         with guard(self.uri, "locked for writing", IngestError), self._lease.held():
             yield
+
+    def _lease_waits(self, detail: str) -> None:
+        self.on_lease_wait(detail)
 
     def _lease_table(self, fresh: bool = False) -> Table:
         """The lease table (made with the collection by `open_for_writing`; made here for an
@@ -192,15 +216,27 @@ class Store:
             options = storage_options(self.storage) if is_remote(self.uri) else None
             if options is not None:
                 probe(self.uri, options)
+                self._deadline_s = deadline_s(options)
             with guard(self.uri, "opened"):
                 # interval 0: every read checks for the latest version, so a reader opened before
                 # a write (the TUI while `atlas-tui ingest` runs) sees that write.
-                self._db = lancedb.connect(
-                    self.uri,
-                    read_consistency_interval=timedelta(0),
-                    storage_options=options,
+                self._db = self.bounded(
+                    lambda: lancedb.connect(
+                        self.uri,
+                        read_consistency_interval=timedelta(0),
+                        storage_options=options,
+                    ),
+                    "opened",
                 )
         return self._db
+
+    def bounded(self, action: Callable[[], T], doing: str) -> T:
+        """One step that opens or reads the index; on an object store, bounded as a whole (a
+        stalled store can make LanceDB repeat its requests for minutes: see object_store.py).
+        Writes are not: one left running on its own could still land after we gave up on it."""
+        if self._deadline_s is None:
+            return action()
+        return within_deadline(action, self.uri, self._deadline_s, doing)
 
     def _check_local_path(self) -> None:
         if not is_remote(self.uri) and Path(self.uri).exists() and not Path(self.uri).is_dir():
@@ -209,7 +245,7 @@ class Store:
     def _table_names(self) -> set[str]:
         db = self._connect()
         with guard(self.uri, "listed"):
-            return set(db.list_tables().tables)
+            return set(self.bounded(lambda: db.list_tables().tables, "listed"))
 
     def exists(self) -> bool:
         """Whether the collection exists (does not validate it)."""
@@ -233,11 +269,15 @@ class Store:
                 "(its bookkeeping tables are missing)."
             )
         db = self._connect()
-        with guard(self.uri, "opened"):
+
+        def open_tables() -> tuple[Table, Table, Table]:
             chunks, files, meta = (db.open_table(n) for n in names)
             chunks.count_rows()  # reads the manifest: a garbled one fails here, not later
             files.count_rows()
-        self._chunks, self._files, self._meta = chunks, files, meta
+            return chunks, files, meta
+
+        with guard(self.uri, "opened"):
+            self._chunks, self._files, self._meta = self.bounded(open_tables, "opened")
 
     def open_for_writing(self, model: str, dimension: int) -> None:
         """Open the collection, creating it for this model when it does not exist yet.
@@ -294,8 +334,9 @@ class Store:
     def meta(self) -> dict[str, str]:
         self.open()
         assert self._meta is not None
+        meta = self._meta
         with guard(self.uri, "read"):
-            rows = self._meta.to_arrow().to_pylist()
+            rows = self.bounded(meta.to_arrow, "read").to_pylist()
         return {row["key"]: row["value"] for row in rows}
 
     def set_meta(self, key: str, value: str) -> None:
@@ -316,8 +357,9 @@ class Store:
     def files(self) -> dict[str, FileRecord]:
         self.open()
         assert self._files is not None
+        files = self._files
         with guard(self.uri, "read"):
-            rows = self._files.to_arrow().to_pylist()
+            rows = self.bounded(files.to_arrow, "read").to_pylist()
         return {row["file_id"]: FileRecord(**row) for row in rows}
 
     # --- writing ---
@@ -429,12 +471,14 @@ class Store:
             retrying(lambda: chunks.merge_insert("id").when_matched_update_all().execute(table))
 
     def count(self, predicate: str | None = None) -> int:
+        chunks = self.chunks
         with guard(self.uri, "read"):
-            return int(self.chunks.count_rows(predicate))
+            return int(self.bounded(lambda: chunks.count_rows(predicate), "read"))
 
     def index_types(self) -> set[str]:
+        chunks = self.chunks
         with guard(self.uri, "read"):
-            return {str(index.index_type) for index in self.chunks.list_indices()}
+            return {str(index.index_type) for index in self.bounded(chunks.list_indices, "read")}
 
     def optimize(self, vector_index_min_rows: int = VECTOR_INDEX_MIN_ROWS) -> None:
         """Compact, bring the full-text index up to date, and build the vector index when due.

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from textual import work
 
 from atlas_tui.config import Settings
-from atlas_tui.errors import AtlasError, AuthenticationError, CancelledError_
+from atlas_tui.errors import AtlasError, CancelledError_
 from atlas_tui.query import AtlasQuery, Delta, Done, Event, Failed, QueryRun, Retrieved
 from atlas_tui.safety import terminal_safe
 from atlas_tui.tui.keeper import SessionKeeper, Ticket
@@ -236,7 +236,7 @@ class AnsweringMixin(NavigationMixin):
         if failed.cancelled:
             view.set_note("Cancelled: the partial answer is kept." + again + where, "cancelled")
         else:
-            retry = "" if isinstance(failed.error, AuthenticationError) else again
+            retry = again if failed.error.retryable else ""
             view.set_note(failure_notice(failed.error) + retry + where, "error")
         record.status = "cancelled" if failed.cancelled else "failed"  # last, as above
 

@@ -8,25 +8,10 @@ from typing import Any
 from atlas_tui import errors
 from atlas_tui.safety import terminal_safe
 
-_TITLES: tuple[tuple[type[errors.AtlasError], str], ...] = (
-    (errors.AuthenticationError, "The API key was rejected"),
-    (errors.APIConnectionError, "Offline"),
-    (errors.APITimeoutError, "The API timed out"),
-    (errors.RateLimitError, "Rate limited"),
-    (errors.OverloadedError, "The API is overloaded"),
-    (errors.StreamInterruptedError, "The answer was interrupted"),
-    (errors.IndexMissingError, "No index yet"),
-    (errors.EmptyIndexError, "The index is empty"),
-    (errors.IndexCorruptError, "The index is damaged"),
-    (errors.ModelMismatchError, "Wrong embedding model for this index"),
-    (errors.EmbeddingModelError, "The embedding model could not be loaded"),
-)
-
 
 def failure_notice(error: errors.AtlasError) -> str:
-    """A title, the error's own message and its hint; never a traceback."""
-    title = next((t for kind, t in _TITLES if isinstance(error, kind)), "The answer failed")
-    text = f"{title}: {error.describe()}"
+    """The error's own message and its hint, each said once; never a traceback."""
+    text = error.describe()
     if error.partial_text:
         text += "\nThe partial answer above is kept."
     return terminal_safe(text)

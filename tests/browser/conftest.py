@@ -38,6 +38,7 @@ ASSETS = ROOT / "assets"
 START_TIMEOUT_S = 60.0
 WAIT_S = 30.0  # for anything to show in the page: 2 cores shared with other work can be slow
 SCREENSHOT_FOLDERS: list[Path] = []  # named at the end of the run
+REBINDING_NAME = "atlas-rebinding.example"  # the browser resolves it to 127.0.0.1 (DNS rebinding)
 README_SCREENSHOTS = {"browser-serve", "browser-web-page"}  # the others are artefacts only
 CORPUS = {
     **NOTES,
@@ -69,7 +70,11 @@ def browser() -> Iterator[Browser]:
     if chromium is None:
         pytest.fail("Chromium is not installed: `make test` installs it (apt-get install chromium)")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, timeout=30_000)
+        launched = playwright.chromium.launch(
+            executable_path=chromium,
+            timeout=30_000,
+            args=[f"--host-resolver-rules=MAP {REBINDING_NAME} 127.0.0.1"],
+        )
         yield launched
         launched.close()
 
@@ -134,14 +139,53 @@ def _pump(stream: Any, lines: queue.Queue[str]) -> None:
         lines.put(line)
 
 
-@pytest.fixture(scope="package")
-def served_app(
-    browser_db: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[str]:
-    """`atlas-tui serve` on a free port (each browser tab gets its own app); yields its URL."""
+class Served:
+    """A running `atlas-tui serve`: its process, the address it printed, and its output."""
+
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self.process = process
+        self.port = port
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=_pump, args=(process.stdout, self.lines), daemon=True).start()
+
+    def wait_for(self, pattern: str, timeout_s: float = START_TIMEOUT_S) -> re.Match[str]:
+        """Wait until the server's output matches `pattern` (a regular expression)."""
+        deadline = time.monotonic() + timeout_s
+        while (found := re.search(pattern, "".join(self.seen))) is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or (self.process.poll() is not None and self.lines.empty()):
+                pytest.fail(f"atlas-tui serve never said {pattern!r}:\n" + "".join(self.seen))
+            try:
+                self.seen.append(self.lines.get(timeout=min(left, 0.5)))
+            except queue.Empty:
+                continue
+        return found
+
+    def output(self) -> str:
+        """What the server has printed so far."""
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return "".join(self.seen)
+
+    @property
+    def url(self) -> str:
+        """The address `serve` printed, with its token."""
+        return self.wait_for(rf"http://127\.0\.0\.1:{self.port}/\?token=[\w-]+").group(0)
+
+    @property
+    def token(self) -> str:
+        return self.url.rsplit("=", 1)[1]
+
+    def stop(self) -> None:
+        _stop_group(self.process)
+
+
+def start_serve(db: str, home: Path, *options: str) -> Served:
+    """`atlas-tui serve` on a free port, in a process group of its own (its apps are in it too,
+    so nothing outlives the test however it ends)."""
     port = free_port()
-    home = tmp_path_factory.mktemp("serve-home")
-    command = ["serve", "--port", str(port), "--db", browser_db, "--new"]
+    command = ["serve", "--port", str(port), "--db", db, "--new", *options]
     process = subprocess.Popen(
         [sys.executable, "-m", "atlas_tui.cli", *command],
         env=child_env(home),
@@ -149,26 +193,29 @@ def served_app(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,  # its app processes are in this group too, stopped with it
+        start_new_session=True,
     )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    request.getfixturevalue("browser_index")  # built while the server starts
-    url = f"http://127.0.0.1:{port}/"
-    seen: list[str] = []
-    deadline = time.monotonic() + START_TIMEOUT_S
+    return Served(process, port)
+
+
+@pytest.fixture(scope="package")
+def serving(
+    browser_db: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Served]:
+    """`atlas-tui serve` on a free port, for this package's tests (each tab gets its own app)."""
+    served = start_serve(browser_db, tmp_path_factory.mktemp("serve-home"))
     try:
-        while url not in "".join(seen):
-            left = deadline - time.monotonic()
-            if left <= 0 or process.poll() is not None:
-                pytest.fail("atlas-tui serve did not start:\n" + "".join(seen))
-            try:
-                seen.append(lines.get(timeout=min(left, 0.5)))
-            except queue.Empty:
-                continue
-        yield url
+        request.getfixturevalue("browser_index")  # built while the server starts
+        served.wait_for("Press Ctrl\\+C to stop")
+        yield served
     finally:
-        _stop_group(process)
+        served.stop()
+
+
+@pytest.fixture(scope="package")
+def served_app(serving: Served) -> str:
+    """The address `atlas-tui serve` printed: its URL with the token."""
+    return serving.url
 
 
 def _stop_group(process: subprocess.Popen[str]) -> None:

@@ -51,6 +51,8 @@ def test_allow_remote_warns_that_anyone_can_read_the_index(tmp_path: Path) -> No
         ("--port", "0", "must be a port from 1 to 65535"),
         ("--port", "http", "must be a port from 1 to 65535"),
         ("--public-url", "atlas.example.com", "must be an http:// or https:// URL"),
+        ("--max-sessions", "0", "must be a whole number from 1 to 64"),
+        ("--max-sessions", "many", "must be a whole number from 1 to 64"),
     ],
 )
 def test_bad_values_get_a_one_line_error(tmp_path: Path, flag: str, value: str, says: str) -> None:
@@ -75,7 +77,21 @@ def test_the_app_command_passes_the_tui_options_on() -> None:
         ["serve", "--db", "/data/my index", "--collection", "notes", "--mode", "keyword", "--new"]
     )
     command = app_command(args, None)
-    assert command.startswith(f"{sys.executable} -m atlas_tui.cli ")
+    assert command.startswith(f"exec {sys.executable} -m atlas_tui.cli ")  # no shell between
     assert "--db '/data/my index' --collection notes --mode keyword --new" in command
     resumed = app_command(build_parser().parse_args(["--db", "x", "serve"]), "abc123")
     assert resumed.endswith("--db x --resume abc123")
+
+
+def test_a_token_too_short_to_keep_a_secret_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "atlas_tui.cli", "serve"],
+        env={**child_env(tmp_path), "ATLAS_SERVE_TOKEN": "hunter2"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "$ATLAS_SERVE_TOKEN must be at least 16 characters" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "hunter2" not in result.stderr

@@ -16,7 +16,7 @@ from atlas_tui.types import Citation, Passage, Usage
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply, closed_port_url
 from tests.generation.test_anthropic import collect
 
-RETRY_HINT = "The partial answer is kept; regenerate to try again."
+NO_HINT = ""  # nothing to do but ask again: how to ask is the front end's to say
 MODEL_HINT = "Check the model name (ATLAS_DEFAULT_MODEL) and ANTHROPIC_BASE_URL."
 
 
@@ -50,32 +50,32 @@ MODEL_HINT = "Check the model name (ATLAS_DEFAULT_MODEL) and ANTHROPIC_BASE_URL.
         (
             Reply(status=429),
             errors.RateLimitError,
-            "Rate limited by the API (after 0 retries): Scripted error.",
+            "Rate limited by the API: Scripted error.",
             None,
         ),
         (
             Reply(status=400, error_type="rate_limit_error"),
             errors.RateLimitError,
-            "Rate limited by the API (after 0 retries): Scripted error.",
+            "Rate limited by the API: Scripted error.",
             None,
         ),
         (
             Reply(status=529),
             errors.OverloadedError,
-            "The API is overloaded (after 0 retries): Scripted error.",
+            "The API is overloaded: Scripted error.",
             None,
         ),
         (
             Reply(status=400, error_type="overloaded_error"),
             errors.OverloadedError,
-            "The API is overloaded (after 0 retries): Scripted error.",
+            "The API is overloaded: Scripted error.",
             None,
         ),
         (
             Reply(status=500),
             errors.APIError,
             "The API failed (500, api_error): Scripted error.",
-            RETRY_HINT,
+            NO_HINT,
         ),
         (
             Reply(status=400),
@@ -104,20 +104,20 @@ MODEL_HINT = "Check the model name (ATLAS_DEFAULT_MODEL) and ANTHROPIC_BASE_URL.
         (
             Reply(status=429, error_type="invalid_request_error"),
             errors.RateLimitError,
-            "Rate limited by the API (after 0 retries): Scripted error.",
+            "Rate limited by the API: Scripted error.",
             None,
         ),
         (
             Reply(status=529, error_type="invalid_request_error"),
             errors.OverloadedError,
-            "The API is overloaded (after 0 retries): Scripted error.",
+            "The API is overloaded: Scripted error.",
             None,
         ),
         (
             Reply(status=599, error_type=""),
             errors.APIError,
             "The API failed (599, error): Scripted error.",
-            RETRY_HINT,
+            NO_HINT,
         ),
     ],
     ids=[
@@ -160,13 +160,13 @@ def test_each_http_error_reads_exactly(
             "api_error",
             errors.APIError,
             "The API reported an error mid-answer (api_error): Scripted error.",
-            RETRY_HINT,
+            NO_HINT,
         ),
         (
             "",
             errors.APIError,
             "The API reported an error mid-answer (error): Scripted error.",
-            RETRY_HINT,
+            NO_HINT,
         ),
     ],
 )
@@ -181,7 +181,6 @@ def test_an_error_event_mid_answer_reads_exactly(
     assert caught.value.message == message
     if hint is not None:
         assert caught.value.hint == hint
-    assert caught.value.hint == hint or not hint
     assert caught.value.partial_text == "Half"
 
 
@@ -201,7 +200,14 @@ def test_silence_and_drops_read_exactly(claude, fake_anthropic: FakeAnthropic, p
     with pytest.raises(errors.StreamInterruptedError) as dropped:
         collect(claude().stream("q", passages))
     assert dropped.value.message == "The connection dropped mid-answer."
-    assert dropped.value.__cause__ is not None
+    assert dropped.value.hint == "" and dropped.value.retryable
+    assert dropped.value.partial_text == "So far"
+    assert dropped.value.__cause__ is not None  # the transport's words, for a log
+
+    fake_anthropic.script(Reply(fault="drop_at_once"))
+    with pytest.raises(errors.APIConnectionError) as hung_up:
+        collect(claude().stream("q", passages))
+    assert hung_up.value.message == f"{base} closed the connection before answering."
 
     fake_anthropic.script(Reply.text("So far", fault="no_message_stop"))
     with pytest.raises(errors.StreamInterruptedError) as unfinished:
@@ -276,6 +282,40 @@ def test_a_marker_written_in_an_earlier_chunk_of_the_block_is_not_doubled(
     text, _deltas, _done = collect(claude().stream("q", passages))
 
     assert text == "Use pipx [1] today"
+
+
+def test_a_marker_claude_writes_itself_is_checked_like_a_local_models(
+    claude, fake_anthropic: FakeAnthropic, passages: list[Passage]
+) -> None:
+    # A passage's injected text made the model print citations of its own, in its text.
+    fake_anthropic.script(
+        Reply(blocks=[Block(['The vault password is "hunter2" [', "1]. See also [99]."])])
+    )
+
+    text, deltas, _done = collect(claude().stream("q", passages))
+
+    answer, _, line = text.partition("\n\n")
+    assert answer == 'The vault password is "hunter2" [1?]. See also [99?].'
+    assert line == (
+        "*Citations checked by atlas-tui: 0 of 2 citations verified; [1?]: the quote is not in "
+        "document 1; [99?]: no such document.*"
+    )
+    checked = [c for d in deltas for c in d.citations]
+    assert [(c.number, c.valid) for c in checked] == [(1, False), (99, False)]
+
+
+def test_a_marker_claude_writes_that_checks_out_stays_as_written(
+    claude, fake_anthropic: FakeAnthropic, passages: list[Passage]
+) -> None:
+    quote = "Press ctrl+q to quit"
+    fake_anthropic.script(Reply(blocks=[Block([f'"{quote}" [2], and', " more [2"])]))
+
+    text, deltas, _done = collect(claude().stream("q", passages))
+
+    assert text == f'"{quote}" [2], and more [2'  # a "[2" never closed is text; no check line
+    assert [(c.number, c.cited_text, c.valid) for d in deltas for c in d.citations] == [
+        (2, quote, True)
+    ]
 
 
 def test_text_sent_with_a_blocks_start_is_part_of_the_answer(

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from atlas_tui.config import Settings
-from atlas_tui.generation.extractive import MAX_CANDIDATES, ExtractiveAnswerer
+from atlas_tui.generation.extractive import MAX_CANDIDATES, ExtractiveAnswerer, candidates, score
+from atlas_tui.generation.prompts import select_passages
 from atlas_tui.query import AtlasQuery
 from tests.generation.test_extractive import answer, cited
 
@@ -201,3 +202,78 @@ def test_prose_in_other_languages_is_still_quoted(make_passage) -> None:
 
     assert "> Размер файла указывается в байтах. [1]" in text
     assert "Дата" not in text
+
+
+def test_a_quote_from_an_api_objects_section_names_the_object(make_passage, encode) -> None:
+    environ = make_passage(
+        "A mapping object where keys and values are strings that represent the process "
+        "environment.  For example, environ['HOME'] is the pathname of your home directory.",
+        heading="os — Miscellaneous operating system interfaces > os.environ",
+    )
+    text, deltas = answer("How can I read an environment variable?", [environ], encode)
+    assert "> `os.environ`: A mapping object where keys and values are strings" in text
+    (first, *_rest) = [c for d in deltas for c in d.citations]
+    assert first.cited_text.startswith("A mapping object")  # the cited text stays verbatim
+    assert first.cited_text in environ.text
+
+
+def test_merged_api_sections_name_each_object_they_quote(make_passage, encode) -> None:
+    merged = make_passage(
+        "gzip.GzipFile.peek(n)\n\nRead n uncompressed bytes without advancing the file "
+        "position.\n\ngzip.GzipFile.mtime\n\nThe last modification time field in the stream.",
+        heading="gzip — Support for gzip files > class gzip.GzipFile(filename=None)",
+    )
+    question = "How do I read bytes without moving the file position?"
+    text, _deltas = answer(question, [merged], encode)
+    assert "> `gzip.GzipFile.peek(n)`: Read n uncompressed bytes without advancing" in text
+    assert "mtime" not in text
+
+
+def test_indented_code_after_a_lead_in_is_quoted_as_code(make_passage, encode) -> None:
+    rendered_rest = make_passage(
+        "Example of how to read a compressed file:\n\n    import gzip\n"
+        "    with gzip.open('/home/joe/file.txt.gz', 'rb') as f:\n"
+        "        file_content = f.read()\n",
+        heading="gzip — Support for gzip files > Examples of usage",
+    )
+    text, _deltas = answer("How do I read a gzip file?", [rendered_rest], encode)
+    assert "> Example of how to read a compressed file:\n>\n> ```\n> import gzip\n" in text
+
+
+def test_a_which_question_prefers_the_excerpt_naming_what_it_asks_for(make_passage) -> None:
+    passages = [
+        make_passage("The help screen lists every key binding of the current screen."),
+        make_passage("Press F1 to open the help screen."),
+    ]
+    chosen = select_passages(passages, Settings().context_token_budget)
+    ranked = score("Which key opens the help screen?", candidates(chosen))
+    assert ranked[0].excerpt.prose == "Press F1 to open the help screen."
+    # the same sentence without a name of its own does not win by it
+    plain = [passages[0], make_passage("Press this to open the help screen.")]
+    ranked = score("Which key opens the help screen?", candidates(select_passages(plain, 6000)))
+    assert ranked[0].excerpt.prose.startswith("The help screen lists")
+
+
+def test_a_quote_from_a_module_page_names_the_module_unless_it_does(make_passage) -> None:
+    intro = make_passage(
+        "This module provides a simple way to time small bits of Python code.",
+        heading="timeit — Measure execution time of small code snippets",
+    )
+    text, _deltas = answer("How do I measure the execution time of a small piece of code?", [intro])
+    assert "> `timeit`: This module provides a simple way to time small bits" in text
+    named = make_passage(
+        "Return the length (the number of items) of an object.", heading="Built-ins > len(s)"
+    )
+    text, _deltas = answer("Which function returns the length of an object?", [named])
+    assert "> `len(s)`: Return the length" in text  # "length" does not name len
+
+
+def test_quotes_from_one_objects_section_name_it_once(make_passage, encode) -> None:
+    section = make_passage(
+        "Open a gzip-compressed file in binary or text mode, returning a file object.\n\n"
+        "The mode argument can be 'rb' for binary mode, or 'rt' for text mode.",
+        heading="gzip — Support for gzip files > gzip.open(filename, mode='rb')",
+    )
+    text, _deltas = answer("How do I open a gzip file in text mode?", [section], encode)
+    assert text.count("gzip.open(filename, mode='rb')") == 1
+    assert "'rt' for text mode" in text

@@ -1,6 +1,7 @@
 """Every CLI verb over a corpus and a session full of terminal escapes (CSI, OSC 52, OSC 2, DCS,
 8-bit C1, bidi, zero-width) and odd file names: nothing of them reaches stdout or stderr, a file
-name never fakes a line, and `export -o` keeps the text verbatim."""
+name never fakes a line, and `export -o` writes Markdown without a control sequence (`cat` of the
+file must not act on it) and JSON escaped (the same value)."""
 
 from __future__ import annotations
 
@@ -179,13 +180,19 @@ def test_json_output_keeps_every_character_escaped(world: World) -> None:
     assert any(NEWLINE_NAME in row["source"] for row in rows)
 
 
-def test_export_to_a_file_keeps_the_text_verbatim(world: World, tmp_path: Path) -> None:
+def test_export_to_a_file_writes_no_control_sequence(world: World, tmp_path: Path) -> None:
     out = tmp_path / f"out {ESCAPES['OSC 2 title']}.md"
     run = world.run("export", world.hostile_session, "-o", str(out))
     assert run.returncode == 0 and run.stdout == b""
     assert unsafe(run.stderr) == [] and "Wrote" in run.stderr.decode()
     text = out.read_text(encoding="utf-8")
-    assert ESCAPES["OSC 52 clipboard"] in text and ESCAPES["bidi"] in text  # verbatim
+    assert not any(c in text for c in "\x1b\x07\x9b\x9c\x9d\x85\u202e\u202c\u2066\u2069\u061c")
+    assert "The quokka answer" in text and "pass\u200bword\u200d" in text  # the text stays
+    out_json = tmp_path / "out.json"
+    run = world.run("export", world.hostile_session, "--format", "json", "-o", str(out_json))
+    stored = out_json.read_text(encoding="utf-8")
+    assert unsafe(stored.encode()) == []  # escaped in the file...
+    assert EVERY_ESCAPE in json.loads(stored)["session"]["turns"][0]["answer"]  # ...kept in value
     shown = world.run("export", world.hostile_session)
     assert "The quokka answer" in shown.text and unsafe(shown.stdout) == []  # stdout: filtered
 

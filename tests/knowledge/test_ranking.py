@@ -14,6 +14,7 @@ from atlas_tui.knowledge.retrieval import (
     _glob_matches,
     check_knobs,
     fuse,
+    sections_first,
 )
 
 K = DEFAULT_FUSION.k
@@ -160,3 +161,19 @@ def test_good_knobs_pass(limit: int, min_score: float) -> None:
 def test_bad_knobs_name_the_setting(limit: object, min_score: object, named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         check_knobs(limit, min_score)
+
+
+def test_a_sections_other_passages_come_after_every_sections_first() -> None:
+    def hit(chunk: str, file: str, heading: str, score: float) -> tuple[dict, float]:
+        return {"id": chunk, "file_id": file, "heading": heading}, score
+
+    hits = [
+        hit("a1", "f1", "gzip > gzip.open()", 0.9),
+        hit("a2", "f1", "gzip > gzip.open()", 0.8),
+        hit("b1", "f1", "gzip > Examples", 0.7),
+        hit("a3", "f1", "gzip > gzip.open()", 0.6),
+        hit("c1", "f2", "tarfile > tarfile.open()", 0.5),
+        hit("d1", "f3", "gzip > gzip.open()", 0.4),  # the same heading in another file
+    ]
+    assert [row["id"] for row, _ in sections_first(hits)] == ["a1", "b1", "c1", "d1", "a2", "a3"]
+    assert sections_first([]) == []

@@ -187,36 +187,55 @@ def tail(text: str, counter: TokenCounter, limit: int, start: int = 0, end: int 
     return None if found is None else text[found.start : found.end]
 
 
-def test_the_overlap_is_the_longest_tail_of_whole_words_that_fits(counter: TokenCounter) -> None:
-    text = "The reader opens each file and streams its data to the disk in small blocks"
-    assert tail(text, counter, 3) == "in small blocks"  # one piece per word
-    assert tail(text, counter, 4) == "disk in small blocks"
-    assert tail(text + " unbelievably", counter, 2) is None  # the last word alone is 5 pieces
-    # a unit that ends before the text does: only its own words count
-    assert tail(text, counter, 3, end=text.index(" to the")) == "streams its data"
+def test_the_overlap_is_the_longest_run_of_whole_sentences_that_fits(counter: TokenCounter) -> None:
+    text = "The reader opens each file. It streams the data to disk. Small blocks are written."
+    last = "Small blocks are written."
+    two = "It streams the data to disk. " + last
+    assert (counter(last), counter(two)) == (5, 12)
+    assert tail(text, counter, 5) == tail(text, counter, 11) == last
+    assert tail(text, counter, 12) == tail(text, counter, 40) == two  # never the unit's start
+    assert tail(text, counter, 4) is None  # not even the last sentence fits: no overlap
+    # a unit that ends before the text does: only its own sentences count
+    assert tail(text, counter, 12, end=text.index(" Small")) == "It streams the data to disk."
 
 
-def test_the_overlap_starts_at_the_word_start_nearest_its_window(counter: TokenCounter) -> None:
-    # the tail is looked for in the last 8 characters per piece: here 16, and "environment abc"
-    # (15 characters, 2 pieces) starts just inside that window; "a environment abc" does not fit
-    assert counter("environment abc") == 2 and counter("a environment abc") == 3
-    assert tail("Lead a environment abc", counter, 2) == "environment abc"
+def test_the_overlap_is_looked_for_in_the_last_eight_characters_per_token(
+    counter: TokenCounter,
+) -> None:
+    # limit 3: a start in the last 24 characters; both sentences are 3 pieces
+    assert counter("Responsibility policies.") == counter("Responsibility history.") == 3
+    assert tail("Lead. Responsibility policies.", counter, 3) is None  # 24 characters
+    assert tail("Lead. Responsibility history.", counter, 3) == "Responsibility history."
 
 
-def test_the_overlap_moves_up_to_a_sentence_start_in_its_first_half(counter: TokenCounter) -> None:
-    lead = "Some leading words come first "
-    for text, expected in [
-        ("One two. Three four five", "Three four five"),  # 9 of 24 characters: moved
-        ("One two. Three four", "One two. Three four"),  # 9 of 19: not before the middle
-        ("One two three four. Five", "One two three four. Five"),  # 20 of 24: kept
-    ]:
-        assert tail(lead + text, counter, counter(text)) == expected
+def test_the_overlap_starts_where_a_sentence_does(counter: TokenCounter) -> None:
+    # not before a lowercase word ("e.g. the"), not after ; or :, after a closing quote
+    assert tail("Use a helper, e.g. the one shown. Then stop.", counter, 40) == "Then stop."
+    text = "Lead words. Read this; then that: and more. Done now."
+    assert tail(text, counter, 8) == "Done now."
+    assert tail(text, counter, 30) == "Read this; then that: and more. Done now."
+    assert tail('He said "stop." Then he left.', counter, 10) == "Then he left."
+    assert tail('He said "stop.") Then he left.', counter, 10) == "Then he left."
+    assert tail("No sentence ends here but at the end.", counter, 40) is None
 
 
-def test_the_overlap_of_code_starts_at_a_line_start(counter: TokenCounter) -> None:
+def test_the_overlap_of_prose_may_start_at_a_line_that_starts_a_block(
+    counter: TokenCounter,
+) -> None:
+    text = "The steps are\n- open the file\n- read it\n* then close it"
+    assert tail(text, counter, 4).removeprefix("* ") == "then close it"
+    assert tail(text, counter, 7).removeprefix("- ") == "read it\n* then close it"
+    for block in ["    indented code", "3. numbered item", ">>> print(x)", "| a | b |"]:
+        found = tail(f"Some words in a line\n{block}", counter, 20)
+        assert found is not None and block.endswith(found), block
+    assert tail("Some words in a line\nand its next line", counter, 20) is None
+
+
+def test_the_overlap_of_code_starts_at_a_line(counter: TokenCounter) -> None:
     code = "def f(x):\n    y = x + 1\n    return y * 2  # twice"
-    assert tail(code, counter, 8, code=True) == "    return y * 2  # twice"
-    assert tail(code, counter, 12, code=True) == "    y = x + 1\n    return y * 2  # twice"
+    assert tail(code, counter, 8, code=True) == "return y * 2  # twice"
+    assert tail(code, counter, 12, code=True) == "y = x + 1\n    return y * 2  # twice"
+    assert tail(code, counter, 40, code=True) == "y = x + 1\n    return y * 2  # twice"
     assert tail("no line starts in this prose", counter, 30, code=True) is None
 
 

@@ -6,7 +6,8 @@
   a loser of the race rebases and commits again).
 - Not guaranteed: two `merge_insert`s inserting the same new key at once both succeed, so
   atlas-tui's writers take the index's lease (lease.py): no two processes ever hold it at once,
-  and a lease left by a dead holder expires.
+  a lease left by a dead holder is taken over (judged by this machine's clock only: the holder's
+  may run fast or slow), and a live holder is waited for within a bound, by name.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pytest
 
 from atlas_tui.knowledge import lease as lease_module
+from atlas_tui.knowledge.lease import LeaseTimeout
 from atlas_tui.knowledge.store import Store
 from tests.seaweed import SeaweedS3
 
@@ -87,16 +89,57 @@ def test_no_two_processes_hold_the_lease_at_once(seaweed: SeaweedS3, s3_env: Sea
         assert second_start >= first_end  # one holder at a time
 
 
-def test_a_lease_left_by_a_dead_holder_expires(
-    seaweed: SeaweedS3, s3_env: SeaweedS3, monkeypatch: pytest.MonkeyPatch
+def leave_lease(uri: str, collection: str, owner: str, expires: float) -> None:
+    """The lease row as a writer that then died left it."""
+    import lancedb
+
+    table = lancedb.connect(uri).open_table(f"{collection}__lease")
+    table.update(where="name = 'writer'", values={"owner": owner, "expires": expires})
+
+
+@pytest.fixture
+def quick_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A holder renews every 0.3 s; a row unchanged for 2 s is stale (60 s and 10 s in use)."""
+    monkeypatch.setattr(lease_module, "HEARTBEAT_S", 0.3)
+    monkeypatch.setattr(lease_module, "STALE_S", 2.0)
+    monkeypatch.setattr(lease_module, "POLL_S", 0.2)
+
+
+def test_a_dead_holder_whose_clock_ran_an_hour_fast_is_taken_over_after_stale_s(
+    seaweed: SeaweedS3, s3_env: SeaweedS3, quick_lease: None
 ) -> None:
     uri = f"s3://{seaweed.make_bucket()}/db"
-    monkeypatch.setattr(lease_module, "TTL_S", 1.0)
     Store(uri, "kb").open_for_writing("hand-placed", 8)
-    held = Store(uri, "kb").exclusive()
-    held.__enter__()  # taken and never released: its holder "died"
+    leave_lease(uri, "kb", "fast-clock-host:4242:deadbeef", time.time() + 3600)
+    store = Store(uri, "kb", lease_timeout=60)
+    said: list[str] = []
+    store.on_lease_wait = said.append
     started = time.monotonic()
-    with Store(uri, "kb").exclusive():
+    with store.exclusive():
         waited = time.monotonic() - started
-    assert 0.5 < waited < 30  # it waited for the expiry, not for ever
-    del held
+    assert 2.0 <= waited < 20  # unchanged for STALE_S by this machine's clock, not for an hour
+    (line,) = said  # said once, with who holds it and until when
+    assert "fast-clock-host:4242:deadbeef" in line and "by its own clock" in line
+    hour = time.strftime("%Y-%m-%d %H", time.localtime(time.time() + 3600))
+    assert hour in line
+
+
+def test_a_live_holder_with_a_slow_clock_is_not_robbed_and_the_wait_is_bounded(
+    seaweed: SeaweedS3, s3_env: SeaweedS3, quick_lease: None
+) -> None:
+    uri = f"s3://{seaweed.make_bucket()}/db"
+    Store(uri, "kb").open_for_writing("hand-placed", 8)
+    holder = Store(uri, "kb")
+    holder._lease._clock = lambda: time.time() - 3600  # its expiry: an hour ago, by our clock
+    with holder.exclusive():
+        waiter = Store(uri, "kb", lease_timeout=4)
+        started = time.monotonic()
+        with pytest.raises(LeaseTimeout) as refused, waiter.exclusive():
+            pytest.fail("took a lease its live holder renews")
+        waited = time.monotonic() - started
+    assert 4 <= waited < 20
+    message = refused.value.message
+    assert holder._lease.owner in message and "gave up waiting after 4 s" in message
+    assert "lease_timeout" in refused.value.hint
+    with Store(uri, "kb", lease_timeout=4).exclusive():  # released: free at once
+        pass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -349,3 +350,25 @@ def test_the_tui_ingests_on_ray(
         if was_enabled:
             faulthandler.enable(file=sys.__stderr__)
     assert "1 documents" in index and "Ingest finished" in titles and "Ingest failed" not in titles
+
+
+def test_a_local_ray_keeps_its_new_token_private(tmp_path: Path) -> None:
+    """Without an address, Ray starts on this machine and, with token auth (its default), writes
+    a new token to ~/.ray/auth_token: readable by this user only, whatever the umask."""
+    home = tmp_path / "home"
+    home.mkdir()
+    ray_tmp = Path(f"/tmp/atlas-ray-token-{os.getpid()}")  # (its sockets need a short path)
+    env = {**ray_env(), "HOME": str(home), "RAY_TMPDIR": str(ray_tmp)}
+    env.pop("RAY_AUTH_MODE")  # Ray's own default for a new local cluster: tokens
+    env.pop("RAY_ADDRESS", None)
+    root = write_files(tmp_path / "notes", corpus(1, 1, seed=5))
+    old = os.umask(0o022)  # the common umask, which made the token 0644
+    try:
+        report = ingest(root, str(tmp_path / "db"), "--engine", "ray", env=env)
+    finally:
+        os.umask(old)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert report["engine"] == "ray" and report["chunks_embedded"] == 1
+    token = home / ".ray" / "auth_token"
+    assert token.exists(), "Ray wrote no token (token auth off?)"
+    assert oct(token.stat().st_mode & 0o777) == oct(0o600)

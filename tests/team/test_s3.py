@@ -19,12 +19,14 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.config import Settings
+from atlas_tui.errors import IndexError_
 from atlas_tui.query import AtlasQuery
 from atlas_tui.sessions import SessionStore
 from tests.cli_run import run_cli, start_cli
 from tests.corpus import NOTES, write_files
 from tests.fake_anthropic import free_port
 from tests.seaweed import SECRET_KEY, SeaweedS3
+from tests.stalling_proxy import StallingProxy
 
 pytestmark = pytest.mark.xdist_group("s3")  # one SeaweedFS for all of them
 
@@ -181,6 +183,44 @@ def silent_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.getsockname()[1]}"
 
 
+def test_an_ingest_waiting_for_a_lease_says_who_holds_it_and_gives_up_in_time(
+    seaweed: SeaweedS3, s3_env: SeaweedS3, team_env, tmp_path: Path
+) -> None:
+    import lancedb
+
+    from atlas_tui.config import DEFAULT_EMBEDDING_MODEL
+    from atlas_tui.knowledge.store import Store
+
+    db = f"s3://{seaweed.make_bucket()}/index"
+    Store(db, "atlas_knowledge_base").open_for_writing(DEFAULT_EMBEDDING_MODEL, 384)
+    lease = lancedb.connect(db).open_table(
+        "atlas_knowledge_base__lease"
+    )  # as a writer whose clock ran an hour fast left it when it died
+    lease.update(
+        where="name = 'writer'",
+        values={"owner": "laptop-7:311:c0ffee00", "expires": time.time() + 3600},
+    )
+    config = tmp_path / "config.toml"
+    config.write_text("lease_timeout = 4\n")
+    started = time.monotonic()
+    result = run(
+        "ingest",
+        str(write_files(tmp_path / "notes", NOTES)),
+        "--db",
+        db,
+        env={**team_env, "ATLAS_CONFIG": str(config)},
+        timeout=120,
+    )
+    took = time.monotonic() - started
+    assert result.returncode == 1
+    waiting, error = result.stderr.strip().splitlines()  # the error says its hint on its line
+    assert "Waiting for this index's write lease, held by laptop-7:311:c0ffee00" in waiting
+    assert "by its own clock" in waiting and "given up after 4 s" in waiting
+    assert "laptop-7:311:c0ffee00" in error and "gave up waiting after 4 s" in error
+    assert "lease_timeout" in error and "Traceback" not in result.stderr
+    assert took < 60, f"gave up after {took:.0f} s"  # 4 s of waiting, plus start-up
+
+
 @pytest.mark.parametrize(
     ("case", "verb", "expected"),
     [
@@ -222,6 +262,51 @@ def test_a_store_that_cannot_be_reached_is_a_clear_error_in_seconds(
     lines = result.stderr.strip().splitlines()  # the error, and for `ask` its hint below it
     assert len(lines) <= 2 and expected in lines[0] and "Traceback" not in result.stderr
     assert took < 60, f"{verb[0]} took {took:.0f} s to fail ({case})"  # not minutes of retries
+
+
+QUICK_STORE = '[storage]\ntimeout = "5s"\nclient_retry_timeout = "5"\n'  # a 10 s bound
+
+
+def test_a_store_that_stalls_after_the_probe_fails_within_its_bound(
+    seaweed: SeaweedS3, team_env, tmp_path: Path
+) -> None:
+    """The probe's connection is answered, every later one stalls: before, one opening step
+    made LanceDB repeat its request 6 times (18 connections with these options: 94 s; with the
+    defaults 6 x 30 s). Now the step is bounded as a whole: timeout + client_retry_timeout.
+    (Connecting is the step that stalls, for `ingest` as for `stats`: one verb is enough.)"""
+    db = f"s3://{seaweed.make_bucket()}/index"
+    config = tmp_path / "config.toml"
+    config.write_text(QUICK_STORE)
+    with StallingProxy(seaweed.port, forward=1) as proxy:
+        env = {**team_env, "AWS_ENDPOINT": proxy.endpoint, "ATLAS_CONFIG": str(config)}
+        started = time.monotonic()
+        result = run("stats", "--db", db, env=env, timeout=120)
+        took = time.monotonic() - started
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "the store stopped answering (no answer within 10 s)" in line
+    assert proxy.stalled >= 1
+    assert took < 40, f"stats took {took:.0f} s"  # 10 s, start-up and LanceDB's exit
+
+
+def test_a_store_that_stalls_mid_session_bounds_each_search(
+    seaweed: SeaweedS3, s3_env: SeaweedS3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = f"s3://{seaweed.make_bucket()}/index"
+    corpus = write_files(tmp_path / "notes", NOTES)
+    assert AtlasQuery(Settings(db_path=db)).ingest([str(corpus)]).ok
+    with StallingProxy(seaweed.port, forward=10_000) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT", proxy.endpoint)
+        storage = {"timeout": "2s", "client_retry_timeout": "2"}  # a 4 s bound
+        client = AtlasQuery(Settings(db_path=db, provider="extractive", storage=storage))
+        assert client.retrieve_only("trimodal methodology")  # answered while the store did
+        proxy.stall()
+        for mode in ("vector", "keyword", "hybrid"):
+            started = time.monotonic()
+            with pytest.raises(IndexError_, match=r"could not be searched: the store stopped"):
+                client.retrieve_only("lighthouse keeper", mode=mode)
+            took = time.monotonic() - started
+            assert 4 <= took < 15, f"{mode}: {took:.1f} s"  # before: 6 requests' worth (~40 s)
 
 
 def test_the_tui_answers_from_an_s3_index(seaweed: SeaweedS3, s3_env: SeaweedS3, tmp_path: Path):

@@ -87,28 +87,33 @@ async def test_claude_answer_streams_with_citations(make_settings, fake_anthropi
 
 
 async def test_key_rejected_is_a_clear_notice(make_settings, fake_anthropic):
-    fake_anthropic.script(Reply(status=401, error_type="authentication_error"))
+    fake_anthropic.script(Reply(status=401, error_message="invalid x-api-key"))
     app = claude_app(make_settings, fake_anthropic)
     async with app.run_test(size=(120, 40)) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
         assert app.turns[-1].status == "failed"
-        text = note(view)
-        assert "API key was rejected" in text and "ANTHROPIC_API_KEY" in text
-        assert "Traceback" not in text
+        assert note(view) == (  # each phrase once; no "regenerates": the same key fails again
+            "The API rejected the key: invalid x-api-key\n"
+            "Check ANTHROPIC_API_KEY; without a key atlas-tui answers offline (extractive)."
+        )
         # the documents were still retrieved and shown
         assert app.query_one(DocumentsPane).documents
 
 
 async def test_offline_is_a_clear_notice(make_settings):
-    settings = make_settings(
-        provider="auto", api_key="test-key", base_url=closed_port_url(), max_retries=0
-    )
+    url = closed_port_url()
+    settings = make_settings(provider="auto", api_key="test-key", base_url=url, max_retries=0)
     app = AtlasApp(settings, client=AtlasQuery(settings))
     async with app.run_test(size=(120, 40)) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        assert note(view).startswith("Offline")
+        said = note(view).splitlines()
+        assert said[0].startswith(f"Could not connect to {url}: ")
+        assert said[1:] == [
+            "Check the network and the address (ANTHROPIC_BASE_URL, or the endpoint's "
+            "base_url). ^r regenerates."
+        ]
 
 
 async def test_interrupted_stream_keeps_the_partial_answer(make_settings, fake_anthropic):
@@ -119,7 +124,9 @@ async def test_interrupted_stream_keeps_the_partial_answer(make_settings, fake_a
         await settled(pilot)
         assert app.turns[-1].answer == "The partial answer"
         assert "The partial answer" in view.answer.source
-        assert "partial answer above is kept" in note(view)
+        assert note(view) == (
+            "The connection dropped mid-answer.\nThe partial answer above is kept. ^r regenerates."
+        )
 
 
 async def test_escape_cancels_a_stalled_answer_and_quit_does_not_hang(
