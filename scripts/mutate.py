@@ -55,6 +55,7 @@ SCOPE = (
 )
 KILLED = ("killed", "timeout", "caught by type check")  # a timeout: the tests noticed a hang
 TABLE_NAME = "[tool.mutmut.atlas.modules]"
+BEFORE = "2486e6e"  # the start of issue 24: the 'before' runs use the tests of this commit
 TABLE_START = "<!-- mutation table: written by scripts/mutate.py from benchmarks/mutation/runs -->"
 TABLE_END = "<!-- end of mutation table -->"
 
@@ -169,14 +170,45 @@ def unchanged_since(tree_commit: str, module: str, tests: list[str]) -> bool:
     a run there stands for this checkout too."""
     if tree_commit.endswith("+changes"):
         return False
-    helpers = [str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")]
-    paths = [module, *tests, *(h for h in helpers if not Path(h).name.startswith("test_"))]
     if any(not (ROOT / path).exists() for path in [module, *tests]):
         return False
+    paths = [module, *tests, *helpers_of(tests)]
     done = subprocess.run(
         ["git", "diff", "--quiet", tree_commit, "--", *paths], cwd=ROOT, check=False
     )
     return done.returncode == 0
+
+
+def helpers_of(tests: list[str]) -> list[str]:
+    """The files under tests/ that `tests` run with besides themselves: the conftest.py files on
+    their path, and every module of tests/ they import (`from tests.x import`, `import tests.x`),
+    followed through the helpers' own imports."""
+    found: set[str] = set()
+    todo = [ROOT / test for test in tests]
+    for test in tests:
+        for folder in Path(test).parents:
+            if (ROOT / folder / "conftest.py").exists():
+                todo.append(ROOT / folder / "conftest.py")
+    imports = re.compile(r"(?m)^\s*(?:from|import)\s+(tests(?:\.\w+)+)")
+    while todo:
+        path = todo.pop()
+        name = str(path.relative_to(ROOT))
+        if path != ROOT / name or not path.exists() or name in found:
+            continue
+        found.add(name)
+        for dotted in imports.findall(path.read_text(encoding="utf-8")):
+            base = ROOT / Path(*dotted.split("."))
+            todo += [p for p in (base.with_suffix(".py"), base / "__init__.py") if p.exists()]
+    return sorted(found - set(tests))
+
+
+def untouched(module: str, tests: list[str]) -> bool:
+    """Are the module and its listed tests as they were at the 'before' commit? Then its 'after'
+    run is its 'before' too (the tests' shared helpers aside: see unchanged_since)."""
+    done = subprocess.run(
+        ["git", "diff", "--quiet", BEFORE, "--", module, *tests], cwd=ROOT, check=False
+    )
+    return done.returncode == 0 and all((ROOT / path).exists() for path in [module, *tests])
 
 
 def record(result: dict[str, Any], which: str) -> None:
@@ -219,11 +251,12 @@ def row(module: str, tests: list[str]) -> tuple[str, list[str]]:
     runs = json.loads(path.read_text()) if path.exists() else {}
     before, after = runs.get("before"), runs.get("after")
     cells = [f"`{module.removeprefix('atlas_tui/')}`", ", ".join(Path(t).name for t in tests)]
-    cells.append(
-        f"{score(before['killed'], before['mutants'])}, {duration(before['seconds'])}"
-        if before
-        else "not run"
-    )
+    if before:
+        cells.append(f"{score(before['killed'], before['mutants'])}, {duration(before['seconds'])}")
+    elif after and untouched(module, tests):
+        cells.append(f"= after (no test changed since {BEFORE})")
+    else:
+        cells.append("not run")
     warnings: list[str] = []
     if after:
         listed = equivalent(module)
@@ -244,7 +277,7 @@ def row(module: str, tests: list[str]) -> tuple[str, list[str]]:
             after["commit"],
         ]
     else:
-        cells += ["not run", "", "", "", "", ""]
+        cells += [settings().get("elsewhere", {}).get(module, "not run"), "", "", "", "", ""]
     page = PAGES / f"{slug(module)}.md"
     cells.append(f"[{slug(module)}](mutation/{page.name})" if page.exists() else "")
     return "| " + " | ".join(cells) + " |", warnings
