@@ -54,6 +54,30 @@ def test_token_offsets_point_into_the_text_as_written(counter: WordPieceCounter)
     assert counter.token_starts(plain) == [0, 4, 11, 17, 22]
 
 
+def test_every_word_piece_of_giant_words_starts_at_its_own_character(
+    counter: WordPieceCounter,
+) -> None:
+    # Pieces of "thethe..." end in a one-letter word-piece ("##t") just before each inserted
+    # space, so a space placed one character early or late moves a start the chunker cuts at.
+    # Words of 200, 201 and 300 characters: the last is read in 2, 3 and 3 pieces.
+    words = ["the" * 70, "q" * 200, "k" * 201, "the" * 100, "the" * 67]
+    text = "Start " + " then ".join(words) + " end"
+    broken = break_long_words(text)
+    assert broken.count(" ") == text.count(" ") + 2 + 1 + 2 + 2 + 2
+    in_broken = counter.token_starts(broken)  # no word there is over 100 characters
+    starts = counter.token_starts(text)
+    assert len(starts) == len(in_broken) == counter(text)
+
+    def letters_before(words: str, at: int) -> int:
+        return at - words[:at].count(" ")
+
+    for here, there in zip(starts, in_broken, strict=True):
+        assert (text[here], letters_before(text, here)) == (
+            broken[there],
+            letters_before(broken, there),
+        )
+
+
 def test_count_all_uses_one_batch_when_the_counter_has_one(counter: WordPieceCounter) -> None:
     calls: list[list[str]] = []
 
@@ -80,6 +104,14 @@ def test_the_tokenizer_is_found_in_a_model_folder_at_any_depth(tmp_path: Path) -
     nested = tmp_path / "model" / "onnx" / "extra"
     nested.mkdir(parents=True)
     shutil.copy(MODEL / "tokenizer.json", nested / "tokenizer.json")
+    assert load_token_counter(tmp_path / "model")("Hello, world!") == 4
+
+
+def test_the_tokenizer_beside_the_model_wins_over_a_nested_copy(tmp_path: Path) -> None:
+    nested = tmp_path / "model" / "onnx"
+    nested.mkdir(parents=True)
+    shutil.copy(MODEL / "tokenizer.json", tmp_path / "model" / "tokenizer.json")
+    (nested / "tokenizer.json").write_text("{not json")  # sorts first: "onnx" < "tokenizer.json"
     assert load_token_counter(tmp_path / "model")("Hello, world!") == 4
 
 
