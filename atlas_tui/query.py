@@ -283,12 +283,21 @@ class AtlasQuery:
         history: Sequence[Turn] = (),
         model: str | None = None,
         system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
         **knobs: Any,
     ) -> QueryRun:
         """`model`: the Claude model for this question (default: the configured one);
-        `system_prompt`: instructions added to the system prompt for this question. Both are
-        for Claude: the offline answerer ignores them. Other knobs go to retrieval."""
-        answer_knobs = {"model": model, "system_prompt": system_prompt}
+        `system_prompt`: instructions added to the system prompt for this question;
+        `temperature`, `max_tokens`: its sampling temperature and answer length cap (default:
+        the model's and the configured `max_answer_tokens`). They are for the model: the offline
+        answerer ignores them. Other knobs go to retrieval."""
+        answer_knobs = {
+            "model": model,
+            "system_prompt": system_prompt,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
         return QueryRun(lambda run: self._events(run, text, tuple(history), knobs, answer_knobs))
 
     def _events(
@@ -297,10 +306,10 @@ class AtlasQuery:
         text: str,
         history: tuple[Turn, ...],
         knobs: dict[str, Any],
-        answer_knobs: dict[str, str | None] | None = None,
+        answer_knobs: dict[str, Any] | None = None,
     ) -> Iterator[Event]:
         # only the knobs given reach the answerer (answerers that take none keep working)
-        given = {k: v for k, v in (answer_knobs or {}).items() if v}
+        given = {k: v for k, v in (answer_knobs or {}).items() if v not in (None, "")}
         started = time.perf_counter()
         try:
             passages = self.retrieve_turn(text, history, **knobs)

@@ -1,6 +1,7 @@
 """Untrusted text (documents, model output, file names, the sessions DB) made safe for a terminal.
 
-`terminal_safe` is the one filter for text shown to a person: escape sequences (CSI, OSC, DCS, ...)
+`terminal_safe` is the one filter for text shown to a person, and `Clean` the type of what it
+returns: escape sequences (CSI, OSC, DCS, ...)
 and other control characters are removed, except newline and tab; a carriage return is dropped so a
 line cannot overwrite itself. Bidi overrides and isolates and invisible characters (zero-width
 spaces and joiners, word joiners, byte-order marks, tag characters, ...) are removed too, since they
@@ -65,9 +66,19 @@ _JSON_UNPRINTABLE = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_INVISIBL
 _SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def terminal_safe(text: str) -> str:
+class Clean(str):
+    """Text that passed `terminal_safe`: no escape sequence, no control character but newline and
+    tab, no invisible or bidi character. Untrusted text is cleaned once, where it enters, and
+    carried as `Clean` to what shows it. (An operation on it, e.g. `+`, gives a plain `str`.)"""
+
+    __slots__ = ()
+
+
+def terminal_safe(text: str) -> Clean:
     """`text` with every terminal escape sequence, control and invisible character removed."""
-    return _ESCAPES.sub("", text)
+    if isinstance(text, Clean):
+        return text  # cleaned already: cleaning is idempotent
+    return Clean(_ESCAPES.sub("", text))
 
 
 def file_safe(text: str) -> str:

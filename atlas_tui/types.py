@@ -30,6 +30,15 @@ class Passage:
         """Absolute path of the source file."""
         return f"{self.root.rstrip('/')}/{self.source}" if self.root else self.source
 
+    @property
+    def line_span(self) -> str:
+        """ "line 42", "lines 42–50", or "" when the lines are not known."""
+        if not self.line_start:
+            return ""
+        if self.line_end <= self.line_start:
+            return f"line {self.line_start}"
+        return f"lines {self.line_start}–{self.line_end}"
+
     def metadata(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("text")

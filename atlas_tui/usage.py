@@ -13,15 +13,16 @@ from typing import Any
 
 from atlas_tui.types import Usage
 
-# The models offered by the model picker (the config's `models` replaces this list).
+# The models offered by the model picker (the config's `models` replaces this list): only models
+# with a price below, so that the cost shown is exact. Haiku 5.5 is priced in tiers: a config
+# adds it with `models` and `[prices]` (the README shows how).
 DEFAULT_MODELS: tuple[str, ...] = (
     "claude-sonnet-5-5",
     "claude-opus-5-5",
-    "claude-haiku-5-5",
     "claude-fable-5-1",
 )
 
-# USD per million tokens: (input, output). Haiku 5.5 is priced in tiers, so it has no entry.
+# USD per million tokens: (input, output).
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "claude-sonnet-5-5": (2.0, 10.0),
     "claude-opus-5-5": (4.0, 20.0),

@@ -38,7 +38,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "examples")]
 from atlas_tui.config import Settings, demo_corpus_path  # noqa: E402
 from atlas_tui.query import AtlasQuery  # noqa: E402
 from tests.browser.terminal import CATCH_TERMINAL, SHOWS, focus_terminal  # noqa: E402
-from tests.test_e2e_tmux import Terminal  # noqa: E402
+from tests.tmux import Terminal  # noqa: E402
 
 QUESTION = "What is the trimodal methodology in Atlas?"
 READY = "Ask a question about your documents"

@@ -127,7 +127,7 @@ async def streaming(deltas: int, rate: int, gap: float) -> tuple[float, bool, li
         started = time.perf_counter()
         await pilot.press(*"go", "enter")
         box = app.query_one(QueryBox)
-        while app.turns[-1].status in ("pending", "streaming"):
+        while app.conversation.turns[-1].status in ("pending", "streaming"):
             frames.clear()
             t = time.perf_counter()
             app.post_message(events.Key("x", "x"))  # as the driver delivers a key press
@@ -138,7 +138,7 @@ async def streaming(deltas: int, rate: int, gap: float) -> tuple[float, bool, li
             await asyncio.sleep(gap)
         elapsed = time.perf_counter() - started
         expected = "".join(word(i) for i in range(deltas))
-        whole = app.turns[-1].answer == expected
+        whole = app.conversation.turns[-1].answer == expected
         return deltas / elapsed, whole, echoes
 
 

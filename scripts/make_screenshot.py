@@ -56,10 +56,10 @@ async def shoot(out: Path, size: tuple[int, int], workdir: Path) -> None:
         raise SystemExit(f"make_screenshot: the demo corpus did not ingest cleanly: {report}")
     app = AtlasApp(settings, client=client)
     async with app.run_test(size=size) as pilot:
-        await until(pilot, app._warmed.is_set, "the model to warm")
+        await until(pilot, app.warmed.is_set, "the model to warm")
         await pilot.press(*QUESTION, "enter")
-        await until(pilot, lambda: bool(app.turns), "the question")
-        await until(pilot, lambda: app.turns[-1].status == "done", "the answer")
+        await until(pilot, lambda: bool(app.conversation.turns), "the question")
+        await until(pilot, lambda: app.conversation.turns[-1].status == "done", "the answer")
         app.clear_notifications()  # the one-time "no API key" note would cover the documents
         await pilot.pause()
         app.save_screenshot(filename=out.name, path=str(out.parent))

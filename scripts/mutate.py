@@ -49,8 +49,12 @@ SCOPE = (
     "atlas_tui/knowledge/*.py",
     "atlas_tui/generation/*.py",
     "atlas_tui/sessions/*.py",
-    *(f"atlas_tui/{name}.py" for name in ("query", "recorder", "export", "config", "safety")),
-    *(f"atlas_tui/{name}.py" for name in ("endpoints", "serve", "usage", "text")),
+    "atlas_tui/conversation/*.py",
+    *(
+        f"atlas_tui/{name}.py"
+        for name in ("query", "config", "safety", "endpoints", "usage", "text")
+    ),
+    "atlas_tui/cli/serve.py",
     "atlas_tui/web/*.py",
 )
 KILLED = ("killed", "timeout", "caught by type check")  # a timeout: the tests noticed a hang

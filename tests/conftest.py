@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.corpus import write_files
 from tests.fake_anthropic import fake_anthropic  # noqa: F401 - a fixture for every test
 from tests.fake_ollama import fake_ollama  # noqa: F401 - the same, as Ollama speaks it
+from tests.tmux import Terminal, terminal_env
 
 os.environ.setdefault("LANCEDB_LOG", "error")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -114,3 +117,26 @@ def research_index(tmp_path_factory: pytest.TempPathFactory, research_corpus) ->
     report = AtlasQuery(Settings(db_path=db)).ingest([str(research_corpus)])
     assert report.ok and not report.skipped
     return db
+
+
+@pytest.fixture
+def terminal(research_index: str, tmp_path: Path) -> Iterator[Terminal]:
+    """A tmux terminal to run the app in (tests/tmux.py), killed after the test."""
+    term = Terminal(terminal_env(research_index, tmp_path))
+    try:
+        yield term
+    finally:
+        term.kill()
+
+
+@pytest.fixture
+def cli_env(research_index: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of an `atlas-tui` subprocess over the research index, its own sessions."""
+    values = dict(os.environ)
+    values.update(
+        ATLAS_DB_PATH=research_index,
+        ATLAS_SESSIONS_PATH=str(tmp_path / "sessions.sqlite3"),
+        LANCEDB_LOG="error",
+        HF_HUB_OFFLINE="1",
+    )
+    return values

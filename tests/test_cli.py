@@ -17,26 +17,16 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.sessions import SessionStore
-from tests.cli_run import run_cli
+from tests.cli_run import atlas
 from tests.fake_anthropic import FakeAnthropic, Reply
+from tests.tmux import COMMAND, EXIT_LINE, Terminal, requires_tmux
 
 TIMEOUT = 180
 
 
-def atlas(*args: str, env: dict[str, str], timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    return run_cli(*args, env=env, timeout=timeout)
-
-
 @pytest.fixture
-def env(research_index: str, tmp_path: Path) -> dict[str, str]:
-    values = dict(os.environ)
-    values.update(
-        ATLAS_DB_PATH=research_index,
-        ATLAS_SESSIONS_PATH=str(tmp_path / "sessions.sqlite3"),
-        LANCEDB_LOG="error",
-        HF_HUB_OFFLINE="1",
-    )
-    return values
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def test_ingest_reports_skips_and_json(tmp_path: Path, env: dict[str, str]) -> None:
@@ -162,7 +152,7 @@ VERB_ARGS: dict[str, tuple[str, ...]] = {
 
 
 def every_verb() -> list[tuple[str, ...]]:
-    from atlas_tui.cli import build_parser
+    from atlas_tui.cli.main import build_parser
 
     parser = build_parser()
     verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
@@ -448,12 +438,10 @@ def test_ingest_include_and_exclude(tmp_path: Path, env: dict[str, str]) -> None
     assert (everything["files_added"], everything["files_unchanged"]) == (2, 1)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@requires_tmux
 def test_resume_and_new_in_a_real_terminal(
     env: dict[str, str], two_sessions: tuple[str, str], tmp_path: Path
 ) -> None:
-    from tests.test_e2e_tmux import COMMAND, EXIT_LINE, Terminal
-
     lighthouse, _ = two_sessions  # not the last session: --resume must open the one named
     env.update(TERM="xterm-256color", ATLAS_CONFIG=os.devnull, ATLAS_DATA_DIR=str(tmp_path))
     env = {k: v for k, v in env.items() if not k.startswith("TMUX")}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from atlas_tui.cli import _knobs, _settings, build_parser
+from atlas_tui.cli.main import _knobs, _settings, build_parser
 from atlas_tui.config import (
     DEFAULT_COLLECTION,
     LIMITS,

@@ -15,8 +15,8 @@ from markdown_it.token import Token
 from mdit_py_plugins.footnote import footnote_plugin
 
 from atlas_tui.errors import SessionStoreError
-from atlas_tui.export import export_json, export_markdown, session_from_json
 from atlas_tui.sessions import AnswerVersion, Session, SessionStore, SessionTurn
+from atlas_tui.sessions.export import export_json, export_markdown, session_from_json
 from atlas_tui.types import Citation, Passage
 
 

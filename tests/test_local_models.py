@@ -15,12 +15,17 @@ import pytest
 
 from atlas_tui import Delta, Done, Retrieved, create_query_client
 from atlas_tui.query import AtlasQuery
+from tests.cli_run import atlas
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply, closed_port_url
 from tests.fake_ollama import FakeOllama
-from tests.test_cli import atlas, env  # noqa: F401 - the CLI's subprocess helper and environment
 
 QUESTION = "What is the trimodal methodology in Atlas?"
 QUOTE = "bottom-up implementation"  # words of trimodal.md, document [1] for QUESTION
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def endpoint_config(path: Path, base_url: str, name: str = "ollama", **extra: str) -> str:
@@ -166,7 +171,7 @@ def test_ollama_as_its_docs_set_it_up_through_anthropic_base_url(
 
 
 def test_cli_ask_through_a_local_endpoint_marks_unverified_citations(
-    env: dict[str, str],  # noqa: F811 - the fixture imported from test_cli
+    env: dict[str, str],
     fake_ollama: FakeOllama,
     tmp_path: Path,
 ) -> None:
@@ -182,7 +187,7 @@ def test_cli_ask_through_a_local_endpoint_marks_unverified_citations(
 
 
 def test_cli_ask_with_the_local_server_down_answers_offline(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     env["ATLAS_CONFIG"] = endpoint_config(tmp_path / "c.toml", closed_port_url())
@@ -194,7 +199,7 @@ def test_cli_ask_with_the_local_server_down_answers_offline(
 
 
 def test_cli_models_lists_each_endpoint_with_what_its_server_offers(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     fake_ollama: FakeOllama,
     fake_anthropic: FakeAnthropic,
     tmp_path: Path,
@@ -227,7 +232,7 @@ def test_cli_models_lists_each_endpoint_with_what_its_server_offers(
     assert len(fake_ollama.requests) == 1  # --no-servers asked nobody
 
 
-def test_cli_models_without_anything_configured_says_how(env: dict[str, str]) -> None:  # noqa: F811
+def test_cli_models_without_anything_configured_says_how(env: dict[str, str]) -> None:
     result = atlas("models", env=env)
     assert result.returncode == 0 and "offline extractive" in result.stdout
     assert "[endpoints.NAME]" in result.stdout
@@ -282,7 +287,7 @@ def broken_models_server() -> Iterator[str]:
 
 
 def test_cli_models_survives_a_page_or_bad_json_and_never_shows_a_urls_password(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     fake_ollama: FakeOllama,
     broken_models_server: str,
     tmp_path: Path,

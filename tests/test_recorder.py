@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import atlas_tui.sessions.store as store_module
+from atlas_tui.conversation.recording import TurnRecorder
 from atlas_tui.errors import APIConnectionError, CancelledError_, SessionStoreError
 from atlas_tui.query import Delta, Done, Failed, Retrieved, Timings
-from atlas_tui.recorder import TurnRecorder
 from atlas_tui.sessions import SessionStore
 from atlas_tui.types import Citation, Passage, Usage
 
@@ -266,7 +266,7 @@ def test_an_unfinished_recorder_does_not_keep_the_process_alive(db_path: Path) -
 
     # So a process that leaves a turn unfinished still exits.
     code = (
-        "from atlas_tui.recorder import TurnRecorder\n"
+        "from atlas_tui.conversation.recording import TurnRecorder\n"
         "from atlas_tui.sessions import SessionStore\n"
         f"store = SessionStore({str(db_path)!r})\n"
         "TurnRecorder(store, store.create_session(), 'q', interval=0.05)\n"

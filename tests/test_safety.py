@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from atlas_tui.safety import display_path, file_safe, json_safe, terminal_safe
+from atlas_tui.safety import Clean, display_path, file_safe, json_safe, terminal_safe
 from tests.hostile.cli_corpus import dangerous
 
 ALL_CHARACTERS = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
@@ -48,6 +48,14 @@ def test_no_control_bidi_or_invisible_character_survives() -> None:
 )
 def test_each_kind_of_escape_is_removed(hostile: str, shown: str) -> None:
     assert terminal_safe(hostile) == shown
+
+
+def test_cleaned_text_says_so_and_is_not_cleaned_twice() -> None:
+    cleaned = terminal_safe("a\x1b[31mred\x1b[0m b")
+    assert isinstance(cleaned, Clean) and cleaned == "ared b"
+    assert terminal_safe(cleaned) is cleaned  # already clean: returned as it is
+    assert type(terminal_safe("plain")) is Clean
+    assert not isinstance(cleaned + "x", Clean)  # what is made from it is plain text again
 
 
 def test_ordinary_text_is_unchanged() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.errors import SessionStoreError
-from atlas_tui.export import export_json, export_markdown, session_from_json
 from atlas_tui.sessions import SessionStore
+from atlas_tui.sessions.export import export_json, export_markdown, session_from_json
 from atlas_tui.types import Citation, Passage
 
 

@@ -315,7 +315,7 @@ def test_a_version_2_database_is_upgraded_and_its_turns_can_be_regenerated(db_pa
         damaged = store.load_session("bad0d0c5").turns  # not folded: nothing is guessed
         assert [(t.answer, bool(t.damaged)) for t in damaged] == [("A", True), ("B", False)]
     db = sqlite3.connect(db_path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     db.close()
 
 

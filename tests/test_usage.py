@@ -48,6 +48,7 @@ def test_the_config_sets_the_model_list_and_adds_prices(tmp_path: Path) -> None:
     assert settings.prices["claude-sonnet-5-5"] == DEFAULT_PRICES["claude-sonnet-5-5"]  # kept
     defaults = load_settings(Path(os.devnull))  # no config file
     assert defaults.models == DEFAULT_MODELS and defaults.model in defaults.models
+    assert [m for m in DEFAULT_MODELS if m not in DEFAULT_PRICES] == []  # every cost is exact
 
 
 @pytest.mark.parametrize(

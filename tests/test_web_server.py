@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from atlas_tui.serve import MIN_TOKEN_CHARS, TOKEN_VARIABLE, server_token
+from atlas_tui.cli.serve import MIN_TOKEN_CHARS, TOKEN_VARIABLE, server_token
 from atlas_tui.web import server
 from atlas_tui.web.apps import AppSessions, SessionsFull, current_sessions
 from atlas_tui.web.server import REFUSALS_PER_MINUTE, RefusalLog, base_url, full_page

@@ -58,23 +58,22 @@ class Answerer(Protocol):
         *,
         model: str | None = None,  # this question's Claude model (None: the configured one)
         system_prompt: str | None = None,  # this session's instructions, added to the prompt
+        temperature: float | None = None,  # this session's sampling temperature (None: default)
+        max_tokens: int | None = None,  # this session's answer length cap (None: the config's)
     ) -> AnswerStream: ...
 
 
 def make_answerer(settings: Settings, encode: Callable[[list[str]], Any] | None = None) -> Answerer:
-    """Claude when a key is configured (or the provider is forced), else the extractive answerer;
-    with endpoints configured, a router over those, the endpoints and their models.
+    """With a key (or the provider forced) or endpoints configured, a router over Claude, the
+    endpoints and their models, falling back to the offline answer when the one asked cannot
+    be reached; else the extractive answerer.
 
     `encode` (texts -> L2-normalised vectors) lets the extractive answerer score by meaning.
     """
-    if settings.endpoints:
+    if settings.endpoints or settings.use_claude:  # with the offline answer to fall back on
         from atlas_tui.generation.routing import RoutedAnswerer
 
         return RoutedAnswerer(settings, encode)
-    if settings.use_claude:
-        from atlas_tui.generation.anthropic import ClaudeAnswerer
-
-        return ClaudeAnswerer(settings)
     from atlas_tui.generation.extractive import ExtractiveAnswerer
 
     return ExtractiveAnswerer(settings, encode)

@@ -170,25 +170,33 @@ class ClaudeAnswerer:
         *,
         model: str | None = None,
         system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
         compatible: bool | None = None,
     ) -> dict[str, Any]:
         """The keyword arguments of `messages.create` for this question (without `stream`), in
         the answerer's form unless `compatible` says which.
 
         `system_prompt` (a session's own instructions) follows the configured system prompt,
-        which keeps the rules on citing and on treating documents as data."""
+        which keeps the rules on citing and on treating documents as data. `max_tokens` caps the
+        answer (default: the configured `max_answer_tokens`); `temperature` goes to an endpoint's
+        server only: the Messages API (and its SDK) take none."""
         compatible = self.compatible if compatible is None else compatible
         system = compatible_system(self.system_prompt) if compatible else self.system_prompt
         if system_prompt and system_prompt.strip():
             system += "\n\nThe user's instructions for this research session:\n" + system_prompt
         build = compatible_messages if compatible else build_messages
-        return {
+        request = {
             "model": model or self.model,
-            "max_tokens": self.settings.max_answer_tokens,
+            "max_tokens": max_tokens or self.settings.max_answer_tokens,
             "system": system,
             "messages": build(question, chosen, history, self.settings.history_turns),
             "extra_headers": self._extra_headers,
         }
+        if temperature is not None and self.endpoint is not None:
+            # a local server's own setting (Anthropic's Messages API has none: ignored for Claude)
+            request["extra_body"] = {"temperature": temperature}
+        return request
 
     def stream(
         self,
@@ -198,6 +206,8 @@ class ClaudeAnswerer:
         *,
         model: str | None = None,
         system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> BoundedStream:
         chosen = select_passages(passages, self.settings.context_token_budget)
 
@@ -208,10 +218,13 @@ class ClaudeAnswerer:
                 history,
                 model=model,
                 system_prompt=system_prompt,
+                temperature=temperature,
+                max_tokens=max_tokens,
                 compatible=compatible,
             )
 
-        return bounded(ClaudeStream(self, request, chosen), self.settings)  # bounds.py
+        stream = ClaudeStream(self, request, chosen)
+        return bounded(stream, self.settings, max_tokens=max_tokens)  # bounds.py
 
     def close(self) -> None:
         self.client.close()

@@ -32,9 +32,12 @@ class AnswerCutOff(GenerationError):
 class BoundedStream:
     """An `AnswerStream` cut off at `max_chars` characters or after `seconds`."""
 
-    def __init__(self, inner: AnswerStream, *, max_chars: int, seconds: float) -> None:
+    def __init__(
+        self, inner: AnswerStream, *, max_chars: int, seconds: float, own_length: bool = False
+    ) -> None:
         self._inner = inner
         self.max_chars = max_chars
+        self.own_length = own_length  # the session's own answer length, not max_answer_tokens
         self.seconds = seconds
         self._timed_out = threading.Event()
         self._timer = threading.Timer(seconds, self._time_up)
@@ -66,10 +69,14 @@ class BoundedStream:
         self._inner.cancel()  # wakes the reader at once, whatever the server is doing
 
     def _too_long(self) -> AnswerCutOff:
+        if self.own_length:
+            asked, hint = "this session's answer length", "Raise the session's answer length"
+        else:
+            asked, hint = "max_answer_tokens", "Raise max_answer_tokens in the config file"
         return AnswerCutOff(
             f"The answer was cut off at {self.max_chars:,} characters: the server sent more than "
-            "max_answer_tokens asks for.",
-            hint="Raise max_answer_tokens in the config file if answers are meant to be this long.",
+            f"{asked} asks for.",
+            hint=f"{hint} if answers are meant to be this long.",
         )
 
     def _too_slow(self) -> AnswerCutOff:
@@ -98,10 +105,14 @@ class BoundedStream:
         return bool(join(timeout)) if join is not None else True
 
 
-def bounded(stream: AnswerStream, settings: Settings) -> BoundedStream:
-    """`stream`, cut off by the settings' `max_answer_tokens` and `answer_timeout`."""
+def bounded(
+    stream: AnswerStream, settings: Settings, *, max_tokens: int | None = None
+) -> BoundedStream:
+    """`stream`, cut off by `max_tokens` (a session's own answer length; by default the settings'
+    `max_answer_tokens`) and the settings' `answer_timeout`."""
     return BoundedStream(
         stream,
-        max_chars=settings.max_answer_tokens * CHARS_PER_TOKEN,
+        max_chars=(max_tokens or settings.max_answer_tokens) * CHARS_PER_TOKEN,
         seconds=settings.answer_timeout,
+        own_length=bool(max_tokens),
     )

@@ -318,6 +318,8 @@ class ExtractiveAnswerer:
         *,
         model: str | None = None,  # for Claude only: quoting needs no model
         system_prompt: str | None = None,  # for Claude only: quoting follows no instructions
+        temperature: float | None = None,  # for models only: quoting does not sample
+        max_tokens: int | None = None,  # for models only: a quote is as long as it is
     ) -> ExtractiveStream:
         return ExtractiveStream(self, question, passages)
 

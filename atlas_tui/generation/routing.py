@@ -1,10 +1,12 @@
-"""Who answers a question when endpoints are configured: the endpoint whose model was chosen, else
-Claude (with a key), else the first endpoint, else the offline answerer (`Settings.route`).
+"""Who answers a question: the endpoint whose model was chosen, else Claude (with a key), else the
+first endpoint, else the offline answerer (`Settings.route`).
 
 An endpoint's answerer is made once and kept, so what it learnt about its server (that it wants
-the compatible form) lasts. A local endpoint that cannot be reached before it says anything is
-not an error for the user: the answer says so in one line and the offline answer follows, labelled
-as offline, for that question only; the next question tries the endpoint again.
+the compatible form) lasts. Claude or an endpoint that cannot be reached before it says anything
+(a connection that fails or times out before any stream event arrived: `APIConnectionError`,
+`APITimeoutError`) is not an error for the user: the answer says so in one line and the offline
+answer follows, labelled as offline, for that question only; the next question tries again. A
+stream that breaks after it began (`StreamInterruptedError`) keeps its partial answer instead.
 """
 
 from __future__ import annotations
@@ -74,23 +76,29 @@ class RoutedAnswerer:
         *,
         model: str | None = None,
         system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> AnswerStream:
         endpoint, chosen = self.settings.route(model)
         if endpoint is None and not self.settings.use_claude:
             return Labelled(self._offline().stream(question, passages, history), EXTRACTIVE_LABEL)
         answerer = self._claude(endpoint, chosen)
         answer = answerer.stream(
-            question, passages, history, model=chosen, system_prompt=system_prompt
+            question,
+            passages,
+            history,
+            model=chosen,
+            system_prompt=system_prompt,
+            temperature=temperature,
+            max_tokens=max_tokens,
         )
         labelled = Labelled(answer, self.label_for(model), chosen)
-        if endpoint is None:
-            return labelled
 
         def offline() -> AnswerStream:
             stream = self._offline().stream(question, passages, history)
             return Labelled(stream, EXTRACTIVE_LABEL, extractive=True)
 
-        return FallbackStream(labelled, offline, endpoint)
+        return FallbackStream(labelled, offline, endpoint.display_name if endpoint else "Claude")
 
 
 class Labelled:
@@ -121,15 +129,16 @@ class Labelled:
 
 
 class FallbackStream:
-    """An endpoint's answer; if the server cannot be reached before any text, a line saying so
-    and the offline answer instead."""
+    """Claude's or an endpoint's answer; if the server cannot be reached before any text, a line
+    saying so and the offline answer instead."""
 
     def __init__(
-        self, primary: AnswerStream, fallback: Callable[[], AnswerStream], endpoint: Endpoint
+        self, primary: AnswerStream, fallback: Callable[[], AnswerStream], name: str
     ) -> None:
+        """`name`: who was asked, as the line says it ("Claude", "Ollama")."""
         self._current = primary
         self._fallback = fallback
-        self._endpoint = endpoint
+        self._name = name
         self._lock = threading.Lock()
         self._cancelled = False
 
@@ -157,7 +166,7 @@ class FallbackStream:
             raise
 
     def notice(self, error: errors.GenerationError) -> str:
-        name = self._endpoint.display_name
+        name = self._name
         return (
             f"*{name} is not answering ({error.message.rstrip('.')}), so this is the offline "
             "answer instead.*\n\n"

@@ -28,6 +28,7 @@ class SessionSummary:
     created: float  # seconds since the epoch
     updated: float
     turns: int
+    origin: str = ""  # what recorded it: "tui", "ask" ("" when not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,9 @@ class Session:
     turns: tuple[SessionTurn, ...] = ()
     system_prompt: str = ""  # the session's own instructions to Claude ("" when none)
     model: str = ""  # the Claude model chosen for the session ("" for the configured default)
+    origin: str = ""  # what recorded it: "tui", "ask" ("" when not known)
+    temperature: float | None = None  # the session's own sampling temperature (None: default)
+    max_tokens: int | None = None  # the session's own answer length cap (None: the config's)
 
 
 @dataclass(frozen=True, slots=True)

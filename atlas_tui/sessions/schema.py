@@ -143,6 +143,13 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         "ALTER TABLE sessions ADD COLUMN model TEXT NOT NULL DEFAULT ''",
         _fold_regenerated,
     ),
+    (  # 4: which interface recorded a session ("tui", "ask"; "" for sessions from before)
+        "ALTER TABLE sessions ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
+    ),
+    (  # 5: a session's own temperature and answer length (NULL: the configured ones)
+        "ALTER TABLE sessions ADD COLUMN temperature REAL",
+        "ALTER TABLE sessions ADD COLUMN max_tokens INTEGER",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

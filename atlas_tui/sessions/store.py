@@ -194,15 +194,17 @@ class SessionStore:
 
     # --- sessions --------------------------------------------------------------------------------
 
-    def create_session(self, title: str | None = None) -> str:
-        """A new, empty session; its title defaults to the first question."""
+    def create_session(self, title: str | None = None, *, origin: str = "") -> str:
+        """A new, empty session; its title defaults to the first question. `origin`: what
+        records it ("tui", "ask")."""
         now = time.time()
         clean = title_from_question(title or "")
         for _ in range(8):
             session_id = secrets.token_hex(4)
             inserted = self._write(
-                "INSERT OR IGNORE INTO sessions (id, title, created, updated) VALUES (?, ?, ?, ?)",
-                (session_id, clean, now, now),
+                "INSERT OR IGNORE INTO sessions (id, title, created, updated, origin) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (session_id, clean, now, now, origin),
             )
             if inserted:
                 return session_id
@@ -236,7 +238,7 @@ class SessionStore:
     def list_sessions(self, limit: int | None = None) -> list[SessionSummary]:
         """Sessions, the most recently used first."""
         rows = self._query(
-            """SELECT s.id, s.title, s.created, s.updated, count(t.id) AS turns
+            """SELECT s.id, s.title, s.created, s.updated, count(t.id) AS turns, s.origin
                FROM sessions s LEFT JOIN turns t ON t.session_id = s.id
                GROUP BY s.id ORDER BY s.updated DESC, s.rowid DESC LIMIT ?""",
             (-1 if limit is None else limit,),
@@ -250,7 +252,8 @@ class SessionStore:
     def load_session(self, ref: str) -> Session:
         session_id = self.resolve(ref)
         head = self._query(
-            "SELECT id, title, created, updated, system_prompt, model FROM sessions WHERE id = ?",
+            "SELECT id, title, created, updated, system_prompt, model, origin, temperature, "
+            "max_tokens FROM sessions WHERE id = ?",
             (session_id,),
         )
         if not head:
@@ -259,6 +262,14 @@ class SessionStore:
             "SELECT * FROM turns WHERE session_id = ? ORDER BY position", (session_id,)
         )
         return Session(**dict(head[0]), turns=tuple(self._turn(row) for row in rows))
+
+    def questions(self, ref: str, limit: int = 100) -> list[str]:
+        """The session's questions, in order (the first `limit`), without loading its turns."""
+        rows = self._query(
+            "SELECT question FROM turns WHERE session_id = ? ORDER BY position LIMIT ?",
+            (self.resolve(ref), limit),
+        )
+        return [row["question"] for row in rows]
 
     def rename(self, ref: str, title: str) -> None:
         clean = title_from_question(title)
@@ -277,6 +288,15 @@ class SessionStore:
             )
         if model is not None:
             self._write("UPDATE sessions SET model = ? WHERE id = ?", (model.strip(), session_id))
+
+    def set_session_sampling(
+        self, ref: str, *, temperature: float | None, max_tokens: int | None
+    ) -> None:
+        """Store the session's own temperature and answer length (None: the configured ones)."""
+        self._write(
+            "UPDATE sessions SET temperature = ?, max_tokens = ? WHERE id = ?",
+            (temperature, max_tokens, self.resolve(ref)),
+        )
 
     def delete(self, ref: str) -> None:
         """Delete a session and all its turns."""

@@ -1,72 +1,51 @@
-"""AtlasApp: the query box, the streaming transcript and the documents pane, over AtlasQuery.
+"""AtlasApp: the application around the main screen.
 
-Slow work runs in thread workers (warming the model, answering, ingesting, reading a file for a
-preview); they post messages, and the widgets react to messages only. Nothing heavy is imported
-on the way to the first paint: the client is lazy and warms in the background.
+The app holds what lives as long as it runs: the settings, the query client (lazy: nothing heavy is
+imported on the way to the first paint, and it warms in the background), the conversation the main
+screen shows, what the TUI remembers between launches, the keymap and the toasts. The main screen
+(main_screen.py) composes the layout and owns its keys; every other screen (sessions, help, a
+preview, a dialog) is pushed over it and owns its own keys by construction.
 """
 
 from __future__ import annotations
 
-import gc
 import threading
-from collections.abc import Iterable
+import time
+from collections import deque
 from typing import ClassVar
 
-from textual import on, work
-from textual.app import ComposeResult, SystemCommand
+from textual import events, work
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar
+from textual.widgets import Input, TextArea
 
-from atlas_tui.config import SEARCH_MODES, Settings, demo_corpus_path
-from atlas_tui.errors import AtlasError, ConfigError
-from atlas_tui.query import AtlasQuery, QueryRun
+from atlas_tui.config import Settings
+from atlas_tui.conversation import Conversation, Retrieval
+from atlas_tui.errors import AtlasError
+from atlas_tui.query import AtlasQuery
 from atlas_tui.safety import terminal_safe
-from atlas_tui.tui.ingesting import IngestingMixin
-from atlas_tui.tui.keeper import SessionKeeper
-from atlas_tui.tui.keys import prioritise, split_keymap
-from atlas_tui.tui.messages import CitationSelected, ClientReady, SessionChanged, SessionProblem
-from atlas_tui.tui.navigation import NavigationMixin
-from atlas_tui.tui.notices import index_is_empty, index_summary, no_key_note
-from atlas_tui.tui.peers import PeersMixin
-from atlas_tui.tui.saving import SavingMixin
-from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
-from atlas_tui.tui.screens.help import HelpScreen
-from atlas_tui.tui.screens.preview import PreviewScreen
+from atlas_tui.tui.commands import main_commands
+from atlas_tui.tui.editor import EditRequested, open_in_editor
+from atlas_tui.tui.keys import binding_ids, prioritise, split_keymap
+from atlas_tui.tui.main_screen import MainScreen
+from atlas_tui.tui.messages import ClientReady, Flash
+from atlas_tui.tui.notices import index_is_empty, index_summary
+from atlas_tui.tui.saving import ask_path, documents_dir
 from atlas_tui.tui.state import UIState
-from atlas_tui.tui.turns import TurnRecord
-from atlas_tui.tui.widgets.documents import DocumentsPane, Splitter
-from atlas_tui.tui.widgets.query_box import QueryBox
-from atlas_tui.tui.widgets.status import StatusLine
-from atlas_tui.tui.widgets.transcript import Transcript
+
+TYPING_WINDOW_S = 0.5  # a key this recent holds back the streaming answer's next update
+MAX_TOASTS = 2  # more would stack over the answer; the oldest goes first
+NOTICES_KEPT = 200  # what the app said, newest last (`notices`)
 
 
-class AtlasApp(PeersMixin, IngestingMixin, SavingMixin, NavigationMixin):
+class AtlasApp(App[None]):
     """A keyboard-driven research session over the local index."""
 
     TITLE = "atlas-tui"
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", id="help"),
-        Binding("escape", "cancel", "Cancel answer", id="cancel"),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate"),
-        Binding("ctrl+t", "copy_answer", "Copy answer", id="copy_answer"),
-        Binding("ctrl+b", "toggle_documents", "Documents pane", id="toggle_documents"),
-        Binding("ctrl+s", "cycle_mode", "Search mode", id="cycle_mode"),
-        Binding("ctrl+o", "ingest", "Ingest", id="ingest"),
-        Binding("ctrl+n", "new_session", "New session", id="new_session", show=False),
-        Binding("ctrl+l", "sessions", "Sessions", id="sessions", show=False),
-        Binding("f2", "focus_query", "Query box", id="focus_query", show=False),
-        Binding("f3", "focus_transcript", "Transcript", id="focus_transcript", show=False),
-        Binding("f4", "focus_documents", "Documents", id="focus_documents", show=False),
-        Binding("right_square_bracket", "citation(1)", "Next citation", id="next_citation"),
-        Binding("left_square_bracket", "citation(-1)", "Previous citation", id="prev_citation"),
-        Binding("enter", "open_citation", "Open cited passage", id="open_citation"),
-        Binding("shift+up", "select_turn(-1)", "Previous turn", id="prev_turn", show=False),
-        Binding("shift+down", "select_turn(1)", "Next turn", id="next_turn", show=False),
-        Binding("ctrl+left", "resize_documents(2)", "Wider documents", id="wider", show=False),
-        Binding("ctrl+right", "resize_documents(-2)", "Narrower pane", id="narrower", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -84,105 +63,42 @@ class AtlasApp(PeersMixin, IngestingMixin, SavingMixin, NavigationMixin):
         self.settings = settings
         self.client = client if client is not None else AtlasQuery(settings)
         self.ui_state = UIState.load()
-        self._start_notes: list[str] = []  # said once the screen is up
-        self._set_start_theme(settings.theme)
-        self.search_mode = settings.search_mode
-        self.source_filter = ""
-        self.turns: list[TurnRecord] = []
-        self._next_turn = 1
-        self._warmed = threading.Event()  # set once warming finished (well or not)
-        self._stop = threading.Event()  # set on quit: workers give up waiting
-        self._stop_ingest = threading.Event()
-        self._run: QueryRun | None = None
-        self._run_lock = threading.Lock()
-        self._answering: int | None = None
-        self._key_note_shown = False
-        self._selected_turn: int | None = None
-        self._citation: tuple[int, int] | None = None
+        self.conversation = Conversation(
+            self.client, settings, retrieval=Retrieval(mode=settings.search_mode), origin="tui"
+        )
+        self.warmed = threading.Event()  # set once the client warmed up (well or not)
+        self.notices: deque[Notification] = deque(maxlen=NOTICES_KEPT)  # every toast shown
+        self.start_notes: list[str] = []  # said in one toast once the screen is up
         self._opening = (resume, new_session)
-        self.keeper = SessionKeeper(None, problem="not opened yet")  # opened on mount
+        self._last_key_at = 0.0
+        self._set_start_theme(settings.theme)
 
-    # --- layout ----------------------------------------------------------------------------------
-
-    def compose(self) -> ComposeResult:
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield Transcript(id="transcript")
-                yield QueryBox(id="query")
-            yield Splitter(id="splitter")
-            yield DocumentsPane(id="documents")
-        yield ProgressBar(id="ingest-progress", show_eta=False)
-        yield StatusLine(id="status")
-        yield Footer()
+    def get_default_screen(self) -> MainScreen:
+        self.main = MainScreen(*self._opening)
+        return self.main
 
     def on_mount(self) -> None:
         self._apply_keymap()
         if self.ui_state.problem:
-            self._start_notes.append(self.ui_state.problem)
-        if self._start_notes:  # one toast: several would push each other off the screen
-            notes = "\n".join(self._start_notes)
+            self.start_notes.append(self.ui_state.problem)
+        if self.start_notes:  # one toast: several would push each other off the screen
+            notes = "\n".join(self.start_notes)
             self.notify(notes, title="Settings", severity="warning", timeout=15, markup=False)
         self.theme_changed_signal.subscribe(self, self._theme_picked)
-        self.query_one("#ingest-progress").display = False
-        self.query_one(StatusLine).mode = self.search_mode
-        self.query_one(QueryBox).focus()
         self._warm()
-        self.keeper = SessionKeeper.open(
-            self.settings,
-            on_change=lambda: self.post_message(SessionChanged()),
-            on_problem=lambda text: self.post_message(SessionProblem(text)),
-        )
-        self.call_after_refresh(self._reopen, *self._opening)  # after the first paint
-
-    def _apply_keymap(self) -> None:
-        known = {  # the app's bindings and its mixins' (e.g. find, previous_answer)
-            b.id
-            for cls in type(self).__mro__
-            if cls.__module__.startswith("atlas_tui.")
-            for b in cls.__dict__.get("BINDINGS", ())
-            if isinstance(b, Binding) and b.id
-        }
-        unknown = sorted(set(self.settings.keys) - known)
-        if unknown:
-            self._start_notes.append(
-                f"Unknown actions in [keys] of the config: {', '.join(unknown)}. "
-                f"Known: {', '.join(sorted(known))}."
-            )
-        keymap = {k: v for k, v in self.settings.keys.items() if k in known}
-        self.set_keymap(keymap)
-        # a rebound key also works (and is listed) while typing, unless typing needs it
-        free, kept = split_keymap(keymap)
-        prioritise(self._bindings, free)
-        if kept:
-            self._start_notes.append(
-                f"While typing a question the query box keeps {', '.join(kept)}; "
-                "those keys act from the other panes."
-            )
-
-    def _set_start_theme(self, configured: str) -> None:
-        """The theme picked in the palette last time, unless the config names another one."""
-        theme = self.ui_state.theme_for(configured)
-        for candidate in dict.fromkeys((theme, configured)):
-            if candidate in self.available_themes:
-                self.theme = candidate
-                return
-            self._start_notes.append(f"Unknown theme “{candidate}”: using {self.theme}.")
-
-    def _theme_picked(self, theme: object) -> None:
-        self.ui_state.remember_theme(self.theme, self.settings.theme)
-
-    # --- warming up ------------------------------------------------------------------------------
 
     @work(thread=True, exit_on_error=False, group="warm")
     def _warm(self) -> None:
+        """Load the embedding model and open the index; the main screen says how it went."""
+        client = self.client
         try:
-            answerer, extractive = self.client.answerer_label, self.client.extractive
+            answerer, extractive = client.answerer_label, client.extractive
         except AtlasError as error:
             answerer, extractive = f"answerer unavailable: {error.message}", True
         problem, summary = "", "index: ?"
         try:
-            self.client.warm()
-            stats = self.client.stats()
+            client.warm()
+            stats = client.stats()
             summary = index_summary(stats)
             if index_is_empty(stats):
                 problem = "The index is empty."
@@ -192,186 +108,118 @@ class AtlasApp(PeersMixin, IngestingMixin, SavingMixin, NavigationMixin):
             self.log.error("warming failed", error)
             problem, summary = f"The index could not be opened: {error}", "index: not ready"
         finally:
-            self._warmed.set()
-        self.post_message(ClientReady(answerer, extractive, summary, problem))
+            self.warmed.set()
+        self.main.post_message(ClientReady(answerer, extractive, summary, problem))
 
-    def on_client_ready(self, message: ClientReady) -> None:
-        if self._stop.is_set():  # quitting: the screen may be gone already
-            return
-        status = self.query_one(StatusLine)
-        status.state = ""
-        status.answerer = message.answerer
-        status.index = message.index_summary
-        if message.extractive and not self._key_note_shown:
-            self._key_note_shown = True
-            self.show_offline_note()
-        if message.problem:
-            self._offer_demo(message.problem)
-        # What start-up loaded (Textual, the index, the model) lives as long as the app: kept out
-        # of the cyclic collector, whose full passes stalled frames by 100-200 ms while an answer
-        # streamed (benchmarks/bench_tui.py).
-        gc.freeze()
+    # --- keys ------------------------------------------------------------------------------------
 
-    def show_offline_note(self) -> None:
-        """Offline answers: said in the status line always, in a short toast once per install;
-        F1 has the whole note."""
-        status = self.query_one(StatusLine)
-        status.answerer = f"{status.answerer} (no API key; F1)"
-        if self.ui_state.first_time("offline-answers"):
-            self.notify(
-                "No ANTHROPIC_API_KEY: answers quote your documents. F1 says how to get Claude's.",
-                title="Offline answers",
-                timeout=8,
-                markup=False,
+    def _apply_keymap(self) -> None:
+        known = binding_ids([MainScreen, *(widget for _, widget in MainScreen.WIDGET_KEYS)])
+        unknown = sorted(set(self.settings.keys) - known)
+        if unknown:
+            self.start_notes.append(
+                f"Unknown actions in [keys] of the config: {', '.join(unknown)}. "
+                f"Known: {', '.join(sorted(known))}."
+            )
+        keymap = {k: v for k, v in self.settings.keys.items() if k in known}
+        self.set_keymap(keymap)
+        # a rebound key also works (and is listed) while typing, unless typing needs it
+        free, kept = split_keymap(keymap)
+        prioritise(self.main, free)
+        if kept:
+            self.start_notes.append(
+                f"While typing a question the query box keeps {', '.join(kept)}; "
+                "those keys act from the other panes."
             )
 
-    def on_splitter_dragged(self, message: Splitter.Dragged) -> None:
-        self.set_documents_width(self.size.width - message.screen_x - 1)
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._last_key_at = time.monotonic()  # (read by the answer worker: typing_now)
+            if self.screen is self.main and not isinstance(self.focused, TextArea | Input):
+                self.main.typing_goes_to_the_box(event)
+        await super().on_event(event)
 
-    def _offer_demo(self, problem: str) -> None:
-        try:
-            demo = demo_corpus_path()
-        except ConfigError:
-            self.notify(terminal_safe(problem), title="Index", severity="warning", markup=False)
-            return
+    def typing_now(self) -> bool:
+        """Whether the user is typing (a key within `TYPING_WINDOW_S`): typing comes first."""
+        return time.monotonic() - self._last_key_at < TYPING_WINDOW_S
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.start_ingest([str(demo)])
+    # --- the theme -------------------------------------------------------------------------------
 
-        self.push_screen(
-            ConfirmScreen(
-                f"{terminal_safe(problem)}\n\n"
-                "Ingest the bundled demo corpus (about atlas-tui itself) now?",
-                yes="Ingest the demo",
-                no="Not now",
-            ),
-            answered,
-        )
-
-    # --- citations, documents, preview ---------------------------------------------------------
-
-    def on_citation_selected(self, message: CitationSelected) -> None:
-        record = self._record(message.turn_id)
-        pane = self.query_one(DocumentsPane)
-        if record is None:
-            return
-        if pane.turn_id != record.turn_id:
-            pane.show(record.turn_id, record.documents, record.cited)
-        if not pane.select_number(message.number):
-            self.notify(f"The answer cites [{message.number}], which was not retrieved.")
-            return
-        self._citation = (record.turn_id, message.number)
-        self._show_documents(True)
-        self.label_documents()
-        pane.focus()
-
-    @on(DocumentsPane.PreviewRequested)
-    def _open_preview(self, message: DocumentsPane.PreviewRequested) -> None:
-        record = self._record(message.turn_id)
-        if record is None or not 1 <= message.number <= len(record.documents):
-            return
-        passage = record.documents[message.number - 1]
-        cited = [c.cited_text for c in record.citations if c.number == message.number]
-        self.push_screen(
-            PreviewScreen(
-                message.number, passage, record.question, cited, self.client.document_text
-            )
-        )
-
-    # --- actions ---------------------------------------------------------------------------------
-
-    def action_help(self) -> None:
-        rows: list[tuple[str, str]] = []
-        for active in self.screen.active_bindings.values():
-            if active.binding.description and active.node is self:
-                description = active.binding.description
-                if active.binding.action == "command_palette":
-                    description = "Command palette"  # Textual's own terse footer label
-                rows.append((self.get_key_display(active.binding), description))
-        self.push_screen(HelpScreen(rows, no_key_note() if self._key_note_shown else ""))
-
-    def _show_documents(self, show: bool) -> None:
-        self.query_one(DocumentsPane).display = show
-
-    def action_toggle_documents(self) -> None:
-        pane = self.query_one(DocumentsPane)
-        pane.display = not pane.display
-        if not pane.display and pane.has_focus:
-            self.query_one(QueryBox).focus()
-
-    def action_cycle_mode(self) -> None:
-        index = SEARCH_MODES.index(self.search_mode) if self.search_mode in SEARCH_MODES else -1
-        self.set_mode(SEARCH_MODES[(index + 1) % len(SEARCH_MODES)])
-
-    def set_mode(self, mode: str) -> None:
-        self.search_mode = mode
-        self.query_one(StatusLine).mode = mode
-        self.notify(f"Retrieval mode: {mode}")
-
-    def action_source_filter(self) -> None:
-        def chosen(value: str | None) -> None:
-            if value is None:
+    def _set_start_theme(self, configured: str) -> None:
+        """The theme picked in the palette last time, unless the config names another one."""
+        theme = self.ui_state.theme_for(configured)
+        for candidate in dict.fromkeys((theme, configured)):
+            if candidate in self.available_themes:
+                self.theme = candidate
                 return
-            self.source_filter = value
-            self.query_one(StatusLine).source = value
-            self.notify(
-                f"Source filter: {value}" if value else "Source filter cleared.", markup=False
-            )
+            self.start_notes.append(f"Unknown theme “{candidate}”: using {self.theme}.")
 
-        self.push_screen(
-            PromptScreen(
-                "Only search sources matching (a glob; empty clears):",
-                self.source_filter,
-                "docs/*.md",
-            ),
-            chosen,
+    def _theme_picked(self, theme: object) -> None:
+        self.ui_state.remember_theme(self.theme, self.settings.theme)
+
+    # --- toasts, the editor, the palette ---------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast, keeping at most MAX_TOASTS on screen so they never stack over the answer.
+        Every toast, from any screen, passes the one terminal filter: a session title or a file
+        name in a message must not reach the terminal as an escape sequence. Each is kept in
+        `notices` too (what the app said, newest last)."""
+        shown = Notification(
+            terminal_safe(message),
+            terminal_safe(title),
+            severity,
+            self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
+            markup=markup,
         )
+        self.notices.append(shown)
+        if severity != "error" and self.screen is self.main:
+            self.main.post_message(Flash(shown))  # in the status line if it fits, else a toast
+        else:
+            self.toast(shown)
 
-    def action_focus_query(self) -> None:
-        self.screen.set_focus(self.query_one(QueryBox))  # now: keys already typed follow it
+    def toast(self, notification: Notification) -> None:
+        """Show a notification as a toast (thread-safe, as App.notify)."""
+        self.post_message(Notify(notification))
+        self.call_later(self._trim_toasts)  # after the notification is added
 
-    def action_focus_transcript(self) -> None:
-        self.screen.set_focus(self.query_one(Transcript))
+    def clear_notifications(self) -> None:
+        """Every notice gone: the toasts, and the one in the status line."""
+        super().clear_notifications()
+        if self.main.is_mounted:
+            self.main.status.unflash()
 
-    def action_focus_documents(self) -> None:
-        self._show_documents(True)
-        self.screen.set_focus(self.query_one(DocumentsPane))
+    def _trim_toasts(self) -> None:
+        for old in list(self._notifications)[:-MAX_TOASTS]:
+            self._unnotify(old)
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def on_edit_requested(self, message: EditRequested) -> None:
+        """e in the documents pane or a preview: the passage in $EDITOR, the app suspended."""
+        open_in_editor(self, message.passage)
+
+    def get_system_commands(self, screen: Screen) -> list[SystemCommand]:  # type: ignore[override]
+        commands = []
         for command in super().get_system_commands(screen):
             if command.title == "Screenshot":  # ours asks where, and says why it failed
                 command = SystemCommand(command.title, command.help, self.action_screenshot_to)
-            yield command
-        if screen is not self.screen_stack[0]:
-            return  # the main screen's commands act on the main screen only
-        yield from self.session_commands()
-        yield from self.peers_commands()
-        yield SystemCommand("Ingest a folder", "Add files to the index", self.action_ingest)
-        yield SystemCommand(
-            "Ingest the demo corpus", "Index the bundled demo documents", self._ingest_demo
-        )
-        for mode in SEARCH_MODES:
-            yield SystemCommand(
-                f"Retrieval mode: {mode}",
-                f"Search the index by {mode}",
-                lambda mode=mode: self.set_mode(mode),
-            )
-        yield SystemCommand(
-            "Source filter", "Only search sources matching a glob", self.action_source_filter
-        )
-        yield SystemCommand(
-            "Toggle documents pane", "Show or hide the documents", self.action_toggle_documents
-        )
-        yield SystemCommand(
-            "Copy answer", "Copy the last answer with its sources", self.action_copy_answer
-        )
-        yield SystemCommand(
-            "Save answer to a file",
-            "Write the answer and its sources as Markdown",
-            self.action_save_answer,
-        )
-        yield SystemCommand("Regenerate", "Answer the last question again", self.action_regenerate)
+            commands.append(command)
+        if screen is self.main:  # the main screen's commands act on the main screen only
+            commands += main_commands(self.main)
+        return commands
+
+    def action_screenshot_to(self) -> None:
+        def write(path: object) -> None:
+            path.write_text(self.export_screenshot(), encoding="utf-8")  # type: ignore[attr-defined]
+
+        default = documents_dir() / "atlas-tui-screenshot.svg"
+        ask_path(self, "Save an SVG screenshot to:", default, write, "Screenshot saved")
 
     # --- leaving ---------------------------------------------------------------------------------
 
@@ -381,13 +229,11 @@ class AtlasApp(PeersMixin, IngestingMixin, SavingMixin, NavigationMixin):
 
     def release_workers(self) -> None:
         """Make every thread worker return promptly: a stalled stream must not hang the exit."""
-        self._stop.set()
-        self._stop_ingest.set()
-        self._cancel_run()
+        self.main.release_workers()
 
     def on_unmount(self) -> None:
         self.release_workers()
-        self.keeper.close()  # after the answer being recorded (if any) is stored
+        self.conversation.close()  # after the answer being recorded (if any) is stored
 
 
 def run_app(

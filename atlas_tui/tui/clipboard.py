@@ -10,9 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, replace
-
-from atlas_tui.tui.turns import TurnRecord, source_line, turn_markdown
+from dataclasses import dataclass
 
 TIMEOUT_S = 2.0
 
@@ -57,14 +55,3 @@ def system_copy(text: str, tools: list[list[str]] | None = None) -> Copied:
         else:
             return Copied(command[0])
     return Copied("", "; ".join(problems))
-
-
-def copy_text(turn: TurnRecord) -> str:
-    """The turn as Markdown, listing only the sources its answer cites (by their numbers)."""
-    text = turn_markdown(replace(turn, documents=()))
-    cited = [n for n in sorted(turn.cited) if 1 <= n <= len(turn.documents)]
-    if cited:
-        text += "\nSources:\n\n" + "".join(
-            f"- {source_line(n, turn.documents[n - 1])}\n" for n in cited
-        )
-    return text

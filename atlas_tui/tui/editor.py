@@ -1,7 +1,8 @@
-"""Open a passage's file in the user's editor ($VISUAL, else $EDITOR) at the passage's line.
+"""The user's editor ($VISUAL, else $EDITOR): a passage's file opened at the passage's line, or a
+question written there (the query box's ctrl+e).
 
 The app is suspended while the editor runs (it owns the terminal); a missing editor, file or
-terminal gives a one-line notice instead.
+terminal gives a one-line notice instead (toasts pass the app's terminal filter).
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import tempfile
 from pathlib import Path
 
 from textual.app import App, SuspendNotSupported
 from textual.message import Message
 
-from atlas_tui.safety import terminal_safe
 from atlas_tui.types import Passage
 
 # Editors that take `FILE:LINE` after a flag rather than `+LINE FILE`.
@@ -49,20 +50,33 @@ def open_in_editor(app: App[object], passage: Passage) -> None:
     """Run the editor on the passage's file, the app suspended meanwhile; notices on failure."""
     path = passage.path
     if not Path(path).is_file():
-        app.notify(
-            f"The file is not there any more: {terminal_safe(path)}",
-            severity="warning",
-            markup=False,
-        )
+        app.notify(f"The file is not there any more: {path}", severity="warning", markup=False)
         return
-    command = editor_command(path, passage.line_start)
+    run_editor(app, path, passage.line_start)
+
+
+def edit_text(app: App[object], text: str) -> str | None:
+    """`text` as written in the editor (a temporary Markdown file, removed after); None when the
+    editor could not run or did not finish well (a notice says why)."""
+    with tempfile.TemporaryDirectory(prefix="atlas-question-") as folder:
+        path = Path(folder) / "question.md"
+        path.write_text(text, encoding="utf-8")
+        if not run_editor(app, str(path)):
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+
+
+def run_editor(app: App[object], path: str, line: int = 0) -> bool:
+    """Run the editor on `path` (at `line`), the app suspended meanwhile; False (after a
+    notice) when there is none, it could not run or it failed."""
+    command = editor_command(path, line)
     if not command:
         app.notify(
             "No editor is set: set $VISUAL or $EDITOR (e.g. export EDITOR=vim).",
             severity="warning",
             markup=False,
         )
-        return
+        return False
     try:
         try:
             with app.suspend():
@@ -70,7 +84,7 @@ def open_in_editor(app: App[object], passage: Passage) -> None:
         except SuspendNotSupported:
             if not app.is_headless:
                 app.notify("This terminal cannot hand over to an editor.", severity="warning")
-                return
+                return False
             # no terminal to hand over (tests): run it detached from one
             result = subprocess.run(
                 command,
@@ -81,15 +95,13 @@ def open_in_editor(app: App[object], passage: Passage) -> None:
                 timeout=60,
             )
     except (OSError, subprocess.SubprocessError) as error:
-        app.notify(
-            f"Cannot run the editor {terminal_safe(command[0])!r}: {terminal_safe(str(error))}",
-            severity="error",
-            markup=False,
-        )
-        return
+        app.notify(f"Cannot run the editor {command[0]!r}: {error}", severity="error", markup=False)
+        return False
     if result.returncode != 0:
         app.notify(
-            f"The editor {terminal_safe(command[0])!r} exited with status {result.returncode}.",
+            f"The editor {command[0]!r} exited with status {result.returncode}.",
             severity="warning",
             markup=False,
         )
+        return False
+    return True

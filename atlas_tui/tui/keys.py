@@ -7,13 +7,15 @@ box's there, and the app says so once at start-up.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
-from textual.binding import Binding, BindingsMap
+from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.keys import _character_to_key
 from textual.widgets import TextArea
 
-from atlas_tui.tui.widgets.query_box import NEWLINE_KEYS
+from atlas_tui.tui.widgets.query_box import NEWLINE_KEYS, QueryBox
 
 # Text-area actions an app key may take over: each has another way (the terminal's own
 # selection and copy, the mouse) or is rarely needed while typing a question.
@@ -23,7 +25,7 @@ TYPING_KEYS = frozenset({"enter", "tab", "shift+tab", "escape", *NEWLINE_KEYS})
 
 def _text_area_keys() -> dict[str, str]:
     keys: dict[str, str] = {}
-    for binding in TextArea.BINDINGS:
+    for binding in [*TextArea.BINDINGS, *QueryBox.BINDINGS]:  # the box's own last: they win
         if not isinstance(binding, Binding):
             continue
         action = binding.action.split("(")[0]
@@ -47,8 +49,19 @@ def typing_use(key: str) -> str | None:
     return TEXT_AREA_KEYS.get(normalised)
 
 
-def prioritise(bindings: BindingsMap, ids: set[str]) -> None:
-    """Make the bindings with these ids priority bindings (in place)."""
+def bindings_of(owners: Iterable[type[DOMNode]]) -> list[Binding]:
+    """The bindings these classes declare, in order."""
+    return [b for owner in owners for b in owner.BINDINGS if isinstance(b, Binding)]
+
+
+def binding_ids(owners: Iterable[type[DOMNode]]) -> set[str]:
+    """The ids a config's [keys] may rebind: those of the bindings these classes declare."""
+    return {b.id for b in bindings_of(owners) if b.id}
+
+
+def prioritise(node: DOMNode, ids: set[str]) -> None:
+    """Make the node's bindings with these ids priority bindings (in place)."""
+    bindings = node._bindings
     for key, key_bindings in bindings.key_to_bindings.items():
         bindings.key_to_bindings[key] = [
             replace(b, priority=True) if b.id in ids else b for b in key_bindings

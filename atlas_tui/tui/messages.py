@@ -1,14 +1,19 @@
-"""Messages between the workers and the widgets (the data flow of one question, in DESIGN.md).
+"""Messages between the workers and the widgets (the data flow of one question, in
+docs/architecture.md).
 
 Workers post these with `post_message` (thread-safe and cheap); widgets react to them only.
 """
 
 from __future__ import annotations
 
-from textual.message import Message
+from typing import TYPE_CHECKING
 
-from atlas_tui.query import Done, Failed
-from atlas_tui.types import Passage
+from textual.message import Message
+from textual.notifications import Notification
+
+if TYPE_CHECKING:
+    from atlas_tui.conversation import Answer
+    from atlas_tui.query import Event
 
 
 class QuerySubmitted(Message):
@@ -19,39 +24,29 @@ class QuerySubmitted(Message):
         self.text = text
 
 
-class DocumentsRetrieved(Message):
+class AnswerEvent(Message):
+    """An event of an answer, from its worker; the handler lets the answer `take` it."""
+
+    def __init__(self, answer: Answer, event: Event) -> None:
+        super().__init__()
+        self.answer = answer
+        self.event = event
+
+
+class DocumentsRetrieved(AnswerEvent):
     """Retrieval returned, before the first token: the documents fill the pane."""
 
-    def __init__(self, turn_id: int, documents: tuple[Passage, ...], retrieval_ms: float) -> None:
-        super().__init__()
-        self.turn_id = turn_id
-        self.documents = documents
-        self.retrieval_ms = retrieval_ms
+
+class AnswerDelta(AnswerEvent):
+    """A batch of answer text (a `Delta` of the text streamed since the last one)."""
 
 
-class AnswerDelta(Message):
-    """A batch of answer text (already cleaned of control characters)."""
-
-    def __init__(self, turn_id: int, text: str) -> None:
-        super().__init__()
-        self.turn_id = turn_id
-        self.text = text
+class AnswerDone(AnswerEvent):
+    """The answer finished (`Done`)."""
 
 
-class AnswerDone(Message):
-    def __init__(self, turn_id: int, done: Done) -> None:
-        super().__init__()
-        self.turn_id = turn_id
-        self.done = done
-
-
-class AnswerFailed(Message):
-    """The answer stopped: an error, or the user cancelled (`failed.cancelled`)."""
-
-    def __init__(self, turn_id: int, failed: Failed) -> None:
-        super().__init__()
-        self.turn_id = turn_id
-        self.failed = failed
+class AnswerFailed(AnswerEvent):
+    """The answer stopped (`Failed`): an error, or the user cancelled."""
 
 
 class ClientReady(Message):
@@ -95,12 +90,22 @@ class IndexSized(Message):
 
 
 class CitationSelected(Message):
-    """A citation [n] in an answer was clicked: highlight document n of that turn."""
+    """A citation [n] of an answer was picked (clicked: `focus`, or stepped to with ] and [):
+    highlight document n of that turn."""
 
-    def __init__(self, turn_id: int, number: int) -> None:
+    def __init__(self, turn_id: int, number: int, *, focus: bool) -> None:
         super().__init__()
         self.turn_id = turn_id
         self.number = number
+        self.focus = focus
+
+
+class AnswerShown(Message):
+    """Another of a turn's answers was put on screen (< and >): its documents follow."""
+
+    def __init__(self, turn_id: int) -> None:
+        super().__init__()
+        self.turn_id = turn_id
 
 
 class SessionChanged(Message):
@@ -113,3 +118,11 @@ class SessionProblem(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class Flash(Message):
+    """A notice for the main screen: one line in the status line if it fits, else a toast."""
+
+    def __init__(self, notification: Notification) -> None:
+        super().__init__()
+        self.notification = notification

@@ -1,4 +1,4 @@
-"""The worker side of streaming: clean untrusted deltas, link citations, batch UI updates."""
+"""The worker side of streaming: batch the answer's deltas into UI updates; link citations."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-
-from atlas_tui.safety import terminal_safe
 
 BATCH_SECONDS = 0.033  # at most ~30 UI updates a second, however fast the tokens come
 MAX_HOLD_SECONDS = 0.25  # while the user types, at least 4 updates a second still
@@ -20,17 +18,14 @@ def link_citations(markdown: str) -> str:
     return CITATION.sub(r"[\[\1\]](cite:\1)", markdown)
 
 
-def cited_numbers(answer: str) -> set[int]:
-    return {int(n) for n in CITATION.findall(answer)}
-
-
 class DeltaBatcher:
     """Collects deltas in the worker and emits them at most every `interval` seconds.
 
     The first delta is emitted at once (time to first token is what a person feels); later ones
     are emitted by a ticker thread, so text keeps appearing even while the stream stalls. A
-    trailing, still-open `[n` is held back so a citation split across deltas is linked whole. Use
-    as a context manager: leaving it stops the ticker and emits what is left.
+    trailing, still-open `[n` is held back so a citation split across deltas is linked whole (by
+    `link_citations`, where the batch is shown). Use as a context manager: leaving it stops the
+    ticker and emits what is left.
 
     Typing comes first: while `typing()` says a key was just pressed, the ticker holds the text
     (up to `max_hold` seconds), so the frame that shows the key is not queued behind the relayout
@@ -46,7 +41,7 @@ class DeltaBatcher:
         max_hold: float = MAX_HOLD_SECONDS,
     ) -> None:
         self.interval, self.max_hold = interval, max_hold
-        self.total = ""  # everything fed, cleaned
+        self._fed = False
         self._emit = emit
         self._typing = typing
         self._released_at = time.monotonic()
@@ -69,10 +64,8 @@ class DeltaBatcher:
         self._release(final=True)
 
     def feed(self, text: str) -> None:
-        text = terminal_safe(text)
         with self._lock:
-            first = not self.total
-            self.total += text
+            first, self._fed = not self._fed, True
             self._pending += text
         if first:
             self._release(final=False)
@@ -91,4 +84,4 @@ class DeltaBatcher:
             self._pending = held
             self._released_at = time.monotonic()
             if ready:
-                self._emit(link_citations(ready))
+                self._emit(ready)

@@ -70,8 +70,8 @@ def test_an_unknown_session_fails_before_serving(tmp_path: Path) -> None:
 
 
 def test_the_app_command_passes_the_tui_options_on() -> None:
-    from atlas_tui.cli import build_parser
-    from atlas_tui.serve import app_command
+    from atlas_tui.cli.main import build_parser
+    from atlas_tui.cli.serve import app_command
 
     args = build_parser().parse_args(
         ["serve", "--db", "/data/my index", "--collection", "notes", "--mode", "keyword", "--new"]

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
 
 import pytest
 
 from atlas_tui import errors
-from atlas_tui.generation import Completed, GenerationEvent, TextDelta
-from atlas_tui.generation.prompts import DEFAULT_SYSTEM_PROMPT
+from atlas_tui.config import Settings
+from atlas_tui.endpoints import Endpoint
+from atlas_tui.generation import Completed, TextDelta
+from atlas_tui.generation.anthropic import ClaudeAnswerer
+from atlas_tui.generation.prompts import DEFAULT_SYSTEM_PROMPT, select_passages
 from atlas_tui.types import Passage, Turn, Usage
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply, closed_port_url
-
-
-def collect(events: Iterable[GenerationEvent]) -> tuple[str, list[TextDelta], list[Completed]]:
-    deltas: list[TextDelta] = []
-    done: list[Completed] = []
-    for event in events:
-        (deltas if isinstance(event, TextDelta) else done).append(event)  # type: ignore[arg-type]
-    return "".join(d.text for d in deltas), deltas, done
+from tests.generation.helpers import collect
 
 
 def test_request_carries_model_prompt_search_results_question_and_history(
@@ -411,3 +406,17 @@ def test_cancel_while_the_sdk_waits_to_retry_stops_the_retry(
 
     assert stream.join(5), "the reader thread did not finish"
     assert len(fake_anthropic.requests) == 1  # the retry was never sent
+
+
+def test_a_sessions_answer_length_and_temperature_reach_the_request(claude, passages) -> None:
+    """max_tokens caps any model's answer; a temperature goes to an endpoint's server only
+    (Anthropic's Messages API, and its SDK, take none)."""
+    answerer = claude(max_answer_tokens=1024)
+    chosen = select_passages(passages, 10_000)
+    plain = answerer.request("q", chosen)
+    assert plain["max_tokens"] == 1024 and "extra_body" not in plain
+    capped = answerer.request("q", chosen, max_tokens=300, temperature=0.2)
+    assert capped["max_tokens"] == 300 and "extra_body" not in capped  # Claude: no temperature
+    local = ClaudeAnswerer(Settings(), Endpoint("ollama", "http://127.0.0.1:9", ("qwen3",)))
+    sent = local.request("q", chosen, temperature=0.2)
+    assert sent["extra_body"] == {"temperature": 0.2} and sent["max_tokens"] == 1024

@@ -14,7 +14,7 @@ from atlas_tui.generation import Completed, TextDelta
 from atlas_tui.generation.anthropic import ClaudeAnswerer
 from atlas_tui.types import Citation, Passage, Usage
 from tests.fake_anthropic import Block, Cite, FakeAnthropic, Reply, closed_port_url
-from tests.generation.test_anthropic import collect
+from tests.generation.helpers import collect
 
 NO_HINT = ""  # nothing to do but ask again: how to ask is the front end's to say
 MODEL_HINT = "Check the model name (ATLAS_DEFAULT_MODEL) and ANTHROPIC_BASE_URL."
@@ -148,13 +148,13 @@ def test_each_http_error_reads_exactly(
             "rate_limit_error",
             errors.RateLimitError,
             "Rate limited by the API: Scripted error.",
-            None,
+            errors.RateLimitError.hint,
         ),
         (
             "overloaded_error",
             errors.OverloadedError,
             "The API is overloaded: Scripted error.",
-            None,
+            errors.OverloadedError.hint,
         ),
         (
             "api_error",
@@ -179,8 +179,7 @@ def test_an_error_event_mid_answer_reads_exactly(
         collect(claude(max_retries=2).stream("q", passages))
 
     assert caught.value.message == message
-    if hint is not None:
-        assert caught.value.hint == hint
+    assert caught.value.hint == hint
     assert caught.value.partial_text == "Half"
 
 

@@ -72,6 +72,25 @@ def test_an_answer_within_its_bounds_is_untouched(
     assert (text, error) == ("a" * 60 + "b" * 4, None)
 
 
+def test_a_sessions_own_answer_length_sets_the_bound_instead_of_max_answer_tokens(
+    claude, fake_anthropic: FakeAnthropic, passages: list[Passage]
+) -> None:
+    # A session asking for more than the config's max_answer_tokens gets all of it ...
+    fake_anthropic.script(Reply.text("a" * 100))
+    answerer = claude(max_answer_tokens=4, answer_timeout=30)
+    assert read(answerer.stream("q", passages, max_tokens=8)) == ("a" * 100, None)
+    # ... and one asking for less is cut at its own length, which the error names.
+    fake_anthropic.script(Reply.text("b" * 100))
+    text, error = read(answerer.stream("q", passages, max_tokens=2))
+    assert text == "b" * 32
+    assert isinstance(error, AnswerCutOff)
+    assert error.message == (
+        "The answer was cut off at 32 characters: the server sent more than this session's "
+        "answer length asks for."
+    )
+    assert error.hint == "Raise the session's answer length if answers are meant to be this long."
+
+
 # --- exactly, over a scripted stream --------------------------------------------------------------
 
 

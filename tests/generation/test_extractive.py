@@ -6,20 +6,10 @@ import pytest
 
 from atlas_tui.config import Settings
 from atlas_tui.errors import CancelledError_
-from atlas_tui.generation import Completed, TextDelta, make_answerer
+from atlas_tui.generation import TextDelta, make_answerer
 from atlas_tui.generation.extractive import NOTHING_ANSWERS, NOTHING_RETRIEVED, ExtractiveAnswerer
 from atlas_tui.types import Passage
-
-
-def answer(
-    question: str, passages: list[Passage], encode=None, **settings
-) -> tuple[str, list[TextDelta]]:
-    answerer = ExtractiveAnswerer(Settings(**settings), encode)
-    events = list(answerer.stream(question, passages))
-    assert isinstance(events[-1], Completed)
-    deltas = [e for e in events[:-1] if isinstance(e, TextDelta)]
-    assert len(deltas) == len(events) - 1
-    return "".join(d.text for d in deltas), deltas
+from tests.generation.helpers import answer, cited
 
 
 def test_quotes_the_relevant_sentences_with_their_citations(passages: list[Passage]) -> None:
@@ -134,10 +124,6 @@ def test_hard_wrapped_prose_is_quoted_as_whole_sentences(make_passage) -> None:
 
 
 # --- what a reader notices: whole excerpts, fewer quotes, document order, honest misses ---------
-
-
-def cited(deltas: list[TextDelta]) -> list[int]:
-    return [c.number for d in deltas for c in d.citations[:1]]
 
 
 def test_a_lead_in_is_quoted_with_the_code_block_it_introduces(make_passage, encode) -> None:

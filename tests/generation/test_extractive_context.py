@@ -14,7 +14,7 @@ from atlas_tui.config import Settings
 from atlas_tui.generation.extractive import MAX_CANDIDATES, ExtractiveAnswerer, candidates, score
 from atlas_tui.generation.prompts import select_passages
 from atlas_tui.query import AtlasQuery
-from tests.generation.test_extractive import answer, cited
+from tests.generation.helpers import answer, cited
 
 
 def test_a_code_block_under_its_heading_is_quoted_with_the_sentence_explaining_it(

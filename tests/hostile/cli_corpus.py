@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import unicodedata
 
+from atlas_tui.sessions import SessionStore
+from atlas_tui.types import Citation, Passage
+
 # One sample of each kind of sequence or character that acts on a terminal or disguises text.
 ESCAPES = {
     "CSI": "\x1b[31mred\x1b[0m \x1b[2J\x1b[H",
@@ -42,3 +45,33 @@ def unsafe(output: bytes) -> list[str]:
     """The dangerous characters in a program's output (which must be valid UTF-8)."""
     text = output.decode("utf-8")
     return sorted({f"U+{ord(c):04X}" for c in text if dangerous(c)})
+
+
+def hostile_turn(store: SessionStore) -> str:
+    """A session whose every stored field carries every escape, as a hostile answer would."""
+    session_id = store.create_session()
+    turn = store.begin_turn(session_id, f"Quokka {EVERY_ESCAPE} question?")
+    source = f"{NEWLINE_NAME} {EVERY_ESCAPE}.md"
+    store.set_documents(
+        turn,
+        [
+            Passage(
+                chunk_id="c1",
+                text=f"Quokka passage {EVERY_ESCAPE}",
+                source=source,
+                root="/corpus",
+                title=f"Title {EVERY_ESCAPE}",
+                heading=f"Heading {EVERY_ESCAPE}",
+                score=0.9,
+            )
+        ],
+    )
+    store.finish_turn(
+        turn,
+        f"The quokka answer {EVERY_ESCAPE} [1].",
+        [Citation(number=1, chunk_id="c1", cited_text=f"Quokka passage {EVERY_ESCAPE}")],
+        answerer=f"answerer {EVERY_ESCAPE}",
+        status="failed",
+        error=f"error {EVERY_ESCAPE}",
+    )
+    return session_id

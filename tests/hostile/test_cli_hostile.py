@@ -15,9 +15,15 @@ from pathlib import Path
 import pytest
 
 from atlas_tui.sessions import SessionStore
-from atlas_tui.types import Citation, Passage
 from tests.corpus import write_files
-from tests.hostile.cli_corpus import ESCAPES, EVERY_ESCAPE, FAKE_LINE, NEWLINE_NAME, unsafe
+from tests.hostile.cli_corpus import (
+    ESCAPES,
+    EVERY_ESCAPE,
+    FAKE_LINE,
+    NEWLINE_NAME,
+    hostile_turn,
+    unsafe,
+)
 
 TIMEOUT = 180
 
@@ -60,36 +66,6 @@ class World:
             check=False,
         )
         return Run(argv, done.returncode, done.stdout, done.stderr)
-
-
-def hostile_turn(store: SessionStore) -> str:
-    """A session whose every stored field carries every escape, as a hostile answer would."""
-    session_id = store.create_session()
-    turn = store.begin_turn(session_id, f"Quokka {EVERY_ESCAPE} question?")
-    source = f"{NEWLINE_NAME} {EVERY_ESCAPE}.md"
-    store.set_documents(
-        turn,
-        [
-            Passage(
-                chunk_id="c1",
-                text=f"Quokka passage {EVERY_ESCAPE}",
-                source=source,
-                root="/corpus",
-                title=f"Title {EVERY_ESCAPE}",
-                heading=f"Heading {EVERY_ESCAPE}",
-                score=0.9,
-            )
-        ],
-    )
-    store.finish_turn(
-        turn,
-        f"The quokka answer {EVERY_ESCAPE} [1].",
-        [Citation(number=1, chunk_id="c1", cited_text=f"Quokka passage {EVERY_ESCAPE}")],
-        answerer=f"answerer {EVERY_ESCAPE}",
-        status="failed",
-        error=f"error {EVERY_ESCAPE}",
-    )
-    return session_id
 
 
 @pytest.fixture(scope="module")

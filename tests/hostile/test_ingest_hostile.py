@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from atlas_tui.cli.progress import WAITING
 from atlas_tui.config import Settings
 from atlas_tui.errors import ConfigError, IndexError_, IngestError
 from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.faults import explain
 from atlas_tui.knowledge.store import Store
 from atlas_tui.knowledge.writer_lock import writer_lock
-from atlas_tui.progress import WAITING
+from tests.cli_run import atlas as run_atlas
 from tests.corpus import write_files
 from tests.hostile.corpus import DEEP_LEVELS, MARKER, hostile_corpus
-from tests.test_cli import atlas as run_atlas
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -143,7 +143,7 @@ def test_over_the_size_cap_loses_its_chunks(tmp_path: Path, embedder) -> None:
     assert [s.reason for s in report.removed] == [
         "removed: now too large (1,241 bytes; the limit is 1,000)"
     ]
-    from atlas_tui.progress import format_report
+    from atlas_tui.cli.progress import format_report
 
     assert "big.md: removed: now too large" in format_report(report)
     with pytest.raises(Exception, match="holds no documents"):

@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
 from pathlib import Path
 
 from atlas_tui.sessions import SessionStore
-from tests.hostile.cli_corpus import unsafe
-from tests.hostile.test_cli_hostile import hostile_turn
-from tests.test_e2e_tmux import COMMAND, EXIT_LINE, Terminal, pytestmark, terminal  # noqa: F401
+from tests.hostile.cli_corpus import hostile_turn, unsafe
+from tests.tmux import COMMAND, EXIT_LINE, Terminal, requires_tmux
+
+pytestmark = requires_tmux
 
 # What Textual draws with: CSI sequences, and OSC 22 for the mouse pointer's shape.
 TEXTUAL = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\]22;[a-z-]*(?:\x07|\x1b\\)")
 
 
 def test_hostile_session_and_search_write_no_foreign_escape(
-    terminal: Terminal,  # noqa: F811 - the e2e fixture, imported above
-    tmp_path: Path,
+    terminal: Terminal, tmp_path: Path
 ) -> None:
     with SessionStore(terminal.env["ATLAS_SESSIONS_PATH"]) as store:
         session_id = hostile_turn(store)
@@ -35,22 +34,16 @@ def test_hostile_session_and_search_write_no_foreign_escape(
     terminal.wait_for(lambda s: "quokka answer" in s, "the hostile session reopened")
 
     terminal.send("C-l")  # the sessions screen: titles and match snippets from the DB
-    terminal.wait_for(lambda s: "Last used" in s, "the sessions screen")
+    terminal.wait_for(lambda s: "Last used" in s and "Search" in s, "the sessions screen")
+    terminal.send("/")  # keys wait in the terminal until the app reads them: none is lost
+    terminal.send("quokka", literal=True)
     typed = lambda s: any("▊" in line and "quokka" in line for line in s.splitlines()[:4])  # noqa: E731
-    for _ in range(5):  # keys sent while the screen still mounts may land before its search box
-        terminal.send("/")
-        time.sleep(0.5)
-        terminal.send("quokka", literal=True)
-        time.sleep(2)
-        if typed(terminal.screen()):
-            break
     terminal.wait_for(typed, "the search text typed")
-    time.sleep(1)  # let the matches and their snippets be drawn: no event to await in a foreign app
-    for _ in range(3):  # Esc leaves the search box first, then the screen
-        terminal.send("Escape")
-        time.sleep(0.5)
-        if "Last used" not in terminal.screen():
-            break
+    # the box, the title and the snippet of the match: the search ran and its rows are drawn
+    terminal.wait_for(lambda s: s.lower().count("quokka") >= 3, "the match and its snippet")
+    terminal.send("Escape")  # leaves the search box (clearing it) ...
+    terminal.wait_for(lambda s: not typed(s), "the search cleared")
+    terminal.send("Escape")  # ... then the screen
     terminal.wait_for(lambda s: "Last used" not in s, "the main screen again")
     terminal.send("C-q")
     terminal.wait_for(lambda s: bool(EXIT_LINE.search(s)), "the exit", timeout=30)

@@ -11,7 +11,7 @@ from atlas_tui.knowledge.base import KnowledgeBase
 from atlas_tui.knowledge.ingest import IngestProgress
 from atlas_tui.knowledge.store import Store
 from tests.corpus import write_files
-from tests.knowledge.test_loaders import run_script
+from tests.knowledge.helpers import run_script
 
 
 def test_first_ingest_indexes_and_embeds_everything(kb: KnowledgeBase, write_corpus) -> None:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import pickle
 import select
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import pytest
 from atlas_tui.knowledge.loaders import LoadError, discover, load_document
 from atlas_tui.knowledge.records import Skipped
 from tests.corpus import write_files
+from tests.knowledge.helpers import UNPRIVILEGED_TIMEOUT_S
 
 
 def found(items: list[Any], root: Path) -> list[str]:
@@ -218,9 +216,6 @@ def test_oversized_is_skipped_and_refused(tmp_path: Path) -> None:
         load_document(tmp_path / "big.txt", tmp_path, max_bytes=1000)
 
 
-UNPRIVILEGED_TIMEOUT_S = 120
-
-
 def as_unprivileged(function: Callable[[], Any], timeout: float = UNPRIVILEGED_TIMEOUT_S) -> Any:
     """Run `function` in a child process that dropped root (chmod 000 does not stop root).
 
@@ -254,22 +249,6 @@ def as_unprivileged(function: Callable[[], Any], timeout: float = UNPRIVILEGED_T
     if status == "error":
         raise value
     return value
-
-
-def run_script(script: str, *args: str) -> Any:
-    """Run `script` in a fresh interpreter (as root: it may import everything first, then drop
-    to nobody) that prints its result as JSON on its last line; return that result."""
-    repo = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        capture_output=True,
-        text=True,
-        timeout=UNPRIVILEGED_TIMEOUT_S + 60,
-        env={**os.environ, "PYTHONPATH": str(repo)},
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_permission_denied_file_and_folder(world_readable_dir: Path) -> None:

@@ -337,7 +337,7 @@ def test_the_tui_ingests_on_ray(
             await pilot.press("enter")
             status = app.query_one(StatusLine)
             await until(pilot, lambda: "index: 1 documents" in status.index, rounds=3000)
-            return status.index, [n.title for n in app._notifications]
+            return status.index, [n.title for n in app.notices]
 
     import faulthandler
 

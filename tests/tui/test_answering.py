@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import time
 
-from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.messages import AnswerDelta, DocumentsRetrieved
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.status import StatusLine
-from tests.fake_anthropic import Block, Cite, Reply, closed_port_url
-from tests.tui.helpers import ask, note, settled, until
+from tests.fake_anthropic import Block, Cite, Reply
+from tests.tui.helpers import QUESTION, ask, claude_app, note, settled, until
 
-QUESTION = "What is the trimodal methodology?"
 QUIT_BOUND_S = 10.0  # the stalled stream must not hold the exit (it would hang for minutes)
 
 
@@ -25,7 +23,7 @@ async def test_offline_answer_cites_documents_and_fills_the_pane(make_settings, 
         view = await ask(pilot, QUESTION)
         assert "trimodal methodology" in str(view.query_one(".question").render())
         await settled(pilot)
-        record = app.turns[-1]
+        record = app.conversation.turns[-1]
         assert record.status == "done"
         assert "bottom-up implementation" in record.answer
         # documents arrived before the first piece of answer
@@ -49,18 +47,14 @@ async def test_no_key_note_is_in_the_status_line_and_a_toast_once_per_install(
     for launch in range(2):
         app = AtlasApp(make_settings(), client=warm_client)
         async with app.run_test() as pilot:
-            await until(pilot, lambda app=app: app._key_note_shown)
+            status = app.query_one(StatusLine)
+            await until(pilot, lambda status=status: "no API key" in status.answerer)
             await ask(pilot, QUESTION)
             await settled(pilot)
-            notes = [n for n in app._notifications if "ANTHROPIC_API_KEY" in n.message]
+            notes = [n for n in app.notices if "ANTHROPIC_API_KEY" in n.message]
             assert len(notes) == (1 if launch == 0 else 0)
             assert all(len(n.message) < 100 for n in notes)  # two lines, not seven
             assert "no API key" in app.query_one(StatusLine).answerer
-
-
-def claude_app(make_settings, server) -> AtlasApp:
-    settings = make_settings(provider="auto", api_key="test-key", base_url=server.base_url)
-    return AtlasApp(settings, client=AtlasQuery(settings))
 
 
 async def test_claude_answer_streams_with_citations(make_settings, fake_anthropic):
@@ -76,7 +70,7 @@ async def test_claude_answer_streams_with_citations(make_settings, fake_anthropi
     async with app.run_test(size=(120, 40)) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        record = app.turns[-1]
+        record = app.conversation.turns[-1]
         assert record.status == "done", record.error
         assert record.answer.startswith("It combines three modes")
         assert "[1]" in record.answer and record.cited == {1}  # the one cited passage, marked
@@ -92,7 +86,7 @@ async def test_key_rejected_is_a_clear_notice(make_settings, fake_anthropic):
     async with app.run_test(size=(120, 40)) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        assert app.turns[-1].status == "failed"
+        assert app.conversation.turns[-1].status == "failed"
         assert note(view) == (  # each phrase once; no "regenerates": the same key fails again
             "The API rejected the key: invalid x-api-key\n"
             "Check ANTHROPIC_API_KEY; without a key atlas-tui answers offline (extractive)."
@@ -101,28 +95,13 @@ async def test_key_rejected_is_a_clear_notice(make_settings, fake_anthropic):
         assert app.query_one(DocumentsPane).documents
 
 
-async def test_offline_is_a_clear_notice(make_settings):
-    url = closed_port_url()
-    settings = make_settings(provider="auto", api_key="test-key", base_url=url, max_retries=0)
-    app = AtlasApp(settings, client=AtlasQuery(settings))
-    async with app.run_test(size=(120, 40)) as pilot:
-        view = await ask(pilot, QUESTION)
-        await settled(pilot)
-        said = note(view).splitlines()
-        assert said[0].startswith(f"Could not connect to {url}: ")
-        assert said[1:] == [
-            "Check the network and the address (ANTHROPIC_BASE_URL, or the endpoint's "
-            "base_url). ^r regenerates."
-        ]
-
-
 async def test_interrupted_stream_keeps_the_partial_answer(make_settings, fake_anthropic):
     fake_anthropic.script(Reply.text("The partial ", "answer", fault="drop"))
     app = claude_app(make_settings, fake_anthropic)
     async with app.run_test(size=(120, 40)) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        assert app.turns[-1].answer == "The partial answer"
+        assert app.conversation.turns[-1].answer == "The partial answer"
         assert "The partial answer" in view.answer.source
         assert note(view) == (
             "The connection dropped mid-answer.\nThe partial answer above is kept. ^r regenerates."
@@ -139,7 +118,7 @@ async def test_escape_cancels_a_stalled_answer_and_quit_does_not_hang(
         await until(pilot, lambda: "Half an answer" in view.answer.source)
         await pilot.press("escape")
         await settled(pilot)
-        assert app.turns[-1].status == "cancelled"
+        assert app.conversation.turns[-1].status == "cancelled"
         assert "Half an answer" in view.answer.source
         assert "Cancelled" in note(view)
         # a second stall, then quit while it stalls: the app must exit promptly

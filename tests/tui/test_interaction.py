@@ -35,7 +35,7 @@ async def test_query_box_enter_newline_and_recall(make_settings, warm_client):
         assert box.text == "a\nb"
         await pilot.press("enter")
         assert [m.text for m in seen.values()] == ["a\nb"] and box.text == ""
-        await until(pilot, lambda: app.turns[-1].status != "pending")
+        await until(pilot, lambda: app.conversation.turns[-1].status != "pending")
         await pilot.press("c", "enter")
         await pilot.press("up")
         assert box.text == "c"
@@ -79,7 +79,7 @@ async def test_documents_and_answers_are_shown_as_text(make_settings, warm_clien
         hostile = next(i for i, p in enumerate(pane.documents) if p.source == "hostile.md")
         prompt = pane.get_option_at_index(hostile).prompt
         assert "[bold]markup[/bold]" in str(prompt)  # shown literally, not interpreted
-        answer = app.turns[-1].answer
+        answer = app.conversation.turns[-1].answer
         assert "\x1b" not in answer and "\x07" not in answer
         assert "rich markup" in answer
 
@@ -89,10 +89,10 @@ async def test_regenerate_copy_new_session_toggle_and_mode(make_settings, warm_c
     async with app.run_test(size=(120, 40)) as pilot:
         await ask(pilot, "What is the trimodal methodology?")
         await settled(pilot)
-        first = app.turns[-1].answer
+        first = app.conversation.turns[-1].answer
         await pilot.press("ctrl+r")
         await settled(pilot)
-        assert len(app.turns) == 1 and app.turns[-1].answer == first
+        assert len(app.conversation.turns) == 1 and app.conversation.turns[-1].answer == first
         await pilot.press("ctrl+t")
         assert app.clipboard.startswith("## What is the trimodal methodology?")
         assert "[1] trimodal.md" in app.clipboard
@@ -102,9 +102,12 @@ async def test_regenerate_copy_new_session_toggle_and_mode(make_settings, warm_c
         await pilot.press("ctrl+b")
         assert pane.display
         await pilot.press("ctrl+s")
-        assert app.search_mode == "vector" and app.query_one(StatusLine).mode == "vector"
-        await app.run_action("new_session")
-        assert app.turns == [] and not app.query(TurnView)
+        assert (
+            app.conversation.retrieval.mode == "vector"
+            and app.query_one(StatusLine).mode == "vector"
+        )
+        await app.run_action("screen.new_session")
+        assert app.conversation.turns == [] and not app.query(TurnView)
         assert app.query_one(Transcript).query("#empty-hint")
 
 
@@ -118,7 +121,7 @@ async def test_help_lists_bindings_and_keys_are_rebindable(make_settings, warm_c
             done[id(message)] = message
 
     async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
-        assert any("bogus" in n.message for n in app._notifications)
+        assert any("bogus" in n.message for n in app.notices)
         await ask(pilot, "What is the trimodal methodology?")
         await settled(pilot)
         await until(pilot, lambda: len(done) == 1)
@@ -127,13 +130,13 @@ async def test_help_lists_bindings_and_keys_are_rebindable(make_settings, warm_c
         assert len(done) == 1
         await pilot.press("f9")  # the new one does (from the query box)
         await until(pilot, lambda: len(done) == 2)
-        assert len(app.turns) == 1
+        assert len(app.conversation.turns) == 1
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        rows = dict(app.screen.rows)
-        assert rows.get("f9") == "Regenerate"
+        rows = app.screen.rows
+        assert ("f9", "Regenerate") in rows and ("^r", "Regenerate") not in rows
         for description in ("Cancel answer", "Copy answer", "Quit", "Command palette"):
-            assert description in rows.values()
+            assert description in {action for _, action in rows}
         await pilot.press("escape")
         commands = {c.title for c in app.get_system_commands(app.screen)}
         for title in (
@@ -165,16 +168,16 @@ async def test_empty_index_offers_the_demo_and_ingest_reports(make_settings, tmp
         path.value = str(tmp_path / "missing")
         await pilot.press("enter")
         assert isinstance(app.screen, IngestScreen)  # a missing path is refused in place
-        assert any("No such file or folder" in n.message for n in app._notifications)
+        assert any("No such file or folder" in n.message for n in app.notices)
         path.value = str(folder)
         await pilot.press("enter")
         await until(pilot, lambda: "index: 1 documents" in app.query_one(StatusLine).index, 1500)
-        report = next(n for n in app._notifications if n.title == "Ingest finished")
+        report = next(n for n in app.notices if n.title == "Ingest finished")
         assert "Files: 1 added" in report.message
         view = await ask(pilot, "quince orchard")
         await settled(pilot)
         assert app.query_one(DocumentsPane).documents[0].source == "note.md"
-        assert view.record.status == "done"
+        assert view.turn.status == "done"
 
 
 async def test_documents_another_process_ingests_are_found_and_counted(
@@ -207,14 +210,16 @@ async def test_documents_another_process_ingests_are_found_and_counted(
 async def test_the_source_filter_limits_what_is_retrieved(make_settings, warm_client):
     app = AtlasApp(make_settings(), client=warm_client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, app._warmed.is_set)
+        await until(pilot, app.warmed.is_set)
         await pilot.press("ctrl+p", *"Source filter")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.pause()
         await pilot.press(*"light*", "enter")
-        await until(pilot, lambda: app.source_filter == "light*")
-        assert "source: light*" in str(app.query_one(StatusLine).render())
+        await until(pilot, lambda: app.conversation.retrieval.source == "light*")
+        assert "Source filter: light*" in str(app.query_one(StatusLine).render())  # said
+        app.query_one(StatusLine).unflash()
+        assert "source: light*" in str(app.query_one(StatusLine).render())  # then shown
         await ask(pilot, "What is the trimodal methodology?")
         await settled(pilot)
         sources = {p.source for p in app.query_one(DocumentsPane).documents}
@@ -224,12 +229,12 @@ async def test_the_source_filter_limits_what_is_retrieved(make_settings, warm_cl
 async def test_ctrl_s_cycles_the_mode_and_retrieval_follows_it(make_settings, warm_client):
     app = AtlasApp(make_settings(), client=warm_client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, app._warmed.is_set)
+        await until(pilot, app.warmed.is_set)
         status = app.query_one(StatusLine)
         seen = []
         for _ in range(3):
             await pilot.press("ctrl+s")
-            seen.append((app.search_mode, status.mode))
+            seen.append((app.conversation.retrieval.mode, status.mode))
         assert seen == [("vector", "vector"), ("keyword", "keyword"), ("hybrid", "hybrid")]
         await pilot.press("ctrl+s", "ctrl+s")  # keyword: only passages with the word
         await ask(pilot, "zeppelin")

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from textual import events
 
+from atlas_tui.conversation import ShownPassage
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.help import HelpScreen
@@ -48,10 +49,10 @@ async def test_typing_in_the_documents_pane_asks_the_question(make_settings, war
         await pilot.press("f4")
         assert isinstance(app.focused, DocumentsPane)
         await pilot.press(*"Who keeps the lighthouse?", "enter")
-        await until(pilot, lambda: len(app.turns) == 2)
-        assert app.turns[-1].question == "Who keeps the lighthouse?"
+        await until(pilot, lambda: len(app.conversation.turns) == 2)
+        assert app.conversation.turns[-1].question == "Who keeps the lighthouse?"
         await settled(pilot)
-        assert "lighthouse keeper" in app.turns[-1].answer
+        assert "lighthouse keeper" in app.conversation.turns[-1].answer
         await pilot.press("f3")  # from the transcript too
         await pilot.press(*"Zeppelin")
         box = app.query_one(QueryBox)
@@ -64,7 +65,7 @@ async def test_a_burst_of_keys_typed_in_the_transcript_keeps_its_order(make_sett
     app = AtlasApp(make_settings(), client=warm_client)
     typed = "What is the trimodal methodology in Atlas?"
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
+        await until(pilot, app.warmed.is_set)
         box = app.query_one(QueryBox)
         for start in range(3):  # the transcript, then the documents pane, then no focus
             await pilot.press(("f3", "f4", "f3")[start])
@@ -103,8 +104,8 @@ async def test_main_keys_neither_listed_nor_run_on_the_sessions_screen(make_sett
         assert "Rename" in keys.values() and "Delete" in keys.values()
         await pilot.press("ctrl+s", "ctrl+r", "ctrl+b")
         await pilot.pause(0.3)
-        assert app.search_mode == "hybrid"
-        assert len(app.turns) == 1 and app.turns[0].status == "done"
+        assert app.conversation.retrieval.mode == "hybrid"
+        assert len(app.conversation.turns) == 1 and app.conversation.turns[0].status == "done"
         assert app.query_one(DocumentsPane).display
         # the palette on this screen offers no main-screen command either
         titles = {c.title for c in app.get_system_commands(app.screen)}
@@ -115,7 +116,7 @@ async def test_main_keys_neither_listed_nor_run_on_the_sessions_screen(make_sett
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         assert "ctrl+s" not in footer_keys(app)
         await pilot.press("ctrl+s")
-        assert app.search_mode == "hybrid"
+        assert app.conversation.retrieval.mode == "hybrid"
     with SessionStore(settings.resolved_sessions_path) as store:
         (summary,) = store.list_sessions()
     assert summary.turns == 1  # ctrl+r on the sessions screen regenerated nothing
@@ -126,7 +127,7 @@ async def test_citations_are_followed_by_keyboard(make_settings, warm_client):
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, "trimodal methodology and the lighthouse keeper")
         await settled(pilot)
-        record = app.turns[-1]
+        record = app.conversation.turns[-1]
         cited = sorted(record.cited)
         assert len(cited) >= 2, record.answer
         pane = app.query_one(DocumentsPane)
@@ -162,15 +163,17 @@ async def test_clicking_a_citation_selects_its_document(make_settings, warm_clie
 async def test_documents_pane_shows_the_distinguishing_tail_and_its_turn(
     make_settings, warm_client
 ):
-    def passage(heading: str) -> Passage:
-        return Passage(
-            "guide.md#0",
-            "text",
-            "guide.md",
-            "/docs",
-            "Ingesting your own documents",
-            "Ingesting your own documents > " + heading,
-            0.95,
+    def passage(heading: str, text: str = "text") -> ShownPassage:
+        return ShownPassage.of(
+            Passage(
+                "guide.md#0",
+                text,
+                "guide.md",
+                "/docs",
+                "Ingesting your own documents",
+                "Ingesting your own documents > " + heading,
+                0.95,
+            )
         )
 
     one = document_prompt(1, passage("Supported formats > PDF files"), cited=True)
@@ -193,10 +196,12 @@ async def test_documents_pane_shows_the_distinguishing_tail_and_its_turn(
 
     # passages under one heading (a chunk spanning sub-sections): their own first heading
     pane = DocumentsPane()
-    shared = replace(passage("Supported formats"), heading="Ingesting your own documents")
-    pane.show(
-        1, (replace(shared, text="## PDF files\n\nText"), replace(shared, text="Plain")), set()
-    )
+
+    def shared(text: str) -> ShownPassage:
+        raw = passage("Supported formats", text).passage
+        return ShownPassage.of(replace(raw, heading="Ingesting your own documents"))
+
+    pane.show(1, (shared("## PDF files\n\nText"), shared("Plain")), set())
     firsts = [pane.get_option_at_index(i).prompt.plain.split("\n")[0] for i in range(2)]
     assert firsts[0].startswith(" [1] PDF files") and firsts[1].startswith(" [2] Plain")
 
@@ -244,7 +249,7 @@ async def test_rebound_keys_work_and_are_listed_while_typing(make_settings, warm
     settings = make_settings(keys={"copy_answer": "ctrl+y", "cancel": "ctrl+c", "help": "ctrl+a"})
     app = AtlasApp(settings, client=warm_client)
     async with app.run_test(size=SIZE) as pilot:
-        note = next(n.message for n in app._notifications if "keeps" in n.message)
+        note = next(n.message for n in app.notices if "keeps" in n.message)
         assert "ctrl+a" in note and "ctrl+y" not in note and "ctrl+c" not in note
         await ask(pilot, QUESTION)
         await settled(pilot)
@@ -254,10 +259,10 @@ async def test_rebound_keys_work_and_are_listed_while_typing(make_settings, warm
         assert keys.get("ctrl+y") == "Copy answer" and keys.get("ctrl+c") == "Cancel answer"
         await pilot.press("ctrl+y")
         await until(pilot, lambda: app.clipboard.startswith(f"## {QUESTION}"))
-        await app.run_action("help")  # what F1 shows while the query box has focus
+        await app.run_action("screen.help")  # what F1 shows while the query box has focus
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        rows = dict(app.screen.rows)
-        assert rows.get("^y") == "Copy answer" and rows.get("^c") == "Cancel answer"
+        rows = app.screen.rows
+        assert ("^y", "Copy answer") in rows and ("^c", "Cancel answer") in rows
         await pilot.press("escape")
         await until(pilot, lambda: box.has_focus)
         await pilot.press("ctrl+a")  # kept by the query box while typing: moves the cursor
@@ -271,8 +276,10 @@ async def test_stacked_toasts_stay_off_the_answer_at_80x24(make_settings, warm_c
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        for n in range(5):
-            app.notify(f"Notice number {n} with a sentence long enough to wrap twice or more.")
+        for n in range(5):  # errors are always toasts (a one-line notice is in the status line)
+            app.notify(
+                f"Error number {n} with a sentence long enough to wrap twice.", severity="error"
+            )
         await pilot.pause(0.3)
         toasts = list(app.screen.query("Toast"))
         assert len(toasts) == 2

@@ -31,14 +31,14 @@ async def test_picker_status_line_and_checked_citations(make_settings, fake_olla
     )
     app = AtlasApp(settings, client=AtlasQuery(settings))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
+        await until(pilot, app.warmed.is_set)
         await until(pilot, lambda: "local qwen3 via Ollama" in status_text(app))
         assert "no API key" not in status_text(app)  # not the offline answerer
 
         await pilot.press("ctrl+p", *"Model: llama3.2")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await until(pilot, lambda: app.keeper.model == "llama3.2")
+        await until(pilot, lambda: app.conversation.session.model == "llama3.2")
         assert "local llama3.2 via Ollama" in status_text(app)
         assert "qwen3" not in status_text(app)
 
@@ -58,12 +58,15 @@ async def test_the_picker_offers_claude_and_endpoint_models(make_settings, fake_
     settings = make_settings(provider="auto", endpoints=(ollama,))
     app = AtlasApp(settings, client=AtlasQuery(settings))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
-        commands = {c.title: c.help for c in app.peers_commands()}
+        await until(pilot, app.warmed.is_set)
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
         assert commands["Model: qwen3"] == (
             "Answer this session's questions with local qwen3 via Ollama (current)"
         )
-        assert commands["Model: claude-opus-5-5"].endswith("with Claude claude-opus-5-5")
+        assert commands["Model: claude-opus-5-5"] == (
+            "Answer this session's questions with Claude claude-opus-5-5"
+            " ($4 / $20 per million tokens in / out)"
+        )
 
 
 async def test_a_down_local_server_answers_offline_labelled(make_settings):
@@ -75,5 +78,5 @@ async def test_a_down_local_server_answers_offline_labelled(make_settings):
         await settled(pilot)
         assert view.answer.source.startswith("*Ollama is not answering (Could not connect")
         assert "_Offline extractive answer" in view.answer.source
-        assert "offline extractive" in note(view) and app.turns[-1].status == "done"
+        assert "offline extractive" in note(view) and app.conversation.turns[-1].status == "done"
         assert "local qwen3 via Ollama" in status_text(app)  # the next question tries it again

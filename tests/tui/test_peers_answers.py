@@ -35,6 +35,8 @@ def shown_answer(view: TurnView) -> str:
 
 
 def status_text(app: AtlasApp) -> str:
+    """The status line, once the notice said there (if any) is gone."""
+    app.query_one(StatusLine).unflash()
     return str(app.query_one(StatusLine).render())
 
 
@@ -52,7 +54,7 @@ async def test_regenerate_keeps_one_turn_whose_answers_can_be_stepped_through(
         await settled(pilot)
         assert "answer 1/" not in note(view)  # one answer: no position shown
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: len(app.turns[-1].answers) == 2)
+        await until(pilot, lambda: len(app.conversation.turns[-1].answers) == 2)
         await pilot.pause()
         assert len(app.query(TurnView)) == 1
         assert "The second answer." in shown_answer(view)
@@ -63,7 +65,7 @@ async def test_regenerate_keeps_one_turn_whose_answers_can_be_stepped_through(
         assert "answer 1/2" in note(view)
         await pilot.press("alt+left")  # already the first: a notice, nothing changes
         assert "answer 1/2" in note(view)
-        assert any("first answer (answer 1/2)" in n.message for n in app._notifications)
+        assert any("first answer (answer 1/2)" in n.message for n in app.notices)
         app.query_one("#transcript").focus()
         await pilot.press("greater_than_sign")
         assert "The second answer." in shown_answer(view) and "answer 2/2" in note(view)
@@ -106,11 +108,11 @@ async def test_the_model_chosen_in_the_palette_answers_and_is_stored_per_turn(
     settings = claude_settings(make_settings, fake_anthropic)
     app = AtlasApp(settings, client=AtlasQuery(settings))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
+        await until(pilot, app.warmed.is_set)
         await pilot.press("ctrl+p", *"Model: claude-opus-5-5")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await until(pilot, lambda: app.keeper.model == "claude-opus-5-5")
+        await until(pilot, lambda: app.conversation.session.model == "claude-opus-5-5")
         assert "Claude claude-opus-5-5" in status_text(app)  # the session's, not the default
         assert "claude-sonnet-5-5" not in status_text(app)
         view = await ask(pilot, QUESTION)
@@ -129,14 +131,16 @@ async def test_the_session_system_prompt_is_edited_stored_and_sent(make_settings
     settings = claude_settings(make_settings, fake_anthropic)
     app = AtlasApp(settings, client=AtlasQuery(settings))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
+        await until(pilot, app.warmed.is_set)
         await pilot.press("ctrl+p", *"System prompt")
         await pilot.pause(0.3)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, SystemPromptScreen))
         await pilot.press(*"Answer in French.", "enter", *"Be brief.")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.keeper.system_prompt == "Answer in French.\nBe brief.")
+        await until(
+            pilot, lambda: app.conversation.session.system_prompt == "Answer in French.\nBe brief."
+        )
         await ask(pilot, QUESTION)
         await settled(pilot)
     (request,) = fake_anthropic.requests
@@ -157,7 +161,7 @@ async def test_offline_the_system_prompt_screen_says_it_is_ignored(make_settings
         assert "Offline answers quote the documents and ignore this prompt." in help_text
         await pilot.press(*"ignored", "escape")  # Escape keeps the prompt as it was
         await until(pilot, lambda: not isinstance(app.screen, SystemPromptScreen))
-        assert app.keeper.system_prompt == ""
+        assert app.conversation.session.system_prompt == ""
 
 
 async def test_a_fast_reply_shows_no_tokens_per_second(make_settings, fake_anthropic):
@@ -167,7 +171,7 @@ async def test_a_fast_reply_shows_no_tokens_per_second(make_settings, fake_anthr
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, QUESTION)
         await settled(pilot)
-        assert app.turns[-1].status == "done"
+        assert app.conversation.turns[-1].status == "done"
         assert "first token" in status_text(app)
         assert "tok/s" not in status_text(app)
 
@@ -184,7 +188,7 @@ async def test_regenerating_a_stalled_answer_keeps_its_partial_text_as_an_altern
         view = await ask(pilot, QUESTION)
         await until(pilot, lambda: "A partial answer" in shown_answer(view))
         await pilot.press("ctrl+r")  # while the first answer is stalled mid-stream
-        await until(pilot, lambda: app.turns[-1].status == "done")
+        await until(pilot, lambda: app.conversation.turns[-1].status == "done")
         await pilot.pause()
         assert len(app.query(TurnView)) == 1
         assert "The whole answer." in shown_answer(view)

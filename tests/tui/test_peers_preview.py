@@ -8,6 +8,8 @@ from pathlib import Path
 from rich.syntax import Syntax
 from textual.widgets import Markdown
 
+from atlas_tui.conversation import ShownPassage
+from atlas_tui.safety import terminal_safe
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.preview import PreviewScreen
 from atlas_tui.tui.widgets.find_bar import shown_content
@@ -35,7 +37,11 @@ async def test_a_markdown_file_is_rendered_with_the_passage_marked(make_settings
             for b in marked
             if type(b).__name__ == "MarkdownParagraph"
         )
-        cited = [c.cited_text for c in app.turns[-1].citations if c.number == 1 and c.cited_text]
+        cited = [
+            c.cited_text
+            for c in app.conversation.turns[-1].citations
+            if c.number == 1 and c.cited_text
+        ]
         assert cited, "the extractive answer cites what it quotes"
         lit = [
             shown_content(b).plain[s.start : s.end]
@@ -76,11 +82,15 @@ async def test_a_source_file_is_highlighted_and_scrolled_to_the_passage(
     )
     app = AtlasApp(make_settings(), client=warm_client)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
+        await until(pilot, app.warmed.is_set)
         app.call_later(
             app.push_screen,
             PreviewScreen(
-                1, passage, "what does f40 return", ["return 40"], lambda p: path.read_text()
+                1,
+                ShownPassage.of(passage),
+                "what does f40 return",
+                [terminal_safe("return 40")],
+                lambda p: path.read_text(),
             ),
         )
         await until(pilot, lambda: isinstance(app.screen, PreviewScreen))

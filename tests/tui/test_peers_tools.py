@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from atlas_tui.conversation import ShownPassage
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.preview import PreviewScreen
@@ -93,7 +94,7 @@ def fake_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return log
 
 
-async def test_e_in_the_documents_pane_opens_the_passage_at_its_line(
+async def test_ctrl_e_in_the_documents_pane_opens_the_passage_at_its_line(
     make_settings, warm_client, fake_editor: Path
 ):
     app = AtlasApp(make_settings(), client=warm_client)
@@ -101,7 +102,7 @@ async def test_e_in_the_documents_pane_opens_the_passage_at_its_line(
         await ask(pilot, "What is the trimodal methodology?")
         await settled(pilot)
         pane = app.query_one(DocumentsPane)
-        await pilot.press("f4", "e")
+        await pilot.press("f4", "ctrl+e")
         await until(pilot, fake_editor.exists)
         passage = pane.documents[pane.highlighted or 0]
         line, path = fake_editor.read_text().splitlines()
@@ -125,18 +126,16 @@ async def test_no_editor_or_a_missing_file_is_a_one_line_notice(
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, "Who trims the lamp wick?")
         await settled(pilot)
-        await pilot.press("f4", "e")
-        await until(pilot, lambda: any("No editor is set" in n.message for n in app._notifications))
+        await pilot.press("f4", "ctrl+e")
+        await until(pilot, lambda: any("No editor is set" in n.message for n in app.notices))
         monkeypatch.setenv("EDITOR", "true")
         pane = app.query_one(DocumentsPane)
-        record = app.turns[-1]  # its file has gone since it was retrieved
-        record.documents = (replace(record.documents[0], root="/nonexistent"),)
-        pane.show(record.turn_id, record.documents, set())
-        await pilot.press("e")
-        await until(
-            pilot, lambda: any("not there any more" in n.message for n in app._notifications)
-        )
-        assert all("\n" not in n.message for n in app._notifications)
+        turn = app.conversation.turns[-1]  # its file has gone since it was retrieved
+        gone = ShownPassage.of(replace(turn.documents[0].passage, root="/nonexistent"))
+        pane.show(turn.id, (gone,), set())
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: any("not there any more" in n.message for n in app.notices))
+        assert all("\n" not in n.message for n in app.notices)
 
 
 async def test_a_turn_stored_with_the_wrong_shape_opens_as_unreadable(make_settings, warm_client):
@@ -156,10 +155,10 @@ async def test_a_turn_stored_with_the_wrong_shape_opens_as_unreadable(make_setti
         assert note(view).startswith("Part of this turn could not be read: documents")
         assert view.query_one(".note").has_class("error")
         await pilot.press("ctrl+r")  # a damaged turn is not regenerated into
-        await until(pilot, lambda: any("damaged" in n.message for n in app._notifications))
+        await until(pilot, lambda: any("damaged" in n.message for n in app.notices))
         await ask(pilot, "Who trims the lamp wick?")  # the session goes on
         await settled(pilot)
-        assert app.turns[-1].status == "done"
+        assert app.conversation.turns[-1].status == "done"
 
 
 async def test_find_can_be_rebound_in_the_config(make_settings, warm_client):
@@ -170,4 +169,4 @@ async def test_find_can_be_rebound_in_the_config(make_settings, warm_client):
         await pilot.press("ctrl+g", *"wick")
         bar = app.query_one(FindBar)
         await until(pilot, lambda: bar.count.startswith("1/"))
-        assert not any("Unknown actions" in n.message for n in app._notifications)
+        assert not any("Unknown actions" in n.message for n in app.notices)

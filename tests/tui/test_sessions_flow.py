@@ -45,7 +45,7 @@ async def shown(pilot, app: AtlasApp, count: int) -> None:
         views = app.query(TurnView)
         return len(views) == count and all(view.query(".note") for view in views)
 
-    await until(pilot, lambda: len(app.turns) == count and composed())
+    await until(pilot, lambda: len(app.conversation.turns) == count and composed())
 
 
 def passage(source: str, text: str) -> Passage:
@@ -66,9 +66,9 @@ async def test_a_question_is_recorded_and_reopens_with_its_documents(make_settin
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, QUESTION)
         await settled(pilot)
-        answer = app.turns[-1].answer
+        answer = app.conversation.turns[-1].answer
         assert QUESTION in transcript_title(app)
-    assert app.keeper.store is None  # closed when the app exits
+    assert app.conversation.store is None  # closed when the app exits
 
     with SessionStore(settings.resolved_sessions_path) as store:
         (summary,) = store.list_sessions()
@@ -81,7 +81,7 @@ async def test_a_question_is_recorded_and_reopens_with_its_documents(make_settin
     again = AtlasApp(settings, client=warm_client)
     async with again.run_test(size=SIZE) as pilot:
         await shown(pilot, again, 1)
-        record = again.turns[0]
+        record = again.conversation.turns[0]
         assert record.question == QUESTION and record.answer == answer
         view = again.query_one(TurnView)
         assert "(cite:1)" in view.answer.source  # citations linked again
@@ -93,8 +93,8 @@ async def test_a_question_is_recorded_and_reopens_with_its_documents(make_settin
 
     fresh = AtlasApp(settings, client=warm_client, new_session=True)
     async with fresh.run_test(size=SIZE) as pilot:
-        await until(pilot, fresh._warmed.is_set)
-        assert fresh.turns == [] and not fresh.query(TurnView)
+        await until(pilot, fresh.warmed.is_set)
+        assert fresh.conversation.turns == [] and not fresh.query(TurnView)
 
 
 async def test_unfinished_turns_show_how_they_ended(make_settings, warm_client):
@@ -113,7 +113,7 @@ async def test_unfinished_turns_show_how_they_ended(make_settings, warm_client):
         assert note(first) == "offline extractive"
         assert note(second).startswith("Interrupted:")
         assert second.query_one(".note").has_class("cancelled")
-        assert app.turns[1].answer == "The keeper logs"
+        assert app.conversation.turns[1].answer == "The keeper logs"
         assert app.query_one(DocumentsPane).documents[0].text == "logs the weather at dawn"
 
 
@@ -127,14 +127,14 @@ async def test_follow_up_sends_the_reopened_session_as_history(make_settings, fa
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, QUESTION)
         await settled(pilot)
-        assert app.turns[-1].status == "done", app.turns[-1].error
+        assert app.conversation.turns[-1].status == "done", app.conversation.turns[-1].error
 
     again = AtlasApp(settings, client=AtlasQuery(settings))  # a restart: history from the store
     async with again.run_test(size=SIZE) as pilot:
         await shown(pilot, again, 1)
         await ask(pilot, "And what is the second mode?")
         await settled(pilot)
-        assert again.turns[-1].status == "done", again.turns[-1].error
+        assert again.conversation.turns[-1].status == "done", again.conversation.turns[-1].error
 
     first, follow_up = (r.body["messages"] for r in fake_anthropic.requests)
     assert len(first) == 1
@@ -161,7 +161,7 @@ async def test_sessions_screen_resumes_the_chosen_session(make_settings, warm_cl
         await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await pilot.press("down", "enter")
         await until(pilot, lambda: shown_questions(app) == ["› Who keeps the lighthouse?"])
-        assert app.keeper.session_id == older
+        assert app.conversation.session.id == older
         assert app.query_one(DocumentsPane).documents[0].source == "lighthouse.md"
         assert "Who keeps the lighthouse?" in transcript_title(app)
         await ask(pilot, "What does the keeper trim?")  # continues the resumed session
@@ -185,10 +185,8 @@ async def test_resume_by_id_prefix_and_an_unknown_one(make_settings, warm_client
 
     missing = AtlasApp(settings, client=warm_client, resume="zzzz")
     async with missing.run_test(size=SIZE) as pilot:
-        await until(
-            pilot, lambda: any("no session 'zzzz'" in n.message for n in missing._notifications)
-        )
-        assert missing.turns == []
+        await until(pilot, lambda: any("no session 'zzzz'" in n.message for n in missing.notices))
+        assert missing.conversation.turns == []
 
 
 async def test_new_session_and_rename(make_settings, warm_client):
@@ -197,23 +195,23 @@ async def test_new_session_and_rename(make_settings, warm_client):
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, QUESTION)
         await settled(pilot)
-        first = app.keeper.session_id
+        first = app.conversation.session.id
         await pilot.press("ctrl+n")
         await until(pilot, lambda: not app.query(TurnView))
-        assert app.turns == [] and app.query_one(DocumentsPane).documents == ()
+        assert app.conversation.turns == [] and app.query_one(DocumentsPane).documents == ()
         assert transcript_title(app) == "Transcript"
         await ask(pilot, "Who keeps the lighthouse?")
         await settled(pilot)
-        assert app.keeper.session_id not in (None, first)
+        assert app.conversation.session.id not in (None, first)
 
-        await app.run_action("rename_session")
+        await app.run_action("screen.rename_session")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.press(*"Lamps", "enter")
         await until(pilot, lambda: "Lamps" in transcript_title(app))
 
     with SessionStore(settings.resolved_sessions_path) as store:
         titles = {s.id: (s.title, s.turns) for s in store.list_sessions()}
-    assert titles == {first: (QUESTION, 1), app.keeper.session_id: ("Lamps", 1)}
+    assert titles == {first: (QUESTION, 1), app.conversation.session.id: ("Lamps", 1)}
 
 
 async def test_export_from_the_palette_writes_markdown_and_json(
@@ -222,15 +220,13 @@ async def test_export_from_the_palette_writes_markdown_and_json(
     monkeypatch.chdir(tmp_path)
     app = AtlasApp(make_settings(), client=warm_client)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
-        await app.run_action("export('md')")
-        await until(
-            pilot, lambda: any("Nothing to export" in n.message for n in app._notifications)
-        )
+        await until(pilot, app.warmed.is_set)
+        await app.run_action("screen.export('md')")
+        await until(pilot, lambda: any("Nothing to export" in n.message for n in app.notices))
         await ask(pilot, QUESTION)
         await settled(pilot)
-        answer = app.turns[-1].answer
-        session_id = app.keeper.session_id
+        answer = app.conversation.turns[-1].answer
+        session_id = app.conversation.session.id
         await pilot.press("ctrl+p", *"Export session as JSON")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
@@ -239,7 +235,7 @@ async def test_export_from_the_palette_writes_markdown_and_json(
         app.screen.query_one("Input").value = str(json_file)
         await pilot.press("enter")
         await until(pilot, json_file.exists)
-        await app.run_action("export('md')")
+        await app.run_action("screen.export('md')")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.pause()
         default = Path(app.screen.query_one("Input").value)
@@ -247,7 +243,7 @@ async def test_export_from_the_palette_writes_markdown_and_json(
         await pilot.press("enter")  # the default as offered
         markdown_file = default
         await until(pilot, markdown_file.exists)
-        await until(pilot, lambda: any(str(markdown_file) in n.message for n in app._notifications))
+        await until(pilot, lambda: any(str(markdown_file) in n.message for n in app.notices))
 
     markdown = markdown_file.read_text(encoding="utf-8")
     assert QUESTION in markdown
@@ -268,15 +264,15 @@ async def test_a_damaged_sessions_file_is_reported_kept_and_the_app_still_answer
 
     app = AtlasApp(settings, client=warm_client)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: any(n.title == "Sessions" for n in app._notifications))
-        notice = next(n for n in app._notifications if n.title == "Sessions")
+        await until(pilot, lambda: any(n.title == "Sessions" for n in app.notices))
+        notice = next(n for n in app.notices if n.title == "Sessions")
         assert "not saved" in notice.message and str(damaged) in notice.message
         view = await ask(pilot, QUESTION)
         await settled(pilot)
-        assert view.record.status == "done" and "bottom-up" in view.record.answer
+        assert view.turn.status == "done" and "bottom-up" in view.turn.answer
         app.clear_notifications()
         await pilot.press("ctrl+l")  # the sessions screen is explained instead of opened
-        await until(pilot, lambda: any(n.title == "Sessions" for n in app._notifications))
+        await until(pilot, lambda: any(n.title == "Sessions" for n in app.notices))
         assert not isinstance(app.screen, SessionsScreen)
 
     assert damaged.read_bytes() == before

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.app import App
 from textual.widgets import DataTable, Input, Static
 
+from atlas_tui.conversation import SessionLibrary
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen, last_used
@@ -21,9 +23,14 @@ class Host(App[None]):
         super().__init__()
         self.store = store
         self.result: str | None = UNSET
+        self.notices: list[str] = []  # every toast's message
+
+    def notify(self, message: str, **options: Any) -> None:
+        self.notices.append(message)
+        super().notify(message, **options)
 
     def on_mount(self) -> None:
-        self.push_screen(SessionsScreen(self.store), self._chosen)
+        self.push_screen(SessionsScreen(SessionLibrary(self.store)), self._chosen)
 
     def _chosen(self, session_id: str | None) -> None:
         self.result = session_id
@@ -57,8 +64,7 @@ def rows(app: App) -> list[tuple[str, str]]:
     """(title, turns) of every row, in order, as the user reads them."""
     table = app.screen.query_one(DataTable)
     return [
-        (str(table.get_cell_at((r, 0))), str(table.get_cell_at((r, 2))))
-        for r in range(table.row_count)
+        (str(table.get_cell(row, "title")), str(table.get_cell(row, "turns"))) for row in table.rows
     ]
 
 
@@ -93,7 +99,8 @@ async def test_search_finds_answers_then_escape_clears_it(
         await pilot.press("slash", *"flipper")
         await pilot.pause()
         assert rows(app) == [("How do penguins swim?", "2")]
-        match = str(app.screen.query_one(DataTable).get_cell_at((0, 3)))
+        table = app.screen.query_one(DataTable)
+        match = str(table.get_cell(next(iter(table.rows)), "match"))
         assert "flippers" in match
 
         await pilot.press("backspace", *"rs zebra")
@@ -127,7 +134,7 @@ async def test_rename_saves_with_enter_and_keeps_the_title_on_escape(
         await pilot.press("r", "backspace", "enter")  # an empty title is refused, not saved
         await pilot.pause()
         assert isinstance(app.screen, PromptScreen)
-        assert any("Type something" in n.message for n in app._notifications)
+        assert any("Type something" in message for message in app.notices)
         await pilot.press(*"Something else", "escape")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)

@@ -11,17 +11,16 @@ from dataclasses import replace
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from atlas_tui.query import AtlasQuery
+from atlas_tui.conversation import ShownPassage
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.preview import PreviewScreen, passage_header
 from atlas_tui.tui.widgets.documents import DocumentsPane
 from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.types import Passage
 from tests.fake_anthropic import Reply
-from tests.tui.helpers import ask, client_ready, settled, until
+from tests.tui.helpers import QUESTION, ask, claude_app, client_ready, settled, until
 
 SIZE = (110, 32)
-QUESTION = "What is the trimodal methodology?"
 
 
 def steady(app: AtlasApp) -> None:
@@ -33,11 +32,9 @@ def steady(app: AtlasApp) -> None:
     app.clear_notifications()
 
 
-def claude_app(make_settings, server) -> AtlasApp:
-    settings = make_settings(
-        provider="auto", api_key="test-key", base_url=server.base_url, model="claude-sonnet-5-5"
-    )  # the model is named on screen: pinned, so a new default does not change the snapshots
-    return AtlasApp(settings, client=AtlasQuery(settings))
+def pinned_claude_app(make_settings, server) -> AtlasApp:
+    """The model is named on screen: pinned, so a new default does not change the snapshots."""
+    return claude_app(make_settings, server, model="claude-sonnet-5-5")
 
 
 def test_empty(snap_compare, make_settings, warm_client):
@@ -55,12 +52,12 @@ def test_streaming(snap_compare, make_settings, fake_anthropic):
     fake_anthropic.script(
         Reply.text("The trimodal methodology combines ", "three modes of work", fault="stall")
     )
-    app = claude_app(make_settings, fake_anthropic)
+    app = pinned_claude_app(make_settings, fake_anthropic)
 
     async def stalled(pilot: Pilot) -> None:
         view = await ask(pilot, QUESTION)
         await until(pilot, lambda: "three modes of work" in view.answer.source)
-        assert app.turns[-1].status == "streaming"
+        assert app.conversation.turns[-1].status == "streaming"
         app.clear_notifications()
         await pilot.pause()
 
@@ -95,7 +92,7 @@ def test_preview(snap_compare, make_settings, warm_client):
         screen = app.screen
         assert isinstance(screen, PreviewScreen)
         await until(pilot, lambda: bool(screen.query(".passage")))  # rendered, scrolled
-        fixed_root = replace(screen.passage, root="/corpus")  # the real root is a temp dir
+        fixed_root = ShownPassage.of(replace(screen.passage.passage, root="/corpus"))  # not tmp
         screen.query_one("#preview-header", Static).update(passage_header(1, fixed_root))
         await pilot.pause()
 
@@ -105,12 +102,12 @@ def test_preview(snap_compare, make_settings, warm_client):
 def test_error_keeps_the_partial_answer(snap_compare, make_settings, fake_anthropic):
     """The connection drops mid-answer: a clear notice in place, the partial answer kept."""
     fake_anthropic.script(Reply.text("The trimodal methodology ", "combines", fault="drop"))
-    app = claude_app(make_settings, fake_anthropic)
+    app = pinned_claude_app(make_settings, fake_anthropic)
 
     async def failed(pilot: Pilot) -> None:
         await ask(pilot, QUESTION)
         await settled(pilot)
-        assert app.turns[-1].status == "failed"
+        assert app.conversation.turns[-1].status == "failed"
         app.clear_notifications()
         await pilot.pause()
 
@@ -165,14 +162,16 @@ def test_documents_pane_heading_tails(snap_compare, make_settings, warm_client):
         await client_ready(pilot)
         app.clear_notifications()
         passages = tuple(
-            Passage(
-                f"ingesting-documents.md#{i}",
-                "text",
-                "ingesting-documents.md",
-                "/docs",
-                guide,
-                f"{guide} > {heading}",
-                0.95 - i / 100,
+            ShownPassage.of(
+                Passage(
+                    f"ingesting-documents.md#{i}",
+                    "text",
+                    "ingesting-documents.md",
+                    "/docs",
+                    guide,
+                    f"{guide} > {heading}",
+                    0.95 - i / 100,
+                )
             )
             for i, heading in enumerate(sections)
         )

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from atlas_tui.conversation import Conversation
 from atlas_tui.sessions import SessionStore
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.clipboard import system_copy
-from atlas_tui.tui.keeper import SessionKeeper
 from atlas_tui.tui.screens.dialogs import PromptScreen
 from atlas_tui.tui.screens.sessions import SessionsScreen
 from atlas_tui.tui.state import UIState
@@ -28,24 +28,24 @@ HOSTILE = "Quokka \x1b]52;c;SEFDS0VECg==\x1b\\keeper \u202eevil\u202c [bold]note
 
 
 def messages(app: AtlasApp) -> list[str]:
-    return [n.message for n in app._notifications]
+    return [n.message for n in app.notices]
 
 
 async def test_a_palette_theme_is_remembered_and_a_bad_one_is_a_notice(make_settings, warm_client):
     settings = make_settings()
     app = AtlasApp(settings, client=warm_client)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
+        await until(pilot, app.warmed.is_set)
         app.theme = "nord"  # what picking it in the palette does
         await pilot.pause()
     again = AtlasApp(settings, client=warm_client)
     async with again.run_test(size=SIZE) as pilot:
-        await until(pilot, again._warmed.is_set)
+        await until(pilot, again.warmed.is_set)
         assert again.theme == "nord"
         await pilot.pause()
     config_changed = AtlasApp(make_settings(theme="gruvbox"), client=warm_client)
     async with config_changed.run_test(size=SIZE) as pilot:
-        await until(pilot, config_changed._warmed.is_set)
+        await until(pilot, config_changed.warmed.is_set)
         assert config_changed.theme == "gruvbox"  # a theme set in the config since wins
         await pilot.pause()
 
@@ -63,17 +63,17 @@ async def test_reopens_the_session_last_used_in_the_tui_not_one_ask_made(
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, QUESTION)
         await settled(pilot)
-        used = app.keeper.session_id
+        used = app.conversation.session.id
     with SessionStore(settings.resolved_sessions_path) as store:  # what `atlas-tui ask` does
         other = store.create_session()
         store.finish_turn(store.begin_turn(other, "Asked from the CLI?"), "Yes.")
     again = AtlasApp(settings, client=warm_client)
     async with again.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: len(again.query(TurnView)) == 1)
-        assert again.keeper.session_id == used
-        assert again.turns[0].question == QUESTION
-        subtitle = str(again.query_one(Transcript).border_subtitle)
-        assert "Reopened" in subtitle and "ctrl+l" in subtitle
+        transcript = again.query_one(Transcript)
+        await until(pilot, lambda: "Reopened" in str(transcript.border_subtitle))
+        assert len(again.query(TurnView)) == 1 and "ctrl+l" in str(transcript.border_subtitle)
+        assert again.conversation.session.id == used
+        assert again.conversation.turns[0].question == QUESTION
 
 
 async def test_export_asks_for_the_path_and_reports_why_it_failed(
@@ -83,12 +83,12 @@ async def test_export_asks_for_the_path_and_reports_why_it_failed(
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, QUESTION)
         await settled(pilot)
-        await app.run_action("export('md')")
+        await app.run_action("screen.export('md')")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.pause()
         prompt = app.screen
         assert isinstance(prompt, PromptScreen)
-        assert prompt.value.endswith(f"atlas-session-{app.keeper.session_id}.md")
+        assert prompt.value.endswith(f"atlas-session-{app.conversation.session.id}.md")
         blocker = tmp_path / "a-file"
         blocker.write_text("in the way")
         prompt.query_one("Input").value = str(blocker / "export.md")  # a file as a folder
@@ -97,7 +97,7 @@ async def test_export_asks_for_the_path_and_reports_why_it_failed(
             pilot, lambda: any("Cannot write" in m and "File exists" in m for m in messages(app))
         )
         await until(pilot, lambda: not isinstance(app.screen, PromptScreen))
-        await app.run_action("export('md')")
+        await app.run_action("screen.export('md')")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.pause()
         target = tmp_path / "out" / "session.md"
@@ -114,7 +114,7 @@ async def test_screenshot_asks_for_the_path_and_reports_the_reason(
     blocker.write_text("in the way")
     app = AtlasApp(make_settings(), client=warm_client)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app._warmed.is_set)
+        await until(pilot, app.warmed.is_set)
         command = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
         command.callback()
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
@@ -155,10 +155,10 @@ async def test_copy_a_chosen_turn_with_only_its_cited_sources(
         await settled(pilot)
         await ask(pilot, "Who keeps the lighthouse?")
         await settled(pilot)
-        first = app.turns[0]
+        first = app.conversation.turns[0]
         assert len(first.documents) > len(first.cited)  # more retrieved than cited
         await pilot.press("f3", "shift+up", "shift+up", "ctrl+t")
-        await until(pilot, lambda: any("OSC 52 only" in m for m in messages(app)))
+        await until(pilot, lambda: any("(OSC 52;" in m for m in messages(app)))
         copied = app.clipboard
         assert copied.startswith(f"## {QUESTION}")
         listed = [line for line in copied.splitlines() if line.startswith("- [")]
@@ -197,11 +197,11 @@ async def test_a_turn_of_the_wrong_shape_is_a_notice_not_a_crash(make_settings, 
         assert "could not be read" in str(again.query_one(TurnView).query_one(".note").render())
         await ask(pilot, "Who keeps the lighthouse?")  # the app still answers
         await settled(pilot)
-        assert again.turns[-1].status == "done"
+        assert again.conversation.turns[-1].status == "done"
     third = AtlasApp(settings, client=warm_client)  # and on the next start too
     async with third.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(third.query(TurnView)) == 2)
-        assert third.turns[-1].answer
+        assert third.conversation.turns[-1].answer
 
 
 async def test_ctrl_n_right_after_enter_keeps_the_next_question_apart(
@@ -209,22 +209,24 @@ async def test_ctrl_n_right_after_enter_keeps_the_next_question_apart(
 ):
     """At tmux speed the answer's thread may start only after ctrl+n was handled; a short
     sleep at its start makes that ordering certain (the store and the app stay real)."""
-    original = SessionKeeper.recording
+    original = Conversation.recording
 
-    def late(self: SessionKeeper, *args: object, **kwargs: object) -> object:
+    def late(self: Conversation, *args: object, **kwargs: object) -> object:
         time.sleep(0.5)  # in the answer's worker thread
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(SessionKeeper, "recording", late)
+    monkeypatch.setattr(Conversation, "recording", late)
     settings = make_settings()
     app = AtlasApp(settings, client=warm_client)
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, QUESTION)
         await settled(pilot)
-        first = app.keeper.session_id
+        first = app.conversation.session.id
         await pilot.press(*"Asked here?", "enter", "ctrl+n", *"Asked anew?", "enter")
-        await until(pilot, lambda: app.turns and app.turns[-1].status == "done")
-        await until(pilot, lambda: app.keeper.session_id not in (None, first))
+        await until(
+            pilot, lambda: app.conversation.turns and app.conversation.turns[-1].status == "done"
+        )
+        await until(pilot, lambda: app.conversation.session.id not in (None, first))
     with SessionStore(settings.resolved_sessions_path) as store:
         asked = {
             s.id: [t.question for t in store.load_session(s.id).turns]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -38,7 +39,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(self.no, id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no" if self.danger else "#yes").focus()
+        self.set_focus(self.query_one("#no" if self.danger else "#yes"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -50,7 +51,8 @@ class ConfirmScreen(ModalScreen[bool]):
 class PromptScreen(ModalScreen[str | None]):
     """Ask for one line of text; Enter accepts, Esc cancels (None).
 
-    With `allow_empty=False` an empty answer is refused with a note instead of accepted.
+    With `allow_empty=False` an empty answer is refused with a note instead of accepted; `check`
+    (the answer -> why it is refused, or None) refuses others the same way.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -58,11 +60,18 @@ class PromptScreen(ModalScreen[str | None]):
     ]
 
     def __init__(
-        self, question: str, value: str = "", placeholder: str = "", *, allow_empty: bool = True
+        self,
+        question: str,
+        value: str = "",
+        placeholder: str = "",
+        *,
+        allow_empty: bool = True,
+        check: Callable[[str], str | None] = lambda value: None,
     ) -> None:
         super().__init__()
         self.question, self.value, self.placeholder = question, value, placeholder
         self.allow_empty = allow_empty
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -71,11 +80,13 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(Text("Enter accepts · Escape cancels"), classes="dialog-help")
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.set_focus(self.query_one(Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
-        if value or self.allow_empty:
-            self.dismiss(value)
-        else:
+        if not (value or self.allow_empty):
             self.notify("Type something, or press Escape to cancel.", severity="warning")
+        elif (refused := self.check(value)) is not None:
+            self.notify(refused, severity="warning", markup=False)
+        else:
+            self.dismiss(value)

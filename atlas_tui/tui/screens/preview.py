@@ -3,7 +3,11 @@ cited text highlighted, with its source path, heading, page and score.
 
 Markdown files are rendered (Textual's Markdown widget, the passage's blocks marked), source files
 highlighted with line numbers (rich Syntax, the passage's lines marked); other files are shown as
-text. Each preview is scrolled to the passage, and e opens the file in $EDITOR at its line."""
+text. Each preview is scrolled to the passage, and e (or ctrl+e, as in the documents pane) opens
+the file in $EDITOR at its line.
+
+The file's text is untrusted: it is cleaned where it comes in (`split_around`); the passage, the
+question and the cited text come cleaned from the conversation."""
 
 from __future__ import annotations
 
@@ -20,12 +24,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Footer, Markdown, Static
+from textual.widgets import Footer, Static
 from textual.widgets.markdown import MarkdownBlock
 
+from atlas_tui.conversation import ShownPassage
 from atlas_tui.errors import AtlasError
-from atlas_tui.safety import terminal_safe
+from atlas_tui.safety import Clean, terminal_safe
 from atlas_tui.tui.editor import EditRequested
+from atlas_tui.tui.widgets.answer_markdown import AnswerMarkdown
 from atlas_tui.tui.widgets.find_bar import Highlighter, find_in, searchable_blocks
 from atlas_tui.types import Passage
 
@@ -41,28 +47,28 @@ def query_terms(question: str) -> list[str]:
     return sorted({w.lower() for w in _WORD.findall(question)} - STOPWORDS, key=len, reverse=True)
 
 
-def highlighted(text: str, terms: list[str], cited: list[str], base: str = "") -> Text:
-    out = Text(terminal_safe(text), style=base)
+def highlighted(text: Clean, terms: list[str], cited: list[Clean], base: str = "") -> Text:
+    out = Text(text, style=base)
     if terms:
         out.highlight_regex(
             r"(?i)\b(" + "|".join(map(re.escape, terms)) + r")\w*", style="bold reverse"
         )
     for quote in cited:
-        out.highlight_words([terminal_safe(quote)], style="underline bold", case_sensitive=True)
+        out.highlight_words([quote], style="underline bold", case_sensitive=True)
     return out
 
 
-def passage_header(number: int, passage: Passage) -> Text:
+def passage_header(number: int, passage: ShownPassage) -> Text:
     header = Text()
     header.append(f"[{number}] ", style="bold")
-    header.append(terminal_safe(passage.path), style="bold")
+    header.append(passage.path, style="bold")
     details = [f"score {passage.score:.3f}"]
     if passage.heading:
-        details.insert(0, terminal_safe(passage.heading))
+        details.insert(0, passage.heading)
     if passage.page is not None:
         details.append(f"page {passage.page}")
-    if passage.line_start:
-        details.append(f"lines {passage.line_start}–{passage.line_end}")
+    if passage.passage.line_span:
+        details.append(passage.passage.line_span)
     header.append("\n" + "  ·  ".join(details), style="dim")
     return header
 
@@ -80,15 +86,15 @@ class PreviewScreen(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "dismiss", "Close", id="preview.close"),
-        Binding("e", "edit", "Open in $EDITOR", id="preview.edit"),
+        Binding("e,ctrl+e", "edit", "Open in $EDITOR", id="preview.edit"),
     ]
 
     def __init__(
         self,
         number: int,
-        passage: Passage,
+        passage: ShownPassage,
         question: str,
-        cited: list[str],
+        cited: list[Clean],
         load_text: Callable[[Passage], str],
     ) -> None:
         super().__init__()
@@ -111,16 +117,16 @@ class PreviewScreen(ModalScreen[None]):
         yield Footer()
 
     def action_edit(self) -> None:
-        self.post_message(EditRequested(self.passage))
+        self.post_message(EditRequested(self.passage.passage))
 
     def on_mount(self) -> None:
-        self.query_one("#preview-body").focus()
+        self.set_focus(self.query_one("#preview-body"))
         self._load()
 
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
         try:
-            whole = self._load_text(self.passage)
+            whole = self._load_text(self.passage.passage)
         except AtlasError as error:
             self.app.call_from_thread(self._show_context_problem, error.describe())
             return
@@ -134,19 +140,11 @@ class PreviewScreen(ModalScreen[None]):
         before.update(Text(f"Only the passage is shown: {terminal_safe(message)}", style="italic"))
 
     def _show_context(self, whole: str) -> None:
-        start, end = self.passage.start, self.passage.end
-        if not (0 <= start < end <= len(whole)):
-            located = whole.find(self.passage.text)
-            if located >= 0:
-                start, end = located, located + len(self.passage.text)
-        if not (0 <= start < end <= len(whole)):
+        parts = split_around(whole, self.passage.passage)
+        if parts is None:
             self._show_context_problem("the passage was not found in the file as it is now.")
             return
-        before, passage, after = (
-            terminal_safe(whole[:start]),
-            terminal_safe(whole[start:end]),
-            terminal_safe(whole[end:]),
-        )
+        before, passage, after = parts
         kind = preview_kind(self.passage.source)
         if kind == "markdown":
             self.run_worker(self._show_markdown(before, passage, after), exclusive=True)
@@ -165,11 +163,11 @@ class PreviewScreen(ModalScreen[None]):
         )
         self.call_after_refresh(self._scroll_to, self.query_one("#preview-passage"))
 
-    async def _show_markdown(self, before: str, passage: str, after: str) -> None:
+    async def _show_markdown(self, before: Clean, passage: Clean, after: Clean) -> None:
         """The file rendered as Markdown; the passage's blocks marked, its cited text lit."""
         body = self.query_one("#preview-body", VerticalScroll)
         first, last = before.count("\n"), before.count("\n") + passage.rstrip("\n").count("\n")
-        document = Markdown(id="preview-markdown", open_links=False)
+        document = AnswerMarkdown(id="preview-markdown", open_links=False)
         await body.query("#preview-before, #preview-passage, #preview-after").remove()
         await body.mount(document)
         await document.update(before + passage + after)
@@ -184,13 +182,13 @@ class PreviewScreen(ModalScreen[None]):
         blocks = [b for b in searchable_blocks(document) if id(b) in inside]
         # the question's terms, then the cited text (drawn last, so it shows where they meet)
         terms = [m for term in self.terms for m in find_in(blocks, term)]
-        cited = [m for quote in self.cited for m in find_in(blocks, terminal_safe(quote))]
+        cited = [m for quote in self.cited for m in find_in(blocks, quote)]
         styles = ["bold reverse"] * len(terms) + ["underline bold"] * len(cited)
         self._highlighter.show([*terms, *cited], None, styles)
         if marked:
             self.call_after_refresh(self._scroll_to, marked[0])
 
-    def _show_code(self, before: str, passage: str, after: str) -> None:
+    def _show_code(self, before: Clean, passage: Clean, after: Clean) -> None:
         """The file as highlighted source with line numbers; the passage's lines marked."""
         code = before + passage + after
         first = before.count("\n") + 1
@@ -201,10 +199,10 @@ class PreviewScreen(ModalScreen[None]):
             line_numbers=True,
             highlight_lines=set(range(first, last + 1)),
             theme="monokai" if self.app.current_theme.dark else "default",
-            word_wrap=False,
+            word_wrap=True,  # a long line wraps; its continuation has no line number
         )
         for quote in self.cited:
-            at = passage.find(terminal_safe(quote))
+            at = passage.find(quote)
             if at >= 0:
                 syntax.stylize_range(
                     "underline bold",
@@ -221,6 +219,19 @@ class PreviewScreen(ModalScreen[None]):
     def _scroll_to(self, widget: Widget) -> None:
         body = self.query_one("#preview-body", VerticalScroll)
         body.scroll_to_widget(widget, top=True, animate=False)
+
+
+def split_around(whole: str, passage: Passage) -> tuple[Clean, Clean, Clean] | None:
+    """The file's text before the passage, the passage, and after it, each cleaned for the
+    terminal (here, where the file's text comes in); None when the passage is not in it."""
+    start, end = passage.start, passage.end
+    if not (0 <= start < end <= len(whole)):
+        located = whole.find(passage.text)
+        if located >= 0:
+            start, end = located, located + len(passage.text)
+    if not (0 <= start < end <= len(whole)):
+        return None
+    return terminal_safe(whole[:start]), terminal_safe(whole[start:end]), terminal_safe(whole[end:])
 
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})

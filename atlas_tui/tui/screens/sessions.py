@@ -1,7 +1,11 @@
-"""The sessions screen: list, search, open, rename and delete research sessions.
+"""The sessions screen: list, search, open, rename and delete research sessions, with a preview of
+the selected session's questions.
 
-`SessionsScreen(store)` dismisses with the id of the session to resume, or None. Titles, questions
-and answers are untrusted text: they are shown as plain `Text`, never parsed as markup.
+Sessions titled alike are told apart by when each was started, how many turns it has and what
+recorded it (the TUI or `atlas-tui ask`). Down from the search box goes to the list.
+
+`SessionsScreen(library)` dismisses with the id of the session to resume, or None. Titles, questions
+and answers come cleaned from the library and are shown as plain `Text`, never parsed as markup.
 """
 
 from __future__ import annotations
@@ -14,20 +18,20 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from atlas_tui.conversation import SessionLibrary
 from atlas_tui.errors import SessionStoreError
-from atlas_tui.safety import terminal_safe
-from atlas_tui.sessions import SessionStore, SessionSummary
+from atlas_tui.sessions import SessionSummary
 from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 
 UNTITLED = "Untitled session"
 
 
 def shown_title(summary: SessionSummary) -> str:
-    """A session's title as the terminal may show it (titles come from questions and documents)."""
-    return terminal_safe(summary.title) or UNTITLED
+    return summary.title or UNTITLED
 
 
 def last_used(timestamp: float, now: datetime | None = None) -> str:
@@ -47,6 +51,16 @@ def last_used(timestamp: float, now: datetime | None = None) -> str:
     return f"{then:%Y-%m-%d}"
 
 
+def started(timestamp: float) -> str:
+    """When a session was started, to the minute."""
+    return f"{datetime.fromtimestamp(timestamp):%Y-%m-%d %H:%M}"
+
+
+ORIGINS = {"tui": "TUI", "ask": "ask"}
+FIXED_COLUMNS = 16 + 14 + 6 + 6 + 10  # started, last used, turns, from; their gaps
+PREVIEW_QUESTIONS = 50
+
+
 class SessionsScreen(Screen[str | None]):
     """Research sessions, the most recent first, with full-text search of questions and answers."""
 
@@ -54,35 +68,53 @@ class SessionsScreen(Screen[str | None]):
     SessionsScreen #sessions-search { margin: 0 0 1 0; }
     SessionsScreen #sessions-table { height: 1fr; }
     SessionsScreen #sessions-empty { color: $text-muted; padding: 1 2; }
+    SessionsScreen #sessions-preview {
+        height: 30%;
+        min-height: 4;
+        border: round $primary 40%;
+        border-title-color: $text-muted;
+        padding: 0 1;
+    }
+    SessionsScreen #sessions-preview-text { color: $text-muted; }
     """
+    AUTO_FOCUS = "#sessions-table"  # at once: a key typed right after ctrl+l acts on the list
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Back"),
         Binding("enter", "open", "Open", show=True),
         Binding("r", "rename", "Rename"),
         Binding("d,delete", "delete", "Delete"),
-        Binding("slash", "focus_search", "Search"),
+        # priority: the focus moves as the key comes, so the keys typed after it follow it
+        Binding("slash", "focus_search", "Search", priority=True),
+        Binding("down", "focus_list", "List", show=False, priority=True),
     ]
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, library: SessionLibrary) -> None:
         super().__init__()
-        self.store = store
+        self.library = library
         self._summaries: dict[str, SessionSummary] = {}
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Search questions and answers…  (/)", id="sessions-search")
         yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="sessions-empty")
+        with VerticalScroll(id="sessions-preview"):
+            yield Static("", id="sessions-preview-text")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("Title", key="title")
+        table.add_column("Title", key="title", width=self._title_width())
+        table.add_column("Started", key="created")
         table.add_column("Last used", key="updated")
         table.add_column("Turns", key="turns")
+        table.add_column("From", key="origin")
         table.add_column("Match", key="match")
         self.reload()
-        table.focus()
+
+    def _title_width(self) -> int:
+        """The title's column: what the others leave, so the match column keeps some room."""
+        return max(16, min(48, self.app.size.width - FIXED_COLUMNS - 16))
 
     # --- the list ---------------------------------------------------------------------------------
 
@@ -95,8 +127,8 @@ class SessionsScreen(Screen[str | None]):
         table = self.query_one(DataTable)
         select = select or self.selected_id
         try:
-            summaries = self.store.list_sessions()
-            hits = self.store.search(self.search_text) if self.search_text else []
+            summaries = self.library.sessions()
+            hits = self.library.search(self.search_text) if self.search_text else []
         except SessionStoreError as error:
             self.notify(error.describe(), severity="error", title="Sessions", markup=False)
             return
@@ -111,20 +143,45 @@ class SessionsScreen(Screen[str | None]):
         table.clear()
         words = re.findall(r"\w+", self.search_text)
         for summary, snippet in rows:
-            match = Text(
-                " ".join(terminal_safe(snippet).split()), no_wrap=True, overflow="ellipsis"
-            )
+            match = Text(" ".join(snippet.split()), no_wrap=True, overflow="ellipsis")
             match.highlight_words(words, style="bold reverse", case_sensitive=False)
             table.add_row(
                 Text(shown_title(summary), no_wrap=True, overflow="ellipsis"),
+                started(summary.created),
                 last_used(summary.updated),
                 Text(str(summary.turns), justify="right"),
+                ORIGINS.get(summary.origin, "–"),
                 match,
                 key=summary.id,
             )
         if select in self._summaries and any(s.id == select for s, _ in rows):
             table.move_cursor(row=table.get_row_index(select))
         self._show_empty_note(bool(rows))
+        self._preview(self.selected_id)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._preview(str(event.row_key.value) if event.row_key.value is not None else None)
+
+    def _preview(self, session_id: str | None) -> None:
+        """The selected session's questions, numbered, below the list."""
+        box = self.query_one("#sessions-preview")
+        text = self.query_one("#sessions-preview-text", Static)
+        summary = self._summaries.get(session_id or "")
+        if summary is None:
+            box.border_title = "Questions"
+            text.update("")
+            return
+        try:
+            questions = self.library.questions(summary.id, PREVIEW_QUESTIONS)
+        except SessionStoreError as error:
+            text.update(Text(error.describe()))
+            return
+        box.border_title = Text(f"Questions · {shown_title(summary)}")
+        lines = Text("\n").join(Text(f"{n}. {q}") for n, q in enumerate(questions, 1))
+        if summary.turns > len(questions):
+            lines.append(f"\n… and {summary.turns - len(questions)} more")
+        text.update(lines if questions else Text("No question yet."))
 
     def _show_empty_note(self, any_rows: bool) -> None:
         note = self.query_one("#sessions-empty", Static)
@@ -149,7 +206,7 @@ class SessionsScreen(Screen[str | None]):
 
     @on(Input.Submitted, "#sessions-search")
     def _search_done(self) -> None:
-        self.query_one(DataTable).focus()
+        self.set_focus(self.query_one(DataTable))
 
     @on(DataTable.RowSelected)
     def _row_chosen(self, event: DataTable.RowSelected) -> None:
@@ -158,8 +215,21 @@ class SessionsScreen(Screen[str | None]):
 
     # --- actions ----------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """/ goes to the search box from the list (in the box it is typed); Down goes to the
+        list from the search box (in the list it moves the cursor)."""
+        in_search = self.focused is self.query_one("#sessions-search", Input)
+        if action == "focus_search":
+            return not in_search
+        if action == "focus_list":
+            return in_search
+        return True
+
     def action_focus_search(self) -> None:
-        self.query_one("#sessions-search", Input).focus()
+        self.set_focus(self.query_one("#sessions-search", Input))
+
+    def action_focus_list(self) -> None:
+        self.set_focus(self.query_one(DataTable))
 
     def action_open(self) -> None:
         if session_id := self.selected_id:
@@ -169,7 +239,7 @@ class SessionsScreen(Screen[str | None]):
         search = self.query_one("#sessions-search", Input)
         if search.value:
             search.value = ""  # the first Escape clears the search, the second leaves
-            self.query_one(DataTable).focus()
+            self.set_focus(self.query_one(DataTable))
         else:
             self.dismiss(None)
 
@@ -183,13 +253,13 @@ class SessionsScreen(Screen[str | None]):
             if title is None:
                 return
             try:
-                self.store.rename(session_id, title)
+                self.library.rename(session_id, title)
             except SessionStoreError as error:
                 self.notify(error.describe(), severity="error", title="Rename", markup=False)
             self.reload(select=session_id)
 
         self.app.push_screen(
-            PromptScreen("Rename the session:", terminal_safe(summary.title), allow_empty=False),
+            PromptScreen("Rename the session:", summary.title, allow_empty=False),
             renamed,
         )
 
@@ -203,7 +273,7 @@ class SessionsScreen(Screen[str | None]):
             if not delete:
                 return
             try:
-                self.store.delete(session_id)
+                self.library.delete(session_id)
             except SessionStoreError as error:
                 self.notify(error.describe(), severity="error", title="Delete", markup=False)
             else:

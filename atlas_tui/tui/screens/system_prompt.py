@@ -47,7 +47,7 @@ class SystemPromptScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
-        area.focus()
+        self.set_focus(area)
         area.move_cursor(area.document.end)
 
     def action_save(self) -> None:

@@ -1,4 +1,8 @@
-"""The documents pane: the passages retrieved for a question, numbered as the answer cites them."""
+"""The documents pane: the passages retrieved for a question, numbered as the answer cites them.
+
+Enter, space or a click asks for a passage's preview (`PreviewRequested`); ctrl+e asks to open it
+in the editor (`EditRequested`, which the app handles). A letter typed here starts a question (the
+main screen moves it to the query box), so the pane binds no bare letter."""
 
 from __future__ import annotations
 
@@ -15,10 +19,13 @@ from textual.widget import Widget
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from atlas_tui.safety import terminal_safe
-from atlas_tui.types import Passage
+from atlas_tui.conversation import ShownPassage
+from atlas_tui.tui.editor import EditRequested
 
 INNER_WORDS = 6
+TWO_LINES_FROM = 40  # a pane narrower than this lists one line a passage
+PART_SHOWN = 8  # the least of a heading a cut second line shows
+MIN_WIDTH, MIN_TRANSCRIPT_WIDTH = 24, 30  # what resizing leaves the pane and the transcript
 _INNER_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
@@ -26,24 +33,23 @@ def heading_parts(heading: str) -> list[str]:
     return [part.strip() for part in heading.split(" > ") if part.strip()]
 
 
-def label(passage: Passage, parts: int = 1) -> str:
+def label(passage: ShownPassage, parts: int = 1) -> str:
     """The last `parts` levels of the heading path (the end tells passages apart), else the
     title (or the file)."""
     tail = heading_parts(passage.heading)[-parts:]
-    return terminal_safe(" › ".join(tail) if tail else passage.title or passage.source)
+    return " › ".join(tail) if tail else passage.title or passage.source
 
 
-def inner_heading(passage: Passage) -> str:
+def inner_heading(passage: ShownPassage) -> str:
     """The first heading inside the passage's text (a passage may span sub-sections), else
     the first words of its first line: what tells apart passages sharing a heading path."""
     found = _INNER_HEADING.search(passage.text)
     first_line = next((line for line in passage.text.splitlines() if line.strip()), "")
     words = (found[1] if found else first_line).split()
-    text = " ".join(words[:INNER_WORDS]) + (" …" if len(words) > INNER_WORDS else "")
-    return terminal_safe(text)
+    return " ".join(words[:INNER_WORDS]) + (" …" if len(words) > INNER_WORDS else "")
 
 
-def distinguishing(documents: Sequence[Passage]) -> list[tuple[str, int]]:
+def distinguishing(documents: Sequence[ShownPassage]) -> list[tuple[str, int]]:
     """For each passage, what its first line shows and how many heading levels that took:
     the last heading; the last two where others share the last; else the passage's own first
     heading or words (0 levels: the whole path goes on the second line)."""
@@ -61,23 +67,37 @@ def distinguishing(documents: Sequence[Passage]) -> list[tuple[str, int]]:
 
 
 def document_prompt(
-    number: int, passage: Passage, cited: bool, shown: tuple[str, int] | None = None
+    number: int,
+    passage: ShownPassage,
+    cited: bool,
+    shown: tuple[str, int] | None = None,
+    width: int | None = None,
 ) -> Text:
-    """Two lines: what tells the passage apart (`shown`: the text and the heading levels it
-    took, see `distinguishing`) and the score; then the file and the rest of the heading path,
-    which a narrow pane may cut."""
+    """What tells the passage apart (`shown`: the text and the heading levels it took, see
+    `distinguishing`) and the score; then, on a second line, the file and the rest of the heading
+    path, as much of it as `width` holds (levels cut from the end, marked …). A pane narrower
+    than TWO_LINES_FROM gets the first line only, without the score."""
     text, levels = shown or (label(passage), 1)
-    parts = [terminal_safe(p) for p in heading_parts(passage.heading)]
+    parts = heading_parts(passage.heading)
     head = parts[: len(parts) - levels] if levels else parts
     mark = "●" if cited else " "
     prompt = Text()
     prompt.append(f"{mark}[{number}] ", style="bold underline" if cited else "bold")
     prompt.append(text)
+    if width is not None and width < TWO_LINES_FROM:
+        return prompt  # one line: what tells it apart (its score is in the preview)
     prompt.append(f"  {passage.score:.2f}", style="dim")
-    where = " › ".join([terminal_safe(passage.source), *head])
-    if passage.page is not None:
-        where += f" (p. {passage.page})"
-    prompt.append("\n    " + where, style="dim")
+    page = f" (p. {passage.page})" if passage.page is not None else ""
+    where = "    " + passage.source
+    for part in head:
+        room = len(part) if width is None else width - len(where) - 3 - len(page)
+        if room >= len(part):
+            where += " › " + part
+            continue
+        # cut within a part only where enough of it shows to be read; never "file ›…"
+        where += f" › {part[: room - 1]}…" if room >= PART_SHOWN else "…"
+        break
+    prompt.append("\n" + where + page, style="dim")
     return prompt
 
 
@@ -87,7 +107,7 @@ class DocumentsPane(OptionList):
     BORDER_TITLE = "Documents"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "select", "Preview", show=False),
-        Binding("e", "app.edit_passage", "Open in $EDITOR", id="documents.edit"),
+        Binding("ctrl+e", "edit", "Open in $EDITOR", id="documents.edit"),
     ]
 
     class PreviewRequested(Message):
@@ -99,20 +119,37 @@ class DocumentsPane(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.turn_id: int | None = None
-        self.documents: tuple[Passage, ...] = ()
+        self.documents: tuple[ShownPassage, ...] = ()
         self.cited: set[int] = set()
+        self._drawn_for: int | None = None  # the width the passages were drawn for
 
-    def show(self, turn_id: int, documents: tuple[Passage, ...], cited: set[int]) -> None:
+    def show(self, turn_id: int, documents: tuple[ShownPassage, ...], cited: set[int]) -> None:
         self.turn_id, self.documents, self.cited = turn_id, documents, set(cited)
         self.clear_options()
         shown = distinguishing(documents)
+        width = self.scrollable_content_region.width or None
+        self._drawn_for = width
         self.add_options(
-            Option(document_prompt(i, p, i in cited, shown[i - 1]), id=f"doc-{i}")
+            Option(document_prompt(i, p, i in cited, shown[i - 1], width), id=f"doc-{i}")
             for i, p in enumerate(documents, 1)
         )
         self.border_subtitle = f"{len(documents)} found" if documents else "none found"
         if documents:
             self.highlighted = 0
+
+    def on_resize(self) -> None:
+        """The passages drawn again for the new width (one line or two, paths cut to fit)."""
+        if self.documents and self.scrollable_content_region.width != self._drawn_for:
+            highlighted = self.highlighted
+            self.show(self.turn_id or 0, self.documents, self.cited)
+            self.highlighted = highlighted
+
+    def resize(self, width: int, screen_width: int) -> None:
+        """Make the pane `width` cells wide, within bounds (ctrl+left/right, the splitter)."""
+        most = max(MIN_WIDTH, screen_width - MIN_TRANSCRIPT_WIDTH)
+        width = max(MIN_WIDTH, min(most, width))
+        self.styles.max_width = width  # the stylesheet's cap gives way to the user's choice
+        self.styles.width = width
 
     def select_number(self, number: int) -> bool:
         """Highlight document `number` (1-based); False when there is no such document."""
@@ -120,6 +157,14 @@ class DocumentsPane(OptionList):
             return False
         self.highlighted = number - 1
         return True
+
+    def action_edit(self) -> None:
+        """Open the highlighted passage in $EDITOR at its line."""
+        index = self.highlighted
+        if index is None or not 0 <= index < len(self.documents):
+            self.notify("No document is selected.")
+            return
+        self.post_message(EditRequested(self.documents[index].passage))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -1,6 +1,6 @@
 """Find in the transcript (ctrl+f): every match highlighted, the current one scrolled into view,
 "3/7" counted; Enter / F3 for the next match, shift+Enter / shift+F3 for the previous, Escape
-closes and clears the highlights.
+closes, clears the highlights and gives the focus back to the transcript.
 
 Matching is case-insensitive over what is shown: each question and the text of each rendered
 Markdown block of the answers (a match does not span two blocks).
@@ -17,7 +17,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Static
 from textual.widgets.markdown import MarkdownBlock
@@ -127,9 +126,6 @@ class FindBar(Horizontal):
         Binding("shift+f3,shift+enter,up", "step(-1)", "Previous match", id="find.previous"),
     ]
 
-    class Closed(Message):
-        """The find bar was closed (Escape)."""
-
     def __init__(self, target: Widget, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.target = target
@@ -148,7 +144,7 @@ class FindBar(Horizontal):
 
     def open(self) -> None:
         self.display = True
-        self.query_one(Input).focus()
+        self.screen.set_focus(self.query_one(Input))
         self.search()
 
     def search(self) -> None:
@@ -195,4 +191,4 @@ class FindBar(Horizontal):
         self._highlighter.clear()
         self.matches, self.current = [], None
         self.display = False
-        self.post_message(self.Closed())
+        self.screen.set_focus(self.target)

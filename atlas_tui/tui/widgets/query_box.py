@@ -1,24 +1,44 @@
-"""The query box: Enter sends, shift+enter or ctrl+j starts a new line, up/down recall questions."""
+"""The query box: Enter sends, shift+enter or ctrl+j starts a new line, up/down recall questions,
+ctrl+e writes the question in $EDITOR (as in the documents pane, ctrl+e is the editor's key)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.widgets import TextArea
 
+from atlas_tui.tui.editor import edit_text
 from atlas_tui.tui.messages import QuerySubmitted
 
 NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j"})
+# The hint in the empty box: the longest that fits whole.
+PLACEHOLDERS = (
+    "Ask a question about your documents…  (Enter sends, ctrl+j new line)",
+    "Ask a question…  (Enter sends, ctrl+j new line)",
+    "Ask a question…  (Enter sends)",
+    "Ask a question…",
+)
 
 
 class QueryBox(TextArea):
     """A multi-line question editor with a recall history of earlier questions."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+e", "edit_in_editor", "Write in $EDITOR", id="query.editor", show=False),
+    ]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
-        self.placeholder = "Ask a question about your documents…  (Enter sends, ctrl+j new line)"
+        self.placeholder = PLACEHOLDERS[0]
         self.questions: list[str] = []
         self._recall: int | None = None  # index into history while recalling
         self._draft = ""
+
+    def on_resize(self) -> None:
+        room = self.content_region.width
+        self.placeholder = next((p for p in PLACEHOLDERS if len(p) <= room), PLACEHOLDERS[-1])
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -32,6 +52,12 @@ class QueryBox(TextArea):
             self.insert("\n")
             return
         await super()._on_key(event)
+
+    def action_edit_in_editor(self) -> None:
+        """The draft in $EDITOR; what was saved comes back here (Enter then sends it)."""
+        written = edit_text(self.app, self.text)
+        if written is not None:
+            self._show(written.rstrip("\n"))
 
     def submit(self) -> None:
         text = self.text.strip()

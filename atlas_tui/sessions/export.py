@@ -61,6 +61,8 @@ def session_from_json(text: str) -> Session:
             turns=tuple(turn_from_dict(turn) for turn in session["turns"]),
             system_prompt=str(session.get("system_prompt") or ""),
             model=str(session.get("model") or ""),
+            temperature=_number(session.get("temperature"), float),
+            max_tokens=_number(session.get("max_tokens"), int),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SessionStoreError(
@@ -83,11 +85,28 @@ def export_markdown(session: Session) -> str:
     ]
     if session.model:
         lines += ["", f"Model: {code(session.model)}"]
+    if sampling := sampling_text(session.temperature, session.max_tokens):
+        lines += ["", f"Answers: {sampling}"]
     if session.system_prompt.strip():
         lines += ["", "System prompt for this session:", "", *fenced(session.system_prompt)]
     for turn in session.turns:
         lines += ["", *_turn_markdown(turn)]
     return "\n".join(lines) + "\n"
+
+
+def sampling_text(temperature: float | None, max_tokens: int | None) -> str:
+    """ "temperature 0.2 · up to 300 tokens" for a session's own settings; "" when none."""
+    parts = [] if temperature is None else [f"temperature {temperature:g}"]
+    if max_tokens is not None:
+        parts.append(f"up to {max_tokens:,} tokens")
+    return " · ".join(parts)
+
+
+def _number(value: Any, kind: type) -> Any:
+    """A stored number of `kind`, or None (absent, or of another shape)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return kind(value)
 
 
 def inline(text: str) -> str:
@@ -214,8 +233,8 @@ def _where(passage: Passage) -> str:
     parts = []
     if passage.page is not None:
         parts.append(f"page {passage.page}")
-    if passage.line_start:
-        parts.append(f"lines {passage.line_start}–{passage.line_end}")
+    if passage.line_span:
+        parts.append(passage.line_span)
     return ", ".join(parts)
 
 

@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from atlas_tui.cli_models import add_parser as add_models_parser
-from atlas_tui.cli_models import cmd_models
-from atlas_tui.cli_output import one_line, print_json
-from atlas_tui.cli_sessions import cmd_export, cmd_sessions
+from atlas_tui.cli.models import add_parser as add_models_parser
+from atlas_tui.cli.models import cmd_models
+from atlas_tui.cli.output import print_error, print_json, say
+from atlas_tui.cli.serve import add_arguments as add_serve_arguments
+from atlas_tui.cli.serve import run_serve
+from atlas_tui.cli.sessions import cmd_export, cmd_sessions
 from atlas_tui.config import (
     INGEST_ENGINES,
     SEARCH_MODES,
@@ -28,8 +30,6 @@ from atlas_tui.config import (
 )
 from atlas_tui.errors import RAY_MISSING, AtlasError, ConfigError
 from atlas_tui.safety import display_path, terminal_safe
-from atlas_tui.serve import add_arguments as add_serve_arguments
-from atlas_tui.serve import run_serve
 from atlas_tui.text import shorten
 
 SNIPPET_CHARS = 240  # of each passage `search` prints
@@ -243,7 +243,7 @@ def _knobs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from atlas_tui.progress import format_report, ingest_with_progress
+    from atlas_tui.cli.progress import format_report, ingest_with_progress
 
     paths = list(args.paths)
     if args.demo:
@@ -263,7 +263,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
     else:
-        print(format_report(report))
+        say(format_report(report))
     return 0 if report.ok else 1
 
 
@@ -282,8 +282,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     for p in passages:
         where = display_path(p.source) + (f" p.{p.page}" if p.page else "")
         heading = f"  {p.heading}" if p.heading else ""
-        print(terminal_safe(f"[{p.rank}] {p.score:.3f}  {where}{heading}"))
-        print(terminal_safe(f"    {shorten(p.text, SNIPPET_CHARS)}"))
+        say(f"[{p.rank}] {p.score:.3f}  {where}{heading}")
+        say(f"    {shorten(p.text, SNIPPET_CHARS)}")
     return 0
 
 
@@ -297,13 +297,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
         unknown = {"size_bytes": "not measured on an object store", "last_ingest": "never"}
         for key, value in data.items():
             shown = unknown.get(key, "none") if value is None else value
-            print(terminal_safe(f"{key.replace('_', ' '):<{width}}  {shown}"))
+            say(f"{key.replace('_', ' '):<{width}}  {shown}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Verify the index (bookkeeping, full-text index, every chunk row); exit 1 if damaged."""
-    from atlas_tui.progress import say_waiting
+    from atlas_tui.cli.progress import say_waiting
 
     client = _client(_settings(args))
     health, done = client.knowledge.check(repair=args.repair, on_wait=say_waiting)
@@ -319,7 +319,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print("Run `atlas-tui ingest` on the same folders to re-add what was dropped.")
         return 0
     for problem in health.problems():
-        print(f"atlas-tui check: {problem}.", file=sys.stderr)
+        say(f"atlas-tui check: {problem}.", err=True)
     if args.repair:
         print(
             "atlas-tui check: could not repair this; move the index aside and rebuild it "
@@ -339,7 +339,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from atlas_tui.ask import run_ask
+    from atlas_tui.cli.ask import run_ask
 
     settings = _settings(args)
     return run_ask(args, settings, _client(settings), _knobs(args))
@@ -369,11 +369,6 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_error(error: AtlasError) -> None:
-    """The error and its hint, on one line of stderr."""
-    print(f"atlas-tui: {one_line(terminal_safe(error.describe()))}", file=sys.stderr)
-
-
 COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
@@ -398,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return status
     except AtlasError as error:
-        _print_error(error)
+        print_error(error)
         return 1
     except KeyboardInterrupt:
         print("\natlas-tui: interrupted.", file=sys.stderr)
@@ -410,7 +405,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return 128 + signal.SIGPIPE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,5 @@
-"""Ingest with a progress bar on a terminal (files, chunks, chunks/s, ETA); quiet otherwise."""
+"""Ingest with a progress bar on a terminal (files, chunks, chunks/s, ETA); quiet otherwise. The
+closing report names files: it is printed through the CLI's terminal filter (`output.say`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from atlas_tui.cli_output import count
+from atlas_tui.cli.output import count
 from atlas_tui.safety import display_path, terminal_safe
 
 if TYPE_CHECKING:
@@ -104,4 +105,4 @@ def format_report(report: Any) -> str:
         lines.extend(f"  {display_path(s.path)}: {s.reason}" for s in report.skipped)
     if not report.ok:
         lines.append("Nothing could be ingested.")
-    return terminal_safe("\n".join(lines))
+    return "\n".join(lines)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from atlas_tui.cli_output import print_json
+from atlas_tui.cli.output import print_json
 from atlas_tui.config import Settings
 from atlas_tui.safety import terminal_safe
 

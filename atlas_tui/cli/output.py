@@ -1,23 +1,38 @@
-"""How the CLI prints: JSON that is safe on a terminal, one-line text, counts in words, and files
-written with a one-line error when they cannot be."""
+"""How the CLI prints: text through one terminal filter (`say`), JSON that is safe on a terminal,
+one-line errors, counts in words, and files written with a one-line error when they cannot be.
+
+What the verbs print comes from documents, file names, the sessions database and servers: every
+line of it passes `say` (or `print_json`), the CLI's one way to the terminal."""
 
 from __future__ import annotations
 
 import errno
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from atlas_tui.errors import AtlasError
-from atlas_tui.safety import display_path, json_safe
+from atlas_tui.safety import display_path, json_safe, terminal_safe
 from atlas_tui.text import one_line
 
-__all__ = ["count", "one_line", "print_json", "write_file"]
+__all__ = ["count", "one_line", "print_error", "print_json", "say", "write_file"]
 
 
 def print_json(data: Any) -> None:
     """JSON on stdout, with any control or invisible character escaped (same value decoded)."""
     print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
+
+
+def say(text: str, *, err: bool = False, end: str = "\n") -> None:
+    """`text` on stdout (stderr with `err`), cleaned of escape sequences and invisible
+    characters."""
+    print(terminal_safe(text), file=sys.stderr if err else sys.stdout, end=end, flush=err)
+
+
+def print_error(error: AtlasError) -> None:
+    """The error and its hint, on one line of stderr."""
+    say(f"atlas-tui: {one_line(error.describe())}", err=True)
 
 
 def count(number: int, noun: str) -> str:

@@ -18,14 +18,16 @@ import sys
 from dataclasses import asdict
 from typing import IO, TYPE_CHECKING, Any
 
+from atlas_tui.cli.output import one_line, say
 from atlas_tui.config import Settings
 from atlas_tui.errors import AtlasError, CancelledError_, GenerationError, SessionStoreError
-from atlas_tui.safety import display_path, json_safe, terminal_safe
+from atlas_tui.safety import Clean, display_path, json_safe
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from atlas_tui.conversation import Answer, Conversation
     from atlas_tui.query import AtlasQuery, Event
-    from atlas_tui.recorder import TurnRecorder
-    from atlas_tui.sessions import SessionStore
 
 EXIT_CANCELLED = 128 + signal.SIGINT
 
@@ -66,55 +68,30 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 def warn(message: str) -> None:
-    print(f"atlas-tui: warning: {terminal_safe(message)}", file=sys.stderr, flush=True)
+    say(f"atlas-tui: warning: {one_line(message)}", err=True)
 
 
-class Session:
-    """Where the question is recorded: a store and a recorder, or nothing (unsaved)."""
+def _conversation(
+    settings: Settings, client: AtlasQuery, args: argparse.Namespace, knobs: dict[str, Any]
+) -> Conversation:
+    """Where the question is recorded: `--session`'s session, else a new one; unsaved (after a
+    warning) when the sessions database cannot be used. An unknown `--session` is the user's
+    mistake: an error, not a warning."""
+    from atlas_tui.conversation import Conversation, Retrieval
 
-    def __init__(self, settings: Settings, args: argparse.Namespace) -> None:
-        self.store: SessionStore | None = None
-        self.recorder: TurnRecorder | None = None
-        self.history: list[Any] = []
-        if args.no_save:
-            return
-        from atlas_tui.recorder import TurnRecorder
-        from atlas_tui.sessions import SessionStore
-
+    conversation = Conversation(client, settings, retrieval=Retrieval(**knobs), origin="ask")
+    conversation.on_problem = warn
+    lost = f" (without session {args.session}'s earlier turns)" if args.session else ""
+    if not args.no_save and not conversation.open_store():
+        warn(f"the answer is not saved{lost}: {conversation.problem}")
+    elif conversation.saving and args.session:
+        session_id = conversation.resolve(args.session)
         try:
-            self.store = SessionStore.from_settings(settings)
+            conversation.open_session(session_id)
         except SessionStoreError as error:
-            self._unusable(error, args)
-            return
-        # An unknown --session is the user's mistake: an error, not a warning.
-        session_id = self.store.resolve(args.session) if args.session else None
-        try:
-            if session_id is not None:
-                self.history = self.store.history(session_id, settings.history_turns)
-            else:
-                session_id = self.store.create_session()
-            self.recorder = TurnRecorder(self.store, session_id, args.question)
-        except SessionStoreError as error:
-            self._unusable(error, args)
-
-    def _unusable(self, error: SessionStoreError, args: argparse.Namespace) -> None:
-        self.close()
-        self.store = self.recorder = None
-        lost = f" (without session {args.session}'s earlier turns)" if args.session else ""
-        warn(f"the answer is not saved{lost}: {error.message}")
-
-    def record(self, event: Event) -> None:
-        if self.recorder is None:
-            return
-        try:
-            self.recorder.record(event)
-        except SessionStoreError as error:
-            self.recorder = None
-            warn(f"the rest of the answer is not saved: {error.message}")
-
-    def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
+            conversation.close()
+            warn(f"the answer is not saved{lost}: {error.message}")
+    return conversation
 
 
 _FENCE = re.compile(r"^\s{0,3}(?:> ?)*(`{3,}|~{3,})")
@@ -133,8 +110,7 @@ class MarkdownWriter:
         self._pending = ""
         self._fence = ""  # the fence of the code block the pending text is inside, if any
 
-    def write(self, text: str) -> None:
-        text = terminal_safe(text)
+    def write(self, text: Clean) -> None:
         if self._console is None:
             self._out.write(text)
             self._out.flush()
@@ -178,8 +154,10 @@ class MarkdownWriter:
         return text[:cut], text[cut:]
 
 
-def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, knobs: dict) -> int:
-    from atlas_tui.query import Delta, Done, Failed, QueryRun, Retrieved
+def run_ask(
+    args: argparse.Namespace, settings: Settings, client: AtlasQuery, knobs: dict[str, Any]
+) -> int:
+    from atlas_tui.query import Delta, Done, Failed
 
     if not args.question.strip():
         print(
@@ -189,38 +167,36 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
         return 2
     out = sys.stdout
     writer = MarkdownWriter(out, rich=out.isatty() and not args.json)
-    documents: tuple[Any, ...] = ()
+    conversation: Conversation | None = None
+    answer: Answer | None = None
+    events: Generator[Event, None, None] | None = None
     streamed = ""
     status = 0
-    session: Session | None = None
-    run: QueryRun | None = None
     try:  # from the moment the question may be stored, a Ctrl+C is recorded as a cancel
-        session = Session(settings, args)
-        run = client.events(args.question, history=session.history, **knobs)
-        for event in run:
-            session.record(event)
+        conversation = _conversation(settings, client, args, knobs)
+        answer = conversation.ask(args.question)
+        events = answer.events()
+        for event in events:
+            shown = answer.take(event)
             if args.json:
                 out.write(json_safe(json.dumps(event_json(event), ensure_ascii=False)) + "\n")
                 out.flush()
-            if isinstance(event, Retrieved):
-                documents = event.documents
-            elif isinstance(event, Delta):
-                streamed += event.text
-                if not args.json:
-                    writer.write(event.text)
-            elif isinstance(event, Failed):
-                status = EXIT_CANCELLED if event.cancelled else 1
-                if not args.json:
-                    writer.finish()
-                    _print_error(event.error)
-            elif isinstance(event, Done) and not args.json:
+            elif isinstance(shown, Delta):
+                writer.write(shown.text)
+            elif isinstance(shown, Done | Failed):
                 writer.finish()
+            if isinstance(event, Delta):
+                streamed += event.text
+            elif isinstance(shown, Failed):
+                status = EXIT_CANCELLED if shown.cancelled else 1
+                if not args.json:
+                    answer_error(shown.error)
     except KeyboardInterrupt:
-        if run is not None:
-            run.cancel()
+        if answer is not None:
+            answer.cancel()
+        if events is not None:
+            events.close()  # the answer is stored as cancelled, with the text streamed so far
         status = EXIT_CANCELLED
-        if session is not None:
-            session.record(Failed(CancelledError_("Cancelled."), streamed))
         if not args.json:
             writer.finish()
             out.write("[cancelled]\n")
@@ -228,19 +204,16 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
             cancelled = Failed(CancelledError_("Cancelled."), streamed)
             out.write(json_safe(json.dumps(event_json(cancelled), ensure_ascii=False)) + "\n")
     finally:
-        if session is not None:
-            session.close()
+        if conversation is not None:
+            conversation.close()  # a turn left unfinished is stored as interrupted
+    documents = answer.turn.documents if answer is not None else ()
     if not args.json and documents:
         out.write("\nSources:\n")
         for number, p in enumerate(documents, 1):
             heading = f" > {p.heading}" if p.heading else ""
             page = f" (p. {p.page})" if p.page else ""
-            out.write(
-                terminal_safe(
-                    f"  [{number}] {display_path(p.source)}{page}{heading}  ({p.score:.3f})"
-                )
-                + "\n"
-            )
+            path = display_path(p.passage.source)
+            out.write(f"  [{number}] {path}{page}{heading}  ({p.score:.3f})\n")
     out.flush()
     # The process ends next. Exempting every object from the collector spares the interpreter's
     # last, slow collection over the model and index objects (seconds on a busy machine), so
@@ -249,8 +222,10 @@ def run_ask(args: argparse.Namespace, settings: Settings, client: AtlasQuery, kn
     return status
 
 
-def _print_error(error: AtlasError) -> None:
+def answer_error(error: AtlasError) -> None:
+    """Why the answer failed, as the error says it, with what to do (asking again, when that
+    may help and the error names nothing else to do)."""
     text = error.describe()
     if isinstance(error, GenerationError) and error.retryable and not error.hint:
         text += "\nAsk again to retry."
-    print(f"atlas-tui: {terminal_safe(text)}", file=sys.stderr)
+    say(f"atlas-tui: {text}", err=True)

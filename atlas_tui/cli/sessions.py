@@ -13,9 +13,9 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from atlas_tui.cli_output import count, one_line, print_json, write_file
+from atlas_tui.cli.output import count, one_line, print_json, say, write_file
 from atlas_tui.config import Settings
-from atlas_tui.safety import display_path, json_safe, terminal_safe
+from atlas_tui.safety import display_path, json_safe
 
 
 def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
@@ -41,7 +41,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     elif not rows:
         print("No research sessions match." if args.search else "No research sessions yet.")
     else:
-        print("\n".join(terminal_safe(line) for line in lines))
+        say("\n".join(lines))
     return 0
 
 
@@ -50,20 +50,17 @@ def _when(timestamp: float) -> str:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from atlas_tui.export import export_json, export_markdown
     from atlas_tui.sessions import SessionStore
+    from atlas_tui.sessions.export import export_json, export_markdown
 
     with SessionStore.from_settings(settings, read_only=True) as store:
         session = store.load_session(args.session)
-    if args.format == "md":
-        text = export_markdown(session)
-        shown = terminal_safe(text)  # for reading: escapes and invisible characters removed
-    else:
-        text = export_json(session)
-        shown = json_safe(text)  # for programs: the same JSON value, escaped where needed
+    text = export_markdown(session) if args.format == "md" else export_json(session)
     if args.output:
-        write_file(Path(args.output), text if args.format == "md" else shown)
+        write_file(Path(args.output), text if args.format == "md" else json_safe(text))
         print(f"Wrote {display_path(args.output)}", file=sys.stderr)
+    elif args.format == "md":
+        say(text, end="")  # for reading: escapes and invisible characters removed
     else:
-        sys.stdout.write(shown)
+        sys.stdout.write(json_safe(text))  # for programs: the same JSON value, escaped
     return 0
