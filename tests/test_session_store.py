@@ -148,6 +148,29 @@ def test_a_finished_turn_keeps_its_answer_against_a_late_update(store: SessionSt
     assert [p.chunk_id for p in store.turn(turn_id).documents] == ["c1"]  # still allowed
 
 
+def test_a_sessions_origin_and_own_sampling_are_read_back(store: SessionStore) -> None:
+    asked = store.create_session(origin="ask")
+    typed = store.create_session()
+    store.set_session_sampling(asked, temperature=0.2, max_tokens=300)
+    session = store.load_session(asked)
+    assert (session.origin, session.temperature, session.max_tokens) == ("ask", 0.2, 300)
+    assert {s.id: s.origin for s in store.list_sessions()} == {asked: "ask", typed: ""}
+    untouched = store.load_session(typed)
+    assert (untouched.origin, untouched.temperature, untouched.max_tokens) == ("", None, None)
+    store.set_session_sampling(asked, temperature=None, max_tokens=None)  # the configured ones
+    session = store.load_session(asked)
+    assert (session.temperature, session.max_tokens) == (None, None)
+
+
+def test_a_sessions_questions_come_in_order_up_to_a_limit(store: SessionStore) -> None:
+    session_id = store.create_session()
+    for question in ("First?", "Second?", "Third?"):
+        store.begin_turn(session_id, question)
+    store.begin_turn(store.create_session(), "Elsewhere?")
+    assert store.questions(session_id) == ["First?", "Second?", "Third?"]
+    assert store.questions(session_id[:6], limit=2) == ["First?", "Second?"]
+
+
 def test_closing_a_store_leaves_a_turn_another_store_finished(db_path: Path) -> None:
     first = SessionStore(db_path)
     turn_id = first.begin_turn(first.create_session(), "q")
