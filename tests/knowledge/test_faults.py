@@ -5,10 +5,12 @@ when another writer won the race."""
 from __future__ import annotations
 
 import errno
+from types import SimpleNamespace
 
 import pytest
 
 from atlas_tui.errors import AtlasError, IndexCorruptError, IndexError_, IngestError
+from atlas_tui.knowledge import faults
 from atlas_tui.knowledge.faults import (
     CORRUPT_HINT,
     DISK_FULL_HINT,
@@ -36,6 +38,13 @@ class Panic(BaseException):
         (RUST, "LanceError(IO): Generic: error sending request"),
         ("IO { source: Os { code: 2, kind: NotFound } }", "IO: NotFound"),
         ("x { kind: A } y { kind: B }", "x: B"),
+        (
+            'LanceError(IO): IO { source: Os { code: 13, kind: PermissionDenied, message: "Perm'
+            'ission denied" } }',
+            "LanceError(IO): Permission denied",
+        ),
+        ("Lance error: IO: { kind: Interrupted }", "Lance error: Interrupted"),
+        ('Schema error: Field { name: "vector" }', "Schema error: Field"),  # no message, no kind
         ("Not found: /data/t.lance, /root/.cargo/lance/src/a.rs:100", "Not found: /data/t.lance"),
         ("plain  words\n over   lines", "plain words over lines"),
         ("w " * 150, "w " * 100),  # at most 200 characters
@@ -78,6 +87,24 @@ def test_a_full_disk_is_found_in_the_cause_of_a_failure() -> None:
         assert explain(exc, "/data/index", "written").hint == DISK_FULL_HINT
 
 
+def test_a_full_disk_is_found_in_a_failure_raised_while_handling_it() -> None:
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError("commit failed")  # noqa: B904 (the context, not the cause)
+    except RuntimeError as exc:
+        assert explain(exc, "/data/index", "written").hint == DISK_FULL_HINT
+
+
+def test_another_os_error_is_not_a_full_disk() -> None:
+    error = explain(PermissionError(errno.EACCES, "Permission denied"), "/data/i", "written")
+    assert (error.message, error.hint) == (
+        "The index at /data/i could not be written: [Errno 13] Permission denied",
+        CORRUPT_HINT,
+    )
+
+
 def test_a_damaged_local_index_says_how_to_check_and_rebuild_it() -> None:
     error = explain(Panic(RUST), "/data/index", "opened")
     assert type(error) is IndexCorruptError and error.hint == CORRUPT_HINT
@@ -107,9 +134,10 @@ def test_an_object_store_out_of_reach_is_not_called_damaged() -> None:
     assert "connection refused" in described.message
 
     unknown = explain(RuntimeError("Forbidden by policy"), "s3://notes/index", "opened")
-    assert (type(unknown), unknown.message) == (
+    assert (type(unknown), unknown.message, unknown.hint) == (
         IndexError_,
         "The index at s3://notes/index could not be reached: Forbidden by policy",
+        REMOTE_HINT,
     )
     other = explain(RuntimeError("schema mismatch"), "s3://notes/index", "written", IngestError)
     assert (type(other), other.message, other.hint) == (
@@ -130,6 +158,18 @@ def test_a_cause_deep_in_the_chain_names_what_failed_on_the_store() -> None:
     assert error.message == (
         "The index at s3://notes/index could not be reached: the bucket 'notes' does not exist "
         "at the endpoint (create it first)."
+    )
+
+
+def test_a_cause_given_outside_a_handler_names_what_failed_on_the_store() -> None:
+    failure = RuntimeError("open failed")
+    failure.__cause__ = OSError("dns error: failed to lookup address information")
+    assert failure.__context__ is None
+    error = explain(failure, "s3://notes/index", "opened")
+    assert (type(error), error.message) == (
+        IndexError_,
+        "The index at s3://notes/index could not be reached: the host of the endpoint could not "
+        "be resolved (no network, or a wrong endpoint).",
     )
 
 
@@ -195,3 +235,20 @@ def test_other_failures_and_interrupts_are_not_retried() -> None:
         with pytest.raises(type(exc)):
             retrying(fails(exc), attempts=5, first_delay=0.001)
         assert calls == [1]
+
+
+def test_the_waits_double_from_a_twentieth_of_a_second_up_to_one_with_jitter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twelve attempts by default; each wait is the delay and up to as much again at random."""
+    waits: list[float] = []
+    monkeypatch.setattr(faults, "time", SimpleNamespace(sleep=waits.append))
+    monkeypatch.setattr(faults, "random", SimpleNamespace(random=lambda: 0.5))
+
+    def always_conflicts() -> None:
+        raise RuntimeError("commit conflict")
+
+    with pytest.raises(RuntimeError, match="commit conflict"):
+        retrying(always_conflicts)
+    delays = [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    assert waits == pytest.approx([1.5 * delay for delay in delays])
