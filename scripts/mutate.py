@@ -122,6 +122,7 @@ def mutmut(copy: Path, *args: str, capture: bool = True) -> str:
 def run(module: str, tests: list[str], args: argparse.Namespace) -> dict[str, Any]:
     """Mutate `module` of `args.tree` against `tests`: each mutant's verdict, the run's time."""
     only, workers, tree = args.only, args.workers, args.tree.resolve()
+    at = commit(tree)  # the tree as copied (it may move on while the mutants run)
     with tempfile.TemporaryDirectory(prefix="atlas-mutate-") as tmp:
         copy = Path(tmp) / "tree"
         shutil.copytree(tree, copy, ignore=SKIP)
@@ -142,7 +143,7 @@ def run(module: str, tests: list[str], args: argparse.Namespace) -> dict[str, An
         "module": module,
         "tests": tests,
         "deselected": args.deselect,
-        "commit": commit(tree),
+        "commit": at,
         "started": started.isoformat(timespec="seconds"),
         "seconds": round(seconds),
         "workers": workers,
