@@ -166,7 +166,8 @@ def commit(tree: Path) -> str:
             ["git", *args], cwd=tree, capture_output=True, text=True, check=False
         ).stdout.strip()
 
-    dirty = "+changes" if git("status", "--porcelain") else ""
+    # uncommitted changes to what a run depends on (records and pages under benchmarks/ aside)
+    dirty = "+changes" if git("status", "--porcelain", "--", "atlas_tui", "tests") else ""
     return git("rev-parse", "--short", "HEAD") + dirty
 
 
