@@ -237,6 +237,9 @@ def test_the_overlap_of_code_starts_at_a_line(counter: TokenCounter) -> None:
     assert tail(code, counter, 12, code=True) == "y = x + 1\n    return y * 2  # twice"
     assert tail(code, counter, 40, code=True) == "y = x + 1\n    return y * 2  # twice"
     assert tail("no line starts in this prose", counter, 30, code=True) is None
+    # a unit that ends before the code does: the lines after it are not its tail
+    more = code + "\n    pass"
+    assert tail(more, counter, 3, end=len(code), code=True) is None
 
 
 # --- counting from one encoding -------------------------------------------------------------------
@@ -323,3 +326,31 @@ def test_a_long_paragraph_is_encoded_a_few_times_not_once_per_cut(counter: Token
     assert [(c.start, c.end) for c in chunks] == [
         (c.start, c.end) for c in chunk_document(document(text), counter)
     ]
+
+
+def test_a_counter_without_token_offsets_finds_the_same_overlaps(counter: TokenCounter) -> None:
+    """Any counting function may be the counter: the overlap is then found by counting each
+    candidate start, and must be the one the word-piece counter finds from its offsets."""
+
+    def plain(piece: str) -> int:
+        return counter(piece)
+
+    cases = [
+        ("The reader opens each file. It streams the data to disk. Small blocks are written.", 12),
+        ("Lead words. Read this; then that: and more. Done now.", 30),
+        ("The steps are\n- open the file\n- read it\n* then close it", 7),
+        # \x0c and \x85 are deleted by the tokenizer's normaliser: counts no longer add up
+        ("Lead words. Read\x0cthis now.\x0cDone\x85here now. Last one.", 9),
+    ]
+    for text, limit in cases:
+        assert tail(text, plain, limit) == tail(text, counter, limit) is not None, text
+
+
+def test_an_overlap_is_found_with_one_encoding_of_its_window(counter: TokenCounter) -> None:
+    """Ingest stays linear: the word-piece counter encodes the window once and counts every
+    candidate start from its token offsets, instead of encoding each candidate."""
+    counting = CountingCounter(counter)
+    text = " ".join(f"Step {i} is done." for i in range(40))
+    found = Splitter(text, counting, code=False).tail(Unit(0, len(text), 0), 30)
+    assert found is not None and text[found.start : found.end].startswith("Step 3")
+    assert counting.encoded == 1
