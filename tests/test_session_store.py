@@ -169,6 +169,9 @@ def test_a_sessions_questions_come_in_order_up_to_a_limit(store: SessionStore) -
     store.begin_turn(store.create_session(), "Elsewhere?")
     assert store.questions(session_id) == ["First?", "Second?", "Third?"]
     assert store.questions(session_id[:6], limit=2) == ["First?", "Second?"]
+    for number in range(4, 102):
+        store.begin_turn(session_id, f"Question {number}?")
+    assert len(store.questions(session_id)) == 100  # the first hundred unless asked for more
 
 
 def test_closing_a_store_leaves_a_turn_another_store_finished(db_path: Path) -> None:
@@ -289,14 +292,30 @@ def test_a_reader_upgrades_a_file_of_an_older_version(db_path: Path) -> None:
     db.close()
 
 
+# a process that any signal would end: nothing it inherits (nohup's SIGHUP) may hide one
+DEFAULT_SIGNALS_THEN_SLEEP = """
+import signal, time
+for number in signal.valid_signals():
+    try:
+        signal.signal(number, signal.SIG_DFL)
+    except (OSError, ValueError):
+        pass
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
 @pytest.mark.parametrize("read_only", [False, True])
 def test_a_turn_owned_by_a_live_process_is_left_in_flight(db_path: Path, read_only: bool) -> None:
     with SessionStore(db_path) as store:
         turn_id = store.begin_turn(store.create_session(), "q")
         store.update_answer(turn_id, "streaming elsewhere")
         dead_id = store.begin_turn(store.create_session(), "left by a process that is gone")
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", DEFAULT_SIGNALS_THEN_SLEEP], stdout=subprocess.PIPE, text=True
+    )
     try:
+        assert sleeper.stdout is not None and sleeper.stdout.readline() == "ready\n"
         sql(db_path, "UPDATE turns SET owner_pid = ?, status = 'streaming' WHERE id = ?",
             sleeper.pid, turn_id)  # fmt: skip
         sql(db_path, "UPDATE turns SET owner_pid = NULL, status = 'pending' WHERE id = ?", dead_id)
@@ -307,7 +326,7 @@ def test_a_turn_owned_by_a_live_process_is_left_in_flight(db_path: Path, read_on
             sleeper.wait(timeout=1)
     finally:
         sleeper.kill()
-        sleeper.wait(timeout=30)
+        sleeper.communicate(timeout=30)
     with SessionStore(db_path, read_only=read_only) as other:
         assert other.turn(turn_id).status == "interrupted"  # its owner is gone
 
