@@ -24,7 +24,7 @@ from atlas_tui.conversation import (
     turn_markdown,
 )
 from atlas_tui.conversation.shown import shown_error, shown_event
-from atlas_tui.errors import APIConnectionError, CancelledError_
+from atlas_tui.errors import APIConnectionError, AtlasError, CancelledError_
 from atlas_tui.query import Delta, Done, Event, Failed, QueryRun, Retrieved, Timings
 from atlas_tui.safety import Clean
 from atlas_tui.sessions import AnswerVersion, SessionStore
@@ -646,3 +646,113 @@ def test_a_finished_answer_is_shown_clean() -> None:
     assert (shown.answer, shown.answerer) == ("A red [1].", "Claude test")
     assert shown.citations[0].cited_text == "trim" and shown.timings == hostile.timings
     assert ShownPassage.of(PASSAGE).path == "/docs/lighthouse.md"
+
+
+def test_what_cannot_be_done_yet_says_so_and_how(conversation, client, tmp_path: Path) -> None:
+    def refused(action: Callable[[], object]) -> tuple[str, str]:
+        with pytest.raises(AtlasError) as caught:
+            action()
+        return caught.value.message, caught.value.hint
+
+    assert refused(conversation.regenerate) == ("Nothing to regenerate yet.", "")
+    assert refused(lambda: conversation.rename("T")) == (
+        "There is no session to rename yet.",
+        "Ask a question: it starts one.",
+    )
+    assert refused(lambda: conversation.export_to("md", tmp_path / "x.md")) == (
+        "Nothing to export yet.",
+        "Ask a question: it starts a session.",
+    )
+    # a session not stored yet: it exists (nothing deleted it), its title is what it was
+    assert conversation.current_exists() and conversation.open_session("last") is None
+    conversation.refresh_title()
+    assert conversation.usage() == "" and conversation.turn(1) is None
+    client.scripts.append(answered("Ünïcode answer — 42 €."))
+    turn, _ = run(conversation, "Q?")
+    assert conversation.turn(turn.id) is turn and conversation.turn(turn.id + 1) is None
+    deep = conversation.export_to("md", tmp_path / "a" / "b" / "s.md")  # its folders are made
+    assert "Ünïcode answer — 42 €." in deep.read_bytes().decode("utf-8")
+    folder = tmp_path / "a"
+    assert refused(lambda: conversation.export_to("md", folder)) == (
+        f"Cannot write {folder}: Is a directory",
+        "",
+    )
+    conversation.close()
+    assert conversation.store is None
+    assert refused(conversation.library)[0] == "Sessions are not being saved: the store is closed."
+
+
+def test_a_sessions_options_set_before_it_exists_are_stored_with_it(
+    conversation, client, settings
+) -> None:
+    conversation.set_options(system_prompt="Be brief.")
+    conversation.set_sampling(temperature=0.3, max_tokens=None)
+    conversation.retrieval.max_results, conversation.retrieval.min_relevance_score = 3, 0.25
+    client.scripts += [answered("One."), answered("Two.")]
+    run(conversation, "Q?")
+    sent = client.calls[-1]
+    assert (sent["max_results"], sent["min_relevance_score"]) == (3, 0.25)
+    (session,) = stored(settings)
+    assert (session.system_prompt, session.temperature, session.max_tokens) == (
+        "Be brief.",
+        0.3,
+        None,
+    )
+    conversation.set_options(model="claude-other")  # the session exists: stored at once
+    conversation.set_sampling(temperature=0.7, max_tokens=None)
+    (session,) = stored(settings)
+    assert (session.model, session.system_prompt, session.temperature) == (
+        "claude-other",
+        "Be brief.",
+        0.7,
+    )
+    session_id = conversation.session.id
+    assert session_id is not None
+    conversation.new_session()
+    conversation.open_session(session_id)
+    reopened = conversation.session
+    assert (reopened.system_prompt, reopened.model, reopened.temperature) == (
+        "Be brief.",
+        "claude-other",
+        0.7,
+    )
+    assert reopened.title == "Q?"
+    run(conversation, "And then?")
+    ids = [t.id for t in conversation.turns]
+    assert len(set(ids)) == 2 and ids == sorted(ids)  # the reopened turn's id is not reused
+
+
+def test_no_history_is_sent_when_history_turns_is_zero(client, tmp_path: Path) -> None:
+    settings = Settings(sessions_path=str(tmp_path / "s.sqlite3"), history_turns=0)
+    conversation = Conversation(client, settings)  # type: ignore[arg-type]
+    client.scripts += [answered("One."), answered("Two.")]
+    run(conversation, "First?")
+    run(conversation, "Second?")
+    assert client.calls[-1]["history"] == ()
+
+
+def test_a_reopened_session_is_regenerated_and_announced_only_when_created(
+    conversation, client, settings
+) -> None:
+    changes: list[str | None] = []
+    conversation.on_change = lambda: changes.append(conversation.session.id)
+    client.scripts += [answered("One."), answered("Two."), answered("Two again.")]
+    run(conversation, "First?")
+    run(conversation, "Second?")
+    session_id = conversation.session.id
+    assert changes == [session_id]  # the second question created nothing
+    later = Conversation(client, settings)  # type: ignore[arg-type]  # e.g. the next launch
+    assert later.open_store()
+    try:
+        later.open_session(session_id or "")
+        first, second = later.turns
+        assert second.id == first.id + 1  # in order, as they were asked
+        answer = later.regenerate()  # nothing was answered in this conversation before
+        assert isinstance([answer.take(e) for e in answer.events()][-1], Done)
+        assert second.answer == "Two again." and second.status == "done"
+        second.damaged = "documents: not a list"
+        with pytest.raises(AtlasError) as damaged:
+            later.regenerate()
+        assert damaged.value.message == "This turn is damaged: ask its question again instead."
+    finally:
+        later.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.syntax import Syntax
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
 
 from atlas_tui.conversation import ShownPassage
 from atlas_tui.safety import terminal_safe
@@ -102,3 +102,41 @@ async def test_a_source_file_is_highlighted_and_scrolled_to_the_passage(
         assert syntax.line_numbers and syntax.highlight_lines == {121, 122}
         body = screen.query_one("#preview-body")
         await until(pilot, lambda: body.scroll_y > 100)  # scrolled down to line ~121
+
+
+async def test_a_file_changed_since_it_was_ingested_marks_the_passage_where_it_now_is(
+    make_settings, warm_client, tmp_path: Path
+):
+    """The passage's offsets are those of the file as it was ingested: a paragraph added above
+    it since moved it, and the preview marked whatever text now stood there (seen on the Python
+    docs with an index built by an older reader: `... newline argument` | `s must not be`)."""
+    first = "Lamps are trimmed at dusk.\n\nThe keeper logs the weather every hour.\n\nEnd.\n"
+    path = tmp_path / "log.txt"
+    path.write_text("A new first paragraph, added since.\n\n" + first)
+    quote = "The keeper logs the weather every hour."
+    start = first.index(quote)
+    passage = Passage(
+        "l#1", quote, "log.txt", str(tmp_path), "log", "", 0.9,
+        start=start, end=start + len(quote), line_start=3, line_end=3,
+    )  # fmt: skip
+    gone = Passage(
+        "l#2", "A paragraph that was deleted since.", "log.txt", str(tmp_path), "log", "", 0.8,
+        start=0, end=36, line_start=1, line_end=1,
+    )  # fmt: skip
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, app.warmed.is_set)
+        for shown in (passage, gone):
+            screen = PreviewScreen(1, ShownPassage.of(shown), "", [], lambda p: path.read_text())
+            app.call_later(app.push_screen, screen)
+            await until(pilot, lambda s=screen: app.screen is s)
+            before = screen.query_one("#preview-before", Static)
+            await until(pilot, lambda b=before: "Loading" not in str(b.render()))
+            marked = str(screen.query_one("#preview-passage", Static).render())
+            assert marked == shown.text, marked
+            if shown is gone:
+                assert "ingest" in str(before.render())  # only the passage, and why
+            else:
+                assert str(before.render()).endswith("Lamps are trimmed at dusk.\n\n")
+            await pilot.press("escape")
+            await until(pilot, lambda s=screen: app.screen is not s)

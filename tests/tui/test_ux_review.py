@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -518,3 +519,62 @@ async def test_a_long_code_line_is_wrapped_and_marked_in_the_answer_and_the_prev
         await until(pilot, lambda: "def run" in "".join(drawn_lines(shown)))
         drawn = "".join(line.strip() for line in drawn_lines(shown))
         assert "[--json]'" in drawn  # the end of the long line is on screen too
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_a_cut_line_in_the_documents_pane_ends_in_one_ellipsis(
+    make_settings, warm_client, size
+):
+    """Passages under one heading are told apart by their own first words, which ended in " …"
+    after six words: after a text's own "...", and where the pane cut the line too, that read
+    `string... …` and `the empty … …` (issue 21)."""
+
+    def shared(text: str) -> ShownPassage:
+        heading = "gzip --- Support for gzip files > Examples of usage"
+        return ShownPassage.of(
+            Passage("gzip.rst#0", text, "gzip.rst", "/docs", "gzip", heading, 0.5)
+        )
+
+    texts = [
+        "It defaults to the empty string... unless a mode is given, when it is read",
+        "otherwise, it defaults to the empty string, and the mode is read from the name",
+        "The *compresslevel* argument is an integer from 0 to 9, as for the class",
+        "Plain words",
+    ]
+    app = AtlasApp(make_settings(), client=warm_client)
+    async with app.run_test(size=size) as pilot:
+        pane = app.query_one(DocumentsPane)
+        pane.show(1, tuple(map(shared, texts)), set())
+        for width in range(24, 61, 4):
+            pane.resize(width, size[0])
+            await pilot.pause()
+            lines = drawn_lines(pane)
+            doubled = [line for line in lines if re.search(r"(…|\.\.\.)\W*…", line)]
+            assert doubled == [], (pane.outer_size.width, lines)
+            firsts = [line for line in lines if re.search(r"\[\d\] ", line)]
+            assert len(firsts) == len(texts) and all("Plain words" in f for f in firsts[3:])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_a_sessions_search_match_is_cut_with_an_ellipsis_inside_the_screen(
+    make_settings, warm_client, size
+):
+    """The Match column took its text's whole width: the table ran past the screen's edge and
+    the snippet was cut there, mid-word and unmarked (`…path) > > shutil.rmtree(di`)."""
+    settings = make_settings()
+    with SessionStore(settings.resolved_sessions_path) as store:
+        session = store.create_session(origin="tui")
+        turn = store.begin_turn(session, "What does shutil.rmtree do?")
+        answer = "It deletes a whole directory tree: " + "every file and folder below it, " * 6
+        store.finish_turn(turn, answer + "then the directory itself.", status="done")
+    app = AtlasApp(settings, client=warm_client)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        table = app.screen.query_one(DataTable)
+        await pilot.press("slash", *"folder")
+        await until(pilot, lambda: table.row_count == 1 and "folder" in str(table.get_row_at(0)[5]))
+        await pilot.pause()
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        (row,) = [line.rstrip() for line in drawn_lines(table)[1:2]]
+        assert row.endswith("…") and "folder" in row, row

@@ -41,6 +41,7 @@ _STOPWORDS_TEXT = (
     "have has had can could should would will its your you our their there then than"
 )
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+EDGE = 24  # characters at each end of a passage that must stand where its offsets say
 
 
 def query_terms(question: str) -> list[str]:
@@ -142,7 +143,10 @@ class PreviewScreen(ModalScreen[None]):
     def _show_context(self, whole: str) -> None:
         parts = split_around(whole, self.passage.passage)
         if parts is None:
-            self._show_context_problem("the passage was not found in the file as it is now.")
+            self._show_context_problem(
+                "the file reads differently than when it was ingested"
+                " (if it changed, ctrl+o ingests it again)."
+            )
             return
         before, passage, after = parts
         kind = preview_kind(self.passage.source)
@@ -223,15 +227,26 @@ class PreviewScreen(ModalScreen[None]):
 
 def split_around(whole: str, passage: Passage) -> tuple[Clean, Clean, Clean] | None:
     """The file's text before the passage, the passage, and after it, each cleaned for the
-    terminal (here, where the file's text comes in); None when the passage is not in it."""
+    terminal (here, where the file's text comes in); None when the passage is not in it.
+
+    The passage's offsets are those of the file as it was ingested: they are used when the
+    passage is still there, else it is looked for (the file changed since, or reads differently)."""
     start, end = passage.start, passage.end
-    if not (0 <= start < end <= len(whole)):
+    if not _stands_at(whole, start, end, passage.text):
         located = whole.find(passage.text)
-        if located >= 0:
-            start, end = located, located + len(passage.text)
-    if not (0 <= start < end <= len(whole)):
-        return None
+        if located < 0:
+            return None
+        start, end = located, located + len(passage.text)
     return terminal_safe(whole[:start]), terminal_safe(whole[start:end]), terminal_safe(whole[end:])
+
+
+def _stands_at(whole: str, start: int, end: int, text: str) -> bool:
+    """Does `text` stand at whole[start:end]? Its first and last EDGE characters do, spaces
+    aside (a passage may leave out blank lines and markup lines within its span)."""
+    if not 0 <= start < end <= len(whole):
+        return False
+    span, own = "".join(whole[start:end].split()), "".join(text.split())
+    return span[:EDGE] == own[:EDGE] and span[-EDGE:] == own[-EDGE:]
 
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})

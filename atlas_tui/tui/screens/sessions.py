@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from atlas_tui.conversation import SessionLibrary
 from atlas_tui.errors import SessionStoreError
 from atlas_tui.sessions import SessionSummary
+from atlas_tui.text import ELLIPSIS, one_line
 from atlas_tui.tui.screens.dialogs import ConfirmScreen, PromptScreen
 
 UNTITLED = "Untitled session"
@@ -58,7 +59,20 @@ def started(timestamp: float) -> str:
 
 ORIGINS = {"tui": "TUI", "ask": "ask"}
 FIXED_COLUMNS = 16 + 14 + 6 + 6 + 10  # started, last used, turns, from; their gaps
+TEXT_GAPS = 2 * 2 + 2  # the title's and the match's gaps, and a scrollbar
+MIN_TITLE, MIN_MATCH = 12, 8
 PREVIEW_QUESTIONS = 50
+
+
+def from_match(snippet: str, words: list[str]) -> str:
+    """The snippet on one line, from its first match of `words` on (marked … where words were
+    left out before it), so that a narrow column shows what matched."""
+    line = one_line(snippet)
+    pattern = r"\b(?:" + "|".join(map(re.escape, words)) + ")"
+    found = re.search(pattern, line, re.IGNORECASE) if words else None
+    if found is None or found.start() == 0 or line[: found.start()].strip(" …") == "":
+        return line
+    return ELLIPSIS + line[found.start() :]
 
 
 class SessionsScreen(Screen[str | None]):
@@ -103,18 +117,22 @@ class SessionsScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("Title", key="title", width=self._title_width())
+        self.reload()
+
+    def _columns(self, table: DataTable[object], searching: bool) -> None:
+        """The table's columns, within the screen's width: the title takes what the others leave
+        (a third of it while searching, the rest going to the match, whose snippet is then cut
+        with an ellipsis inside the screen, never by its edge; both at least MIN_TITLE and
+        MIN_MATCH wide on a very narrow screen)."""
+        room = max(MIN_TITLE + MIN_MATCH, self.app.size.width - FIXED_COLUMNS - TEXT_GAPS)
+        title = min(48, max(MIN_TITLE, room // 3) if searching else room - len("Match"))
+        table.clear(columns=True)
+        table.add_column("Title", key="title", width=title)
         table.add_column("Started", key="created")
         table.add_column("Last used", key="updated")
         table.add_column("Turns", key="turns")
         table.add_column("From", key="origin")
-        table.add_column("Match", key="match")
-        self.reload()
-
-    def _title_width(self) -> int:
-        """The title's column: what the others leave, so the match column keeps some room."""
-        return max(16, min(48, self.app.size.width - FIXED_COLUMNS - 16))
+        table.add_column("Match", key="match", width=max(MIN_MATCH, room - title))
 
     # --- the list ---------------------------------------------------------------------------------
 
@@ -140,10 +158,10 @@ class SessionsScreen(Screen[str | None]):
             rows = [(self._summaries[sid], snippet) for sid, snippet in snippets.items()]
         else:
             rows = [(summary, "") for summary in summaries]
-        table.clear()
+        self._columns(table, bool(self.search_text))
         words = re.findall(r"\w+", self.search_text)
         for summary, snippet in rows:
-            match = Text(" ".join(snippet.split()), no_wrap=True, overflow="ellipsis")
+            match = Text(from_match(snippet, words), no_wrap=True, overflow="ellipsis")
             match.highlight_words(words, style="bold reverse", case_sensitive=False)
             table.add_row(
                 Text(shown_title(summary), no_wrap=True, overflow="ellipsis"),

@@ -20,9 +20,10 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from atlas_tui.conversation import ShownPassage
+from atlas_tui.text import shorten
 from atlas_tui.tui.editor import EditRequested
 
-INNER_WORDS = 6
+INNER_CHARS = 40  # a passage's own first words, when they are what tells it apart
 TWO_LINES_FROM = 40  # a pane narrower than this lists one line a passage
 PART_SHOWN = 8  # the least of a heading a cut second line shows
 MIN_WIDTH, MIN_TRANSCRIPT_WIDTH = 24, 30  # what resizing leaves the pane and the transcript
@@ -45,8 +46,7 @@ def inner_heading(passage: ShownPassage) -> str:
     the first words of its first line: what tells apart passages sharing a heading path."""
     found = _INNER_HEADING.search(passage.text)
     first_line = next((line for line in passage.text.splitlines() if line.strip()), "")
-    words = (found[1] if found else first_line).split()
-    return " ".join(words[:INNER_WORDS]) + (" …" if len(words) > INNER_WORDS else "")
+    return shorten(found[1] if found else first_line, INNER_CHARS)
 
 
 def distinguishing(documents: Sequence[ShownPassage]) -> list[tuple[str, int]]:
@@ -76,17 +76,28 @@ def document_prompt(
     """What tells the passage apart (`shown`: the text and the heading levels it took, see
     `distinguishing`) and the score; then, on a second line, the file and the rest of the heading
     path, as much of it as `width` holds (levels cut from the end, marked …). A pane narrower
-    than TWO_LINES_FROM gets the first line only, without the score."""
+    than TWO_LINES_FROM gets the first line only, without the score. The first line is cut here,
+    at a word, to the `width` (the score left out when the text does not fit with it), never by
+    the pane: a cut of the pane's own would meet the text's ellipsis ("… …")."""
     text, levels = shown or (label(passage), 1)
     parts = heading_parts(passage.heading)
     head = parts[: len(parts) - levels] if levels else parts
     mark = "●" if cited else " "
+    number_part = f"{mark}[{number}] "
+    score = f"  {passage.score:.2f}"
+    narrow = width is not None and width < TWO_LINES_FROM
+    with_score = not narrow
+    if width is not None:
+        line_room = max(1, width - len(number_part))
+        with_score = with_score and len(text) + len(score) <= line_room
+        text = shorten(text, line_room)  # as it was when it fits
     prompt = Text()
-    prompt.append(f"{mark}[{number}] ", style="bold underline" if cited else "bold")
+    prompt.append(number_part, style="bold underline" if cited else "bold")
     prompt.append(text)
-    if width is not None and width < TWO_LINES_FROM:
+    if narrow:
         return prompt  # one line: what tells it apart (its score is in the preview)
-    prompt.append(f"  {passage.score:.2f}", style="dim")
+    if with_score:
+        prompt.append(score, style="dim")
     page = f" (p. {passage.page})" if passage.page is not None else ""
     where = "    " + passage.source
     for part in head:
@@ -95,7 +106,7 @@ def document_prompt(
             where += " › " + part
             continue
         # cut within a part only where enough of it shows to be read; never "file ›…"
-        where += f" › {part[: room - 1]}…" if room >= PART_SHOWN else "…"
+        where += f" › {shorten(part, room)}" if room >= PART_SHOWN else "…"
         break
     prompt.append("\n" + where + page, style="dim")
     return prompt
