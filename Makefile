@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export LANCEDB_LOG ?= error
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: install lock run demo test test-latest lint chromium bench bench-quick eval mutate clean
+.PHONY: install lock run demo test test-latest lint chromium bench bench-quick eval mutate mutate-changed clean
 
 install: $(STAMP)
 
@@ -77,9 +77,15 @@ eval: install
 	$(BIN)/python benchmarks/eval_retrieval.py --corpus /usr/share/doc/python3.11/html/_sources \
 		--questions ../shared/eval/python-docs-dev-questions.jsonl
 
-# Mutation testing (a tool, not a CI gate): MODULE=atlas_tui/safety.py for one module.
+# Mutation testing (a tool, not a CI gate; hours for every module on 2 cores): MODULE=a/b.py for
+# one module. mutate-changed BASE=<commit>: only the modules whose source or tests changed since then.
+# Each run rewrites the table in benchmarks/RESULTS-mutation.md.
 mutate: install
-	$(BIN)/python scripts/mutate.py $(MODULE)
+	nice -n 19 $(BIN)/python scripts/mutate.py $(MODULE)
+
+mutate-changed: install
+	@test -n "$(BASE)" || { echo "name the commit to compare with: make mutate-changed BASE=main"; exit 2; }
+	nice -n 19 $(BIN)/python scripts/mutate.py --changed $(BASE)
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache

@@ -280,6 +280,15 @@ def test_an_unclosed_marker_at_the_end_is_released_as_text(passages: list[Passag
     assert checker.checked == []
 
 
+def test_text_after_a_block_ends_comes_through_as_written(passages: list[Passage]) -> None:
+    """A content block's end releases a held marker; the next block's text is its own."""
+    checker = CitationChecker(select_passages(passages, 6000))
+    assert "".join(d.text for d in checker.feed("First block [1")) == "First block "
+    assert [d.text for d in checker.flush()] == ["[1"]
+    assert "".join(d.text for d in checker.feed(" Second block.")) == " Second block."
+    assert checker.flush() == []
+
+
 def test_a_key_and_a_token_together_send_the_key(fake_anthropic, passages: list[Passage]) -> None:
     fake_anthropic.script(Reply.text("Hi."))
     settings = Settings(api_key="the-key", auth_token="the-token", base_url=fake_anthropic.base_url)
