@@ -345,7 +345,7 @@ def test_the_tui_ingests_on_ray(
             # (the count is measured while the ingest runs too: wait for its report)
             ended = ("Ingest finished", "Ingest failed", "Ingest stopped")
             await until(pilot, lambda: any(n.title in ended for n in app.notices), rounds=3000)
-            await until(pilot, lambda: "index: 1 documents" in status.index, rounds=3000)
+            await until(pilot, lambda: "index: 1 document," in status.index, rounds=3000)
             return status.index, [n.title for n in app.notices]
 
     import faulthandler
@@ -358,7 +358,7 @@ def test_the_tui_ingests_on_ray(
         faulthandler.disable()
         if was_enabled:
             faulthandler.enable(file=sys.__stderr__)
-    assert "1 documents" in index and "Ingest finished" in titles and "Ingest failed" not in titles
+    assert "1 document," in index and "Ingest finished" in titles and "Ingest failed" not in titles
 
 
 def test_a_local_ray_keeps_its_new_token_private(tmp_path: Path) -> None:

@@ -79,3 +79,12 @@ def cell_of(widget: Widget, text: str) -> tuple[int, int]:
             if text in strip.text:
                 return region.x + strip.text.index(text) + 1, region.y + row
     raise AssertionError(f"{text!r} is not on screen")
+
+
+def steady(app: AtlasApp) -> None:
+    """Pin what varies run to run: the offline answer's time to first token (the only figure
+    the app shows for it: an extractive answer has no token rate)."""
+    status = app.query_one(StatusLine)
+    assert status.speed.startswith("first token ") and "tok/s" not in status.speed
+    status.speed = "first token 0.10 s"
+    app.clear_notifications()

@@ -173,7 +173,7 @@ async def test_empty_index_offers_the_demo_and_ingest_reports(make_settings, tmp
         await pilot.press("enter")
         # (the count is measured while the ingest runs too: wait for its report)
         await until(pilot, lambda: any(n.title == "Ingest finished" for n in app.notices), 1500)
-        await until(pilot, lambda: "index: 1 documents" in app.query_one(StatusLine).index)
+        await until(pilot, lambda: "index: 1 document," in app.query_one(StatusLine).index)
         report = next(n for n in app.notices if n.title == "Ingest finished")
         assert "Files: 1 added" in report.message
         view = await ask(pilot, "quince orchard")
@@ -198,7 +198,7 @@ async def test_documents_another_process_ingests_are_found_and_counted(
         await ask(pilot, "quince orchard")
         await settled(pilot)
         status = app.query_one(StatusLine)
-        assert "index: 1 documents" in status.index
+        assert "index: 1 document," in status.index
         second = tmp_path / "second"
         second.mkdir()
         (second / "medlar.md").write_text("# Medlar\n\nMedlars ripen by bletting in straw.\n")

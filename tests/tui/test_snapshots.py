@@ -15,21 +15,11 @@ from atlas_tui.conversation import ShownPassage
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.screens.preview import PreviewScreen, passage_header
 from atlas_tui.tui.widgets.documents import DocumentsPane
-from atlas_tui.tui.widgets.status import StatusLine
 from atlas_tui.types import Passage
 from tests.fake_anthropic import Reply
-from tests.tui.helpers import QUESTION, ask, claude_app, client_ready, settled, until
+from tests.tui.helpers import QUESTION, ask, claude_app, client_ready, settled, steady, until
 
 SIZE = (110, 32)
-
-
-def steady(app: AtlasApp) -> None:
-    """Pin what varies run to run: the offline answer's time to first token (the only figure
-    the app shows for it: an extractive answer has no token rate)."""
-    status = app.query_one(StatusLine)
-    assert status.speed.startswith("first token ") and "tok/s" not in status.speed
-    status.speed = "first token 0.10 s"
-    app.clear_notifications()
 
 
 def pinned_claude_app(make_settings, server) -> AtlasApp:

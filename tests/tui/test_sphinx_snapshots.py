@@ -16,8 +16,7 @@ from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.notices import index_summary
 from atlas_tui.tui.widgets.documents import DocumentsPane
-from tests.tui.helpers import ask, settled
-from tests.tui.test_snapshots import steady
+from tests.tui.helpers import ask, settled, steady
 
 PAGE = Path(__file__).parent.parent / "fixtures" / "pydocs" / "gzip.rst"
 QUESTION = "open a gzip file in text mode"
