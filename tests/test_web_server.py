@@ -4,12 +4,22 @@ in a browser and counted in /proc: tests/browser/test_serve_*.py.)"""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from atlas_tui.cli.serve import MIN_TOKEN_CHARS, TOKEN_VARIABLE, server_token
 from atlas_tui.web import server
 from atlas_tui.web.apps import AppSessions, SessionsFull, current_sessions
-from atlas_tui.web.server import REFUSALS_PER_MINUTE, RefusalLog, base_url, full_page
+from atlas_tui.web.guard import RequestGuard
+from atlas_tui.web.server import (
+    REFUSALS_PER_MINUTE,
+    AtlasServer,
+    RefusalLog,
+    base_url,
+    full_page,
+)
+from tests.fake_anthropic import free_port
 
 
 def test_sessions_are_counted_up_to_the_limit_and_freed_however_they_end() -> None:
@@ -85,3 +95,28 @@ def test_a_token_is_made_for_each_run_unless_one_is_given(monkeypatch: pytest.Mo
         assert server_token() == "", unfit
     monkeypatch.setenv(TOKEN_VARIABLE, "")  # set but empty: as if unset
     assert len(server_token()) >= 32
+
+
+def test_the_address_is_announced_once_the_port_listens() -> None:
+    """A browser or script that opens the printed address at once is let in: aiohttp runs its
+    startup hooks before it binds, and the address used to be printed there (refused, seen in a
+    loaded test run)."""
+    port = free_port()
+    connected: list[bool] = []
+
+    def announce(served: AtlasServer) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):  # refused if not listening
+            connected.append(True)
+        served.request_exit()  # (ends the server as Ctrl+C does)
+
+    AtlasServer(
+        "true",
+        host="127.0.0.1",
+        port=port,
+        public_url=None,
+        guard=RequestGuard(port=port, token="t" * 32),
+        max_sessions=1,
+        announce=announce,
+        say=lambda line: None,
+    ).serve()
+    assert connected == [True]

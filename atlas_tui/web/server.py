@@ -182,7 +182,6 @@ class AtlasServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, self.request_exit)  # its terminal closed
-        self._announce(self)
 
     async def on_shutdown(self, app: web.Application) -> None:
         """Before aiohttp waits for the open websockets: end every app, which closes them."""
@@ -191,7 +190,22 @@ class AtlasServer(Server):
         await self.sessions.stop_all()
 
     def serve(self, debug: bool = False) -> None:
+        """textual-serve's `serve`, with the address announced once the port listens: aiohttp
+        runs `on_startup` (where textual-serve prints) before it binds, so a browser or script
+        opening the printed address at once was refused."""
+        self.debug = debug
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        loop.add_signal_handler(signal.SIGINT, self.request_exit)
+        loop.add_signal_handler(signal.SIGTERM, self.request_exit)
         try:
-            super().serve(debug=debug)
+            web.run_app(
+                self._make_app(),
+                host=self.host,
+                port=self.port,
+                handle_signals=False,
+                loop=loop,
+                print=lambda *_: self._announce(self),  # called after every site listens
+            )
         finally:
             self.sessions.kill_all()  # what a failed or interrupted shutdown left
