@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.corpus import write_files
-from tests.fake_anthropic import fake_anthropic  # noqa: F401 - a fixture for every test
+from tests.fake_anthropic import FakeAnthropic, fake_anthropic  # noqa: F401 - a fixture for every test
 from tests.fake_ollama import fake_ollama  # noqa: F401 - the same, as Ollama speaks it
 from tests.tmux import Terminal, terminal_env
+
+if TYPE_CHECKING:
+    from atlas_tui.query import AtlasQuery
 
 os.environ.setdefault("LANCEDB_LOG", "error")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -117,6 +121,26 @@ def research_index(tmp_path_factory: pytest.TempPathFactory, research_corpus) ->
     report = AtlasQuery(Settings(db_path=db)).ingest([str(research_corpus)])
     assert report.ok and not report.skipped
     return db
+
+
+@pytest.fixture
+def claude_client(
+    research_index: str,
+    fake_anthropic: FakeAnthropic,  # noqa: F811 - the fixture
+) -> AtlasQuery:
+    """A query client over `research_index` answering through the fake Messages API."""
+    from atlas_tui.config import Settings
+    from atlas_tui.query import AtlasQuery
+
+    return AtlasQuery(
+        Settings(
+            db_path=research_index,
+            api_key="sk-test",
+            base_url=fake_anthropic.base_url,
+            max_retries=0,
+            request_timeout=10,
+        )
+    )
 
 
 @pytest.fixture

@@ -30,19 +30,6 @@ def offline(research_index: str) -> AtlasQuery:
     return create_query_client(db_path=research_index)
 
 
-@pytest.fixture
-def claude(research_index: str, fake_anthropic: FakeAnthropic) -> AtlasQuery:
-    return AtlasQuery(
-        Settings(
-            db_path=research_index,
-            api_key="sk-test",
-            base_url=fake_anthropic.base_url,
-            max_retries=0,
-            request_timeout=10,
-        )
-    )
-
-
 def test_retrieve_only_returns_origin_shaped_documents(offline: AtlasQuery) -> None:
     docs = offline.retrieve_only(QUESTION, max_results=2)
     assert 1 <= len(docs) <= 2
@@ -98,7 +85,9 @@ def test_query_with_context(offline: AtlasQuery) -> None:
     assert "[1]" in result["response"]
 
 
-def test_claude_answer_with_citations(claude: AtlasQuery, fake_anthropic: FakeAnthropic) -> None:
+def test_claude_answer_with_citations(
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
+) -> None:
     fake_anthropic.script(
         Reply(
             blocks=(
@@ -108,7 +97,7 @@ def test_claude_answer_with_citations(claude: AtlasQuery, fake_anthropic: FakeAn
             )
         )
     )
-    events = list(claude.events(QUESTION))
+    events = list(claude_client.events(QUESTION))
     retrieved, done = events[0], events[-1]
     assert isinstance(retrieved, Retrieved) and isinstance(done, Done)
     assert done.answer.startswith("Atlas combines three modes of work.")
@@ -122,28 +111,28 @@ def test_claude_answer_with_citations(claude: AtlasQuery, fake_anthropic: FakeAn
     assert not done.extractive and done.usage.output_tokens == 7
 
 
-def test_claude_rejected_key(claude: AtlasQuery, fake_anthropic: FakeAnthropic) -> None:
+def test_claude_rejected_key(claude_client: AtlasQuery, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.script(Reply(status=401))
-    failed = list(claude.events(QUESTION))[-1]
+    failed = list(claude_client.events(QUESTION))[-1]
     assert isinstance(failed, Failed) and isinstance(failed.error, AuthenticationError)
     fake_anthropic.script(Reply(status=401))
     with pytest.raises(AuthenticationError):
-        claude.query(QUESTION)
+        claude_client.query(QUESTION)
 
 
 def test_dropped_stream_keeps_partial_text(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.script(Reply.text("The first half ", "of an answer", fault="drop"))
-    failed = list(claude.events(QUESTION))[-1]
+    failed = list(claude_client.events(QUESTION))[-1]
     assert isinstance(failed, Failed) and isinstance(failed.error, StreamInterruptedError)
     assert failed.partial_text == "The first half of an answer"
 
 
-def test_follow_up_sends_history(claude: AtlasQuery, fake_anthropic: FakeAnthropic) -> None:
+def test_follow_up_sends_history(claude_client: AtlasQuery, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.script(Reply.text("It is about lamps."))
     earlier = Turn("Tell me about lighthouses", "Keepers trim the wick [1].")
-    list(claude.events("and how often?", history=[earlier]))
+    list(claude_client.events("and how often?", history=[earlier]))
     messages = fake_anthropic.last_body["messages"]
     assert messages[0] == {"role": "user", "content": "Tell me about lighthouses"}
     assert messages[1] == {"role": "assistant", "content": "Keepers trim the wick."}  # no [1]
@@ -152,7 +141,7 @@ def test_follow_up_sends_history(claude: AtlasQuery, fake_anthropic: FakeAnthrop
 
 
 def test_offline_answers_are_never_sent_as_claudes_own_turns(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.script(Reply.text("Monthly."))
     offline = Turn(
@@ -162,7 +151,7 @@ def test_offline_answers_are_never_sent_as_claudes_own_turns(
         answerer="offline extractive",
     )
     earlier = Turn("Tell me about lighthouses", "Keepers trim the wick [1].", answerer="Claude x")
-    list(claude.events("and how often?", history=[earlier, offline]))
+    list(claude_client.events("and how often?", history=[earlier, offline]))
 
     messages = fake_anthropic.last_body["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
@@ -174,10 +163,10 @@ def test_offline_answers_are_never_sent_as_claudes_own_turns(
 
 
 def test_cancel_while_server_stalls_is_prompt(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.script(Reply.text("Partial ", fault="stall"))
-    run = claude.events(QUESTION)
+    run = claude_client.events(QUESTION)
     seen: list[object] = []
     first_delta = threading.Event()
 
@@ -303,9 +292,9 @@ def test_cancel_during_retrieval_asks_nothing(
 
 
 def test_cancel_before_the_stream_attaches(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
-    run = claude.events(QUESTION)
+    run = claude_client.events(QUESTION)
     first = next(run)
     assert isinstance(first, Retrieved)
 

@@ -26,19 +26,6 @@ QUESTION = "What does the trimodal methodology combine, and what does a lighthou
 NO_TOOLS = "*Research mode needs a model that can call tools, which "
 
 
-@pytest.fixture
-def claude(research_index: str, fake_anthropic: FakeAnthropic) -> AtlasQuery:
-    return AtlasQuery(
-        Settings(
-            db_path=research_index,
-            api_key="sk-test",
-            base_url=fake_anthropic.base_url,
-            max_retries=0,
-            request_timeout=10,
-        )
-    )
-
-
 def two_searches(fake: FakeAnthropic) -> None:
     """Round 1 finds the trimodal passage, round 2 the lighthouse one; the answer cites both."""
     fake.script(
@@ -55,13 +42,13 @@ def two_searches(fake: FakeAnthropic) -> None:
 
 
 def test_research_streams_like_query_streaming_and_reports_each_round(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
     two_searches(fake_anthropic)
     calls: list[tuple[str, str]] = []
     rounds: list[Round] = []
 
-    answer = claude.research(
+    answer = claude_client.research(
         QUESTION, lambda delta, full: calls.append((delta, full)), on_round=rounds.append
     )
 
@@ -81,11 +68,11 @@ def test_research_streams_like_query_streaming_and_reports_each_round(
 
 
 def test_research_events_end_with_done_counting_rounds_and_cost(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
     two_searches(fake_anthropic)
 
-    events = list(claude.research_events(QUESTION))
+    events = list(claude_client.research_events(QUESTION))
 
     assert [isinstance(e, Round) for e in events[:3]] == [True, True, False]
     assert all(isinstance(e, Delta) for e in events[2:-1])
@@ -102,14 +89,16 @@ def test_research_events_end_with_done_counting_rounds_and_cost(
 
 
 def test_the_users_knobs_bound_every_search(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.script(
         Reply.tools(ToolUse("search", {"query": "trimodal methodology lighthouse café"})),
         Reply.text("Only notes."),
     )
 
-    events = list(claude.research_events(QUESTION, source="notes/*", mode="vector", max_results=1))
+    events = list(
+        claude_client.research_events(QUESTION, source="notes/*", mode="vector", max_results=1)
+    )
 
     (found,) = [e for e in events if isinstance(e, Round)]
     (step,) = found.round.steps
@@ -118,7 +107,7 @@ def test_the_users_knobs_bound_every_search(
 
 
 def test_the_older_hybrid_knob_sets_the_searches_mode_and_the_result_count_holds_everywhere(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.script(
         Reply.tools(ToolUse("search", {"query": "trimodal methodology lighthouse keeper"})),
@@ -126,12 +115,12 @@ def test_the_older_hybrid_knob_sets_the_searches_mode_and_the_result_count_holds
         Reply.text("Enough."),
     )
 
-    events = list(claude.research_events(QUESTION, use_hybrid_search=False, max_results=1))
+    events = list(claude_client.research_events(QUESTION, use_hybrid_search=False, max_results=1))
 
     first, second = [e.round.steps[0] for e in events if isinstance(e, Round)]
     assert (first.mode, len(first.found)) == ("vector", 1)  # as `retrieve` reads the knob
     assert (second.mode, len(second.found)) == ("keyword", 1)  # the model's mode, the user's cap
-    assert claude.retrieve("trimodal methodology lighthouse keeper", mode="vector")[1:]
+    assert claude_client.retrieve("trimodal methodology lighthouse keeper", mode="vector")[1:]
 
 
 def test_a_search_without_a_mode_takes_the_configured_one_unless_the_hybrid_knob_says(
@@ -161,7 +150,7 @@ def test_a_search_without_a_mode_takes_the_configured_one_unless_the_hybrid_knob
 
 
 def test_a_read_widens_a_passage_through_the_real_index(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.script(
         Reply.tools(ToolUse("search", {"query": "espresso descaling", "mode": "keyword"})),
@@ -169,7 +158,7 @@ def test_a_read_widens_a_passage_through_the_real_index(
         Reply.text("Monthly."),
     )
 
-    events = list(claude.research_events("How often is the café machine descaled?"))
+    events = list(claude_client.research_events("How often is the café machine descaled?"))
 
     read = [e for e in events if isinstance(e, Round)][1]
     # the file is one chunk: nothing before or after it, and the model is told so
@@ -234,7 +223,7 @@ def test_an_endpoint_on_the_anthropic_profile_researches(
 
 
 def test_a_server_refusing_the_first_request_is_answered_from_one_search(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
         fake_anthropic,
@@ -243,7 +232,7 @@ def test_a_server_refusing_the_first_request_is_answered_from_one_search(
     )
     fake_anthropic.script(Reply.text('The methodology combines "three modes of work" [1].'))
 
-    events = list(claude.research_events(QUESTION))
+    events = list(claude_client.research_events(QUESTION))
 
     assert isinstance(events[0], Retrieved)  # one search, as events() makes it
     done = events[-1]
@@ -253,13 +242,13 @@ def test_a_server_refusing_the_first_request_is_answered_from_one_search(
 
 
 def test_cancel_between_rounds_keeps_the_rounds_in_the_session(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic, tmp_path: Path
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic, tmp_path: Path
 ) -> None:
     two_searches(fake_anthropic)
     with SessionStore(tmp_path / "s.sqlite3") as store:
         session_id = store.create_session()
         recorder = TurnRecorder(store, session_id, QUESTION)
-        run = claude.research_events(QUESTION)
+        run = claude_client.research_events(QUESTION)
         for event in run:
             recorder.record(event)
             if isinstance(event, Round):
@@ -274,14 +263,14 @@ def test_cancel_between_rounds_keeps_the_rounds_in_the_session(
 
 
 def test_a_session_keeps_the_trail_and_exports_it(
-    claude: AtlasQuery, fake_anthropic: FakeAnthropic, tmp_path: Path
+    claude_client: AtlasQuery, fake_anthropic: FakeAnthropic, tmp_path: Path
 ) -> None:
     two_searches(fake_anthropic)
     with SessionStore(tmp_path / "s.sqlite3") as store:
         session_id = store.create_session()
         store.set_session_options(session_id, research=True)
         recorder = TurnRecorder(store, session_id, QUESTION)
-        for event in claude.research_events(QUESTION):
+        for event in claude_client.research_events(QUESTION):
             recorder.record(event)
         session = store.load_session(session_id)
         history = store.history(session_id, 4)
