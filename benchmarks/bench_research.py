@@ -28,16 +28,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from atlas_tui.config import load_settings
 from atlas_tui.query import AtlasQuery, Done, Failed, Round
+from benchmarks.bench_query import percentile
 from tests.fake_anthropic import FakeAnthropic, Reply, ToolUse
 
 DEFAULT_QUESTIONS = (
     Path(__file__).resolve().parents[2] / "shared/eval/python-docs-dev-questions.jsonl"
 )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def script(server: FakeAnthropic, question: str) -> int:
