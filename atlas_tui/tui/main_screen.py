@@ -162,12 +162,17 @@ class MainScreen(Screen[None]):
         status.state = ""
         status.answerer = message.answerer
         status.index = message.index_summary
-        if message.extractive and not self._key_note_shown:
-            self._key_note_shown = True
-            self.show_offline_note()
+        offline = message.extractive and not self._key_note_shown
+        self._key_note_shown |= offline
+
+        def note() -> None:  # the toast, once no dialog is up for it to cover
+            if offline:
+                self.show_offline_note()
+
         if message.problem:
-            self.query_one(IngestBar).offer_demo(message.problem)
+            self.query_one(IngestBar).offer_demo(message.problem, then=note)
         else:
+            note()
             self._resume_pending()
         # What start-up loaded (Textual, the index, the model) lives as long as the app: kept out
         # of the cyclic collector, whose full passes stalled frames by 100-200 ms while an answer

@@ -195,6 +195,31 @@ async def test_the_ingest_dialog_completes_paths_and_enter_on_a_folder_picks_it(
     assert app.chosen == [str(node.data.path)] and Path(app.chosen[0]).is_dir()
 
 
+async def test_typing_in_the_ingest_dialog_goes_on_from_the_folder_shown(tmp_path: Path):
+    """ctrl+o's path box opened with its folder selected, so the first key typed replaced the
+    whole path instead of naming something inside it."""
+    (tmp_path / "notes").mkdir()
+    app = IngestHost(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, IngestScreen))
+        await pilot.press(*"notes", "enter")
+        await until(pilot, lambda: app.chosen)
+    assert app.chosen == [str(tmp_path / "notes")]
+
+
+async def test_the_offline_toast_waits_for_the_first_start_dialog(make_settings, tmp_path):
+    """On a first start with no index and no key, the "Offline answers" toast came up with the
+    ingest-the-demo dialog and covered its lower edge at 80x24."""
+    settings = make_settings(db_path=str(tmp_path / "fresh-db"))
+    app = AtlasApp(settings, client=AtlasQuery(settings))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), rounds=1500)
+        await pilot.pause()
+        assert not [n for n in app.notices if n.title == "Offline answers"]
+        await pilot.press("escape")  # not now
+        await until(pilot, lambda: any(n.title == "Offline answers" for n in app.notices))
+
+
 def lit_citations(view: TurnView) -> list[str]:
     """The text of every span drawn in the citation cursor's style in a turn's answer."""
     return [

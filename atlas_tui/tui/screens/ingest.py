@@ -105,7 +105,13 @@ class IngestScreen(ModalScreen[str | None]):
                 Text("Ingest a folder or file: type a path (Tab completes) or pick one below."),
                 classes="dialog-text",
             )
-            yield PathInput(value=str(self.start), id="ingest-path", suggester=PathSuggester())
+            # The folder shown is where a path starts: typing goes on from it, not over it.
+            yield PathInput(
+                value=str(self.start).rstrip("/") + "/",
+                id="ingest-path",
+                suggester=PathSuggester(),
+                select_on_focus=False,
+            )
             yield Static("", id="ingest-matches", classes="dialog-help")
             yield PathTree(self.start, id="ingest-tree")
         yield Footer()

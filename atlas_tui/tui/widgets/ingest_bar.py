@@ -112,17 +112,20 @@ class IngestBar(ProgressBar):
         start = last if last.is_dir() else last.parent  # (a file ingested: its folder)
         self.app.push_screen(IngestScreen(start if start.is_dir() else Path.cwd()), chosen)
 
-    def offer_demo(self, problem: str) -> None:
-        """The index is missing or empty (`problem`): offer to ingest the bundled demo corpus."""
+    def offer_demo(self, problem: str, then: Callable[[], None] = lambda: None) -> None:
+        """The index is missing or empty (`problem`): offer to ingest the bundled demo corpus;
+        `then` runs once that is answered (a toast shown meanwhile would cover the dialog)."""
         try:
             demo = demo_corpus_path()
         except ConfigError:
             self.notify(problem, title="Index", severity="warning", markup=False)
+            then()
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.start([str(demo)])
+            then()
 
         question = (
             f"{problem}\n\nIngest the bundled demo corpus (about atlas-tui itself) now?\n"
