@@ -106,7 +106,7 @@ _ABOUT_RELEASES = re.compile(
 
 def release_notes(title: str, source: str) -> bool:
     """Whether a document is release notes, by its title or its path (relative to its root)."""
-    *folders, name = source.replace("\\", "/").split("/")
+    *folders, name = source.split("/")
     return bool(
         _NOTES_TITLE.search(title.strip())
         or _NOTES_FILE.match(re.sub(r"[-_]", " ", name.split(".", 1)[0]))

@@ -178,6 +178,14 @@ def test_the_release_notes_prior_weighs_every_bonus_of_their_passages() -> None:
     assert all(got[f"c{i}"] == 0.0 for i in range(4)) and got["p"] > 0.0
 
 
+def test_release_notes_without_a_title_are_known_by_their_path() -> None:
+    news = {"id": "n", "file_id": "N", "title": None, "source": "NEWS.rst"}
+    page = row("p", "P")
+    fusion = Fusion(file_weight=0.0)
+    got = scores(fuse(ranked(news, page), ranked(news, page), fusion))
+    assert math.isclose(got["n"], fusion.release_notes_weight)  # first in both, then weighted
+
+
 @pytest.mark.parametrize(
     ("title", "source"),
     [
