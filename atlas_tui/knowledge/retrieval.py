@@ -109,7 +109,7 @@ def release_notes(title: str, source: str) -> bool:
     *folders, name = source.split("/")
     return bool(
         _NOTES_TITLE.search(title.strip())
-        or _NOTES_FILE.match(re.sub(r"[-_]", " ", name.split(".", 1)[0]))
+        or _NOTES_FILE.match(re.sub(r"[-_]", " ", name.partition(".")[0]))
         or any(_NOTES_FOLDER.match(folder) for folder in folders)
     )
 

@@ -199,6 +199,7 @@ def test_release_notes_without_a_title_are_known_by_their_path() -> None:
         ("v2", "docs/release-notes/v2.md"),
         ("Changes", "CHANGES.txt"),
         ("1.0", "HISTORY.rst"),
+        ("", "NEWS.rst.txt"),  # a name with two extensions
         ("Version 3", "changelog-3.0.md"),
         ("2024", "changelog/2024.md"),
     ],
