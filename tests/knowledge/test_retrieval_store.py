@@ -132,8 +132,46 @@ def test_release_notes_come_after_the_page_unless_the_question_asks_what_changed
     unweighted = Fusion(release_notes_weight=1.0)
     plain = search(notes, "how do the moon tides work", encode=encode, limit=3, fusion=unweighted)
     assert [p.source for p in plain][:2] == ["CHANGELOG.md", "tide.md"]
+    # a question about releases ranks them exactly as with no prior at all
+    changed = "what changed in 2.0 about moon tides"
+    as_any = search(notes, changed, encode=encode, limit=3, fusion=unweighted)
+    got = search(notes, changed, encode=encode, limit=3)
+    assert [(p.chunk_id, p.score) for p in got] == [(p.chunk_id, p.score) for p in as_any]
     nearest = search(notes, "how do the moon tides work", encode=encode, mode="vector", limit=3)
     assert nearest[0].source == "CHANGELOG.md"  # only hybrid ranking has the prior
+
+
+def test_hybrid_fuses_only_its_candidates_and_the_title_prior(tmp_path: Path) -> None:
+    """Each list gives `candidates` passages (a longer keyword list would change every share),
+    and the titles' similarity reaches the fusion (here it breaks a tie)."""
+    from atlas_tui.knowledge.retrieval import fuse, keyword_candidates, vector_candidates
+
+    three = build_store(
+        tmp_path / "db",
+        [
+            ("a", "a.md", "Almanac", [("moon tides: moon tides tables", "x")]),
+            ("t", "tide.md", "Tides", [("how the moon pulls the tides", "x+w")]),
+            ("s", "sky.md", "Sky", [("the moon at night", "y")]),
+        ],
+    )
+    fusion = Fusion(candidates=1, title_weight=0.0)
+    got = search(three, "moon tides", encode=encode, limit=1, fusion=fusion)
+    expected = fuse(
+        vector_candidates(three, encode("moon tides"), 1, None),
+        keyword_candidates(three, "moon tides", 1, None),
+        fusion,
+    )
+    assert [(p.chunk_id, p.score) for p in got] == [
+        (expected[0][0]["id"], round(expected[0][1], 6))
+    ]
+
+    def titles(names):
+        return np.stack([encode("z") if name == "Tides" else encode("y") for name in names])
+
+    # no passage is near "z" nor names it: all tie, and the one title close to it decides
+    lifted = search(three, "z", encode=encode, encode_titles=titles, limit=3)
+    assert lifted[0].source == "tide.md" and lifted[0].score > lifted[1].score
+    assert lifted[1].score == lifted[2].score
 
 
 def test_limit_and_min_score(store: Store) -> None:
