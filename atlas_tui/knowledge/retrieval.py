@@ -6,7 +6,8 @@ ahead in one list keeps its lead, where rank fusion would count it as one place 
 on the Python docs: benchmarks/RESULTS-corpus.md). Then a file that matches in several chunks
 lifts its best chunk a little (documents, not isolated sentences, answer questions), and a
 document whose title is close to the question lifts its chunks (a title says what a whole
-document is about, which a single chunk often does not).
+document is about, which a single chunk often does not), and release notes count for less unless
+the question asks about releases (`release_notes`).
 Every score is in [0, 1], higher is better:
 - vector: the cosine similarity, clipped at 0;
 - keyword: BM25 squashed by s / (s + KEYWORD_HALF) (absolute, so `min_score` means the same
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -71,9 +73,50 @@ class Fusion:
     # section's three chunks; which files rank first is unchanged (a file's best chunk is always
     # the first of its section).
     one_per_section: int = 1
+    # Release notes (a changelog, "What's New In ...", NEWS) mention each feature once, in a line
+    # or two, next to everything else that changed: for a question about how to do something they
+    # compete with the page that documents it, and should come after it. Their passages' scores
+    # are multiplied by this (1: no prior), except for a question about releases (`about_releases`).
+    # On the Python docs any value from 0 to 0.75 gives the same ranks (RESULTS-corpus.md): half
+    # is the middle of that range, not a fitted value.
+    release_notes_weight: float = 0.5
 
 
 DEFAULT_FUSION = Fusion()
+
+# A document's kind, from its title or its path (never from its text, which quotes anything):
+# release notes are titled "Changelog", "What's New In Python 3.11", "Node.js 21 ChangeLog",
+# "Release Notes", or live in a file or folder named so (NEWS.rst, CHANGES.md, HISTORY.rst,
+# whatsnew/3.11.rst, changelogs/CHANGELOG_V21.md; pip's NEWS.rst is titled by its first version).
+_NOTES_TITLE = re.compile(
+    r"^(what[’']?s new|changes|news|release history)\b|\b(change ?log|release notes)\b", re.I
+)
+_NOTES_FILE = re.compile(
+    r"^(change ?log|changes|news|history|release ?notes|whats ?new)( v?\d[\w.]*)?$", re.I
+)  # the file's name before its first dot, "_" and "-" read as spaces
+_NOTES_FOLDER = re.compile(r"^(change ?logs?|release[-_ ]?notes|whats[-_]?new)$", re.I)
+# A question naming a version or asking what is new or what changed is one that release notes
+# answer ("what's new in 3.11", "what changed in pip 23"): then they are ranked as any document.
+_ABOUT_RELEASES = re.compile(
+    r"\b(v?\d+\.\d+|what[’']?s new|new in|change ?logs?|release notes|what changed|changed in|"
+    r"changes in)\b",
+    re.I,
+)
+
+
+def release_notes(title: str, source: str) -> bool:
+    """Whether a document is release notes, by its title or its path (relative to its root)."""
+    *folders, name = source.split("/")
+    return bool(
+        _NOTES_TITLE.search(title.strip())
+        or _NOTES_FILE.match(re.sub(r"[-_]", " ", name.partition(".")[0]))
+        or any(_NOTES_FOLDER.match(folder) for folder in folders)
+    )
+
+
+def about_releases(query: str) -> bool:
+    """Whether a question asks about releases (then release notes are ranked as any document)."""
+    return bool(_ABOUT_RELEASES.search(query))
 
 
 def build_predicate(
@@ -184,7 +227,8 @@ def fuse(
 ) -> list[tuple[dict[str, Any], float]]:
     """Relative score fusion of two candidate lists (see `relative`), with a bonus for files
     matching in several chunks and one for documents whose title is close to the question
-    (`title_similarity`: title -> cosine).
+    (`title_similarity`: title -> cosine); the passages of release notes (`release_notes`) are
+    then weighted by `fusion.release_notes_weight`.
     """
     rows: dict[str, dict[str, Any]] = {}
     fused: dict[str, float] = defaultdict(float)
@@ -206,10 +250,17 @@ def fuse(
     titles = title_similarity or {}
     title_weight = fusion.title_weight if titles else 0.0
     top = best * (1.0 + fusion.file_weight + title_weight)
+    notes = {
+        row["file_id"]: fusion.release_notes_weight
+        if release_notes(row["title"] or "", row["source"])
+        else 1.0
+        for row in rows.values()
+    }
     scored = [
         (
             rows[cid],
-            (
+            notes[rows[cid]["file_id"]]
+            * (
                 value
                 + file_bonus[rows[cid]["file_id"]]
                 + title_weight * best * max(0.0, titles.get(rows[cid]["title"], 0.0))
@@ -238,6 +289,8 @@ def search(
     """Ranked passages for `query`; `encode` makes the query vector (unused for keyword).
     `fusion`: the hybrid knobs (None: `DEFAULT_FUSION`, as it is when called)."""
     fusion = fusion or DEFAULT_FUSION
+    if about_releases(query):
+        fusion = replace(fusion, release_notes_weight=1.0)
     if mode not in SEARCH_MODES:
         raise ConfigError(f"Unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}.")
     check_knobs(limit, min_score)

@@ -1,5 +1,6 @@
 """Hybrid ranking beyond the top hit: relative score fusion, the multi-chunk file bonus, the title
-prior, and the search knobs, on candidate lists built so that each rule decides an order."""
+prior, the release-notes prior, and the search knobs, on candidate lists built so that each rule
+decides an order."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ from atlas_tui.knowledge.retrieval import (
     DEFAULT_FUSION,
     Fusion,
     _glob_matches,
+    about_releases,
     check_knobs,
     fuse,
     relative,
+    release_notes,
     sections_first,
 )
 
 BEST = DEFAULT_FUSION.vector_weight + DEFAULT_FUSION.keyword_weight  # first in both lists
 
 
-def row(cid: str, file: str, title: str = "") -> dict[str, str]:
-    return {"id": cid, "file_id": file, "title": title or file}
+def row(cid: str, file: str, title: str = "", source: str = "") -> dict[str, str]:
+    return {"id": cid, "file_id": file, "title": title or file, "source": source or f"{file}.md"}
 
 
 def ranked(*rows: dict[str, str]) -> list[tuple[dict[str, str], float]]:
@@ -107,9 +110,9 @@ def test_the_file_bonus_is_capped_at_one_best_score() -> None:
 
 
 def test_a_title_close_to_the_question_lifts_every_chunk_of_its_document() -> None:
-    a, b1, b2 = row("a", "A", "Changelog"), row("b1", "B", "gzip"), row("b2", "B", "gzip")
+    a, b1, b2 = row("a", "A", "Glossary"), row("b1", "B", "gzip"), row("b2", "B", "gzip")
     vector, keyword = ranked(a, b1, b2), ranked(a, b1, b2)  # shares 1, 0.5, 0 in each
-    titles = {"Changelog": 0.1, "gzip": 0.9}
+    titles = {"Glossary": 0.1, "gzip": 0.9}
     fusion = Fusion(file_weight=0.0)
     got = scores(fuse(vector, keyword, fusion, titles))
     tw = fusion.title_weight
@@ -118,7 +121,7 @@ def test_a_title_close_to_the_question_lifts_every_chunk_of_its_document() -> No
     assert math.isclose(got["b1"], (1 + tw * BEST * 0.9) / top)
     assert math.isclose(got["b2"], (0 + tw * BEST * 0.9) / top)
     # a negative similarity is no penalty; no titles means no prior and no rescaling
-    negative = scores(fuse(vector, keyword, fusion, {"Changelog": -0.5}))["a"]
+    negative = scores(fuse(vector, keyword, fusion, {"Glossary": -0.5}))["a"]
     assert math.isclose(negative, 1 / (1 + tw))
     assert math.isclose(scores(fuse(vector, keyword, fusion))["a"], 1.0)
     # passages close in both lists: the title decides
@@ -144,6 +147,101 @@ def test_scores_are_sorted_and_within_zero_and_one() -> None:
     values = [s for _, s in result]
     assert values == sorted(values, reverse=True) and all(0 <= v <= 1 for v in values)
     assert len(result) == 12
+
+
+def test_release_notes_come_after_the_page_that_documents_the_feature() -> None:
+    """What's New names the feature in the question's words and leads both lists; the page that
+    documents it is a close second in both: it comes first, and the notes stay above the rest."""
+    notes = row("n", "N", "What's New In Python 3.1", "whatsnew/3.1.rst.txt")
+    page = row("p", "P", "string — Common string operations", "library/string.rst.txt")
+    other = row("o", "O", "locale — Internationalization services", "library/locale.rst.txt")
+    vector = listed((notes, 0.9), (page, 0.85), (other, 0.1))  # page: shares 15/16 and 10/11
+    keyword = listed((notes, 12.0), (page, 11.0), (other, 1.0))
+    fusion = Fusion(file_weight=0.0)
+    got = fuse(vector, keyword, fusion)
+    assert [r["id"] for r, _ in got] == ["p", "n", "o"]
+    assert math.isclose(scores(got)["n"], fusion.release_notes_weight * 1.0)  # first in both
+    assert math.isclose(scores(got)["p"], (15 / 16 + 10 / 11) / BEST)  # a page is untouched
+    # the prior is what decides: weighted 1, the notes lead as their scores say
+    unweighted = fuse(vector, keyword, Fusion(file_weight=0.0, release_notes_weight=1.0))
+    assert [r["id"] for r, _ in unweighted] == ["n", "p", "o"]
+
+
+def test_the_release_notes_prior_weighs_every_bonus_of_their_passages() -> None:
+    """A changelog matching in many passages (file bonus) with a title close to the question
+    (title prior) still comes after the page: the weight applies to its whole score."""
+    log = [row(f"c{i}", "C", "Changelog", "CHANGELOG.md") for i in range(4)]
+    page = row("p", "P", "gzip", "gzip.md")
+    vector, keyword = ranked(*log, page), ranked(*log, page)
+    titles = {"Changelog": 0.9, "gzip": 0.9}
+    got = scores(fuse(vector, keyword, Fusion(release_notes_weight=0.0), titles))
+    assert all(got[f"c{i}"] == 0.0 for i in range(4)) and got["p"] > 0.0
+
+
+def test_release_notes_without_a_title_are_known_by_their_path() -> None:
+    news = {"id": "n", "file_id": "N", "title": None, "source": "NEWS.rst"}
+    page = row("p", "P")
+    fusion = Fusion(file_weight=0.0)
+    got = scores(fuse(ranked(news, page), ranked(news, page), fusion))
+    assert math.isclose(got["n"], fusion.release_notes_weight)  # first in both, then weighted
+
+
+@pytest.mark.parametrize(
+    ("title", "source"),
+    [
+        ("What's New In Python 3.11", "whatsnew/3.11.rst.txt"),
+        ("What’s New in Python 2.7", "2.7.rst.txt"),  # a typographic apostrophe
+        ("Changelog", "whatsnew/changelog.rst.txt"),
+        ("23.0.1 (2023-02-17)", "NEWS.rst"),  # pip's: titled by its first version
+        ("Node.js 21 ChangeLog", "changelogs/CHANGELOG_V21.md"),
+        ("Node.js 0.12", "CHANGELOG_V012.md"),
+        ("Release Notes", "docs/notes.md"),
+        ("v2", "docs/release-notes/v2.md"),
+        ("Changes", "CHANGES.txt"),
+        ("1.0", "HISTORY.rst"),
+        ("", "NEWS.rst.txt"),  # a name with two extensions
+        ("Version 3", "changelog-3.0.md"),
+        ("2024", "changelog/2024.md"),
+    ],
+)
+def test_release_notes_are_known_by_title_or_path(title: str, source: str) -> None:
+    assert release_notes(title, source)
+
+
+@pytest.mark.parametrize(
+    ("title", "source"),
+    [
+        ("History and License", "license.rst.txt"),
+        ("Design and History FAQ", "faq/design.rst.txt"),
+        ("Interactive Input Editing and History Substitution", "tutorial/interactive.rst.txt"),
+        ("gzip — Support for gzip files", "library/gzip.rst.txt"),
+        ("Newsletter", "newsletter.md"),
+        ("Our change policy", "guide/changes-policy.md"),
+        ("Tracking changes with git", "guide/tracking.md"),
+        ("", "docs/history-of-the-project/origins.md"),  # a folder is release notes by name only
+        ("", ""),
+    ],
+)
+def test_other_documents_are_not_release_notes(title: str, source: str) -> None:
+    assert not release_notes(title, source)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What's new in Python 3.11?", True),
+        ("what changed in pip 23", True),
+        ("which options are new in 3.10", True),
+        ("show me the changelog", True),
+        ("release notes for the last version", True),
+        ("format numbers with thousands separators in f-strings", False),
+        ("How do I upgrade a package that is already installed?", False),
+        ("copy a nested list so that changes do not affect the original", False),
+        ("deprecation warnings: how to turn them into errors", False),
+    ],
+)
+def test_a_question_about_releases_is_told_apart(question: str, expected: bool) -> None:
+    assert about_releases(question) is expected
 
 
 @pytest.mark.parametrize(

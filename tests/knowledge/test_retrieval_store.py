@@ -30,12 +30,12 @@ def encode(text: str) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Store:
-    store = Store(str(tmp_path_factory.mktemp("retrieval") / "db"), "kb")
+def build_store(path: Path, docs: list[tuple[str, str, str, list[tuple[str, str]]]]) -> Store:
+    """A store holding `docs` (file id, source, title, [(text, axis of its vector)])."""
+    store = Store(str(path), "kb")
     store.open_for_writing("hand-placed", DIM)
     rows, records = [], []
-    for file_id, source, title, chunks in DOCS:
+    for file_id, source, title, chunks in docs:
         records.append(FileRecord(file_id, "/corpus", source, f"h-{file_id}", 0.0, len(chunks), 1))
         for index, (text, axis) in enumerate(chunks):
             rows.append(
@@ -47,12 +47,17 @@ def store(tmp_path_factory) -> Store:
                     "line_end": index + 2, "page": index + 1 if file_id == "f1" else None,
                     "mtime": 0.0,
                     "content_hash": f"h-{file_id}", "text": text,
-                    "search_text": f"{title}\n{text}", "vector": AXES[axis].tolist(),
+                    "search_text": f"{title}\n{text}", "vector": encode(axis).tolist(),
                 }
             )  # fmt: skip
     store.write_files(records, pa.Table.from_pylist(rows, schema=chunk_schema(DIM)))
     store.ensure_fts_index()
     return store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Store:
+    return build_store(tmp_path_factory.mktemp("retrieval") / "db", DOCS)
 
 
 def test_vector_scores_are_cosine_similarities(store: Store) -> None:
@@ -104,6 +109,75 @@ def test_hybrid_fuses_both_lists_and_uses_title_similarity(store: Store) -> None
     assert calls == [["Moon", "Sun", "Tides"]] and lifted[0].source == "notes/sun.md"
     search(store, "y", encode=encode, encode_titles=titles, fusion=Fusion(title_weight=0.0))
     assert len(calls) == 1  # no title prior asked for: titles are not encoded
+
+
+def test_release_notes_come_after_the_page_unless_the_question_asks_what_changed(
+    tmp_path: Path,
+) -> None:
+    """The changelog is the nearest passage and would lead; the page documenting the same thing
+    comes first. A question asking what changed ranks the changelog as any document."""
+    from atlas_tui.knowledge.retrieval import fuse, keyword_candidates, vector_candidates
+
+    notes = build_store(
+        tmp_path / "db",
+        [
+            ("c", "CHANGELOG.md", "Changelog", [("moon tides: moon tides explained", "x")]),
+            ("p", "tide.md", "Tides", [("how the moon pulls the tides", "x+w")]),
+            ("s", "sky.md", "Sky", [("the moon at night", "y")]),
+        ],
+    )
+    asked = {"how do the moon tides work": [], "what changed in 2.0 about moon tides": []}
+    for question, sources in asked.items():
+        sources.extend(p.source for p in search(notes, question, encode=encode, limit=3))
+    assert asked["how do the moon tides work"][:2] == ["tide.md", "CHANGELOG.md"]
+    assert asked["what changed in 2.0 about moon tides"][:2] == ["CHANGELOG.md", "tide.md"]
+    unweighted = Fusion(release_notes_weight=1.0)
+    plain = search(notes, "how do the moon tides work", encode=encode, limit=3, fusion=unweighted)
+    assert [p.source for p in plain][:2] == ["CHANGELOG.md", "tide.md"]
+    # a question about releases scores them exactly as fusion with no prior does
+    changed = "what changed in 2.0 about moon tides"
+    as_any = fuse(
+        vector_candidates(notes, encode(changed), 60, None),
+        keyword_candidates(notes, changed, 60, None),
+        unweighted,
+    )
+    got = search(notes, changed, encode=encode, limit=3)
+    assert [(p.chunk_id, p.score) for p in got] == [(r["id"], round(x, 6)) for r, x in as_any]
+    nearest = search(notes, "how do the moon tides work", encode=encode, mode="vector", limit=3)
+    assert nearest[0].source == "CHANGELOG.md"  # only hybrid ranking has the prior
+
+
+def test_hybrid_fuses_only_its_candidates_and_the_title_prior(tmp_path: Path) -> None:
+    """Each list gives `candidates` passages (a longer keyword list would change every share),
+    and the titles' similarity reaches the fusion (here it breaks a tie)."""
+    from atlas_tui.knowledge.retrieval import fuse, keyword_candidates, vector_candidates
+
+    three = build_store(
+        tmp_path / "db",
+        [
+            ("a", "a.md", "Almanac", [("moon tides: moon tides tables", "x")]),
+            ("t", "tide.md", "Tides", [("how the moon pulls the tides", "x+w")]),
+            ("s", "sky.md", "Sky", [("the moon at night", "y")]),
+        ],
+    )
+    fusion = Fusion(candidates=1, title_weight=0.0)
+    got = search(three, "moon tides", encode=encode, limit=1, fusion=fusion)
+    expected = fuse(
+        vector_candidates(three, encode("moon tides"), 1, None),
+        keyword_candidates(three, "moon tides", 1, None),
+        fusion,
+    )
+    assert [(p.chunk_id, p.score) for p in got] == [
+        (expected[0][0]["id"], round(expected[0][1], 6))
+    ]
+
+    def titles(names):
+        return np.stack([encode("z") if name == "Tides" else encode("y") for name in names])
+
+    # no passage is near "z" nor names it: all tie, and the one title close to it decides
+    lifted = search(three, "z", encode=encode, encode_titles=titles, limit=3)
+    assert lifted[0].source == "tide.md" and lifted[0].score > lifted[1].score
+    assert lifted[1].score == lifted[2].score
 
 
 def test_limit_and_min_score(store: Store) -> None:

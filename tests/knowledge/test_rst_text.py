@@ -264,6 +264,16 @@ def test_deep_nesting_does_not_break_the_ingest(tmp_path: Path) -> None:
         (":rfc:`2822`", "RFC 2822"),
         (":issue:`12345`", "bpo-12345"),
         (":gh:`99`", "gh-99"),
+        (":bpo:`12345`", "bpo-12345"),
+        (":pep:`8#naming-conventions`", "PEP 8#naming-conventions"),
+        (":attr:`123`", "123"),  # digits alone are an issue number only for issue roles
+        (":samp:`python -m {module} <args>`", "python -m module <args>"),  # not a target
+        (":abbr:`TLA <three letter acronym>`", "TLA <three letter acronym>"),
+        (":abbr:`Mac OS (Macintosh Operating System)`", "Mac OS"),
+        (":abbr:`GIL (global interpreter lock (CPython))`", "GIL"),
+        (":class:`!XMLParser`", "XMLParser"),
+        (":class:`.XMLParser`", "XMLParser"),
+        (":func:`~open`", "open()"),
         (":envvar:`PYTHONPATH`", "PYTHONPATH"),
         ("``x = 1``", "x = 1"),
         ("*emphasis* and **strong**", "emphasis and strong"),
@@ -275,6 +285,26 @@ def test_deep_nesting_does_not_break_the_ingest(tmp_path: Path) -> None:
 )
 def test_inline_markup_is_shown_as_sphinx_shows_it(markup: str, shown: str) -> None:
     assert render(f"Title\n=====\n\nSee {markup} here.\n").text.endswith(f"See {shown} here.")
+
+
+@pytest.mark.parametrize(
+    ("directive", "shown"),
+    [
+        (".. versionadded:: 3.2", "New in version 3.2."),
+        (
+            ".. versionchanged:: 3.3 Added the *mode* argument.",
+            "Changed in version 3.3: Added the mode argument.",
+        ),
+        (".. deprecated:: 3.6 Use other().", "Deprecated since version 3.6: Use other()."),
+        (
+            ".. deprecated-removed:: 3.4 3.6 Use the ``new`` module.",
+            "Deprecated since version 3.4, will be removed in version 3.6: Use the new module.",
+        ),
+        (".. seealso:: Module :mod:`zlib`.", "See also: Module zlib."),
+    ],
+)
+def test_version_and_see_also_notes_read_as_sphinx_labels_them(directive: str, shown: str) -> None:
+    assert render(f"Title\n=====\n\nBody.\n\n{directive}\n").text.endswith(shown)
 
 
 def test_object_names_follow_module_class_and_options() -> None:

@@ -123,14 +123,52 @@ def test_a_document_whose_title_matches_the_question_is_lifted() -> None:
     from atlas_tui.knowledge.retrieval import Fusion, fuse
 
     def row(cid: str, title: str) -> dict[str, object]:
-        return {"id": cid, "file_id": cid, "title": title}
+        return {"id": cid, "file_id": cid, "title": title, "source": f"{cid}.rst"}
 
-    changelog, gzip_page = row("a", "What's new in 3.1"), row("b", "gzip: support for gzip files")
+    glossary, gzip_page = row("a", "Glossary"), row("b", "gzip: support for gzip files")
     far = row("c", "Index")  # the weakest candidate of both lists: it sets their range
-    vector = [(changelog, 0.8), (gzip_page, 0.79), (far, 0.2)]
-    keyword = [(changelog, 9.0), (gzip_page, 8.5), (far, 1.0)]
+    vector = [(glossary, 0.8), (gzip_page, 0.79), (far, 0.2)]
+    keyword = [(glossary, 9.0), (gzip_page, 8.5), (far, 1.0)]
     assert [r["id"] for r, _ in fuse(vector, keyword)] == ["a", "b", "c"]  # no titles: scores
-    similarity = {"What's new in 3.1": 0.1, "gzip: support for gzip files": 0.7}
+    similarity = {"Glossary": 0.1, "gzip: support for gzip files": 0.7}
     ranked = fuse(vector, keyword, Fusion(), similarity)
     assert [r["id"] for r, _ in ranked] == ["b", "a", "c"]
     assert all(0.0 <= score <= 1.0 for _, score in ranked)
+
+
+def test_release_notes_come_after_the_page_that_documents_the_feature(tmp_path, kb) -> None:
+    """The changelog says it in the question's own words; the page that documents it comes
+    first, unless the question asks what changed."""
+    from dataclasses import replace
+
+    from atlas_tui.knowledge import retrieval
+
+    root = tmp_path / "project"
+    (root / "docs").mkdir(parents=True)
+    (root / "CHANGELOG.md").write_text(
+        "# Changelog\n\n## 2.0\n\n- pack: compress a folder into one archive, choosing the "
+        "compression level with --level.\n- Fixed a crash on empty folders.\n",
+        encoding="utf-8",
+    )
+    (root / "docs/compression.md").write_text(
+        "# Compression\n\nThe pack command compresses a folder into a single archive file. "
+        "Choose how hard it tries with --level 1 to 9; the default level is 6.\n",
+        encoding="utf-8",
+    )
+    for rel, text in FILES.items():
+        (root / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "docs" / rel).write_text(text, encoding="utf-8")
+    kb.ingest([root])
+    question = "compress a folder into one archive choosing the compression level"
+    assert [p.source for p in kb.search(question, limit=2)] == [
+        "docs/compression.md",
+        "CHANGELOG.md",
+    ]
+    unweighted = replace(retrieval.DEFAULT_FUSION, release_notes_weight=1.0)
+    plain = retrieval.search(
+        kb.store, question, encode=kb.embedder.encode_query, encode_titles=kb.encode_titles,
+        limit=2, fusion=unweighted,
+    )  # fmt: skip
+    assert plain[0].source == "CHANGELOG.md"  # without the prior the changelog leads
+    asked = kb.search("what changed in 2.0 for compressing a folder into one archive?", limit=1)
+    assert asked[0].source == "CHANGELOG.md"
