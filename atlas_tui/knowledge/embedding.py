@@ -258,9 +258,10 @@ class Embedder:
     ) -> np.ndarray:
         """Vectors (len(texts), dimension), float32, L2-normalised; text i gives row i.
 
-        The texts are sorted longest first and encoded `batch_size` at a time (each batch pads to
-        about its own length, as sentence-transformers does), `workers` batches at once, each on
-        one thread; `on_part(n)` is told the texts done so far as batches finish."""
+        The texts are sorted longest first and handed out `batch_size` at a time, `workers`
+        batches at once, each on one thread; `on_part(n)` is told the texts done so far as batches
+        finish. The ONNX paths run each text of a batch on its own (no padding, and a vector that
+        does not depend on its batch: embedding_onnx.py); torch pads a batch to its longest."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if not texts:
