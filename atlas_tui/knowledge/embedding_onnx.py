@@ -231,8 +231,8 @@ class OnnxEncoder:
         """One normalised row per text, each text run through the graph on its own: no padding,
         and an int8 text's activation scales come from that text alone, so its vector is the
         same whatever it is encoded with (a query alone, a passage in any batch). One text a run
-        is also the fastest on CPU (benchmarks/RESULTS-encoder.md, 2026-12-08: the batch's
-        attention tensors no longer fit the cache)."""
+        is also the fastest measured on CPU, for fp32 and int8 alike (no padding, and small
+        attention tensors: benchmarks/RESULTS-encoder.md, 2026-12-08)."""
         session = self._session(threads)
         rows = [
             self._encode_one(session, encoding)
