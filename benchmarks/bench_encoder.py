@@ -11,7 +11,9 @@ batch in turn (32 passages a batch, as the ingest groups them), so that load fro
 falls on every path alike. Printed per path: passages/s per core, the speed-up over fp32, the
 cosine of each vector to its fp32 vector (min, 1st percentile, mean), what that does to scores
 (the largest change of a question's score against any passage, and how often a question's top 10
-passages are the same set as with fp32 vectors, for the dev questions), and one query's latency.
+passages are the same set as with fp32 vectors, for the dev questions), one query's latency, and
+whether a passage's vector depends on its batch (the lowest cosine between a passage encoded alone
+and in its batch of 32, over the first ALONE_SAMPLE passages: 1 when it does not).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ QUESTIONS = (
     Path(__file__).resolve().parents[2] / "shared" / "eval" / "python-docs-dev-questions.jsonl"
 )
 BATCH = 32  # passages per encoder call, as the ingest groups them (engine.PROGRESS_EVERY)
+ALONE_SAMPLE = 64  # passages encoded alone too, against their vectors from the batch
 
 
 def real_passages(count: int, model_path: Path) -> list[str]:
@@ -81,6 +84,13 @@ def query_latency(embedder: Embedder, questions: list[str]) -> tuple[float, floa
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
+def alone_vs_batched(embedder: Embedder, texts: list[str], batched: np.ndarray) -> float:
+    """The lowest cosine between a passage's vector encoded alone and in its batch."""
+    count = min(ALONE_SAMPLE, len(texts))
+    alone = np.stack([embedder.encode_documents([text])[0] for text in texts[:count]])
+    return float((alone * batched[:count]).sum(axis=1).min())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="128 passages")
@@ -112,9 +122,9 @@ def main() -> None:
     top10 = [set(np.argsort(-row)[:10]) for row in reference]
     print(
         "\n| path | passages/s per core | speed-up | cosine to fp32: min / p1 / mean "
-        "| largest score change | same top 10 | query p50 / p95 ms |"
+        "| largest score change | same top 10 | query p50 / p95 ms | alone vs in a batch |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for name, embedder in paths.items():
         cosine = (vectors[name] * vectors["fp32"]).sum(axis=1)
         scores = queries @ vectors[name].T
@@ -126,7 +136,8 @@ def main() -> None:
             f"| {name} ({embedder.choice.reason}) | {len(texts) / seconds[name]:.1f} "
             f"| x{seconds['fp32'] / seconds[name]:.2f} "
             f"| {cosine.min():.5f} / {np.percentile(cosine, 1):.5f} / {cosine.mean():.5f} "
-            f"| {np.abs(scores - reference).max():.4f} | {same:.0%} | {p50:.1f} / {p95:.1f} |"
+            f"| {np.abs(scores - reference).max():.4f} | {same:.0%} | {p50:.1f} / {p95:.1f} "
+            f"| {alone_vs_batched(embedder, texts, vectors[name]):.6f} |"
         )
 
 

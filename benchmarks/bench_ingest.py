@@ -5,8 +5,9 @@
 
 Each round ingests the corpus from scratch once per encoder path, in turn (fp32, auto, fp32,
 auto...), so that load from other work on a shared machine falls on every path alike; run it
-under one `nice` for all. Per run: the path, its wall time, the embedding phase's passages/s, the
-load average over the run, and the error of the time estimate (`IngestProgress.eta_s`) 1, 5 and
+under one `nice` for all. Per run: the path, its passages (and how many were encoded ahead, while
+files were still read: ahead.py), its wall time, the embedding phase's passages/s (its own only),
+the load average over the run, and the error of the time estimate (`IngestProgress.eta_s`) 1, 5 and
 10 minutes in (estimated minus actual time left, and that as a share of the actual). Then the
 speed-up of each path over the first, per round and over all rounds. The first run's index is
 kept at `<db>` (collection "bench", for bench_search.py and eval_retrieval.py), the others at
@@ -50,12 +51,15 @@ class Clock:
     last: dict[str, float] = field(default_factory=dict)
     estimates: dict[int, tuple[float, float | None]] = field(default_factory=dict)
     loads: list[float] = field(default_factory=list)
+    phase_embedded: int = 0  # passages embedded in the embedding phase (not those ahead of it)
     _printed: float = 0.0
 
     def __call__(self, event: IngestProgress) -> None:
         now = time.perf_counter() - self.start
         self.first.setdefault(event.phase, now)
         self.last[event.phase] = now
+        if event.phase == "embedding":
+            self.phase_embedded = event.chunks_done
         for mark in MARKS_S:
             if now >= mark and mark not in self.estimates:
                 self.estimates[mark] = (now, event.eta_s)
@@ -89,8 +93,15 @@ class Run:
 
     @property
     def embed_rate(self) -> float:
+        """Passages a second in the embedding phase (those encoded ahead, while files were
+        read, are not in it)."""
         span = self.clock.last.get("embedding", 0.0) - self.clock.first.get("embedding", 0.0)
-        return self.report.chunks_embedded / span if span > 0 else 0.0
+        return self.clock.phase_embedded / span if span > 0 else 0.0
+
+    @property
+    def ahead(self) -> int:
+        """Passages encoded while files were still read (ahead.py)."""
+        return max(0, self.report.chunks_embedded - self.clock.phase_embedded)
 
     @property
     def load(self) -> float:
@@ -136,7 +147,8 @@ def print_row(run: Run) -> None:
     errors = " | ".join(run.clock.eta_errors(run.total_s))
     print(
         f"| {run.round} | {run.encoder} ({run.report.encoder}) | {run.report.chunks_embedded}"
-        f" | {run.total_s:.1f} | {run.embed_rate:.2f} | {run.load:.1f} | {errors} |",
+        f" ({run.ahead} ahead) | {run.total_s:.1f} | {run.embed_rate:.2f} | {run.load:.1f}"
+        f" | {errors} |",
         flush=True,
     )
 

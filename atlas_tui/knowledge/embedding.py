@@ -255,12 +255,15 @@ class Embedder:
         texts: Sequence[str],
         batch_size: int = 32,
         on_part: Callable[[int], None] | None = None,
+        workers: int | None = None,
     ) -> np.ndarray:
         """Vectors (len(texts), dimension), float32, L2-normalised; text i gives row i.
 
-        The texts are sorted longest first and encoded `batch_size` at a time (each batch pads to
-        about its own length, as sentence-transformers does), `workers` batches at once, each on
-        one thread; `on_part(n)` is told the texts done so far as batches finish."""
+        The texts are sorted longest first and handed out `batch_size` at a time, `workers`
+        (default: the embedder's, one per core) batches at once, each on one thread; `on_part(n)`
+        is told the texts done so far as batches finish. The ONNX paths run each text of a batch
+        on its own (no padding, and a vector that does not depend on its batch:
+        embedding_onnx.py); torch pads a batch to its longest."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if not texts:
@@ -274,7 +277,8 @@ class Embedder:
 
         vectors: np.ndarray | None = None
         done = 0
-        for group, part in zip(groups, self._map(encode, groups), strict=True):
+        parts = self._map(encode, groups, self.workers if workers is None else workers)
+        for group, part in zip(groups, parts, strict=True):
             if vectors is None:
                 vectors = np.empty((len(texts), part.shape[1]), dtype=np.float32)
             vectors[group] = part
@@ -285,10 +289,10 @@ class Embedder:
         return vectors
 
     def _map(
-        self, encode: Callable[[list[int]], np.ndarray], groups: list[list[int]]
+        self, encode: Callable[[list[int]], np.ndarray], groups: list[list[int]], workers: int
     ) -> Iterator[np.ndarray]:
         """encode(group) for each group, in order: on the worker threads when there are several."""
-        if self.workers <= 1 or len(groups) == 1:
+        if workers <= 1 or len(groups) == 1:
             yield from map(encode, groups)
             return
         with self._lock:

@@ -1,13 +1,13 @@
 """The ONNX Runtime encoders: the same model's transformer, exported once, run without torch.
 
 The export is fp32 and exact (cosine to sentence-transformers >= 0.9999 on real chunks, see
-benchmarks/RESULTS-encoder.md); pooling (attention-masked mean) and L2 normalisation happen here in
+benchmarks/RESULTS-encoder.md); pooling (mean over the text's tokens) and L2 normalisation happen in
 numpy, tokenisation with `tokenizers` set to the model's own window. The int8 graph is that export
 with its weights quantised per output channel and its activations quantised per call (ONNX
-Runtime's dynamic quantisation: the scale of a call's activations comes from that call's batch,
-so a text's int8 vector depends a little on the texts encoded with it; the engines group texts
-the same way for that reason, engine.encode_batch). The files live in the user cache dir, keyed by
-the model's files and the library versions, and are never committed.
+Runtime's dynamic quantisation: the scale of a call's activations comes from the whole input
+tensor). Each text therefore runs on its own (`OnnxEncoder.encode`): its int8 vector never depends
+on the texts encoded beside it, and nothing is padded. The files live in the user cache dir, keyed
+by the model's files and the library versions, and are never committed.
 Only plain BERT-style sentence-transformers folders (Transformer + mean Pooling [+ Normalize]) are
 supported; anything else raises `UnsupportedModel` and the caller falls back to torch.
 """
@@ -185,12 +185,7 @@ class OnnxEncoder:
         path = model_file or _cache_file(folder, "int8" if int8 else "")
         self._tokenizer: Tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=max_tokens)
-        padding = self._tokenizer.padding or {}  # the model's own pad token, padded per batch
-        self._tokenizer.enable_padding(
-            pad_id=padding.get("pad_id", 0),
-            pad_type_id=padding.get("pad_type_id", 0),
-            pad_token=padding.get("pad_token", "[PAD]"),
-        )
+        self._tokenizer.no_padding()  # one text a run (encode): nothing to pad to
         self.model_file = path
         self._ort = onnxruntime
         self._sessions: dict[int, onnxruntime.InferenceSession] = {}
@@ -233,15 +228,24 @@ class OnnxEncoder:
             return session
 
     def encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
+        """One normalised row per text, each text run through the graph on its own: no padding,
+        and an int8 text's activation scales come from that text alone, so its vector is the
+        same whatever it is encoded with (a query alone, a passage in any batch). One text a run
+        is also the fastest measured on CPU, for fp32 and int8 alike (no padding, and small
+        attention tensors: benchmarks/RESULTS-encoder.md, 2026-12-08)."""
         session = self._session(threads)
-        encodings = self._tokenizer.encode_batch(list(texts))
+        rows = [
+            self._encode_one(session, encoding)
+            for encoding in self._tokenizer.encode_batch(list(texts))
+        ]
+        return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+    @staticmethod
+    def _encode_one(session: onnxruntime.InferenceSession, encoding: Any) -> np.ndarray:
         feeds = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            "input_ids": np.array([encoding.ids], dtype=np.int64),
+            "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
         }
-        hidden = session.run(None, feeds)[0]
-        mask = feeds["attention_mask"][..., None].astype(np.float32)
-        pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        pooled = session.run(None, feeds)[0][0].mean(axis=0)  # every token is a real one
+        return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)

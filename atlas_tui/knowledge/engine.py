@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from atlas_tui.knowledge.embedding import Embedder
     from atlas_tui.knowledge.tokens import TokenCounter
 
-PROGRESS_EVERY = 32  # chunks encoded in one call (and between two progress reports)
+PROGRESS_EVERY = 32  # chunks handed to one worker at a time (and between two progress reports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +129,9 @@ def embedding_text(row: dict[str, Any]) -> str:
 def encode_batch(
     embedder: Embedder, texts: Sequence[str], encoded: Callable[[int], None] | None = None
 ) -> np.ndarray:
-    """Vectors of one batch, encoded PROGRESS_EVERY texts at a time, as many at once as the
-    embedder has workers (the same grouping whichever engine runs it, hence the same padding
-    and the same vectors: an int8 vector depends a little on its group, embedding_onnx.py);
-    `encoded(n)` hears of the texts done so far."""
+    """Vectors of one batch, handed out PROGRESS_EVERY texts at a time, as many at once as the
+    embedder has workers (the same grouping whichever engine runs it); `encoded(n)` hears of the
+    texts done so far."""
     return embedder.encode_documents(texts, batch_size=PROGRESS_EVERY, on_part=encoded)
 
 

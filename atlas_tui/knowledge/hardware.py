@@ -5,10 +5,10 @@ The paths (embedding.py runs them; benchmarks/bench_encoder.py measures them):
 - `torch`: stock sentence-transformers in fp32 (the same vectors; any model, and on Apple
   silicon torch's fp32 matrix products go through Accelerate and its matrix units);
 - `bf16`: the same torch model with its matrix products in bfloat16 (oneDNN: AMX tiles, or
-  AVX-512 BF16), cosine to fp32 >= 0.9999;
+  AVX-512 BF16 for a model ONNX cannot run), cosine to fp32 >= 0.9999;
 - `int8`: ONNX Runtime with the weights quantised to int8 per channel and the activations per
-  batch (dynamic); VNNI (AVX-512 or AVX) does its products in one instruction. Cosine to fp32
-  ~0.994 on average, ~0.985 at worst.
+  text (dynamic, one text a run); VNNI (AVX-512 or AVX) does its products in one instruction.
+  Cosine to fp32 ~0.994 on average, ~0.985 at worst.
 
 Vectors come in two families that never share an index (`FAMILY`): fp32 and bf16 agree to 1e-4
 (interchangeable), int8 differs by ~1e-2 (its errors are its own). An index records its family
@@ -110,8 +110,10 @@ def fastest(cpu: Cpu, family: str | None, *, onnx: bool = True) -> Choice:
     """The fastest path on `cpu` whose vectors belong to `family` (None: a new index, any
     family). `onnx`: whether the model exports to ONNX (only BERT-style models do).
 
-    Measured on AVX2, AVX-512 VNNI and AVX-512 BF16 (benchmarks/RESULTS-encoder.md); the AMX and
-    Apple rows follow what those units are built for and are not measured here."""
+    Measured on AVX2, AVX-512 VNNI and AVX-512 BF16 (benchmarks/RESULTS-encoder.md: since the
+    ONNX paths run one text a run, AVX-512 BF16 on torch is slower than fp32 on ONNX, so it is
+    taken only for a model ONNX cannot run); the AMX and Apple rows follow what those units are
+    built for and are not measured here."""
     bf16 = "amx_bf16" if cpu.has(AMX) else "avx512_bf16" if cpu.has(AVX512_BF16) else ""
     int8 = next((f for f in (*sorted(VNNI), *sorted(ARM_DOT), "avx2") if f in cpu.flags), "")
     if family == "int8":
@@ -123,7 +125,7 @@ def fastest(cpu: Cpu, family: str | None, *, onnx: bool = True) -> Choice:
         return Choice("torch", f"Apple silicon: fp32 on Accelerate{kept}")
     if family is None and onnx and int8:
         return Choice("int8", int8)
-    if bf16:
+    if bf16 and not onnx:  # AVX-512 BF16 on torch: x0.85 of fp32 on ONNX one text a run
         return Choice("bf16", f"{bf16}{kept}")
     return Choice("fp32" if onnx else "torch", f"no faster path on this CPU{kept}")
 

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from atlas_tui.config import user_cache_dir
-from atlas_tui.knowledge import health, loaders, records
+from atlas_tui.knowledge import ahead, health, loaders, records
 from atlas_tui.knowledge.engine import (
     Engine,
     FileJob,
@@ -180,6 +180,8 @@ class Ingestor:
         self._bytes_total = self._bytes_done = self._units = 0
         self.meter = ProgressMeter(workers=self.engine.workers)
         self._dropped: dict[str, str] = {}  # known file id -> why it is no longer ingestible
+        self._ahead: ahead.EmbedAhead | None = None  # encodes passages while files are read
+        self._reused: set[str] = set()  # ids of passages given an old passage's vector
 
     def run(
         self,
@@ -305,14 +307,23 @@ class Ingestor:
         self._files_total = len(found)
         self._sizes = {path: _size(path) for path, _root in found}
         self._bytes_total = sum(self._sizes.values())
-        for outcome in self.engine.prepare(self._jobs(found, known, kept)):
-            if isinstance(outcome, Unusable):
-                self._unusable(outcome.path, outcome.key, known, outcome.reason)
-            else:
-                self._buffer(outcome, known)
-                kept.add(outcome.key)
-            self._file_done()
-        self._flush()
+        if ahead.wanted(self.embedder, self.engine.name, self._bytes_total):
+            self._ahead = ahead.EmbedAhead(self.embedder)
+        try:
+            for outcome in self.engine.prepare(self._jobs(found, known, kept)):
+                if isinstance(outcome, Unusable):
+                    self._unusable(outcome.path, outcome.key, known, outcome.reason)
+                else:
+                    self._buffer(outcome, known)
+                    kept.add(outcome.key)
+                self._file_done()
+            self._flush()
+        except BaseException:
+            if self._ahead is not None:  # (its vectors are encoded again by the next run)
+                self._ahead.finish()
+                self._ahead = None
+            raise
+        self._commit_ahead()
         if not self.report.interrupted:
             self._remove_unwanted(known, kept, paths, unusable)
 
@@ -365,6 +376,8 @@ class Ingestor:
 
     def _buffer(self, prepared: Prepared, known: dict[str, FileRecord]) -> None:
         self._rows.extend(prepared.rows)
+        if self._ahead is not None:
+            self._ahead.offer(prepared.rows)
         self._units += sum(map(row_units, prepared.rows))
         self._records.append(prepared.record)
         previous = known.get(prepared.key)
@@ -399,6 +412,20 @@ class Ingestor:
             if vector is not None and row["vector"] is None:
                 row["vector"] = vector
                 self.report.chunks_reused += 1
+                self._reused.add(row["id"])
+
+    def _commit_ahead(self) -> None:
+        """Write the vectors encoded while files were read (the embedding phase then finds only
+        the rest awaiting one); after a stop too: what was encoded is kept."""
+        if self._ahead is None:
+            return
+        ids, vectors = self._ahead.finish()
+        self._ahead = None
+        keep = [i for i, row_id in enumerate(ids) if row_id not in self._reused]
+        if vectors is None or not keep:
+            return
+        self.store.set_vectors([ids[i] for i in keep], vectors[keep])
+        self.report.chunks_embedded += len(keep)
 
     def _remove_unwanted(
         self,

@@ -3,6 +3,7 @@ when something is not as expected, one clear sentence and what to do."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -149,3 +150,14 @@ def index_summary(stats: Any) -> str:
     if parts and data.get("pending_chunks") and isinstance(embedded, int):
         parts[-1] += f" ({embedded:,} embedded)"
     return "index: " + (", ".join(parts) if parts else "ready")
+
+
+_EMBEDDED_OF = re.compile(r"index: .*?([\d,]+) chunks? \(([\d,]+) embedded\)")
+
+
+def short_index(summary: str) -> str:
+    """The count an ingest moves, in a form that fits beside its progress on 80 columns:
+    'index: 333 documents, 11,104 chunks (634 embedded)' -> 'index: 634/11,104 embedded';
+    a summary without passages awaiting a vector is returned as it is."""
+    found = _EMBEDDED_OF.fullmatch(summary)
+    return f"index: {found[2]}/{found[1]} embedded" if found else summary

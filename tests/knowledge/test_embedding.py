@@ -43,6 +43,15 @@ def onnx_embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     return embedder
 
 
+@pytest.fixture(scope="session")
+def int8_embedder(onnx_embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    embedder = Embedder("all-MiniLM-L6-v2", encoder="int8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ATLAS_DATA_DIR", str(tmp_path_factory.mktemp("onnx-int8-cache")))
+        embedder.warm()
+    return embedder
+
+
 @pytest.fixture(scope="session", params=["torch", "onnx"])
 def embedder(request: pytest.FixtureRequest) -> Embedder:
     return request.getfixturevalue(f"{request.param}_embedder")
@@ -144,6 +153,20 @@ def test_the_onnx_encoder_gives_the_stock_vectors(
     fast = onnx_embedder.encode_documents(TEXTS)
     cosines = (stock * fast).sum(axis=1)
     assert cosines.min() >= 0.999, cosines
+
+
+@pytest.mark.parametrize("path", ["onnx", "int8"])
+def test_a_text_gets_the_same_vector_alone_and_beside_others(
+    path: str, request: pytest.FixtureRequest
+) -> None:
+    """An int8 graph quantises its activations with one scale per input tensor: were texts run
+    together, a short one's vector would follow the longer ones beside it (cosine 0.986 seen), so
+    the same passage would rank differently from one build of an index to the next."""
+    embedder: Embedder = request.getfixturevalue(f"{path}_embedder")
+    alone = embedder.encode_query(TEXTS[1])
+    for mates in ([TEXTS[-1]], [TEXTS[0], TEXTS[3], TEXTS[-1]]):
+        batch = embedder.encode_documents([*mates, TEXTS[1]], batch_size=len(mates) + 1)
+        np.testing.assert_allclose(batch[-1], alone, rtol=0, atol=1e-6)
 
 
 def test_a_damaged_onnx_export_is_rebuilt(

@@ -99,7 +99,8 @@ def test_a_mac_without_sysctl_has_no_flags(monkeypatch: pytest.MonkeyPatch) -> N
             "torch",
             "Apple silicon: fp32 on Accelerate",
         ),
-        (linux("avx512_bf16", "avx512f"), "bf16", "avx512_bf16"),  # (no VNNI: none known)
+        # (no VNNI: none known) AVX-512 BF16 on torch is slower than fp32 on ONNX (x0.85)
+        (linux("avx512_bf16", "avx512f"), "fp32", "no faster path on this CPU"),
         (linux("sse2"), "fp32", "no faster path on this CPU"),
         (linux(), "fp32", "no faster path on this CPU"),  # nothing known (no /proc)
         (Cpu("x", "x86_64", "Darwin", frozenset({"avx2"})), "int8", "avx2"),  # Intel Mac
@@ -112,9 +113,11 @@ def test_a_new_index_gets_the_fastest_path(cpu: Cpu, path: str, because: str) ->
 def test_an_index_keeps_its_kind_of_vectors_on_every_cpu() -> None:
     vnni_bf16 = linux("avx2", "avx512_vnni", "avx512_bf16")
     # An fp32 index (every index from before the kinds) is never mixed with int8 vectors:
-    # bf16 where the CPU has it (near exact), else fp32.
+    # bf16 where the CPU has AMX (near exact), else fp32 (AVX-512 BF16 on torch is slower).
     kept = "; this index holds fp32 vectors"
-    assert fastest(vnni_bf16, "fp32") == hardware.Choice("bf16", f"avx512_bf16{kept}")
+    assert fastest(vnni_bf16, "fp32") == hardware.Choice(
+        "fp32", f"no faster path on this CPU{kept}"
+    )
     assert fastest(linux("amx_bf16"), "fp32") == hardware.Choice("bf16", f"amx_bf16{kept}")
     assert fastest(linux("avx2", "avx_vnni"), "fp32") == hardware.Choice(
         "fp32", f"no faster path on this CPU{kept}"

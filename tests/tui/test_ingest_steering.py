@@ -10,6 +10,7 @@ machine of any speed, `Gate` holds the encoder at its second batch until the tes
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from atlas_tui.config import Settings
 from atlas_tui.knowledge.steering import StopHandle
 from atlas_tui.query import AtlasQuery
 from atlas_tui.tui.app import AtlasApp
 from atlas_tui.tui.commands import main_commands
+from atlas_tui.tui.notices import short_index
 from atlas_tui.tui.screens.dialogs import ChoiceScreen
 from atlas_tui.tui.widgets.status import StatusLine
 from tests.corpus import write_files
@@ -117,6 +120,37 @@ async def test_ctrl_x_stops_mid_embedding_and_says_what_was_kept(
         assert status.state == "" and "stop_ingest" not in footer_keys(app)
         assert client.knowledge.check()[0].clean
         assert app.main.query_one("#query").has_focus  # (the query box kept the focus)
+
+
+async def test_at_80_columns_the_status_line_shows_the_ingest_s_counts_whole(
+    seeded: Settings, notes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside the ingest's progress, the index's count is short enough to be read whole
+    ('index: 129/301 embedded'), or left out; never cut mid-number ('index: 301 documents, 3')."""
+    from atlas_tui.tui.widgets import ingest_bar
+
+    monkeypatch.setattr(ingest_bar, "INDEX_EVERY_S", 0.0)  # the index is measured at every step
+    client = AtlasQuery(seeded)
+    app = AtlasApp(seeded, client=client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await client_ready(pilot)
+        gate = Gate(client, monkeypatch)
+        app.main.start_ingest([str(notes)])
+        await mid_embedding(pilot, gate)
+        status = app.query_one(StatusLine)
+        await until(pilot, lambda: "embedded)" in status.index)
+        line = status.render().plain
+        try:
+            assert cell_len(line) <= status.size.width == 80  # nothing runs off the edge
+            assert re.search(r"ingesting embedding [\d,]+/[\d,]+ passages", line)
+            index = re.search(r"index: \S*", line)
+            assert index is None or re.search(r"index: [\d,]+/[\d,]+ embedded", line), line
+        finally:
+            gate.release()
+        await until(pilot, lambda: not app.main.ingest_bar.running, 3000)
+    assert short_index(f"index: {NOTES + 1} documents, {NOTES + 1} chunks (129 embedded)") == (
+        f"index: 129/{NOTES + 1} embedded"
+    )
 
 
 async def test_quitting_while_ingesting_asks_back_then_stop_and_quit(

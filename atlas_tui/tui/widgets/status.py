@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from atlas_tui.query import Timings
 from atlas_tui.safety import terminal_safe
+from atlas_tui.tui.notices import short_index
 
 
 class StatusLine(Static):
@@ -82,7 +83,7 @@ class StatusLine(Static):
         if self.usage:
             parts.append(self.usage)
         if self.state.startswith("ingesting"):
-            parts.insert(0, self.index)
+            parts.insert(0, short_index(self.index))
         else:
             parts.append(self.index)
         if self.speed:
@@ -99,12 +100,16 @@ class StatusLine(Static):
             text.append(f" {terminal_safe(self.state)} ", style="reverse")
             text.append("  ")
         room = self.size.width - text.cell_len if self.size.width else None
-        text.append(fitted(self.parts(), room))
+        # beside an ingest's progress, a count cut mid-number ("index: 317") would mislead
+        text.append(fitted(self.parts(), room, whole=self.state.startswith("ingesting")))
         return text
 
 
-def fitted(parts: list[str], room: int | None, separator: str = "  │  ") -> str:
-    """As many whole parts as `room` cells hold, then … for the rest (never a part cut)."""
+def fitted(
+    parts: list[str], room: int | None, separator: str = "  │  ", *, whole: bool = False
+) -> str:
+    """As many whole parts as `room` cells hold, then … for the rest (never a part cut). When
+    not even the first fits, it is shown cut by the edge, unless `whole`: then only "…"."""
     line = separator.join(parts)
     if room is None or cell_len(line) <= room:
         return line
@@ -113,4 +118,6 @@ def fitted(parts: list[str], room: int | None, separator: str = "  │  ") -> st
         if cell_len(separator.join([*kept, part]) + " …") > room:
             break
         kept.append(part)
-    return separator.join(kept) + " …" if kept else parts[0]
+    if kept:
+        return separator.join(kept) + " …"
+    return "…" if whole else parts[0]
