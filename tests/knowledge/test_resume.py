@@ -74,6 +74,9 @@ def test_a_stop_mid_embedding_keeps_what_was_written_and_a_resume_ends_it(
     rows = kb.store.pending(NOTES)
     assert pending_work(kb.store) == (len(rows), sum(map(row_units, rows)))
 
+    stopped = kb.resume_embedding(should_stop=lambda: True)  # asked to stop before a batch
+    assert stopped.interrupted and stopped.chunks_embedded == 0
+    assert kb.pending() == NOTES - EMBED_BATCH
     resumed, events = kb.resume_embedding(progress=(later := []).append), later
     assert resumed.resume and resumed.ok and not resumed.interrupted
     assert resumed.chunks_written == 0 and resumed.chunks_embedded == NOTES - EMBED_BATCH

@@ -265,3 +265,53 @@ def test_check_of_an_index_whose_rows_cannot_be_read_at_all_says_where_and_what_
         f"The index at {store.uri} could not be read: "
         "Invalid input, Tail read position 770747 is outside file of size 10"
     )
+
+
+def test_a_repair_waits_for_an_ingest_into_the_same_index_and_says_so(
+    kb: KnowledgeBase, write_corpus
+) -> None:
+    import threading
+
+    from atlas_tui.knowledge.writer_lock import writer_lock
+
+    kb.ingest([write_corpus()])
+    store = kb.store
+    victim = next(iter(store.files()))
+    store.delete_chunks_of([victim])  # something to repair
+    waiting, results = threading.Event(), []
+    repair = threading.Thread(
+        target=lambda: results.append(kb.check(on_wait=waiting.set, repair=True))
+    )
+    with writer_lock(store.uri, store.collection):  # an ingest writing this index
+        repair.start()
+        assert waiting.wait(timeout=20), "the repair never said it waits"
+        assert results == []  # nothing repaired while the ingest holds the index
+    repair.join(timeout=60)
+    found, done = results[0]
+    assert found.clean and done == ["dropped 1 damaged documents (ingest re-adds them)"]
+
+
+def test_a_passage_is_read_with_its_neighbours_in_file_order(
+    kb: KnowledgeBase, write_corpus
+) -> None:
+    """Research mode's `read`: the chunks before and after a passage, as the file has them."""
+    words = "lighthouse keepers trimmed wicks and logged passing ships before dawn"
+
+    def section(title: str, word: str) -> str:
+        body = " ".join(f"{word} {w}" for w in words.split(" ") * 4)
+        return f"## {title}\n\n{body}.\n"
+
+    text = "# Log\n\n" + "\n".join(
+        section(t, w) for t, w in [("North", "alpha"), ("East", "bravo"), ("South", "charlie")]
+    )
+    kb.ingest([write_corpus({"log.md": text})])
+    middle = kb.search("bravo", mode="keyword", limit=1)[0]
+    assert middle.heading == "Log > East"
+    read = kb.around(middle, 1, 1)
+    assert [p.heading for p in read] == ["Log > North", "Log > East", "Log > South"]
+    assert [p.chunk_index for p in read] == [
+        middle.chunk_index - 1,
+        *range(middle.chunk_index, middle.chunk_index + 2),
+    ]
+    assert {p.score for p in read} == {middle.score}
+    assert [p.heading for p in kb.around(middle, 0, 1)] == ["Log > East", "Log > South"]
