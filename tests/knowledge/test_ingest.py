@@ -27,6 +27,9 @@ def test_first_ingest_indexes_and_embeds_everything(kb: KnowledgeBase, write_cor
     assert (stats.documents, stats.chunks, stats.embedded_chunks) == (3, *(2 * [stats.chunks]))
     assert stats.embedding_model and stats.dimension == 384 and stats.last_ingest
     assert report.to_dict()["ok"] is True and stats.to_dict()["documents"] == 3
+    db = Path(kb.settings.db_path)
+    assert stats.location == str(db)  # where `atlas-tui stats` says the index is, and its size
+    assert stats.size_bytes == sum(f.stat().st_size for f in db.rglob("*") if f.is_file())
 
 
 def test_unchanged_changed_and_deleted_files(kb: KnowledgeBase, write_corpus) -> None:

@@ -69,11 +69,15 @@ def test_a_stop_mid_embedding_keeps_what_was_written_and_a_resume_ends_it(
     # every passage is keyword-searchable; vector search finds only the embedded ones
     assert len(kb.search("keeper logs entry", mode="keyword", limit=1000)) == NOTES
     assert len(kb.search("keeper logs entry", mode="vector", limit=1000)) == EMBED_BATCH
+    assert len(kb.search("keeper logs entry", mode="keyword")) == 6  # the default limit
     assert kb.pending() == NOTES - EMBED_BATCH
     # the work estimated for them all at once (Arrow) is the sum of each one's (Python)
     rows = kb.store.pending(NOTES)
     assert pending_work(kb.store) == (len(rows), sum(map(row_units, rows)))
 
+    stopped = kb.resume_embedding(should_stop=lambda: True)  # asked to stop before a batch
+    assert stopped.interrupted and stopped.chunks_embedded == 0
+    assert kb.pending() == NOTES - EMBED_BATCH
     resumed, events = kb.resume_embedding(progress=(later := []).append), later
     assert resumed.resume and resumed.ok and not resumed.interrupted
     assert resumed.chunks_written == 0 and resumed.chunks_embedded == NOTES - EMBED_BATCH
@@ -152,8 +156,9 @@ def test_an_index_from_before_the_kinds_holds_fp32_vectors(
     kb.ingest([write_corpus()])
     meta = kb.store._meta
     assert meta is not None
-    meta.delete("key = 'vectors'")  # as an index made before this key existed
+    meta.delete("key IN ('vectors', 'encoders')")  # as an index made before these keys existed
     assert "vectors" not in kb.store.meta() and kb.store.vectors() == "fp32"
+    assert (kb.stats().vectors, kb.stats().encoders) == ("fp32", "")  # no encoder recorded
     again = KnowledgeBase(Settings(db_path=settings.db_path, collection="old", encoder="fp32"))
     (Path(write_corpus()) / "more.md").write_text("# More\n\nA new note about kites.\n")
     report = again.ingest([write_corpus()])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from atlas_tui.errors import ConfigError
+from atlas_tui.errors import ConfigError, IndexError_
 from atlas_tui.knowledge.base import KnowledgeBase
 
 ODD = 'notes/it\'s "odd" Ünïcødé name.md'
@@ -117,6 +119,24 @@ def test_document_text_reloads_the_file(indexed) -> None:
     kb, _root = indexed
     passage = kb.search("tomatoes", mode="keyword", limit=1)[0]
     assert "stake to climb" in kb.document_text(passage)
+
+
+def test_a_file_grown_past_the_size_cap_or_gone_is_not_reloaded_and_says_why(indexed) -> None:
+    from dataclasses import replace
+
+    kb, _root = indexed
+    passage = kb.search("tomatoes", mode="keyword", limit=1)[0]
+    size = Path(passage.path).stat().st_size
+    capped = KnowledgeBase(replace(kb.settings, max_file_bytes=size - 1))
+    with pytest.raises(IndexError_) as raised:
+        capped.document_text(passage)
+    assert raised.value.message == (
+        f"Cannot reload {passage.path}: too large ({size} bytes; the limit is {size - 1})"
+    )
+    gone = replace(passage, source="gone.md")
+    with pytest.raises(IndexError_) as raised:
+        kb.document_text(gone)
+    assert raised.value.message == f"Cannot reload {gone.path}: no such file"
 
 
 def test_a_document_whose_title_matches_the_question_is_lifted() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,7 +140,178 @@ def test_check_finds_orphans_and_broken_records_and_repair_drops_them(
         "1 documents have missing, extra or stale chunks",
     ]
     after, done = kb.check(repair=True)
-    assert after.clean and after.documents == 1 and len(done) == 2
+    assert after.clean and after.documents == 1
+    assert done == [
+        "dropped the chunks of 1 documents without a record",
+        "dropped 1 damaged documents (ingest re-adds them)",
+    ]
     assert health.audit(store).clean
     report = kb.ingest([Path(records[victim].root)])
     assert (report.files_added, report.files_unchanged) == (2, 1) and not report.repaired
+
+
+def test_a_damaged_full_text_index_is_found_by_check_and_rebuilt_by_repair(
+    kb: KnowledgeBase, settings: Settings, write_corpus
+) -> None:
+    kb.ingest([write_corpus()])
+    for path in (Path(settings.db_path) / "test_kb.lance" / "_indices").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"garbage" * 64)
+    fresh = KnowledgeBase(settings)
+    with pytest.raises(IndexCorruptError):
+        fresh.search("tomatoes", mode="keyword")
+    found, done = fresh.check()
+    assert (found.orphans, found.broken, found.unreadable, found.fts_ok) == ([], [], [], False)
+    assert found.problems() == ["the full-text index is damaged (keyword and hybrid search fail)"]
+    assert done == []
+    after, done = fresh.check(repair=True)
+    assert after.clean and after.documents == 3 and done == ["rebuilt the full-text index"]
+    assert fresh.search("tomatoes", mode="keyword")[0].source == "gardening.md"
+
+
+def test_rows_without_a_full_text_index_yet_are_not_called_damaged(tmp_path: Path) -> None:
+    """An ingest stopped before it built the full-text index left rows without one: keyword
+    search is not ready there, but nothing is damaged."""
+    import pyarrow as pa
+
+    from atlas_tui.knowledge import health
+    from atlas_tui.knowledge.store import FileRecord, chunk_schema
+
+    store = Store(str(tmp_path / "db"), "plain")
+    store.open_for_writing("synthetic", 8)
+    assert health.check(store).clean  # empty
+    row = {"id": "a0", "file_id": "a", "source": "a.md", "root": "/r", "text": "row",
+           "search_text": "row", "chunk_index": 0, "content_hash": "h"}  # fmt: skip
+    store.write_files(
+        [FileRecord("a", "/r", "a.md", "h", 0.0, 1, 1)],
+        pa.Table.from_pylist([row], schema=chunk_schema(8)),
+    )
+    assert not any("FTS" in kind for kind in store.index_types())
+    found = health.check(store)
+    assert found.clean and found.problems() == [] and found.chunks == 1
+
+
+class _DamagedRows:
+    """The chunks table as LanceDB serves it when the data pages of some rows are damaged:
+    reading those rows whole fails, as a read of a damaged data file does. `victim`: the
+    document whose text pages are damaged (its narrow columns, ids and hashes, still read);
+    None: every page of every row."""
+
+    def __init__(self, table: Any, victim: str | None) -> None:
+        self.table, self.victim = table, victim
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.table, name)
+
+    def search(self, *args: Any, **kwargs: Any) -> _DamagedQuery:
+        return _DamagedQuery(self.table.search(*args, **kwargs), self.victim)
+
+
+class _DamagedQuery:
+    def __init__(self, query: Any, victim: str | None) -> None:
+        self.query, self.victim = query, victim
+
+    def _check(self, rows: Any) -> Any:
+        damaged = self.victim is None or (
+            "text" in rows.schema.names and self.victim in rows.column("file_id").to_pylist()
+        )
+        if damaged and rows.num_rows:
+            raise RuntimeError(
+                "Invalid input, Tail read position 770747 is outside file of size 10"
+            )
+        return rows
+
+    def to_arrow(self) -> Any:
+        return self._check(self.query.to_arrow())
+
+    def to_batches(self, *args: Any) -> Iterator[Any]:
+        for batch in self.query.to_batches(*args):
+            yield self._check(batch)
+
+    def __getattr__(self, name: str) -> Callable[..., _DamagedQuery]:
+        step = getattr(self.query, name)
+        return lambda *args, **kwargs: _DamagedQuery(step(*args, **kwargs), self.victim)
+
+
+def test_a_document_whose_rows_cannot_be_read_is_named_by_check_and_dropped_by_repair(
+    kb: KnowledgeBase, write_corpus
+) -> None:
+    root = write_corpus()
+    kb.ingest([root])
+    store = kb.store
+    victim = next(k for k, r in store.files().items() if r.source == "gardening.md")
+    real = store.chunks
+    store._chunks = _DamagedRows(real, victim)
+    found, done = kb.check()
+    assert (found.orphans, found.broken, found.unreadable, found.fts_ok) == ([], [], [victim], True)
+    assert found.problems() == ["1 documents have unreadable chunk data"] and done == []
+    after, done = kb.check(repair=True)
+    assert done == ["dropped 1 damaged documents (ingest re-adds them)"]
+    assert after.clean and after.documents == 2 and victim not in store.files()
+    store._chunks = real  # the damaged data file is gone with its rows
+    assert kb.ingest([root]).files_added == 1
+    assert kb.search("tomatoes", mode="keyword")[0].source == "gardening.md"
+
+
+def test_check_of_an_index_whose_rows_cannot_be_read_at_all_says_where_and_what_failed(
+    kb: KnowledgeBase, write_corpus
+) -> None:
+    kb.ingest([write_corpus()])
+    store = kb.store
+    store._chunks = _DamagedRows(store.chunks, None)
+    with pytest.raises(IndexCorruptError) as raised:
+        kb.check(repair=True)
+    assert raised.value.message == (
+        f"The index at {store.uri} could not be read: "
+        "Invalid input, Tail read position 770747 is outside file of size 10"
+    )
+
+
+def test_a_repair_waits_for_an_ingest_into_the_same_index_and_says_so(
+    kb: KnowledgeBase, write_corpus
+) -> None:
+    import threading
+
+    from atlas_tui.knowledge.writer_lock import writer_lock
+
+    kb.ingest([write_corpus()])
+    store = kb.store
+    victim = next(iter(store.files()))
+    store.delete_chunks_of([victim])  # something to repair
+    waiting, results = threading.Event(), []
+    repair = threading.Thread(
+        target=lambda: results.append(kb.check(on_wait=waiting.set, repair=True))
+    )
+    with writer_lock(store.uri, store.collection):  # an ingest writing this index
+        repair.start()
+        assert waiting.wait(timeout=20), "the repair never said it waits"
+        assert results == []  # nothing repaired while the ingest holds the index
+    repair.join(timeout=60)
+    found, done = results[0]
+    assert found.clean and done == ["dropped 1 damaged documents (ingest re-adds them)"]
+
+
+def test_a_passage_is_read_with_its_neighbours_in_file_order(
+    kb: KnowledgeBase, write_corpus
+) -> None:
+    """Research mode's `read`: the chunks before and after a passage, as the file has them."""
+    words = "lighthouse keepers trimmed wicks and logged passing ships before dawn"
+
+    def section(title: str, word: str) -> str:
+        body = " ".join(f"{word} {w}" for w in words.split(" ") * 4)
+        return f"## {title}\n\n{body}.\n"
+
+    text = "# Log\n\n" + "\n".join(
+        section(t, w) for t, w in [("North", "alpha"), ("East", "bravo"), ("South", "charlie")]
+    )
+    kb.ingest([write_corpus({"log.md": text})])
+    middle = kb.search("bravo", mode="keyword", limit=1)[0]
+    assert middle.heading == "Log > East"
+    read = kb.around(middle, 1, 1)
+    assert [p.heading for p in read] == ["Log > North", "Log > East", "Log > South"]
+    assert [p.chunk_index for p in read] == [
+        middle.chunk_index - 1,
+        *range(middle.chunk_index, middle.chunk_index + 2),
+    ]
+    assert {p.score for p in read} == {middle.score}
+    assert [p.heading for p in kb.around(middle, 0, 1)] == ["Log > East", "Log > South"]
