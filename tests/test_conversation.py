@@ -18,6 +18,7 @@ from atlas_tui.conversation import (
     CANCELLED_BEFORE_START,
     Conversation,
     ConversationTurn,
+    SessionLibrary,
     ShownAnswer,
     ShownPassage,
     Token,
@@ -481,6 +482,18 @@ def test_the_library_lists_and_finds_sessions_cleaned(conversation, client, sett
     assert library.sessions()[0].title == "Marsupials"
     library.delete(summary.id)
     assert library.sessions() == []
+
+
+def test_the_library_previews_a_sessions_questions_cleaned_in_order(tmp_path: Path) -> None:
+    with SessionStore(tmp_path / "sessions.sqlite3") as store:
+        session_id = store.create_session()
+        store.begin_turn(session_id, "Why \x1b[31mred\x1b[0m?")
+        for number in range(2, 102):
+            store.begin_turn(session_id, f"Question {number}?")
+        library = SessionLibrary(store)
+        assert library.questions(session_id, 2) == ["Why red?", "Question 2?"]
+        first = library.questions(session_id)  # the first hundred unless asked for more
+        assert len(first) == 100 and first[-1] == "Question 100?"
 
 
 def test_a_reopened_turn_shows_its_newest_answer_and_the_earlier_ones(
