@@ -22,6 +22,7 @@ from atlas_tui.conversation import (
     ShownAnswer,
     ShownPassage,
     Token,
+    trail_lines,
     turn_markdown,
 )
 from atlas_tui.conversation.shown import shown_error, shown_event
@@ -678,8 +679,11 @@ def researched(*, cancel_after_round: int = 0) -> list[Event]:
     )
     second = ResearchRound(
         2,
-        (ToolStep("search", "lamp", "keyword", found=(1, 2), new=(2,)),),
-        note="Now \x1b[2Jlamps.",
+        (
+            ToolStep("search", "lamp", "key\x1b[8mword", "lamps/\x1b[1m*", found=(1, 2), new=(2,)),
+            ToolStep("fetch\x1b[5m", error="unknown tool 'fetch\x1b[5m'"),  # refused, quoted
+        ),
+        note="Now \x1b[2Jlamps,\n  then oil.",
     )
     rounds: list[Event] = [
         Round(first, (PASSAGE,), Usage(900, 40), 0.001),
@@ -710,8 +714,14 @@ def test_research_mode_goes_to_research_events_and_the_turn_keeps_its_trail(
         "The lamp burns oil.",
     ]
     trail = turn.on_screen.rounds
-    assert [r.number for r in trail] == [1, 2] and trail[1].note == "Now lamps."
+    assert [r.number for r in trail] == [1, 2]
     assert trail[0].steps[0].query == "keeper duties"  # cleaned for the screen ...
+    assert trail_lines(trail) == [  # as the transcript and `ask` show the trail
+        ('Round 1: searched "keeper duties" (hybrid) -> 1 passage, 1 new', ""),
+        ("Round 2: Now lamps, then oil.", "note"),
+        ('Round 2: searched "lamp" (keyword, in lamps/*) -> 2 passages, 1 new', ""),
+        ("Round 2: fetch refused: unknown tool 'fetch'", "refused"),
+    ]
     (session,) = stored(settings)
     assert session.research is True
     (kept,) = session.turns
