@@ -204,7 +204,9 @@ def test_a_cancel_mid_answer_stops_the_run_and_keeps_the_partial_text(
     assert (session.turns[0].status, session.turns[0].answer) == ("cancelled", "Half an answer")
 
 
-def test_an_unexpected_failure_ends_the_answer_in_place(conversation, client, settings) -> None:
+def test_an_unexpected_failure_ends_the_answer_in_place(
+    conversation, client, settings, caplog: pytest.LogCaptureFixture
+) -> None:
     def breaks(run: QueryRun) -> Iterator[Event]:
         yield Retrieved((PASSAGE,))
         yield Delta("So far")
@@ -216,6 +218,8 @@ def test_an_unexpected_failure_ends_the_answer_in_place(conversation, client, se
     assert shown[-1].error.message == "Unexpected error while answering: the bug"
     assert turn.status == "failed" and turn.answer == "So far"
     assert stored(settings)[0].turns[0].status == "failed"
+    (logged,) = [r for r in caplog.records if r.name == "atlas_tui.conversation.answer"]
+    assert logged.message == "answering failed" and logged.exc_info  # the bug's traceback, logged
 
 
 def test_a_reader_that_stops_reading_leaves_the_answer_stored_as_cancelled(
@@ -255,6 +259,24 @@ def test_a_regenerated_question_keeps_its_answers_and_drops_the_stale_ones(
     (session,) = stored(settings)
     (kept,) = session.turns
     assert [a.answer for a in kept.alternatives] == ["Half"]
+
+
+def test_a_regenerated_answer_that_fails_still_keeps_the_one_cut_short(
+    conversation, client, settings
+) -> None:
+    failing = [Retrieved((PASSAGE,)), Delta("Part"), Failed(APIConnectionError("Offline."), "Part")]
+    client.scripts += [answered("Half", " and more"), failing]
+    first = conversation.ask("What?")
+    events = first.events()
+    first.take(next(events)), first.take(next(events))  # documents, "Half": then ctrl+r
+    again = conversation.regenerate()
+    list(events)  # the first answer's cancelled end is stored
+    for event in again.events():
+        again.take(event)
+    turn = again.turn
+    shown = [(a.text, a.version.status, a.error) for a in turn.answers]
+    assert shown == [("Half", "cancelled", "Cancelled."), ("Part", "failed", "Offline.")]
+    assert turn.position == "answer 2/2"
 
 
 def test_a_question_asked_before_a_new_session_stays_in_its_own(conversation, client, settings):
