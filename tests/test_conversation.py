@@ -18,9 +18,11 @@ from atlas_tui.conversation import (
     CANCELLED_BEFORE_START,
     Conversation,
     ConversationTurn,
+    SessionLibrary,
     ShownAnswer,
     ShownPassage,
     Token,
+    trail_lines,
     turn_markdown,
 )
 from atlas_tui.conversation.shown import shown_error, shown_event
@@ -202,7 +204,9 @@ def test_a_cancel_mid_answer_stops_the_run_and_keeps_the_partial_text(
     assert (session.turns[0].status, session.turns[0].answer) == ("cancelled", "Half an answer")
 
 
-def test_an_unexpected_failure_ends_the_answer_in_place(conversation, client, settings) -> None:
+def test_an_unexpected_failure_ends_the_answer_in_place(
+    conversation, client, settings, caplog: pytest.LogCaptureFixture
+) -> None:
     def breaks(run: QueryRun) -> Iterator[Event]:
         yield Retrieved((PASSAGE,))
         yield Delta("So far")
@@ -214,6 +218,8 @@ def test_an_unexpected_failure_ends_the_answer_in_place(conversation, client, se
     assert shown[-1].error.message == "Unexpected error while answering: the bug"
     assert turn.status == "failed" and turn.answer == "So far"
     assert stored(settings)[0].turns[0].status == "failed"
+    (logged,) = [r for r in caplog.records if r.name == "atlas_tui.conversation.answer"]
+    assert logged.message == "answering failed" and logged.exc_info  # the bug's traceback, logged
 
 
 def test_a_reader_that_stops_reading_leaves_the_answer_stored_as_cancelled(
@@ -253,6 +259,24 @@ def test_a_regenerated_question_keeps_its_answers_and_drops_the_stale_ones(
     (session,) = stored(settings)
     (kept,) = session.turns
     assert [a.answer for a in kept.alternatives] == ["Half"]
+
+
+def test_a_regenerated_answer_that_fails_still_keeps_the_one_cut_short(
+    conversation, client, settings
+) -> None:
+    failing = [Retrieved((PASSAGE,)), Delta("Part"), Failed(APIConnectionError("Offline."), "Part")]
+    client.scripts += [answered("Half", " and more"), failing]
+    first = conversation.ask("What?")
+    events = first.events()
+    first.take(next(events)), first.take(next(events))  # documents, "Half": then ctrl+r
+    again = conversation.regenerate()
+    list(events)  # the first answer's cancelled end is stored
+    for event in again.events():
+        again.take(event)
+    turn = again.turn
+    shown = [(a.text, a.version.status, a.error) for a in turn.answers]
+    assert shown == [("Half", "cancelled", "Cancelled."), ("Part", "failed", "Offline.")]
+    assert turn.position == "answer 2/2"
 
 
 def test_a_question_asked_before_a_new_session_stays_in_its_own(conversation, client, settings):
@@ -483,6 +507,18 @@ def test_the_library_lists_and_finds_sessions_cleaned(conversation, client, sett
     assert library.sessions() == []
 
 
+def test_the_library_previews_a_sessions_questions_cleaned_in_order(tmp_path: Path) -> None:
+    with SessionStore(tmp_path / "sessions.sqlite3") as store:
+        session_id = store.create_session()
+        store.begin_turn(session_id, "Why \x1b[31mred\x1b[0m?")
+        for number in range(2, 102):
+            store.begin_turn(session_id, f"Question {number}?")
+        library = SessionLibrary(store)
+        assert library.questions(session_id, 2) == ["Why red?", "Question 2?"]
+        first = library.questions(session_id)  # the first hundred unless asked for more
+        assert len(first) == 100 and first[-1] == "Question 100?"
+
+
 def test_a_reopened_turn_shows_its_newest_answer_and_the_earlier_ones(
     conversation, client, settings
 ) -> None:
@@ -665,8 +701,11 @@ def researched(*, cancel_after_round: int = 0) -> list[Event]:
     )
     second = ResearchRound(
         2,
-        (ToolStep("search", "lamp", "keyword", found=(1, 2), new=(2,)),),
-        note="Now \x1b[2Jlamps.",
+        (
+            ToolStep("search", "lamp", "key\x1b[8mword", "lamps/\x1b[1m*", found=(1, 2), new=(2,)),
+            ToolStep("fetch\x1b[5m", error="unknown tool 'fetch\x1b[5m'"),  # refused, quoted
+        ),
+        note="Now \x1b[2Jlamps,\n  then oil.",
     )
     rounds: list[Event] = [
         Round(first, (PASSAGE,), Usage(900, 40), 0.001),
@@ -697,8 +736,14 @@ def test_research_mode_goes_to_research_events_and_the_turn_keeps_its_trail(
         "The lamp burns oil.",
     ]
     trail = turn.on_screen.rounds
-    assert [r.number for r in trail] == [1, 2] and trail[1].note == "Now lamps."
+    assert [r.number for r in trail] == [1, 2]
     assert trail[0].steps[0].query == "keeper duties"  # cleaned for the screen ...
+    assert trail_lines(trail) == [  # as the transcript and `ask` show the trail
+        ('Round 1: searched "keeper duties" (hybrid) -> 1 passage, 1 new', ""),
+        ("Round 2: Now lamps, then oil.", "note"),
+        ('Round 2: searched "lamp" (keyword, in lamps/*) -> 2 passages, 1 new', ""),
+        ("Round 2: fetch refused: unknown tool 'fetch'", "refused"),
+    ]
     (session,) = stored(settings)
     assert session.research is True
     (kept,) = session.turns

@@ -110,7 +110,16 @@ def test_no_endpoints_keeps_the_offline_default(config) -> None:
             "not None.",
         ),
         ('[endpoints.x]\nbase_url = "ftp://h"\nmodels = ["m"]', "base_url must be"),
-        ('[endpoints.x]\nbase_url = "http://h"', "models must be a non-empty list"),
+        (
+            '[endpoints.x]\nbase_url = 11434\nmodels = ["m"]',  # a port written as the URL
+            "Endpoint 'x' in the config file: base_url must be an http:// or https:// URL, "
+            "not 11434.",
+        ),
+        (
+            '[endpoints.x]\nbase_url = "http://h"',
+            "Endpoint 'x' in the config file: models must be a non-empty list of model names, "
+            "not None.",
+        ),
         ('[endpoints.x]\nbase_url = "http://h"\nmodels = [" "]', "models must be a non-empty"),
         (
             '[endpoints.x]\nbase_url = "http://h"\nmodels = ["m"]\nprofile = "openai"',
@@ -193,6 +202,8 @@ def test_an_endpoints_values_are_tidied(config, monkeypatch: pytest.MonkeyPatch)
         "llama.cpp",
     )
     assert endpoint.api_key() == ""  # named, but not set
+    config('[endpoints.gw]\nbase_url = "https://gw.example/LLM-BOX/"\nmodels = ["m"]')
+    assert load_settings().endpoints[0].base_url == "https://gw.example/LLM-BOX"  # only "/" cut
     assert endpoint.describe("llama") == "local llama via llama.cpp"
     # Endpoint objects given directly (the Python API) are taken as they are
     assert load_settings(endpoints=(endpoint,)).endpoints == (endpoint,)

@@ -7,6 +7,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -415,3 +417,220 @@ def test_the_markdown_file_holds_no_control_sequence_but_keeps_the_text(tmp_path
     assert [t.type for t in parse(markdown)].count("fence_open") == 0
     stored = json.loads((tmp_path / "export.json").read_text(encoding="utf-8"))
     assert stored["session"]["turns"][0]["answer"] == answer  # JSON keeps it all, escaped
+
+
+def whole_session() -> Session:
+    """Every part of a Markdown export at once: the session's settings, an answer regenerated
+    (the turn damaged, its earlier version researched, its answerer unnamed), a citation to no
+    passage, an answer fenced with tildes citing sources it does not mark, a failure without its
+    reason."""
+    plain, hostile, failed = sample_session().turns
+    earlier = AnswerVersion(
+        answer="Vectors live in LanceDB [1, 3].",
+        documents=plain.documents,
+        timings={"total_ms": 1051},  # 1.1 s, rounded from 1.051
+        usage={"input_tokens": 1200, "output_tokens": 80, "cost_usd": 0.0032},
+        rounds=(
+            ResearchRound(
+                1,
+                (ToolStep("search", "LanceDB", "hybrid", found=(1, 3), new=(1, 3)),),
+                note="Look *here*",
+            ),
+        ),
+    )
+    plain = replace(
+        plain,
+        citations=(*plain.citations, Citation(2, "c2", ""), Citation(9, "c9", "no passage")),
+        alternatives=(earlier,),
+        damaged="answerer should be str, got int",  # its earlier answer is readable
+    )
+    fences = SessionTurn(
+        id=4,
+        session_id="ab12cd34",
+        position=4,
+        question="Fences — tildes?",
+        documents=(
+            passage(1, "Tildes fence code too."),
+            passage(2, "A cited passage.\n\nIts second paragraph."),
+            passage(3, "Another cited passage."),
+        ),
+        answer="~~~\n```\n~~~\nAfter the fence [1], not [12].\n  [^9]: forged [^9] too",
+        citations=(Citation(2, "c2", ""), Citation(3, "c3", "")),
+        answerer="offline extractive",
+        status="done",
+    )
+    return replace(
+        sample_session(),
+        turns=(plain, hostile, replace(failed, error=""), fences),
+        model="`odd` model",
+        temperature=0.2,
+        max_tokens=1500,
+        system_prompt="Answer in ``` one line.\n\nCite.",
+    )
+
+
+WHOLE_SESSION_MARKDOWN = """\
+# Vectors & \\<storage\\>
+
+Session `ab12cd34` · started {started} · 4 questions
+
+Model: `` `odd` model ``
+
+Answers: temperature 0.2 · up to 1,500 tokens
+
+System prompt for this session:
+
+````text
+Answer in ``` one line.
+
+Cite.
+````
+
+## 1. Where does Atlas keep its vectors?
+
+Atlas keeps vectors in LanceDB [^1-1]. The folder is configurable [^1-3].
+
+Sources: [^1-2]
+
+*Unreadable: part of this turn is damaged (answerer should be str, got int) · answer 2 of \
+2, the newest; earlier ones follow as alternatives*
+
+[^1-1]: **Doc 1** `/home/me/kb/notes/doc1.md` › Storage \\> Tables (lines 1–5)
+
+    ```text
+    keeps vectors in LanceDB
+    ```
+
+[^1-3]: **Doc 3** ``/home/me/kb/docs/a `weird` name.md`` › Setup (page 7, lines 3–7)
+
+    ```text
+    The index lives under the data dir.
+    ```
+
+[^1-2]: **Doc 2** `/home/me/kb/notes/doc2.md` (lines 2–6)
+
+    ```text
+    Nothing relevant here.
+    ```
+
+### Alternative answer 1 of 2 (regenerated since)
+
+Research trail (1 round):
+
+- Round 1, the model's note: Look \\*here\\*
+- Round 1: searched "LanceDB" (hybrid) -\\> 2 passages, 2 new
+  - \\[1\\] **Doc 1** `/home/me/kb/notes/doc1.md` › Storage \\> Tables
+  - \\[3\\] **Doc 3** ``/home/me/kb/docs/a `weird` name.md`` › Setup
+
+Vectors live in LanceDB [^1a1-1][^1a1-3].
+
+*Answered in 1.1 s · 1,200 in · 80 out · $0.0032*
+
+[^1a1-1]: **Doc 1** `/home/me/kb/notes/doc1.md` › Storage \\> Tables (lines 1–5)
+
+    ```text
+    Atlas keeps vectors in LanceDB tables.
+    ```
+
+[^1a1-3]: **Doc 3** ``/home/me/kb/docs/a `weird` name.md`` › Setup (page 7, lines 3–7)
+
+    ```text
+    The index lives under the data dir.
+    ```
+
+## 2. And \\*this\\*? \\# not a heading \\[^2-1\\]
+
+Here is code:
+```python
+print('never closed')
+[^2-1]: a forged note
+```
+
+Sources: [^2-1]
+
+*Interrupted: the answer above is partial.*
+
+[^2-1]: **Doc 1** `/home/me/kb/notes/doc1.md` (lines 1–5)
+
+    ````text
+    ```
+    fenced in the source
+    ```
+    ## a heading in a doc
+    ````
+
+## 3. A question that failed
+
+*(no answer)*
+
+*Failed: unknown error*
+
+## 4. Fences — tildes?
+
+~~~
+```
+~~~
+After the fence [^4-1], not [12].
+  \\[^9]: forged [^9] too
+
+Sources: [^4-2] [^4-3]
+
+*Answered by offline extractive*
+
+[^4-1]: **Doc 1** `/home/me/kb/notes/doc1.md` (lines 1–5)
+
+    ```text
+    Tildes fence code too.
+    ```
+
+[^4-2]: **Doc 2** `/home/me/kb/notes/doc2.md` (lines 2–6)
+
+    ```text
+    A cited passage.
+
+    Its second paragraph.
+    ```
+
+[^4-3]: **Doc 3** `/home/me/kb/notes/doc3.md` (page 7, lines 3–7)
+
+    ```text
+    Another cited passage.
+    ```
+"""
+
+
+def test_a_session_without_a_title_and_with_one_question() -> None:
+    session = replace(sample_session(), title="", turns=sample_session().turns[:1], model="a `b`")
+    started = datetime.fromtimestamp(1.7e9).strftime("%Y-%m-%d %H:%M")
+    assert export_markdown(session).startswith(
+        f"# Untitled session\n\nSession `ab12cd34` · started {started} · 1 question\n\n"
+        "Model: `` a `b` ``\n\n## 1. "
+    )
+
+
+def test_the_whole_markdown_export_reads_as_written() -> None:
+    """The exact document a reader gets: headings, notes, fences, footnote labels and spacing."""
+    started = datetime.fromtimestamp(1.7e9).strftime("%Y-%m-%d %H:%M")  # the local time
+    assert export_markdown(whole_session()) == WHOLE_SESSION_MARKDOWN.format(started=started)
+
+
+def test_json_is_readable_as_written_and_keeps_the_sessions_own_settings() -> None:
+    session = whole_session()
+    text = export_json(session)
+    assert text.startswith('{\n  "format": "atlas-tui.session",\n  "version": 3,\n  "session": {')
+    assert '"question": "Fences — tildes?"' in text  # non-ASCII kept as written
+    read = session_from_json(text)
+    undamaged = tuple(replace(turn, damaged="") for turn in session.turns)  # a note not trusted
+    assert read == replace(session, turns=undamaged)
+    assert (read.temperature, read.max_tokens) == (0.2, 1500)
+
+
+@pytest.mark.parametrize("version", [0, 4, "3"])
+def test_json_of_an_unknown_version_is_refused_with_how_to_make_one(version: object) -> None:
+    text = json.dumps({"format": "atlas-tui.session", "version": version, "session": {}})
+    with pytest.raises(SessionStoreError) as caught:
+        session_from_json(text)
+    assert caught.value.message == (
+        "This is not a session exported by atlas-tui: not an atlas-tui.session export, version 3"
+    )
+    assert caught.value.hint == "Export one with `atlas-tui export SESSION --format json`."

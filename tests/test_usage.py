@@ -19,7 +19,7 @@ from tests.fake_anthropic import Reply
 
 def test_cost_is_priced_per_million_tokens_and_unknown_models_have_none() -> None:
     prices = {"m": (2.0, 10.0)}
-    assert cost_usd(prices, "m", Usage(1_000_000, 100_000)) == pytest.approx(3.0)
+    assert cost_usd(prices, "m", Usage(1_000_000, 100_000)) == 3.0  # exact: $2 + $1
     assert cost_usd(prices, "other", Usage(1000, 10)) is None
     assert cost_usd(prices, "m", Usage()) is None  # nothing counted (offline): no cost
 
@@ -33,6 +33,25 @@ def test_usage_is_summed_and_an_unpriced_answer_is_said_so() -> None:
     assert usage_text([unpriced]) == "500 in · 50 out"
     assert usage_text([{}, usage_record(Usage(), None)]) == ""
     assert usage_text([{"input_tokens": "9", "output_tokens": True}]) == ""  # damaged: ignored
+
+
+def test_an_answer_with_only_one_side_counted_is_still_priced_and_shown() -> None:
+    """A request refused after its input was read bills input only; a count of one token is a
+    count; each record's cost joins the sum whichever side it counted."""
+    prices = {"m": (2.0, 10.0)}
+    input_only = usage_record(Usage(1000, 0), cost_usd(prices, "m", Usage(1000, 0)))
+    output_only = usage_record(Usage(0, 10), cost_usd(prices, "m", Usage(0, 10)))
+    assert input_only == {"input_tokens": 1000, "output_tokens": 0, "cost_usd": 0.002}
+    assert output_only == {"input_tokens": 0, "output_tokens": 10, "cost_usd": 0.0001}
+    assert usage_text([input_only]) == "1,000 in · 0 out · $0.0020"
+    assert usage_text([output_only]) == "0 in · 10 out · $0.0001"
+    assert usage_text([input_only, output_only]) == "1,000 in · 10 out · $0.0021"
+    assert usage_text([{"input_tokens": 1, "output_tokens": 1}]) == "1 in · 1 out"
+
+
+def test_a_stored_cost_is_kept_to_a_millionth_of_a_dollar() -> None:
+    record = usage_record(Usage(1234, 567), 0.0123456789)
+    assert record["cost_usd"] == 0.012346
 
 
 def test_the_config_sets_the_model_list_and_adds_prices(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ in a browser and counted in /proc: tests/browser/test_serve_*.py.)"""
 from __future__ import annotations
 
 import socket
+from html.parser import HTMLParser
 
 import pytest
 
@@ -65,6 +66,8 @@ def test_refusals_are_logged_at_most_ten_a_minute_and_the_rest_counted(
         ("localhost", "http://localhost:8000"),
         ("0.0.0.0", "http://127.0.0.1:8000"),  # a browser here opens it on loopback
         ("::", "http://127.0.0.1:8000"),
+        ("[::]", "http://127.0.0.1:8000"),
+        ("", "http://127.0.0.1:8000"),  # no host: every interface
         ("::1", "http://[::1]:8000"),
         ("[::1]", "http://[::1]:8000"),
         ("192.168.1.5", "http://192.168.1.5:8000"),
@@ -79,6 +82,40 @@ def test_the_page_of_a_full_server_says_how_many_and_what_to_do() -> None:
     page = full_page(3)
     assert "at most 3 apps at once" in page and "Close another tab" in page
     assert "--max-sessions" in page and "serve_max_sessions" in page
+    assert page.startswith("<!doctype html><html lang='en'>")  # standards mode, English
+    read = PageText()
+    read.feed(page)  # what a browser shows: the tab's title, the heading, the two paragraphs
+    assert read.texts == [
+        ("title", "atlas-tui: all sessions in use"),
+        ("h1", "All sessions of this atlas-tui server are in use"),
+        (
+            "p",
+            "It runs at most 3 apps at once, one per browser tab. Close another tab of this "
+            "server (its app ends when the tab closes), then reload this page.",
+        ),
+        (
+            "p",
+            "Whoever started the server can allow more with --max-sessions or the "
+            "serve_max_sessions setting.",
+        ),
+    ]
+
+
+class PageText(HTMLParser):
+    """The text of each title, heading and paragraph of a page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in ("title", "h1", "p"):
+            self.texts.append((tag, ""))
+
+    def handle_data(self, data: str) -> None:
+        if self.texts:
+            tag, text = self.texts[-1]
+            self.texts[-1] = (tag, text + data)
 
 
 def test_a_token_is_made_for_each_run_unless_one_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
