@@ -3,6 +3,7 @@ SDK, passages as numbered documents, and every [n] marker verified by us as it s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -180,6 +181,52 @@ def test_a_damaged_memory_of_servers_is_forgotten_not_an_error(
         answerer.close()
     assert [c.valid for c in citations] == [True] and len(fake_ollama.requests) == 2
     assert fake_ollama.base_url in (user_data_dir() / FILE_NAME).read_text()  # rewritten whole
+
+
+def test_a_server_is_remembered_once_with_or_without_its_trailing_slash(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_tui.generation.profiles import FILE_NAME, is_compatible, remember_compatible
+
+    data = tmp_path / "not" / "made" / "yet"  # a first run: the data folder does not exist
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(data))
+    assert not is_compatible("http://127.0.0.1:11434")
+    remember_compatible("http://127.0.0.1:11434/")
+    remember_compatible("http://127.0.0.1:11434//")
+    remember_compatible("http://127.0.0.1:11434")
+    remember_compatible("")  # no server: nothing to remember
+    assert is_compatible("http://127.0.0.1:11434")
+    assert is_compatible("http://127.0.0.1:11434/")
+    assert not is_compatible("http://127.0.0.1:8080") and not is_compatible("")
+    assert json.loads((data / FILE_NAME).read_text()) == ["http://127.0.0.1:11434"]
+    assert [p.name for p in data.iterdir()] == [FILE_NAME]  # no temporary file left
+
+
+def test_the_memory_is_written_beside_itself_not_in_the_temp_folder(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from atlas_tui.generation.profiles import is_compatible, remember_compatible
+
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-temp-folder"))
+    remember_compatible("http://127.0.0.1:11434")
+    assert is_compatible("http://127.0.0.1:11434")
+
+
+@pytest.mark.parametrize("stored", ['{"http://127.0.0.1:11434": true}', "5", '["http://a", 7]'])
+def test_a_memory_of_another_shape_is_forgotten_not_an_error(
+    stored: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_tui.generation.profiles import FILE_NAME, is_compatible, remember_compatible
+
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(tmp_path))
+    (tmp_path / FILE_NAME).write_text(stored)
+    assert not is_compatible("http://127.0.0.1:11434")
+    remember_compatible("http://127.0.0.1:11434")
+    assert is_compatible("http://127.0.0.1:11434")
+    assert is_compatible("http://a") is stored.startswith("[")  # its readable entries are kept
 
 
 def test_an_endpoint_configured_anthropic_is_not_second_guessed(
