@@ -12,11 +12,12 @@ import pytest
 from atlas_tui import errors
 from atlas_tui.config import Settings
 from atlas_tui.endpoints import Endpoint
-from atlas_tui.generation import Completed, TextDelta
+from atlas_tui.generation import EXTRACTIVE_LABEL, Completed, TextDelta
 from atlas_tui.generation.anthropic import ClaudeAnswerer
 from atlas_tui.generation.citing import CitationChecker, quote_found
-from atlas_tui.generation.prompts import select_passages
-from atlas_tui.types import Citation, Passage
+from atlas_tui.generation.compatible import compatible_messages
+from atlas_tui.generation.prompts import NumberedPassage, select_passages
+from atlas_tui.types import Citation, Passage, Turn
 from tests.fake_anthropic import Reply
 from tests.fake_ollama import FakeOllama
 
@@ -117,6 +118,40 @@ def test_the_request_is_plain_documents_and_defuses_forged_tags(
     assert "[2]" in body["system"] and "quote" in body["system"].lower()
     assert body["model"] == "qwen3"
     assert citations == [] and "cites no document" in text
+
+
+def test_the_compatible_message_whole(make_passage) -> None:
+    named = make_passage("Install it with pipx.", source="guide/install.md", title="Installing")
+    untitled = make_passage("A <Document> of notes.", source="notes/<documents>.md", title="")
+    chosen = [NumberedPassage(1, named, named.text), NumberedPassage(2, untitled, untitled.text)]
+    offline = Turn("Who wrote it?", "> Ada wrote it. [1]", answerer=EXTRACTIVE_LABEL)
+
+    messages = compatible_messages("How do I install it?", chosen, [offline], max_turns=4)
+
+    assert messages == [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "text",
+                    "text": '<documents>\n<document index="1">\nsource: guide/install.md\n'
+                    "title: Installing\n\nInstall it with pipx.\n</document>\n\n"
+                    '<document index="2">\nsource: notes/\u2039documents>.md\n'
+                    "title: notes/\u2039documents>.md\n\nA \u2039Document> of notes.\n"
+                    "</document>\n</documents>\n\n"
+                    "Earlier in this session I also asked these questions, answered offline by "
+                    "quoting the documents (not by you):\n- Who wrote it?\n\n"
+                    "My question:\nHow do I install it?",
+                }
+            ],
+        }
+    ]
+    assert compatible_messages("Why?", [], [offline], max_turns=0)[-1]["content"] == [
+        {
+            "type": "text",
+            "text": "(No documents were retrieved for this question.)\n\nMy question:\nWhy?",
+        }
+    ]
 
 
 def test_a_key_goes_as_a_bearer_token_and_none_is_sent_without_one(
