@@ -3,6 +3,7 @@ SDK, passages as numbered documents, and every [n] marker verified by us as it s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,11 +12,12 @@ import pytest
 from atlas_tui import errors
 from atlas_tui.config import Settings
 from atlas_tui.endpoints import Endpoint
-from atlas_tui.generation import Completed, TextDelta
+from atlas_tui.generation import EXTRACTIVE_LABEL, Completed, TextDelta
 from atlas_tui.generation.anthropic import ClaudeAnswerer
 from atlas_tui.generation.citing import CitationChecker, quote_found
-from atlas_tui.generation.prompts import select_passages
-from atlas_tui.types import Citation, Passage
+from atlas_tui.generation.compatible import compatible_messages
+from atlas_tui.generation.prompts import NumberedPassage, select_passages
+from atlas_tui.types import Citation, Passage, Turn
 from tests.fake_anthropic import Reply
 from tests.fake_ollama import FakeOllama
 
@@ -118,6 +120,40 @@ def test_the_request_is_plain_documents_and_defuses_forged_tags(
     assert citations == [] and "cites no document" in text
 
 
+def test_the_compatible_message_whole(make_passage) -> None:
+    named = make_passage("Install it with pipx.", source="guide/install.md", title="Installing")
+    untitled = make_passage("A <Document> of notes.", source="notes/<documents>.md", title="")
+    chosen = [NumberedPassage(1, named, named.text), NumberedPassage(2, untitled, untitled.text)]
+    offline = Turn("Who wrote it?", "> Ada wrote it. [1]", answerer=EXTRACTIVE_LABEL)
+
+    messages = compatible_messages("How do I install it?", chosen, [offline], max_turns=4)
+
+    assert messages == [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "text",
+                    "text": '<documents>\n<document index="1">\nsource: guide/install.md\n'
+                    "title: Installing\n\nInstall it with pipx.\n</document>\n\n"
+                    '<document index="2">\nsource: notes/\u2039documents>.md\n'
+                    "title: notes/\u2039documents>.md\n\nA \u2039Document> of notes.\n"
+                    "</document>\n</documents>\n\n"
+                    "Earlier in this session I also asked these questions, answered offline by "
+                    "quoting the documents (not by you):\n- Who wrote it?\n\n"
+                    "My question:\nHow do I install it?",
+                }
+            ],
+        }
+    ]
+    assert compatible_messages("Why?", [], [offline], max_turns=0)[-1]["content"] == [
+        {
+            "type": "text",
+            "text": "(No documents were retrieved for this question.)\n\nMy question:\nWhy?",
+        }
+    ]
+
+
 def test_a_key_goes_as_a_bearer_token_and_none_is_sent_without_one(
     local, fake_ollama: FakeOllama, passages: list[Passage], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +216,52 @@ def test_a_damaged_memory_of_servers_is_forgotten_not_an_error(
         answerer.close()
     assert [c.valid for c in citations] == [True] and len(fake_ollama.requests) == 2
     assert fake_ollama.base_url in (user_data_dir() / FILE_NAME).read_text()  # rewritten whole
+
+
+def test_a_server_is_remembered_once_with_or_without_its_trailing_slash(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_tui.generation.profiles import FILE_NAME, is_compatible, remember_compatible
+
+    data = tmp_path / "not" / "made" / "yet"  # a first run: the data folder does not exist
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(data))
+    assert not is_compatible("http://127.0.0.1:11434")
+    remember_compatible("http://127.0.0.1:11434/")
+    remember_compatible("http://127.0.0.1:11434//")
+    remember_compatible("http://127.0.0.1:11434")
+    remember_compatible("")  # no server: nothing to remember
+    assert is_compatible("http://127.0.0.1:11434")
+    assert is_compatible("http://127.0.0.1:11434/")
+    assert not is_compatible("http://127.0.0.1:8080") and not is_compatible("")
+    assert json.loads((data / FILE_NAME).read_text()) == ["http://127.0.0.1:11434"]
+    assert [p.name for p in data.iterdir()] == [FILE_NAME]  # no temporary file left
+
+
+def test_the_memory_is_written_beside_itself_not_in_the_temp_folder(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from atlas_tui.generation.profiles import is_compatible, remember_compatible
+
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-temp-folder"))
+    remember_compatible("http://127.0.0.1:11434")
+    assert is_compatible("http://127.0.0.1:11434")
+
+
+@pytest.mark.parametrize("stored", ['{"http://127.0.0.1:11434": true}', "5", '["http://a", 7]'])
+def test_a_memory_of_another_shape_is_forgotten_not_an_error(
+    stored: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_tui.generation.profiles import FILE_NAME, is_compatible, remember_compatible
+
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(tmp_path))
+    (tmp_path / FILE_NAME).write_text(stored)
+    assert not is_compatible("http://127.0.0.1:11434")
+    remember_compatible("http://127.0.0.1:11434")
+    assert is_compatible("http://127.0.0.1:11434")
+    assert is_compatible("http://a") is stored.startswith("[")  # its readable entries are kept
 
 
 def test_an_endpoint_configured_anthropic_is_not_second_guessed(

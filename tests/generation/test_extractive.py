@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from atlas_tui.config import Settings
+from atlas_tui.endpoints import Endpoint
 from atlas_tui.errors import CancelledError_
 from atlas_tui.generation import TextDelta, make_answerer
 from atlas_tui.generation.extractive import NOTHING_ANSWERS, NOTHING_RETRIEVED, ExtractiveAnswerer
 from atlas_tui.types import Passage
+from tests.fake_anthropic import Reply
+from tests.fake_ollama import FakeOllama
 from tests.generation.helpers import answer, cited
 
 
@@ -104,6 +107,31 @@ def test_with_a_key_the_answerer_is_claude() -> None:
 
     assert answerer.extractive is False
     assert answerer.label == "Claude claude-x"
+
+
+EXIT = "How do I exit the application?"  # no word in common with "Press ctrl+q to quit."
+
+
+def test_the_offline_answerer_made_without_a_key_finds_answers_by_meaning(
+    passages: list[Passage], encode
+) -> None:
+    assert NOTHING_ANSWERS in answer(EXIT, passages)[0]  # by terms alone: nothing
+    events = list(make_answerer(Settings(), encode).stream(EXIT, passages))
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text.startswith("_Offline extractive answer (no API key configured)")
+    assert "> Press ctrl+q to quit. [2]" in text
+
+
+def test_the_offline_fallback_of_an_unreachable_endpoint_finds_answers_by_meaning(
+    fake_ollama: FakeOllama, passages: list[Passage], encode
+) -> None:
+    fake_ollama.script(Reply(fault="no_response"))
+    ollama = Endpoint("ollama", fake_ollama.base_url, ("qwen3",), label="Ollama")
+    answerer = make_answerer(Settings(endpoints=(ollama,), request_timeout=0.5), encode)
+    events = list(answerer.stream(EXIT, passages))
+    assert "> Press ctrl+q to quit. [2]" in "".join(
+        e.text for e in events if isinstance(e, TextDelta)
+    )
 
 
 def test_hard_wrapped_prose_is_quoted_as_whole_sentences(make_passage) -> None:
