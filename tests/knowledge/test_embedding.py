@@ -163,10 +163,21 @@ def test_a_text_gets_the_same_vector_alone_and_beside_others(
     together, a short one's vector would follow the longer ones beside it (cosine 0.986 seen), so
     the same passage would rank differently from one build of an index to the next."""
     embedder: Embedder = request.getfixturevalue(f"{path}_embedder")
-    alone = embedder.encode_query(TEXTS[1])
+    alone = embedder.encode_documents([TEXTS[1]])[0]
     for mates in ([TEXTS[-1]], [TEXTS[0], TEXTS[3], TEXTS[-1]]):
         batch = embedder.encode_documents([*mates, TEXTS[1]], batch_size=len(mates) + 1)
         np.testing.assert_allclose(batch[-1], alone, rtol=0, atol=1e-6)
+
+
+def test_an_int8_index_is_searched_with_exact_query_vectors(
+    onnx_embedder: Embedder, int8_embedder: Embedder
+) -> None:
+    """Its passages are int8 (cosine ~0.99 to fp32); a query is one text and encodes exactly, so
+    the ranking carries one side's quantisation error, not two."""
+    exact = onnx_embedder.encode_queries(TEXTS[:3])
+    np.testing.assert_allclose(int8_embedder.encode_queries(TEXTS[:3]), exact, rtol=0, atol=1e-6)
+    passages = int8_embedder.encode_documents(TEXTS[:3])
+    assert 0.95 < float((passages * exact).sum(axis=1).min()) < 0.9999  # the passages: int8
 
 
 def test_a_damaged_onnx_export_is_rebuilt(
