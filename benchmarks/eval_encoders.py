@@ -82,7 +82,10 @@ def main() -> None:
         name, _, path = item.partition("=")
         kb = KnowledgeBase(Settings(db_path=path, collection=args.collection))
         kb.warm()
-        kind = f"{kb.store.vectors()} ({kb.embedder.family} graph)"
+        # the graph that encodes a question, whatever the index holds (fp32 since 2026-12-08)
+        graph_file = getattr(kb.embedder._query_encoder(), "model_file", None)
+        graph = "torch" if graph_file is None else "int8" if "int8" in graph_file.name else "fp32"
+        kind = f"{kb.store.vectors()} ({graph} graph)"
         for mode in ("hybrid", "vector"):
             hit1, hit5, mrr = by_file(kb, questions, mode)
             top, first = facts(kb, answers, mode)
