@@ -13,7 +13,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,18 +90,37 @@ async def mid_embedding(pilot: Any, gate: Gate) -> None:
     await until(pilot, lambda: "stop_ingest" in footer_keys(app))
 
 
+@asynccontextmanager
+async def held_mid_embedding(
+    settings: Settings,
+    notes: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    size: tuple[int, int],
+    before: Callable[[AtlasApp], None] = lambda app: None,
+) -> AsyncIterator[tuple[AtlasApp, Any, AtlasQuery, Gate]]:
+    """The app over `settings` (`before` looks at it first), an ingest of `notes` started from
+    it, held at its second batch: (app, pilot, client, gate)."""
+    client = AtlasQuery(settings)
+    app = AtlasApp(settings, client=client)
+    async with app.run_test(size=size) as pilot:
+        await client_ready(pilot)
+        gate = Gate(client, monkeypatch)
+        before(app)
+        app.main.start_ingest([str(notes)])
+        await mid_embedding(pilot, gate)
+        yield app, pilot, client, gate
+
+
 async def test_ctrl_x_stops_mid_embedding_and_says_what_was_kept(
     seeded: Settings, notes: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = AtlasQuery(seeded)
-    app = AtlasApp(seeded, client=client)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await client_ready(pilot)
-        gate = Gate(client, monkeypatch)
-        assert "stop_ingest" not in footer_keys(app)  # no ingest: no stop key, no palette entry
+
+    def idle(app: AtlasApp) -> None:  # no ingest: no stop key, no palette entry
+        assert "stop_ingest" not in footer_keys(app)
         assert "Stop the ingest" not in [c.title for c in main_commands(app.main)]
-        app.main.start_ingest([str(notes)])
-        await mid_embedding(pilot, gate)
+
+    held = held_mid_embedding(seeded, notes, monkeypatch, (120, 36), before=idle)
+    async with held as (app, pilot, client, gate):
         assert "Stop the ingest" in [c.title for c in main_commands(app.main)]
         status = app.query_one(StatusLine)
         assert status.state.startswith("ingesting embedding")
@@ -130,13 +150,7 @@ async def test_at_80_columns_the_status_line_shows_the_ingest_s_counts_whole(
     from atlas_tui.tui.widgets import ingest_bar
 
     monkeypatch.setattr(ingest_bar, "INDEX_EVERY_S", 0.0)  # the index is measured at every step
-    client = AtlasQuery(seeded)
-    app = AtlasApp(seeded, client=client)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await client_ready(pilot)
-        gate = Gate(client, monkeypatch)
-        app.main.start_ingest([str(notes)])
-        await mid_embedding(pilot, gate)
+    async with held_mid_embedding(seeded, notes, monkeypatch, (80, 24)) as (app, pilot, _, gate):
         status = app.query_one(StatusLine)
         await until(pilot, lambda: "embedded)" in status.index)
         line = status.render().plain
@@ -156,13 +170,8 @@ async def test_at_80_columns_the_status_line_shows_the_ingest_s_counts_whole(
 async def test_quitting_while_ingesting_asks_back_then_stop_and_quit(
     seeded: Settings, notes: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = AtlasQuery(seeded)
-    app = AtlasApp(seeded, client=client)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await client_ready(pilot)
-        gate = Gate(client, monkeypatch)
-        app.main.start_ingest([str(notes)])
-        await mid_embedding(pilot, gate)
+    held = held_mid_embedding(seeded, notes, monkeypatch, (80, 24))
+    async with held as (app, pilot, client, gate):
         await pilot.press("ctrl+q")
         await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
         text = str(app.screen.query_one(".dialog-text").render())
@@ -186,13 +195,8 @@ async def test_quitting_while_ingesting_asks_back_then_stop_and_quit(
 async def test_keep_it_going_quits_and_a_process_of_its_own_finishes_the_ingest(
     seeded: Settings, notes: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = AtlasQuery(seeded)
-    app = AtlasApp(seeded, client=client)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await client_ready(pilot)
-        gate = Gate(client, monkeypatch)
-        app.main.start_ingest([str(notes)])
-        await mid_embedding(pilot, gate)
+    held = held_mid_embedding(seeded, notes, monkeypatch, (120, 36))
+    async with held as (app, pilot, client, gate):
         await pilot.press("ctrl+q")
         await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
         await pilot.press("k")
