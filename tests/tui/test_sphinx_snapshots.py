@@ -23,12 +23,19 @@ QUESTION = "open a gzip file in text mode"
 
 
 @pytest.fixture(scope="module")
-def gzip_client(tmp_path_factory: pytest.TempPathFactory) -> AtlasQuery:
+def gzip_index(tmp_path_factory: pytest.TempPathFactory) -> str:
     docs = tmp_path_factory.mktemp("pydocs")
     shutil.copy(PAGE, docs / "gzip.rst")
     db = str(tmp_path_factory.mktemp("gzip-index") / "db")
     assert AtlasQuery(Settings(db_path=db, encoder="fp32")).ingest([str(docs)]).ok
-    client = AtlasQuery(Settings(db_path=db, provider="extractive"))
+    return db
+
+
+@pytest.fixture
+def gzip_client(gzip_index: str) -> AtlasQuery:
+    """A client of its own for each app: a fresh-clone run once saw the 80x24 app's main screen
+    mount without its widgets (cause not found; the client was the one thing the apps shared)."""
+    client = AtlasQuery(Settings(db_path=gzip_index, provider="extractive"))
     client.warm()
     return client
 
