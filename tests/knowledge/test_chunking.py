@@ -576,3 +576,17 @@ def test_passages_recut_after_counting_keep_their_heading_and_lines() -> None:
     headings = {c.heading for c in chunks}
     assert {"Guide > Install > Linux", "Guide > Install > Windows", "Reference"} <= headings
     assert "" not in headings
+
+
+def test_a_recut_passage_carries_the_page_it_starts_on() -> None:
+    """A chunk re-cut after counting may run across a page break: each piece names the page
+    where it starts, not the page its chunk started on (the pieces on page 2 said page 1)."""
+    pages = [prose(300, seed) for seed in range(3)]
+    offsets = ((1, 0), (2, len(pages[0]) + 2), (3, len(pages[0]) + len(pages[1]) + 4))
+    d = doc("\n\n".join(pages), kind="pdf", pages=offsets)
+    chunks = chunk_document(d, superadditive, max_tokens=128)
+    assert_within_limit(chunks, d, superadditive, 128)
+    assert_spans(chunks, d)
+    for chunk in chunks:
+        assert chunk.page == max(page for page, offset in offsets if offset <= chunk.start)
+    assert {c.page for c in chunks} == {1, 2, 3}
