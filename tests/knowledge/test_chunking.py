@@ -413,14 +413,20 @@ def test_text_before_the_first_heading_takes_a_tiny_section_with_it(
 
 
 @pytest.mark.parametrize(
-    ("first", "second", "merged"),
-    [(63, 2, True), (64, 2, False), (2, 64, False)],  # tiny: under 256 // 4 = 64 tokens
+    ("first", "second", "merged", "max_tokens"),
+    [
+        (63, 2, True, 256),  # tiny: under 256 // 4 = 64 tokens
+        (64, 2, False, 256),
+        (2, 64, False, 256),
+        (64, 2, False, 258),  # under 258 // 4 = 64 too, not under 64.5
+    ],
 )
 def test_only_sections_under_a_quarter_window_merge(
-    counter: TokenCounter, first: int, second: int, merged: bool
+    counter: TokenCounter, first: int, second: int, merged: bool, max_tokens: int
 ) -> None:
     text = f"# API\n\n## f\n\n{words(first)}\n\n## g\n\n{words(second, 1)}\n"
-    chunks = chunk_document(doc(text, kind="markdown", title="Doc"), counter)
+    d = doc(text, kind="markdown", title="Doc")
+    chunks = chunk_document(d, counter, max_tokens=max_tokens)
     if merged:
         assert [c.heading for c in chunks] == ["API"]
         assert chunks[0].text == f"f\n\n{words(first)}\n\ng\n\n{words(second, 1)}"
@@ -451,13 +457,15 @@ def test_source_code_keeps_its_blank_lines(counter: TokenCounter) -> None:
         (256, 8, 32, 32),
         (256, 8, 64, 56),  # capped at a quarter of the room left by the title (251 // 4 = 62)
         (96, 4, 32, 20),  # capped at 96 // 4 = 24, then at 91 // 4 = 22
+        (256, 11, None, 22),  # the default, 32: two paragraphs (a third would make 33)
     ],
 )
 def test_overlap_is_the_whole_trailing_paragraphs_that_fit(
-    counter: TokenCounter, max_tokens: int, paragraph: int, overlap: int, shared: int
+    counter: TokenCounter, max_tokens: int, paragraph: int, overlap: int | None, shared: int
 ) -> None:
     d = doc("\n\n".join(words(paragraph - 1, i) + "." for i in range(60)))
-    chunks = chunk_document(d, counter, max_tokens=max_tokens, overlap_tokens=overlap)
+    given = {} if overlap is None else {"overlap_tokens": overlap}
+    chunks = chunk_document(d, counter, max_tokens=max_tokens, **given)
     assert len(chunks) > 1
     for previous, chunk in itertools.pairwise(chunks):
         assert d.text[chunk.start - 2 : chunk.start] == "\n\n"
@@ -505,22 +513,24 @@ def test_the_overlap_shrinks_to_leave_room_for_a_long_paragraph(counter: TokenCo
 
 
 @pytest.mark.parametrize(
-    ("first", "second", "shared"),
+    ("first", "second", "overlap", "shared"),
     [
-        (5, 5, 30),  # 2 paragraphs of 12 = 24, 8 left (a quarter): + the last sentence (6)
-        (4, 5, 28),  # 2 of 11 = 22, 10 left: + the last sentence (6)
-        (6, 5, 26),  # 2 of 13 = 26, 6 left: under a quarter, no sentence
+        (5, 5, 32, 30),  # 2 paragraphs of 12 = 24, 8 left (a quarter): + the last sentence (6)
+        (4, 5, 32, 28),  # 2 of 11 = 22, 10 left: + the last sentence (6)
+        (6, 5, 32, 26),  # 2 of 13 = 26, 6 left: under a quarter, no sentence
+        (17, 6, 33, 32),  # 1 of 25, 8 left (33 // 4): + the last sentence (7)
+        (7, 3, 16, 16),  # 1 of 12, 4 left (at least 4 tokens): + the last sentence (4)
     ],
 )
 def test_overlap_adds_trailing_sentences_when_a_quarter_of_it_is_left(
-    counter: TokenCounter, first: int, second: int, shared: int
+    counter: TokenCounter, first: int, second: int, overlap: int, shared: int
 ) -> None:
     def sentence(n: int, start: int) -> str:
         return words(n, start).capitalize() + "."
 
     paragraphs = [f"{sentence(first, i)} {sentence(second, i + 3)}" for i in range(40)]
     d = doc("\n\n".join(paragraphs))
-    chunks = chunk_document(d, counter)  # overlap 32
+    chunks = chunk_document(d, counter, overlap_tokens=overlap)
     assert len(chunks) > 1
     for previous, chunk in itertools.pairwise(chunks):
         assert d.text[chunk.start].isupper()  # a sentence starts the passage
@@ -590,3 +600,21 @@ def test_a_recut_passage_carries_the_page_it_starts_on() -> None:
     for chunk in chunks:
         assert chunk.page == max(page for page, offset in offsets if offset <= chunk.start)
     assert {c.page for c in chunks} == {1, 2, 3}
+
+
+def test_a_short_last_paragraph_that_would_overflow_its_neighbour_stands_alone(
+    counter: TokenCounter,
+) -> None:
+    long_paragraph = " ".join(words(9, i).capitalize() + "." for i in range(24))  # 240 tokens
+    last = f"{words(18).capitalize()}."  # 19 tokens: under an eighth of the window (a sliver)
+    d = doc(f"{long_paragraph}\n\n{last}")
+    chunks = chunk_document(d, counter)
+    assert len(chunks) == 2
+    assert chunks[0].text == long_paragraph  # 240 + 19 would not fit in 251
+    assert chunks[1].text.endswith(f"\n\n{last}")
+    assert counter(d.text[chunks[1].start : chunks[0].end]) == 30  # three 10-token sentences
+
+
+def test_a_document_without_a_title_has_the_whole_window(counter: TokenCounter) -> None:
+    d = doc(" ".join(["word"] * 254), title="")  # 254 + [CLS]/[SEP] = 256
+    assert [c.text for c in chunk_document(d, counter)] == [d.text]
