@@ -618,3 +618,19 @@ def test_a_short_last_paragraph_that_would_overflow_its_neighbour_stands_alone(
 def test_a_document_without_a_title_has_the_whole_window(counter: TokenCounter) -> None:
     d = doc(" ".join(["word"] * 254), title="")  # 254 + [CLS]/[SEP] = 256
     assert [c.text for c in chunk_document(d, counter)] == [d.text]
+
+
+def test_tiny_sections_merge_only_while_their_titles_fit_too(counter: TokenCounter) -> None:
+    """The parent's 60-token heading leaves 194 tokens; a tiny section with a 200-token title
+    would not fit with its sibling, so each keeps its own passage."""
+    parent, long_title = words(60), words(200, 4)
+    text = f"# {parent}\n\n## f\n\nShort f.\n\n## {long_title}\n\nShort g.\n"
+    d = doc(text, kind="markdown", title="Doc")
+    chunks = chunk_document(d, counter)
+    assert [(c.heading, c.text) for c in chunks] == [
+        (f"{parent} > f", "Short f."),
+        (words(64, 4), "Short g."),  # the path cut to the last part's words that fit
+    ]
+    text = f"# {parent}\n\n## f\n\nShort f.\n\n## {words(150, 4)}\n\nShort g.\n"
+    chunks = chunk_document(doc(text, kind="markdown", title="Doc"), counter)
+    assert [c.heading for c in chunks] == [parent]  # 1 + 3 + 150 + 3 tokens fit in 194
