@@ -634,3 +634,20 @@ def test_tiny_sections_merge_only_while_their_titles_fit_too(counter: TokenCount
     text = f"# {parent}\n\n## f\n\nShort f.\n\n## {words(150, 4)}\n\nShort g.\n"
     chunks = chunk_document(doc(text, kind="markdown", title="Doc"), counter)
     assert [c.heading for c in chunks] == [parent]  # 1 + 3 + 150 + 3 tokens fit in 194
+
+
+def test_a_long_paragraph_after_a_short_one_starts_a_passage_that_holds_it_whole(
+    counter: TokenCounter,
+) -> None:
+    """150 tokens, 10, then 230: the 230 would overflow the passage holding the 10 and its
+    overlap (40 + 230 > 251), so a new passage starts, with only the overlap that still fits."""
+
+    def paragraph(sentences: int, start: int) -> str:  # sentences of 10 tokens
+        return " ".join(words(9, start + i).capitalize() + "." for i in range(sentences))
+
+    short, long_paragraph = paragraph(1, 3), paragraph(23, 5)
+    d = doc("\n\n".join([paragraph(15, 0), short, long_paragraph]))
+    chunks = chunk_document(d, counter)
+    assert chunks[-1].text.endswith(f"{short}\n\n{long_paragraph}")
+    assert counter(chunks[-1].text) == 250  # a 10-token sentence of overlap, the 10, the 230
+    assert_within_limit(chunks, d, counter, 256)
