@@ -437,7 +437,7 @@ def test_only_sections_under_a_quarter_window_merge(
 def test_blank_runs_collapse_in_prose_and_other_whitespace_is_kept(
     counter: TokenCounter,
 ) -> None:
-    text = "First para.\n\n\n\nSecond para.\n \nThird para.\n\n    Indented para.\n"
+    text = "First para.\n\n\nSecond para.\n \nThird para.\n\n    Indented para.\n"
     chunks = chunk_document(doc(text), counter)
     assert [c.text for c in chunks] == [
         "First para.\n\nSecond para.\n \nThird para.\n\n    Indented para."
@@ -631,9 +631,10 @@ def test_tiny_sections_merge_only_while_their_titles_fit_too(counter: TokenCount
         (f"{parent} > f", "Short f."),
         (words(64, 4), "Short g."),  # the path cut to the last part's words that fit
     ]
-    text = f"# {parent}\n\n## f\n\nShort f.\n\n## {words(150, 4)}\n\nShort g.\n"
-    chunks = chunk_document(doc(text, kind="markdown", title="Doc"), counter)
-    assert [c.heading for c in chunks] == [parent]  # 1 + 3 + 150 + 3 tokens fit in 194
+    for title_tokens in (150, 187):  # 1 + 3 + 187 + 3 = 194: fits exactly
+        text = f"# {parent}\n\n## f\n\nShort f.\n\n## {words(title_tokens, 4)}\n\nShort g.\n"
+        chunks = chunk_document(doc(text, kind="markdown", title="Doc"), counter)
+        assert [c.heading for c in chunks] == [parent]
 
 
 def test_a_long_paragraph_after_a_short_one_starts_a_passage_that_holds_it_whole(
@@ -651,3 +652,56 @@ def test_a_long_paragraph_after_a_short_one_starts_a_passage_that_holds_it_whole
     assert chunks[-1].text.endswith(f"{short}\n\n{long_paragraph}")
     assert counter(chunks[-1].text) == 250  # a 10-token sentence of overlap, the 10, the 230
     assert_within_limit(chunks, d, counter, 256)
+
+
+def test_every_over_long_title_is_cut_to_exactly_what_fits(counter: TokenCounter) -> None:
+    """From 65 to 130 pieces, by words and (a title that is one word of one-piece characters,
+    "a.a.a...") by characters: the cut keeps exactly 64."""
+    for n in range(65, 131):
+        by_words = chunk_document(doc("Body.", title=words(n)), counter)
+        assert [c.heading for c in by_words] == [words(64)], n
+        one_word = ".".join(["a"] * (n // 2 + 1))[:n]
+        by_characters = chunk_document(doc("Body.", title=one_word), counter)
+        assert [c.heading for c in by_characters] == [one_word[:64]], n
+
+
+@pytest.mark.parametrize(("last_tokens", "joins"), [(30, True), (32, False)])
+def test_a_last_part_under_an_eighth_of_the_window_joins_the_passage_before(
+    counter: TokenCounter, last_tokens: int, joins: bool
+) -> None:
+    """Three paragraphs of 150 tokens, then one of 30 or 32: a last part under 256 // 8 = 32
+    new tokens is a sliver and joins its neighbour (180 + 30 fits); one of 32 stands alone."""
+
+    def paragraph(sentences: int, start: int) -> str:  # sentences of 10 tokens
+        return " ".join(words(9, start + i).capitalize() + "." for i in range(sentences))
+
+    last = paragraph(3, 7) if last_tokens == 30 else f"{paragraph(2, 7)} {words(11).capitalize()}."
+    assert counter(last) == last_tokens
+    d = doc("\n\n".join([paragraph(15, 0), paragraph(15, 3), paragraph(15, 6), last]))
+    chunks = chunk_document(d, counter)
+    assert len(chunks) == (3 if joins else 4)
+    assert chunks[-1].text.endswith(f"\n\n{last}")
+    assert counter(chunks[-1].text) == (180 + 30 if joins else 30 + 32)  # the overlap is 30
+
+
+def test_a_recut_passage_is_cut_into_whole_paragraphs_with_right_lines() -> None:
+    """A counter where joining paragraphs costs 12 tokens each time (the chunker's sums fall
+    short): an over-long passage is cut again, into its paragraphs (each fits whole), not
+    smaller, and each piece's lines are its own (here: starting and ending on one-letter lines)."""
+
+    def joins(text: str) -> int:
+        return len(text.split()) + 12 * text.count("\n\n")
+
+    paragraphs = [
+        f"{chr(65 + i % 26)}\n{words(5, i).capitalize()}. {words(6, i + 2).capitalize()}.\n"
+        f"{chr(97 + i % 26)}"
+        for i in range(60)
+    ]
+    d = doc("\n\n".join(paragraphs))
+    chunks = chunk_document(d, joins, max_tokens=128)
+    assert_within_limit(chunks, d, joins, 128)
+    assert_spans(chunks, d)
+    assert any(c.text in paragraphs for c in chunks)  # some were cut again
+    for chunk in chunks:
+        assert d.text[max(0, chunk.start - 2) : chunk.start] in ("", "\n\n")
+        assert d.text[chunk.end : chunk.end + 2] in ("", "\n\n")
