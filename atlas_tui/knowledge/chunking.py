@@ -71,6 +71,7 @@ class _Chunker:
         self.target = target
         self.split = Splitter(doc.text, counter, code=doc.kind == "code")
         self._context_counts: dict[str, int] = {}
+        self._page_starts = [offset for _, offset in doc.page_offsets]
 
     # --- headings and budgets -------------------------------------------------------------------
 
@@ -205,9 +206,15 @@ class _Chunker:
         parts.append(self.text[run_start : units[-1].end])
         return "\n\n".join(parts)
 
+    def _page(self, start: int) -> int | None:
+        """The PDF page where the text at `start` is (None for other documents)."""
+        if not self._page_starts:
+            return None
+        index = max(bisect.bisect_right(self._page_starts, start) - 1, 0)
+        return self.doc.page_offsets[index][0]
+
     def chunks(self) -> list[Chunk]:
         newlines = [m.start() for m in re.finditer("\n", self.text)]
-        page_starts = [offset for _, offset in self.doc.page_offsets]
         result: list[Chunk] = []
         unsure: list[int] = []  # chunks whose count is not known exactly
         sections = self.doc.sections
@@ -220,10 +227,6 @@ class _Chunker:
             budget = self._budget(heading or self.doc.title)
             for units in self._pack(group.units, budget):
                 start, end = units[0].start, max(u.end for u in units)
-                page = None
-                if page_starts:
-                    index = max(bisect.bisect_right(page_starts, start) - 1, 0)
-                    page = self.doc.page_offsets[index][0]
                 joined = any(b.start <= a.end for a, b in pairwise(units))
                 if not self.split.additive or joined or sum(u.tokens for u in units) > budget:
                     unsure.append(len(result))
@@ -236,7 +239,7 @@ class _Chunker:
                         end=end,
                         line_start=bisect.bisect_right(newlines, start - 1) + 1,
                         line_end=bisect.bisect_right(newlines, end - 2) + 1,
-                        page=page,
+                        page=self._page(start),
                     )
                 )
         return self._verified(result, unsure, newlines)
@@ -260,12 +263,17 @@ class _Chunker:
             budget = max(1, self._budget(chunk.heading or self.doc.title) - (over[i] - limit))
             for unit in self.split.fit(chunk.start, chunk.end, max(1, budget >> depth), level=1):
                 recheck.append(len(fixed))
-                fixed.append(_replace_span(chunk, self.text, unit, newlines))
+                fixed.append(
+                    _replace_span(chunk, self.text, unit, newlines, self._page(unit.start))
+                )
         fixed = [_reindex(chunk, i) for i, chunk in enumerate(fixed)]
         return self._verified(fixed, recheck, newlines, depth + 1)
 
 
-def _replace_span(chunk: Chunk, text: str, unit: Unit, newlines: list[int]) -> Chunk:
+def _replace_span(
+    chunk: Chunk, text: str, unit: Unit, newlines: list[int], page: int | None
+) -> Chunk:
+    """A piece of `chunk` (re-cut to fit): its own span, lines and starting page."""
     return Chunk(
         text=text[unit.start : unit.end],
         heading=chunk.heading,
@@ -274,7 +282,7 @@ def _replace_span(chunk: Chunk, text: str, unit: Unit, newlines: list[int]) -> C
         end=unit.end,
         line_start=bisect.bisect_right(newlines, unit.start - 1) + 1,
         line_end=bisect.bisect_right(newlines, unit.end - 2) + 1,
-        page=chunk.page,
+        page=page,
     )
 
 
