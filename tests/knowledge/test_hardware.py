@@ -137,7 +137,11 @@ def test_a_model_without_an_onnx_export_gets_a_torch_path() -> None:
     assert fastest(linux("avx2", "avx_vnni"), None, onnx=False) == hardware.Choice(
         "torch", "no faster path on this CPU"
     )
-    assert fastest(linux("avx512_bf16", "avx512_vnni"), None, onnx=False).path == "bf16"
+    bf16 = linux("avx512_bf16", "avx512_vnni")
+    assert fastest(bf16, None, onnx=False) == hardware.Choice("bf16", "avx512_bf16")
+    assert fastest(bf16, "fp32", onnx=False) == hardware.Choice(  # `stats` says why
+        "bf16", "avx512_bf16; this index holds fp32 vectors"
+    )
 
 
 def test_the_features_shown_are_the_ones_the_choice_reads() -> None:
